@@ -1,0 +1,184 @@
+"""Domains: what a folder in ``envs/`` (or a user's own folder) declares, and how it loads.
+
+A domain folder is a Python package whose ``__init__.py`` defines ``DOMAIN``, a
+:class:`Domain`. It sits next to ``policy.md`` (the agent policy in the project's words)
+and optionally ``examples.json`` (blueprints shown to drafters).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+from apigen_mt.env.environment import Environment, Executed
+from apigen_mt.env.state import BaseState, State
+from apigen_mt.env.tools import Tool
+
+ENTRY_POINT_GROUP = "apigen_mt.envs"
+
+
+class EnvironmentNotFound(LookupError):
+    """No environment of that name or path."""
+
+
+@dataclass
+class RuleInput:
+    """What a policy rule sees: the executed calls and the state before each one."""
+
+    actions: list[Executed]
+    before: list[State]
+    messages: list[dict[str, Any]] | None = None  # the conversation, when there is one
+
+
+@dataclass
+class PolicyRule:
+    """A domain rule as code. ``check`` returns one reason per violation (empty: holds)."""
+
+    name: str
+    description: str
+    check: Callable[[RuleInput], list[str]]
+    conversation_only: bool = False
+    tools: frozenset[str] = frozenset()
+
+
+@dataclass
+class Domain:
+    """Everything the engine needs to know about one domain."""
+
+    name: str
+    tools: list[Tool]
+    tables: list[str]
+    generate: Callable[..., dict[str, dict[str, Any]]]
+    root: Path
+    rules: list[PolicyRule] = field(default_factory=list)
+    description: str = ""
+    user_table: str = "users"
+    # user id -> the records about them (their record, orders, reservations …)
+    user_view: Callable[[State, str], dict[str, Any]] | None = None
+    graph_add: list[tuple[str, str]] = field(default_factory=list)
+    graph_remove: list[tuple[str, str]] = field(default_factory=list)
+    generator_options: dict[str, int] = field(default_factory=dict)
+    quirks: list[str] = field(default_factory=list)
+
+    @property
+    def policy_path(self) -> Path:
+        """The domain's own policy text."""
+        return self.root / "policy.md"
+
+    def tool(self, name: str) -> Tool:
+        """A tool by name (KeyError if unknown)."""
+        for t in self.tools:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def examples(self) -> list[dict[str, Any]]:
+        """Shipped example blueprints, if any."""
+        path = self.root / "examples.json"
+        return json.loads(path.read_text()) if path.exists() else []
+
+
+def builtin_root() -> Path:
+    """Folder holding the built-in domains (``envs/`` in the repo, installed as a package)."""
+    return Path(str(resources.files("apigen_mt_envs")))
+
+
+def builtin_names() -> list[str]:
+    """Names of the built-in domains."""
+    root = builtin_root()
+    return sorted(p.name for p in root.iterdir()
+                  if (p / "__init__.py").exists() and not p.name.startswith("_"))
+
+
+def available() -> list[str]:
+    """Built-in domains plus those installed packages register as entry points."""
+    names = set(builtin_names())
+    names.update(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))
+    return sorted(names)
+
+
+def _import_path(folder: Path) -> Any:
+    init = folder / "__init__.py"
+    if not init.exists():
+        raise EnvironmentNotFound(f"{folder} is not an environment folder (no __init__.py)")
+    mod_name = f"apigen_mt_user_env_{abs(hash(str(folder.resolve())))}"
+    if mod_name in sys.modules:
+        return sys.modules[mod_name]
+    spec = importlib.util.spec_from_file_location(
+        mod_name, init, submodule_search_locations=[str(folder)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.lru_cache(maxsize=None)
+def load_domain(spec: str) -> Domain:
+    """Resolve a domain by built-in name, entry point name, or folder path."""
+    path = Path(spec).expanduser()
+    if ("/" in spec or spec.startswith(".")) or (path.is_dir() and spec not in builtin_names()):
+        if not path.is_dir():
+            raise EnvironmentNotFound(f"no environment folder at {spec}")
+        module = _import_path(path)
+    elif spec in builtin_names():
+        module = importlib.import_module(f"apigen_mt_envs.{spec}")
+    else:
+        eps = {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        if spec not in eps:
+            raise EnvironmentNotFound(
+                f"unknown environment '{spec}' (available: {', '.join(available())})"
+            )
+        loaded = eps[spec].load()
+        return loaded if isinstance(loaded, Domain) else loaded.DOMAIN
+    domain = getattr(module, "DOMAIN", None)
+    if not isinstance(domain, Domain):
+        raise EnvironmentNotFound(f"environment '{spec}' does not define DOMAIN")
+    return domain
+
+
+def read_data_dir(domain: Domain, data_dir: Path) -> dict[str, dict[str, Any]]:
+    """Load τ-bench-format data: one ``<table>.json`` object per table."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"data directory not found: {data_dir}")
+    tables = {}
+    for name in domain.tables:
+        file = data_dir / f"{name}.json"
+        if not file.exists():
+            raise FileNotFoundError(f"{file} is missing (domain '{domain.name}' needs "
+                                    f"{', '.join(t + '.json' for t in domain.tables)})")
+        tables[name] = json.loads(file.read_text())
+    return tables
+
+
+@functools.lru_cache(maxsize=16)
+def _base(domain_spec: str, data_dir: str | None, seed: int) -> tuple[BaseState, str]:
+    domain = load_domain(domain_spec)
+    if data_dir:
+        tables = read_data_dir(domain, Path(data_dir))
+        wiki = Path(data_dir) / "policy_wiki.md"
+        policy = wiki.read_text() if wiki.exists() else domain.policy_path.read_text()
+    else:
+        tables = domain.generate(seed=seed)
+        policy = domain.policy_path.read_text() if domain.policy_path.exists() else ""
+    return BaseState(tables), policy
+
+
+DEFAULT_SEED = 0
+
+
+def load_environment(spec: str, data_dir: str | Path | None = None,
+                     seed: int = DEFAULT_SEED) -> Environment:
+    """A fresh environment for a domain; the loaded data is shared by all its copies."""
+    domain = load_domain(spec)
+    base, policy = _base(spec, str(data_dir) if data_dir else None, seed)
+    return Environment(domain, base, policy)
