@@ -77,18 +77,27 @@ class Tool:
         return arguments
 
 
+_BRANCHES = {"int", "float", "str", "bool", "list", "dict", "none"}
+
+
 def _explain(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        loc = ".".join(str(p) for p in err["loc"]) or "arguments"
+    by_loc: dict[str, str] = {}
+    for err in exc.errors():
+        loc_parts = []
+        for p in err["loc"]:
+            if isinstance(p, str) and (p in _BRANCHES or "[" in p):
+                break  # pydantic names union branches in the location; users need the path
+            loc_parts.append(str(p))
+        loc = ".".join(loc_parts) or "arguments"
         kind = err["type"]
         if kind == "missing":
-            parts.append(f"missing argument '{loc}'")
+            by_loc[loc] = f"missing argument '{loc}'"
         elif kind == "extra_forbidden":
-            parts.append(f"unexpected argument '{loc}'")
+            by_loc[loc] = f"unexpected argument '{loc}'"
         else:
-            parts.append(f"invalid argument '{loc}': {err['msg']}")
-    return "; ".join(parts)
+            # for a union (int | float) the last branch's message is the general one
+            by_loc[loc] = f"invalid argument '{loc}': {err['msg']}"
+    return "; ".join(list(by_loc.values())[:3])
 
 
 _ARG_START = re.compile(r"^(\w+)\s*(?:\([^)]*\))?:\s*(.*)$")
@@ -129,13 +138,15 @@ def _inline_refs(schema: Any, defs: dict[str, Any]) -> Any:
     """Inline ``$ref``s and drop pydantic's titles so the schema reads like a hand-written one."""
     if isinstance(schema, dict):
         if "$ref" in schema:
-            target = defs[schema["$ref"].split("/")[-1]]
+            # a TypedDict's class docstring is not an argument description
+            target = {k: v for k, v in defs[schema["$ref"].split("/")[-1]].items()
+                      if k != "description"}
             merged = {**_inline_refs(target, defs), **{k: v for k, v in schema.items()
                                                        if k != "$ref"}}
             return _inline_refs(merged, defs)
         out = {}
         for key, value in schema.items():
-            if key in ("title", "$defs"):
+            if key in ("title", "$defs", "additionalProperties"):
                 continue
             if key == "properties" and isinstance(value, dict):
                 out[key] = {name: _inline_refs(sub, defs) for name, sub in value.items()}

@@ -1,0 +1,147 @@
+"""The ``apigen-mt`` command line: parse, build, call the library, print. Nothing else."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from apigen_mt.errors import UsageError, guarded
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Manufacture verified multi-turn tool-use training data.")
+env_app = typer.Typer(no_args_is_help=True, help="Inspect and exercise environments.")
+app.add_typer(env_app, name="env")
+console = Console()
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")):
+    """Global options."""
+    import apigen_mt.errors as errors
+
+    errors.DEBUG = debug
+
+
+@env_app.command("list")
+def env_list():
+    """List the environments that can be loaded by name."""
+    from apigen_mt.env.domain import available, load_domain
+
+    for name in available():
+        domain = load_domain(name)
+        writes = sum(t.kind == "write" for t in domain.tools)
+        console.print(f"{name:<12} {len(domain.tools):>3} tools ({writes} write)  "
+                      f"{domain.description}")
+
+
+@env_app.command("show")
+def env_show(name: str = typer.Argument(..., help="Environment name or folder.")):
+    """Show an environment's tools, their read/write tags and its API graph."""
+    from apigen_mt.env.domain import load_domain
+    from apigen_mt.env.graph import ApiGraph
+
+    domain = load_domain(name)
+    table = Table(title=f"{domain.name}: tools")
+    for col in ("tool", "kind", "arguments", "ends"):
+        table.add_column(col)
+    for t in domain.tools:
+        table.add_row(t.name, t.kind, ", ".join(t.parameters.get("properties", {})),
+                      "yes" if t.ends_conversation else "")
+    console.print(table)
+    graph = ApiGraph.build(domain.tools, domain.graph_add, domain.graph_remove)
+    console.print("[bold]API graph[/bold]")
+    for line in graph.render():
+        console.print("  " + line)
+    if domain.rules:
+        console.print("[bold]Policy rules[/bold]")
+        for rule in domain.rules:
+            tag = " (conversation only)" if rule.conversation_only else ""
+            console.print(f"  {rule.name}{tag}: {rule.description}")
+
+
+@env_app.command("replay")
+def env_replay(
+    env: str = typer.Option(..., "--env", help="Environment name or folder."),
+    tasks: Path = typer.Option(..., "--tasks", help="JSON list of tasks, {splits: …}, or JSONL."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split to use from a splits file."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="τ-bench-format data."),
+    hash_method: str = typer.Option("canonical", "--hash", help="tau or canonical."),
+    dump_state: Optional[Path] = typer.Option(None, "--dump-state",
+                                              help="Write each final state's changes here."),
+):
+    """Replay each task's actions on a fresh copy; print one JSON line per task."""
+    from apigen_mt.env.domain import load_environment
+    from apigen_mt.env.tasks import load_tasks, replay_task
+
+    if hash_method not in ("tau", "canonical"):
+        raise UsageError(f"--hash must be 'tau' or 'canonical', not '{hash_method}'")
+    task_list = load_tasks(tasks, split)
+    environment = load_environment(env, data_dir=data_dir)
+    dumps = []
+    for i, task in enumerate(task_list):
+        result = replay_task(environment, task, method=hash_method)  # type: ignore[arg-type]
+        index = task.get("index", i)
+        print(json.dumps({"index": index, "hash": result["hash"], "errors": result["errors"]}))
+        if dump_state is not None:
+            dumps.append({"index": index, "changes": result["env"].state.changes()})
+    if dump_state is not None:
+        dump_state.write_text(json.dumps(dumps, indent=1))
+
+
+@env_app.command("data")
+def env_data(
+    name: str = typer.Argument(..., help="Environment name."),
+    out: Path = typer.Option(..., "--out", help="Folder to write <table>.json files into."),
+    seed: int = typer.Option(0, "--seed"),
+    size: list[str] = typer.Option([], "--size", help="Generator option, e.g. users=5000."),
+    users: Optional[int] = typer.Option(None, "--users", help="Number of users."),
+):
+    """Generate a domain's data (same seed and options, byte-identical files)."""
+    from apigen_mt.env.domain import load_domain
+
+    domain = load_domain(name)
+    options: dict[str, int] = {}
+    for item in size:
+        key, _, value = item.partition("=")
+        if key not in domain.generator_options or not value.isdigit():
+            raise UsageError(f"--size expects KEY=N with KEY one of "
+                             f"{', '.join(domain.generator_options) or '(none)'}")
+        options[key] = int(value)
+    if users is not None:
+        if users <= 0:
+            raise UsageError("--users must be positive")
+        options["users"] = users
+    tables = domain.generate(seed=seed, **options)
+    out.mkdir(parents=True, exist_ok=True)
+    for table, records in tables.items():
+        (out / f"{table}.json").write_text(json.dumps(records, indent=2, sort_keys=False) + "\n")
+    console.print(f"wrote {', '.join(f'{t}.json ({len(r)})' for t, r in tables.items())} "
+                  f"to {out}")
+
+
+def _register_optional() -> None:
+    """Command groups that live next to the code they drive."""
+    import importlib
+
+    for module in ("apigen_mt.commands_model", "apigen_mt.commands_pipeline"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.register(app)
+
+
+_register_optional()
+
+
+def main() -> None:
+    """Console-script entry point with the one-line error boundary."""
+    sys.exit(guarded(app))

@@ -1,0 +1,147 @@
+"""Every record the pipeline writes, as pydantic models (I/O is model_dump_json/validate)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def content_id(prefix: str, payload: Any) -> str:
+    """A short id derived from content, so reruns produce the same ids."""
+    body = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    return f"{prefix}-{hashlib.sha256(body).hexdigest()[:16]}"
+
+
+class Action(BaseModel):
+    """One ground-truth tool call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+Stage = Literal["format", "execution", "policy", "committee", "duplicate", "drafter", "error"]
+
+
+class Verdict(BaseModel):
+    """The result of one check: never a bare bool, always with reasons."""
+
+    stage: Stage
+    passed: bool
+    reasons: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Review(BaseModel):
+    """One committee member's scores (0/1 per criterion) and reflection."""
+
+    reviewer: str
+    correctness: int
+    completeness: int
+    satisfaction: int
+    creativity: int
+    reflection: str = ""
+
+    def scores(self) -> dict[str, int]:
+        """Criterion → 0/1."""
+        return {"correctness": self.correctness, "completeness": self.completeness,
+                "satisfaction": self.satisfaction, "creativity": self.creativity}
+
+
+class Provenance(BaseModel):
+    """Where an accepted blueprint came from, so any record can be audited."""
+
+    slot: int
+    seed: int
+    drafter: str
+    rounds: int
+    context: dict[str, Any] = Field(default_factory=dict)
+    verdicts: list[Verdict] = Field(default_factory=list)
+    reviews: list[Review] = Field(default_factory=list)
+    feedback: list[str] = Field(default_factory=list)
+    models: dict[str, Any] = Field(default_factory=dict)
+    prompt_version: str = ""
+    recombined_from: list[str] = Field(default_factory=list)
+
+
+class Blueprint(BaseModel):
+    """A task with its answer key; a blueprints file is also a valid tasks file."""
+
+    id: str = ""
+    env: str
+    user_id: str | None = None
+    instruction: str
+    actions: list[Action]
+    outputs: list[str] = Field(default_factory=list)
+    persona: str | None = None
+    target_hash: str | None = None
+    diff: list[dict[str, Any]] = Field(default_factory=list)
+    provenance: Provenance | None = None
+
+    def key(self) -> dict[str, Any]:
+        """What defines the task (its id is derived from this)."""
+        return {"env": self.env, "user_id": self.user_id, "instruction": self.instruction,
+                "actions": [a.model_dump() for a in self.actions], "outputs": self.outputs}
+
+    def with_id(self) -> Blueprint:
+        """This blueprint with its content-derived id filled in."""
+        return self.model_copy(update={"id": content_id("bp", self.key())})
+
+    def action_signature(self) -> str:
+        """Identity of the action sequence, for duplicate detection."""
+        return content_id("acts", [a.model_dump() for a in self.actions])
+
+
+class RejectedBlueprint(BaseModel):
+    """A slot that produced no accepted blueprint, with its final reasons."""
+
+    slot: int
+    env: str
+    stage: Stage
+    reasons: list[str]
+    rounds: int
+    draft: dict[str, Any] | None = None
+    verdicts: list[Verdict] = Field(default_factory=list)
+    feedback: list[str] = Field(default_factory=list)
+
+
+class JudgeVerdict(BaseModel):
+    """Why a rollout was kept or not."""
+
+    passed: bool
+    reasons: list[str] = Field(default_factory=list)
+    state_match: bool = False
+    missing_outputs: list[str] = Field(default_factory=list)
+    diff: list[str] = Field(default_factory=list)  # rendered diff against the target
+    rule_violations: list[str] = Field(default_factory=list)
+
+
+EndReason = Literal["stop", "ending_tool", "max_turns", "model_error"]
+
+
+class Trajectory(BaseModel):
+    """One played-out conversation, as OpenAI chat messages, with its verdict."""
+
+    id: str = ""
+    blueprint_id: str
+    env: str
+    trial: int
+    messages: list[dict[str, Any]]
+    verdict: JudgeVerdict
+    end_reason: EndReason
+    final_hash: str = ""
+    target_hash: str = ""
+    human_scores: list[list[float]] = Field(default_factory=list)
+    invalid_tool_calls: int = 0
+    usage: dict[str, Any] = Field(default_factory=dict)
+    models: dict[str, Any] = Field(default_factory=dict)
+    seed: int = 0
+
+    def content_key(self) -> Any:
+        """Identity of the conversation content (unique successes are deduplicated by it)."""
+        return {"blueprint": self.blueprint_id, "messages": self.messages}
