@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -69,10 +68,10 @@ def env_show(name: str = typer.Argument(..., help="Environment name or folder.")
 def env_replay(
     env: str = typer.Option(..., "--env", help="Environment name or folder."),
     tasks: Path = typer.Option(..., "--tasks", help="JSON list of tasks, {splits: …}, or JSONL."),
-    split: Optional[str] = typer.Option(None, "--split", help="Split to use from a splits file."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="τ-bench-format data."),
+    split: str | None = typer.Option(None, "--split", help="Split to use from a splits file."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="τ-bench-format data."),
     hash_method: str = typer.Option("canonical", "--hash", help="tau or canonical."),
-    dump_state: Optional[Path] = typer.Option(None, "--dump-state",
+    dump_state: Path | None = typer.Option(None, "--dump-state",
                                               help="Write each final state's changes here."),
 ):
     """Replay each task's actions on a fresh copy; print one JSON line per task."""
@@ -100,7 +99,7 @@ def env_data(
     out: Path = typer.Option(..., "--out", help="Folder to write <table>.json files into."),
     seed: int = typer.Option(0, "--seed"),
     size: list[str] = typer.Option([], "--size", help="Generator option, e.g. users=5000."),
-    users: Optional[int] = typer.Option(None, "--users", help="Number of users."),
+    users: int | None = typer.Option(None, "--users", help="Number of users."),
 ):
     """Generate a domain's data (same seed and options, byte-identical files)."""
     from apigen_mt.env.domain import load_domain

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-ANCHORS = Path(os.environ.get("APIGEN_MT_ANCHORS", REPO.parent / "shared" / "anchors" / "tau_bench"))
+ANCHORS = Path(os.environ.get("APIGEN_MT_ANCHORS",
+                              REPO.parent / "shared" / "anchors" / "tau_bench"))
 needs_anchors = pytest.mark.skipif(
     not (ANCHORS / "tasks.json").exists(),
     reason=f"τ-bench anchors not found at {ANCHORS} (set APIGEN_MT_ANCHORS)",

@@ -46,7 +46,7 @@ def diff_values(old: Any, new: Any, path: list[str], out: list[Change]) -> None:
                 diff_values(old[key], new[key], sub, out)
         return
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for i, (a, b) in enumerate(zip(old, new)):
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
             diff_values(a, b, [*path, str(i)], out)
         return
     if old != new or type(old) is not type(new):

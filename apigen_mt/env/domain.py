@@ -121,7 +121,7 @@ def _import_path(folder: Path) -> Any:
     return module
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_domain(spec: str) -> Domain:
     """Resolve a domain by built-in name, entry point name, or folder path."""
     path = Path(spec).expanduser()

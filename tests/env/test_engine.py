@@ -63,12 +63,14 @@ def test_fresh_copies_are_independent_and_share_the_base():
     assert a.base is b.base
     forked = a.fork()
     forked.execute("transfer", {"from_account_id": "acc_1", "to_account_id": "acc_2", "amount": 1})
-    assert forked.state["accounts"]["acc_1"]["balance"] == a.state["accounts"]["acc_1"]["balance"] - 1
+    balance = a.state["accounts"]["acc_1"]["balance"]
+    assert forked.state["accounts"]["acc_1"]["balance"] == balance - 1
 
 
 def test_canonical_and_tau_hash_agree_on_equality_and_match_a_full_recompute():
     e = env()
-    e.execute("add_note", {"account_id": "acc_3", "text": "hi", "tags": [{"label": "x", "weight": 2}]})
+    e.execute("add_note", {"account_id": "acc_3", "text": "hi",
+                           "tags": [{"label": "x", "weight": 2}]})
     full = BaseState(e.state.materialize())
     assert State(full).canonical_hash() == e.hash()
     assert State(full).tau_hash() == e.hash("tau")

@@ -16,7 +16,7 @@ json_value = st.recursive(json_leaf, lambda inner: st.one_of(
 
 
 def _arguments(env, data):
-    name = data.draw(st.sampled_from(sorted(env.tools) + ["no_such_tool"]))
+    name = data.draw(st.sampled_from([*sorted(env.tools), "no_such_tool"]))
     tool = env.tools.get(name)
     props = tool.parameters["properties"] if tool else {}
     # plausible values taken from the data make some calls succeed and reach deep code

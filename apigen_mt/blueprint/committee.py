@@ -1,0 +1,88 @@
+"""The review committee: K model judges and a pure reducer (testable without any model)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from apigen_mt.blueprint.replies import ReplyError, parse_json_object
+from apigen_mt.llm.base import ChatModel, Settings
+from apigen_mt.prompts import load_prompt
+from apigen_mt.records import Blueprint, Review, Verdict
+
+CRITERIA = ("correctness", "completeness", "satisfaction", "creativity")
+
+
+def reduce_reviews(reviews: list[Review], threshold: float) -> Verdict:
+    """Majority per criterion (a tie counts as 0); accept when their mean ≥ threshold."""
+    if not reviews:
+        return Verdict(stage="committee", passed=False, reasons=["no reviewer answered"])
+    majority = {}
+    for criterion in CRITERIA:
+        ones = sum(getattr(r, criterion) for r in reviews)
+        majority[criterion] = 1 if ones * 2 > len(reviews) else 0
+    mean = sum(majority.values()) / len(CRITERIA)
+    passed = mean >= threshold
+    reasons = []
+    if not passed:
+        failed = [c for c, v in majority.items() if not v]
+        reasons.append(f"committee score {mean:.2f} below {threshold:.2f} "
+                       f"(failed: {', '.join(failed)})")
+        for r in reviews:
+            if r.reflection and any(getattr(r, c) == 0 for c in failed):
+                reasons.append(f"{r.reviewer}: {r.reflection}")
+    return Verdict(stage="committee", passed=passed, reasons=reasons,
+                   details={"majority": majority, "mean": mean,
+                            "votes": [r.scores() for r in reviews]})
+
+
+def review_messages(bp: Blueprint, diff: list[str], policy_excerpt: str,
+                    write_tools: set[str]) -> list[dict[str, Any]]:
+    """The reviewer prompt for one blueprint."""
+    body = {
+        "instruction": bp.instruction,
+        "actions": [a.model_dump() for a in bp.actions],
+        "write_tools": sorted({a.name for a in bp.actions} & write_tools),
+        "outputs": bp.outputs,
+        "database_changes": diff or ["(none)"],
+    }
+    user = ("Task to review:\n```json\n" + json.dumps(body, indent=1) + "\n```\n\n"
+            "Policy excerpt:\n" + policy_excerpt)
+    return [{"role": "system", "content": load_prompt("reviewer").render()},
+            {"role": "user", "content": user}]
+
+
+def _as_bit(value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return int(value)
+    if isinstance(value, str) and value.strip() in ("0", "1"):
+        return int(value.strip())
+    raise ReplyError(f"scores must be 0 or 1, got {value!r}")
+
+
+@dataclass
+class Reviewer:
+    """One committee member bound to a model."""
+
+    name: str
+    model: ChatModel
+    settings: Settings
+    retries: int = 2
+
+    async def review(self, messages: list[dict[str, Any]]) -> Review | None:
+        """Score a blueprint; unparseable replies are answered with the error and retried."""
+        convo = list(messages)
+        for attempt in range(self.retries + 1):
+            settings = self.settings.model_copy(update={"sample": self.settings.sample + attempt})
+            done = await self.model.complete(convo, None, settings)
+            try:
+                data = parse_json_object(done.text)
+                return Review(reviewer=self.name, reflection=str(data.get("reflection", "")),
+                              **{c: _as_bit(data.get(c)) for c in CRITERIA})
+            except ReplyError as exc:
+                convo = [*convo, {"role": "assistant", "content": done.text or ""},
+                         {"role": "user", "content": f"{exc}. Reply with the JSON object only."}]
+        return None

@@ -1,0 +1,133 @@
+"""Drafters propose a blueprint from a context: ``llm`` (any model) or ``walk`` (no model)."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from apigen_mt.blueprint.context import Context, user_view
+from apigen_mt.blueprint.fill import fill_walk
+from apigen_mt.blueprint.instructions import write_instruction
+from apigen_mt.blueprint.replies import ReplyError, parse_json_object
+from apigen_mt.env.environment import Environment
+from apigen_mt.env.graph import ApiGraph
+from apigen_mt.llm.base import ChatModel, Settings
+from apigen_mt.prompts import load_prompt
+
+CONTEXT_FENCE = "```json context"
+
+
+@dataclass
+class Draft:
+    """A drafter's answer: a JSON-like blueprint, or why there is none."""
+
+    blueprint: dict[str, Any] | None
+    error: str | None = None
+
+
+class Drafter(Protocol):
+    """Anything that turns a context (and feedback on earlier rounds) into a draft."""
+
+    name: str
+
+    async def draft(self, ctx: Context, round_no: int, previous: dict[str, Any] | None,
+                    feedback: str | None) -> Draft:
+        """Propose a blueprint for ``ctx``; later rounds see the previous draft and advice."""
+        ...
+
+
+def tool_listing(env: Environment) -> str:
+    """Compact tool schemas for prompts."""
+    return "\n".join(json.dumps(t.schema["function"]) for t in env.domain.tools)
+
+
+def context_block(ctx: Context) -> str:
+    """The sampled context as a fenced JSON block (models and the sim read the same text)."""
+    body: dict[str, Any] = {"env": ctx.env_ref, "user_id": ctx.user_id}
+    if ctx.user_data is not None:
+        body["user_data"] = ctx.user_data
+    if ctx.walk:
+        body["suggested_tool_sequence"] = ctx.walk
+    if ctx.rules:
+        body["policy_rules"] = ctx.rules
+    if ctx.persona:
+        body["persona"] = ctx.persona
+    if ctx.examples:
+        body["examples"] = ctx.examples
+    return f"{CONTEXT_FENCE}\n{json.dumps(body, indent=1)}\n```"
+
+
+def drafter_messages(env: Environment, ctx: Context) -> list[dict[str, Any]]:
+    """The first-round conversation with the drafter."""
+    system = load_prompt("drafter").render(env=env.name, tools=tool_listing(env))
+    user = ("Draft one blueprint from this context. The suggested tool sequence is a hint, "
+            "not a requirement.\n\n" + context_block(ctx))
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+class LLMDrafter:
+    """A model writes the blueprint as JSON; unparseable replies get the parse error back."""
+
+    name = "llm"
+
+    def __init__(self, env: Environment, model: ChatModel, settings: Settings,
+                 parse_retries: int = 2):
+        self.env = env
+        self.model = model
+        self.settings = settings
+        self.parse_retries = parse_retries
+
+    async def draft(self, ctx: Context, round_no: int, previous: dict[str, Any] | None,
+                    feedback: str | None) -> Draft:
+        """One round: ask, parse, and on a parse error ask again with the error."""
+        convo = drafter_messages(self.env, ctx)
+        if previous is not None:
+            convo += [{"role": "assistant", "content": json.dumps(previous)},
+                      {"role": "user", "content": "The draft was rejected. Advice:\n"
+                       f"{feedback or '(none)'}\n\nWrite a corrected blueprint as one JSON "
+                       "object."}]
+        error = None
+        for attempt in range(self.parse_retries + 1):
+            settings = self.settings.model_copy(
+                update={"sample": self.settings.sample + round_no * 10 + attempt})
+            done = await self.model.complete(convo, None, settings)
+            try:
+                return Draft(parse_json_object(done.text))
+            except ReplyError as exc:
+                error = str(exc)
+                convo = [*convo, {"role": "assistant", "content": done.text or ""},
+                         {"role": "user", "content": f"{exc}. Reply with the JSON object only."}]
+        return Draft(None, error=error)
+
+
+class WalkDrafter:
+    """No model: fill a sampled API walk on a scratch copy; instruction from templates."""
+
+    name = "walk"
+
+    def __init__(self, env: Environment, seed: int):
+        self.env = env
+        self.seed = seed
+        self.graph = ApiGraph.build(env.domain.tools, env.domain.graph_add,
+                                    env.domain.graph_remove)
+
+    async def draft(self, ctx: Context, round_no: int, previous: dict[str, Any] | None,
+                    feedback: str | None) -> Draft:
+        """Up to a few walks; the first whose writes all succeed becomes the draft."""
+        rng = random.Random(f"{self.seed}:{ctx.user_id}:{ctx.walk}:{round_no}:walk")
+        view = ctx.user_data or {}
+        kinds = {t.name: t.kind for t in self.env.domain.tools}
+        for attempt in range(6):
+            walk = ctx.walk if (ctx.walk and attempt == 0) else self.graph.walk(rng)
+            users = sorted(self.env.state[self.env.domain.user_table])
+            others = [user_view(self.env, rng.choice(users))] if users else []
+            filled = fill_walk(self.env, walk, view, rng, extra_views=others)
+            if filled is None:
+                continue
+            instruction = write_instruction(filled.actions, kinds, ctx.user_id, ctx.user_data,
+                                            ctx.persona, rng)
+            return Draft({"user_id": ctx.user_id, "instruction": instruction,
+                          "actions": [a.model_dump() for a in filled.actions], "outputs": []})
+        return Draft(None, error="no walk could be filled with succeeding writes")

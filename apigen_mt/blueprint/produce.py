@@ -1,0 +1,204 @@
+"""One slot of phase 1, end to end: context → draft → checks → committee → feedback.
+
+No file I/O here: the batch layer decides what is written. Everything a slot does is a
+function of (seed, slot, the accepted blueprints it may see) and the models' answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from apigen_mt.blueprint.checks import check_execution, check_format, check_policy
+from apigen_mt.blueprint.committee import Reviewer, reduce_reviews, review_messages
+from apigen_mt.blueprint.context import Context, ContextSampler
+from apigen_mt.blueprint.drafters import Drafter
+from apigen_mt.blueprint.feedback import FeedbackWriter
+from apigen_mt.blueprint.replies import ReplyError, parse_json_object
+from apigen_mt.blueprint.settings import BlueprintSettings
+from apigen_mt.env.environment import Environment
+from apigen_mt.llm.base import ChatModel, Settings
+from apigen_mt.prompts import load_prompt
+from apigen_mt.records import (
+    Action,
+    Blueprint,
+    Provenance,
+    RejectedBlueprint,
+    Review,
+    Verdict,
+)
+
+
+@dataclass
+class Phase1:
+    """Everything a slot needs, built once per run."""
+
+    env: Environment
+    settings: BlueprintSettings
+    sampler: ContextSampler
+    drafter: Drafter
+    reviewers: list[Reviewer]
+    feedback: FeedbackWriter
+    recombiner: ChatModel | None
+    recombiner_settings: Settings
+    seed: int
+    models: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prompt_version(self) -> str:
+        """Tags of every prompt this phase uses."""
+        return ",".join(load_prompt(n).tag for n in ("drafter", "reviewer", "feedback",
+                                                     "recombine"))
+
+
+@dataclass
+class SlotResult:
+    """What one slot produced: an accepted blueprint or a rejection (never both)."""
+
+    slot: int
+    accepted: Blueprint | None = None
+    rejected: RejectedBlueprint | None = None
+
+
+def _policy_excerpt(env: Environment, limit: int = 2500) -> str:
+    rules = [f"- {r.name}: {r.description}" for r in env.domain.rules]
+    text = "\n".join(rules) if rules else env.policy
+    return text[:limit]
+
+
+async def run_checks(p: Phase1, draft: dict[str, Any], review: bool = True,
+                     require_change: bool = True) -> tuple[list[Verdict], Blueprint | None,
+                                                           list[Review]]:
+    """Format → execution → policy → committee; stops at the first failure."""
+    verdicts: list[Verdict] = []
+    v, bp = check_format(draft, p.env)
+    verdicts.append(v)
+    if not v.passed or bp is None:
+        return verdicts, bp, []
+    v, run = check_execution(p.env, bp, require_change=require_change)
+    verdicts.append(v)
+    if not v.passed:
+        return verdicts, bp, []
+    bp = bp.model_copy(update={"target_hash": v.details["hash"],
+                               "diff": [c.model_dump() for c in run.diff]})
+    v = check_policy(p.env, run)
+    verdicts.append(v)
+    if not v.passed or not review:
+        return verdicts, bp, []
+    writes = {t.name for t in p.env.domain.tools if t.kind == "write"}
+    messages = review_messages(bp, [c.render() for c in run.diff], _policy_excerpt(p.env), writes)
+    answers = await asyncio.gather(*(r.review(messages) for r in p.reviewers))
+    reviews = [a for a in answers if a is not None]
+    verdicts.append(reduce_reviews(reviews, p.settings.accept_threshold))
+    return verdicts, bp, reviews
+
+
+def _provenance(p: Phase1, slot: int, ctx: Context, rounds: int, verdicts: list[Verdict],
+                reviews: list[Review], feedback: list[str],
+                recombined: list[str] | None = None) -> Provenance:
+    return Provenance(slot=slot, seed=p.seed, drafter=p.drafter.name, rounds=rounds,
+                      context=ctx.summary(), verdicts=verdicts, reviews=reviews,
+                      feedback=feedback, models=p.models, prompt_version=p.prompt_version,
+                      recombined_from=recombined or [])
+
+
+async def produce(p: Phase1, slot: int, visible: list[dict[str, Any]]) -> SlotResult:
+    """Run one slot; ``visible`` are accepted blueprints (as dicts) this slot may use."""
+    group = pick_recombination(p, slot, visible)
+    if group:
+        result = await recombine(p, slot, group)
+        if result.accepted is not None:
+            return result
+    return await draft_with_feedback(p, slot, visible)
+
+
+async def draft_with_feedback(p: Phase1, slot: int,
+                              visible: list[dict[str, Any]]) -> SlotResult:
+    """Draft, check, and redraft with feedback up to the domain's round limit."""
+    ctx = p.sampler.sample(slot, visible)
+    max_rounds = p.settings.rounds_for(p.env.name)
+    history: list[Verdict] = []
+    advice: list[str] = []
+    previous: dict[str, Any] | None = None
+    last: Verdict | None = None
+    for round_no in range(max_rounds):
+        draft = await p.drafter.draft(ctx, round_no, previous, advice[-1] if advice else None)
+        if draft.blueprint is None:
+            last = Verdict(stage="drafter", passed=False, reasons=[draft.error or "no draft"],
+                           details={"round": round_no})
+            history.append(last)
+        else:
+            verdicts, bp, reviews = await run_checks(p, draft.blueprint)
+            for v in verdicts:
+                v.details["round"] = round_no
+            history.extend(verdicts)
+            last = verdicts[-1]
+            if last.passed and bp is not None:
+                bp = bp.model_copy(update={
+                    "persona": ctx.persona,
+                    "provenance": _provenance(p, slot, ctx, round_no + 1, history, reviews,
+                                              advice)}).with_id()
+                return SlotResult(slot, accepted=bp)
+            previous = draft.blueprint
+        if round_no + 1 < max_rounds:
+            advice.append(await p.feedback.advise(previous, last))
+    assert last is not None
+    return SlotResult(slot, rejected=RejectedBlueprint(
+        slot=slot, env=p.env.name, stage=last.stage, reasons=last.reasons, rounds=max_rounds,
+        draft=previous, verdicts=history, feedback=advice))
+
+
+def pick_recombination(p: Phase1, slot: int,
+                       visible: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """2–3 accepted blueprints of one user, for a share of slots (empty: draft normally)."""
+    rng = p.sampler.rng(slot, "recombine")
+    if rng.random() >= p.settings.recombine_share:
+        return []
+    by_user: dict[str, list[dict[str, Any]]] = {}
+    for bp in visible:
+        prov = bp.get("provenance") or {}
+        if bp.get("user_id") and not prov.get("recombined_from"):
+            by_user.setdefault(bp["user_id"], []).append(bp)
+    users = sorted(u for u, bps in by_user.items() if len(bps) >= 2)
+    if not users:
+        return []
+    chosen = by_user[rng.choice(users)]
+    k = min(len(chosen), rng.choice([2, 2, 3]))
+    return rng.sample(chosen, k=k)
+
+
+async def recombine(p: Phase1, slot: int, group: list[dict[str, Any]]) -> SlotResult:
+    """Join blueprints of one user: actions concatenated, outputs merged, new instruction."""
+    actions = [Action.model_validate(a) for bp in group for a in bp["actions"]]
+    outputs = list(dict.fromkeys(o for bp in group for o in bp.get("outputs", [])))
+    instruction = await _merged_instruction(p, slot, group)
+    draft = {"user_id": group[0]["user_id"], "instruction": instruction,
+             "actions": [a.model_dump() for a in actions], "outputs": outputs}
+    verdicts, bp, reviews = await run_checks(p, draft)
+    ctx = Context(env=p.env.name, user_id=group[0]["user_id"])
+    if verdicts[-1].passed and bp is not None:
+        bp = bp.model_copy(update={"provenance": _provenance(
+            p, slot, ctx, 1, verdicts, reviews, [], [g["id"] for g in group])}).with_id()
+        return SlotResult(slot, accepted=bp)
+    return SlotResult(slot, rejected=RejectedBlueprint(
+        slot=slot, env=p.env.name, stage=verdicts[-1].stage, reasons=verdicts[-1].reasons,
+        rounds=1, draft=draft, verdicts=verdicts))
+
+
+async def _merged_instruction(p: Phase1, slot: int, group: list[dict[str, Any]]) -> str:
+    tasks = [{"instruction": g["instruction"], "actions": g["actions"]} for g in group]
+    fallback = " Also: ".join(g["instruction"] for g in group)
+    if p.recombiner is None:
+        return fallback
+    messages = [{"role": "system", "content": load_prompt("recombine").render()},
+                {"role": "user", "content": "Tasks:\n```json\n" + json.dumps(tasks, indent=1)
+                 + "\n```"}]
+    settings = p.recombiner_settings.model_copy(update={"sample": slot})
+    done = await p.recombiner.complete(messages, None, settings)
+    try:
+        text = parse_json_object(done.text).get("instruction")
+    except ReplyError:
+        text = None
+    return text if isinstance(text, str) and text.strip() else fallback

@@ -1,0 +1,45 @@
+"""Phase-1 settings (the ``blueprint:`` block of a run config)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ContextRates(BaseModel):
+    """How often each context part is included in a draft's context."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    walk: float = 0.9
+    rules: float = 0.8
+    user: float = 1.0
+    persona: float = 0.7
+    examples: float = 0.8
+
+
+class BlueprintSettings(BaseModel):
+    """Knobs of blueprint generation; defaults follow the paper where it gives a number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    drafter: str = Field("llm", pattern="^(llm|walk)$")
+    max_rounds: dict[str, int] = Field(default_factory=lambda: {"retail": 3, "airline": 5})
+    default_max_rounds: int = 3
+    committee_size: int = Field(3, ge=1)
+    accept_threshold: float = Field(0.75, ge=0, le=1)
+    recombine_share: float = Field(0.15, ge=0, le=1)
+    reuse_user_rate: float = Field(0.3, ge=0, le=1)
+    context: ContextRates = Field(default_factory=ContextRates)
+    user_token_budget: int = 1500
+    examples: int = 2
+    max_writes: int = 2
+    personas_file: str | None = None
+    parse_retries: int = 2
+    concurrency: int = Field(32, ge=1)
+    # slot k only sees blueprints accepted in slots < k - lag (default: the concurrency),
+    # so what a slot sees never depends on timing and a rerun writes the same files
+    example_lag: int | None = None
+
+    def rounds_for(self, env: str) -> int:
+        """Maximum drafting rounds (first draft + redrafts) for a domain."""
+        return self.max_rounds.get(env, self.default_max_rounds)

@@ -1,0 +1,172 @@
+"""``rollout`` (phase 2) and ``run`` (both phases) commands."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from apigen_mt.commands_pipeline import (
+    CONFIG_OPT,
+    _positive,
+    add_usage,
+    load_config,
+    run_blueprint_phase,
+)
+from apigen_mt.errors import UsageError
+
+console = Console()
+
+
+def rollout_settings(config):
+    """The ``rollout:`` block as a typed model."""
+    from pydantic import ValidationError
+
+    from apigen_mt.rollout.settings import RolloutSettings
+
+    try:
+        return RolloutSettings.model_validate(config.rollout)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise UsageError(f"config rollout.{'.'.join(map(str, err['loc']))}: {err['msg']}") \
+            from None
+
+
+def run_rollout_phase(cfg, run_path: Path, n: int, trials: Optional[int],
+                      concurrency: Optional[int], quiet: bool, best_of_n: Optional[int] = None):
+    """Phase 2 on a run directory; prints a closing summary; returns the outcome."""
+    from apigen_mt.llm.registry import build_role_models
+    from apigen_mt.records import Blueprint
+    from apigen_mt.rollout.episode import Roles
+    from apigen_mt.runner.build import EnvRef, load_builtin_sim_roles
+    from apigen_mt.runner.phase1 import ACCEPTED as BLUEPRINTS
+    from apigen_mt.runner.phase2 import ACCEPTED, FAILED, run_phase2
+    from apigen_mt.runner.progress import Progress
+    from apigen_mt.runner.store import RunDir
+
+    load_builtin_sim_roles()
+    settings = rollout_settings(cfg)
+    updates = {k: v for k, v in {"trials": trials, "best_of_n": best_of_n}.items()
+               if v is not None}
+    settings = settings.model_copy(update=updates)
+    run = RunDir(run_path).open()
+    try:
+        manifest = run.manifest()
+        env_ref = EnvRef(**manifest["env"])
+        seed = manifest.get("seed", cfg.seed)
+        blueprints = run.log(BLUEPRINTS).read(Blueprint)
+        if not blueprints:
+            raise UsageError(f"{run_path} has no accepted blueprints; run `apigen-mt blueprint`")
+        env = env_ref.load()
+        models = build_role_models(cfg, run.path)
+        roles = Roles(human=models.human, critic=models.critic, agent=models.agent)
+        conc = concurrency or settings.concurrency
+        progress = Progress("trajectories", n, models.usage.snapshot,
+                            enabled=False if quiet else None)
+
+        async def go():
+            try:
+                with progress:
+                    return await run_phase2(blueprints, env, roles, settings, run, n, seed,
+                                            conc, progress)
+            finally:
+                await models.aclose()
+
+        outcome = asyncio.run(go())
+        cost = add_usage(run, "rollout", models.usage.snapshot())
+        accepted = sum(1 for _ in run.log(ACCEPTED).rows())
+        failed_rows = list(run.log(FAILED).rows())
+        run.update_manifest(trajectories={"accepted": accepted, "failed": len(failed_rows)})
+        _summary(run_path, blueprints, accepted, failed_rows, outcome, cost, models, n)
+        return outcome
+    finally:
+        run.close()
+
+
+def _summary(run_path, blueprints, accepted, failed_rows, outcome, cost, models, n):
+    from collections import Counter
+
+    from apigen_mt.records import Trajectory
+    from apigen_mt.runner.phase2 import failure_reason
+
+    reasons = Counter(failure_reason(Trajectory.model_validate(r)) for r in failed_rows)
+    table = Table(title="Rollouts")
+    table.add_column("stage")
+    table.add_column("count")
+    episodes = accepted + len(failed_rows)
+    table.add_row("blueprints", str(len(blueprints)))
+    table.add_row("episodes judged", str(episodes))
+    for reason, count in sorted(reasons.items()):
+        table.add_row(f"  failed: {reason}", str(count))
+    table.add_row("accepted trajectories", str(accepted))
+    if episodes:
+        table.add_row("acceptance rate", f"{accepted / episodes:.1%}")
+    console.print(table)
+    snap = models.usage.snapshot().total
+    console.print(f"{run_path}: {accepted} trajectories accepted (+{outcome.added} this run, "
+                  f"{outcome.failed} failed, {outcome.duplicates} duplicate, "
+                  f"{outcome.errored} errored; {snap.calls} model calls, {snap.cache_hits} "
+                  f"from cache; ${cost:.4f} so far)")
+    if outcome.exhausted and accepted < n:
+        console.print(f"blueprints and trials ran out at {accepted} of {n}; draft more "
+                      "blueprints or raise --trials")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``rollout`` and ``run``."""
+
+    @app.command("rollout")
+    def rollout(
+        run: Optional[Path] = typer.Option(None, "--run", help="Run directory (default: latest)."),
+        n: int = typer.Option(100, "--n", help="Accepted trajectories wanted."),
+        trials: Optional[int] = typer.Option(None, "--trials", help="Trials per blueprint."),
+        concurrency: Optional[int] = typer.Option(None, "--concurrency"),
+        best_of_n: Optional[int] = typer.Option(None, "--best-of-n",
+                                                help="Human candidates per turn (1: off)."),
+        config: Optional[Path] = CONFIG_OPT,
+        quiet: bool = typer.Option(False, "--quiet"),
+    ):
+        """Play accepted blueprints out; keep conversations whose final state proves them."""
+        from apigen_mt.runner.store import resolve_run
+
+        _positive("--n", n)
+        _positive("--trials", trials)
+        _positive("--concurrency", concurrency)
+        _positive("--best-of-n", best_of_n)
+        cfg = load_config(config, {})
+        run_rollout_phase(cfg, resolve_run(run), n, trials, concurrency, quiet, best_of_n)
+
+    @app.command("run")
+    def run_all(
+        env: str = typer.Option(..., "--env", help="Environment name or folder."),
+        n: int = typer.Option(100, "--n", help="Accepted trajectories wanted."),
+        config: Optional[Path] = CONFIG_OPT,
+        out: Optional[Path] = typer.Option(None, "--out", help="Run directory."),
+        data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
+        seed: Optional[int] = typer.Option(None, "--seed"),
+        trials: Optional[int] = typer.Option(None, "--trials"),
+        concurrency: Optional[int] = typer.Option(None, "--concurrency"),
+        quiet: bool = typer.Option(False, "--quiet"),
+    ):
+        """Both phases: blueprints, then rollouts, until --n trajectories are accepted."""
+        _positive("--n", n)
+        _positive("--trials", trials)
+        _positive("--concurrency", concurrency)
+        cfg = load_config(config, {"seed": seed})
+        per_blueprint = max(1, trials or rollout_settings(cfg).trials)
+        wanted = max(1, math.ceil(n / per_blueprint * 1.25))
+        run_path = None
+        for _ in range(6):  # draft more blueprints while trials run out short of --n
+            run_path = run_blueprint_phase(cfg, env, data_dir, wanted, out, concurrency, quiet)
+            outcome = run_rollout_phase(cfg, run_path, n, trials, concurrency, quiet)
+            if outcome.accepted_total >= n:
+                return
+            missing = n - outcome.accepted_total
+            wanted += max(1, math.ceil(missing / per_blueprint * 1.5))
+        console.print(f"stopped short of {n}: see {run_path}")
+        raise typer.Exit(1)

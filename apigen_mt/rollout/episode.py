@@ -1,0 +1,89 @@
+"""One episode: a simulated human and an agent play a blueprint out on a fresh copy.
+
+Pure with respect to files: it returns a :class:`Trajectory`; the batch layer writes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apigen_mt.env.environment import Environment
+from apigen_mt.llm.base import Settings
+from apigen_mt.records import Blueprint, EndReason, Trajectory, content_id
+from apigen_mt.rollout.agent import Agent
+from apigen_mt.rollout.human import SimulatedHuman
+from apigen_mt.rollout.judge import Target, judge
+from apigen_mt.rollout.settings import STOP, RolloutSettings
+
+MAX_EMPTY_TURNS = 3
+
+
+@dataclass
+class Roles:
+    """The models an episode uses."""
+
+    human: object
+    critic: object
+    agent: object
+
+
+async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: Roles,
+                       settings: RolloutSettings, trial: int, seed: int) -> Trajectory:
+    """Play one trial of a blueprint and judge it."""
+    world = env.fresh()
+    sample = trial
+    agent = Agent(roles.agent, world.policy, world.tool_schemas(),
+                  Settings(seed=seed, sample=sample), settings.one_tool_call_per_turn)
+    human = SimulatedHuman(roles.human, roles.critic, bp.instruction, settings.best_of_n,
+                           Settings(seed=seed, sample=sample))
+    convo = [agent.system(), {"role": "assistant", "content": settings.greeting}]
+    scores: list[list[float]] = []
+    invalid = 0
+    end: EndReason | None = None
+
+    async def human_turn(turn: int) -> bool:
+        said = await human.reply(convo, turn)
+        convo.append({"role": "user", "content": said.text})
+        scores.append(said.scores)
+        return STOP in said.text
+
+    if await human_turn(0):
+        end = "stop"
+    steps = 0
+    empty = 0
+    while end is None:
+        if steps >= settings.max_turns:
+            end = "max_turns"
+            break
+        done = await agent.act(convo, steps)
+        steps += 1
+        convo.append(done.message())
+        if done.tool_calls:
+            empty = 0
+            for call in done.tool_calls:
+                if call.error is not None:
+                    invalid += 1
+                    observation = f"Error: {call.error.message}"
+                else:
+                    observation = world.execute(call.name, call.arguments or {})
+                    if observation.startswith("Error:") and call.name not in world.tools:
+                        invalid += 1
+                convo.append({"role": "tool", "tool_call_id": call.id, "content": observation})
+                tool = world.tools.get(call.name)
+                if tool is not None and tool.ends_conversation and call.error is None:
+                    end = "ending_tool"
+            continue
+        if not (done.text or "").strip():
+            empty += 1
+            if empty >= MAX_EMPTY_TURNS:
+                end = "model_error"
+            continue
+        empty = 0
+        if await human_turn(steps):
+            end = "stop"
+    verdict = judge(bp, target, world, convo, settings.require_conversation_rules)
+    traj = Trajectory(blueprint_id=bp.id, env=bp.env, trial=trial, messages=convo,
+                      verdict=verdict, end_reason=end, final_hash=world.hash(),
+                      target_hash=target.hash, human_scores=scores,
+                      invalid_tool_calls=invalid, seed=seed)
+    return traj.model_copy(update={"id": content_id("traj", traj.content_key())})

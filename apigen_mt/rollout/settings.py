@@ -1,0 +1,23 @@
+"""Phase-2 settings (the ``rollout:`` block of a run config)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TAU_GREETING = "Hi! How can I help you today?"
+STOP = "###STOP###"
+
+
+class RolloutSettings(BaseModel):
+    """Knobs of the human × agent episodes; defaults follow τ-bench and the paper."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trials: int = Field(3, ge=1)
+    best_of_n: int = Field(4, ge=1)
+    max_turns: int = Field(30, ge=1)
+    greeting: str = TAU_GREETING
+    one_tool_call_per_turn: bool = True
+    require_conversation_rules: bool = False
+    concurrency: int = Field(64, ge=1)
+    parse_retries: int = 2

@@ -1,0 +1,88 @@
+"""Builders: from a run config and command-line choices to ready pipeline parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from apigen_mt.blueprint.committee import Reviewer
+from apigen_mt.blueprint.context import ContextSampler
+from apigen_mt.blueprint.drafters import LLMDrafter, WalkDrafter
+from apigen_mt.blueprint.feedback import FeedbackWriter
+from apigen_mt.blueprint.produce import Phase1
+from apigen_mt.blueprint.settings import BlueprintSettings
+from apigen_mt.config import RunConfig
+from apigen_mt.env.domain import load_environment
+from apigen_mt.env.environment import Environment
+from apigen_mt.errors import UsageError
+from apigen_mt.llm.base import Settings
+from apigen_mt.llm.registry import RoleModels, build_role_models
+
+
+def load_builtin_sim_roles() -> None:
+    """Register how `sim` plays each pipeline role (imports have that side effect)."""
+    import apigen_mt.blueprint.sim_roles  # noqa: F401
+    import apigen_mt.rollout.sim_roles  # noqa: F401
+
+
+@dataclass
+class EnvRef:
+    """How to load the run's environment again (also handed to `sim`)."""
+
+    spec: str
+    data_dir: str | None = None
+    seed: int = 0
+
+    def load(self) -> Environment:
+        """A fresh environment."""
+        return load_environment(self.spec, data_dir=self.data_dir, seed=self.seed)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form for manifests and prompts."""
+        return {"spec": self.spec, "data_dir": self.data_dir, "seed": self.seed}
+
+
+def blueprint_settings(config: RunConfig) -> BlueprintSettings:
+    """The ``blueprint:`` block as a typed model (unknown keys are errors)."""
+    from pydantic import ValidationError
+
+    try:
+        return BlueprintSettings.model_validate(config.blueprint)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise UsageError(f"config blueprint.{where}: {err['msg']}") from None
+
+
+def models_description(config: RunConfig) -> dict[str, Any]:
+    """Role → model names, for provenance and dataset cards."""
+    roles = config.roles
+    return {"drafter": roles.drafter.model, "reviewers": [r.model for r in roles.reviewers],
+            "feedback": roles.feedback.model, "human": roles.human.model,
+            "critic": roles.critic.model, "agent": roles.agent.model}
+
+
+def build_phase1(config: RunConfig, env_ref: EnvRef, run_dir: Path | None,
+                 models: RoleModels | None = None) -> tuple[Phase1, RoleModels]:
+    """Everything phase 1 needs for one run."""
+    load_builtin_sim_roles()
+    settings = blueprint_settings(config)
+    env = env_ref.load()
+    models = models or build_role_models(config, run_dir)
+    sampler = ContextSampler(env, settings, config.seed, env_ref=env_ref.as_dict())
+    if settings.drafter == "walk":
+        drafter = WalkDrafter(env, config.seed)
+    else:
+        drafter = LLMDrafter(env, models.drafter, Settings(seed=config.seed),
+                             settings.parse_retries)
+    size = settings.committee_size
+    reviewer_models = [models.reviewers[i % len(models.reviewers)] for i in range(size)]
+    reviewers = [Reviewer(f"reviewer-{i}", m, Settings(seed=config.seed, sample=i),
+                          settings.parse_retries) for i, m in enumerate(reviewer_models)]
+    phase = Phase1(env=env, settings=settings, sampler=sampler, drafter=drafter,
+                   reviewers=reviewers,
+                   feedback=FeedbackWriter(models.feedback, Settings(seed=config.seed)),
+                   recombiner=models.drafter, recombiner_settings=Settings(seed=config.seed),
+                   seed=config.seed, models=models_description(config))
+    return phase, models

@@ -1,0 +1,119 @@
+"""The phase-1 batch: slots run concurrently, committed in slot order, resumable."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from apigen_mt.blueprint.produce import Phase1, SlotResult, produce
+from apigen_mt.errors import RunFailure
+from apigen_mt.llm.base import ModelError
+from apigen_mt.records import Blueprint, RejectedBlueprint
+from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, run_ordered
+from apigen_mt.runner.progress import Progress
+from apigen_mt.runner.store import RunDir
+
+ACCEPTED = "blueprints.jsonl"
+REJECTED = "blueprints.rejected.jsonl"
+ERRORS = "blueprints.errors.jsonl"
+
+
+@dataclass
+class Phase1Outcome:
+    """What one invocation did (the files hold the full history)."""
+
+    accepted_total: int
+    added: int = 0
+    rejected: int = 0
+    errored: int = 0
+    scheduled: int = 0
+    stages: Counter = field(default_factory=Counter)
+
+
+async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
+                     progress: Progress | None = None, executor: Executor | None = None,
+                     breaker_after: int = 8) -> Phase1Outcome:
+    """Produce blueprints until ``n`` are accepted in the run directory."""
+    accepted_log, rejected_log, errors_log = run.log(ACCEPTED), run.log(REJECTED), run.log(ERRORS)
+    accepted = [b.model_dump(mode="json") for b in accepted_log.read(Blueprint)]
+    rejected_slots = {r["slot"] for r in rejected_log.rows()}
+    done = {b["provenance"]["slot"] for b in accepted} | rejected_slots
+    signatures = {Blueprint.model_validate(b).action_signature() for b in accepted}
+    outcome = Phase1Outcome(accepted_total=len(accepted))
+    if len(accepted) >= n:
+        return outcome
+    top = max(done, default=-1)
+    keys = itertools.chain((s for s in range(top + 1) if s not in done),
+                           itertools.count(top + 1))
+    lag = phase.settings.example_lag if phase.settings.example_lag is not None else concurrency
+    in_flight: set[int] = set()
+    breaker = CircuitBreaker(breaker_after)
+    seen_errors: list[dict[str, Any]] = []
+
+    def visible(slot: int) -> list[dict[str, Any]]:
+        return [b for b in accepted if b["provenance"]["slot"] < slot - lag]
+
+    async def work(slot: int) -> SlotResult:
+        return await produce(phase, slot, visible(slot))
+
+    def ready(slot: int) -> bool:
+        if any(k < slot - lag for k in in_flight):
+            return False
+        in_flight.add(slot)
+        outcome.scheduled += 1
+        return True
+
+    def commit(slot: int, result: SlotResult | Failed) -> bool:
+        in_flight.discard(slot)
+        if isinstance(result, Failed):
+            if not isinstance(result.error, ModelError):
+                raise result.error
+            outcome.errored += 1
+            row = {"slot": slot, "error": str(result.error),
+                   "kind": getattr(result.error, "kind", "error")}
+            seen_errors.append(row)
+            errors_log.append([row])
+            if progress:
+                progress.bump("errored")
+            return breaker.record(False, result.error)
+        breaker.record(True)
+        if result.accepted is not None:
+            bp = result.accepted
+            if bp.action_signature() in signatures:
+                result = SlotResult(slot, rejected=RejectedBlueprint(
+                    slot=slot, env=bp.env, stage="duplicate", rounds=bp.provenance.rounds,
+                    reasons=["the same action sequence was already accepted"],
+                    draft=bp.model_dump(include={"user_id", "instruction", "actions",
+                                                 "outputs"}),
+                    verdicts=bp.provenance.verdicts))
+            else:
+                signatures.add(bp.action_signature())
+                accepted_log.append([bp])
+                accepted.append(bp.model_dump(mode="json"))
+                outcome.added += 1
+                outcome.accepted_total += 1
+                if progress:
+                    progress.bump("accepted", rounds=bp.provenance.rounds)
+                return outcome.accepted_total < n
+        assert result.rejected is not None
+        rejected_log.append([result.rejected])
+        outcome.rejected += 1
+        outcome.stages[result.rejected.stage] += 1
+        if progress:
+            progress.bump("rejected", stage=result.rejected.stage)
+        return True
+
+    await run_ordered(keys, work, commit, concurrency, ready=ready, executor=executor)
+    if breaker.streak >= breaker.consecutive:
+        raise RunFailure(f"stopped after {breaker.streak} model calls in a row failed "
+                         f"({breaker.last_error}); {outcome.accepted_total} blueprints are "
+                         "saved, rerun the same command to resume")
+    return outcome
+
+
+def run_phase1_sync(*args: Any, **kwargs: Any) -> Phase1Outcome:
+    """Blocking wrapper for the command line."""
+    return asyncio.run(run_phase1(*args, **kwargs))

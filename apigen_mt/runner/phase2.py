@@ -1,0 +1,135 @@
+"""The phase-2 batch: episodes spread across blueprints, committed in order, resumable.
+
+Work item ``k`` is trial ``k // B`` of blueprint ``k % B`` (B blueprints): every
+blueprint gets its first trial before any gets a second, so ``--n`` is reached with a
+diverse set rather than many trials of a few tasks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from apigen_mt.env.environment import Environment
+from apigen_mt.errors import RunFailure
+from apigen_mt.llm.base import ModelError
+from apigen_mt.records import Blueprint, Trajectory
+from apigen_mt.rollout.episode import Roles, play_episode
+from apigen_mt.rollout.judge import Target, target_for
+from apigen_mt.rollout.settings import RolloutSettings
+from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, run_ordered
+from apigen_mt.runner.progress import Progress
+from apigen_mt.runner.store import RunDir
+
+ACCEPTED = "trajectories.jsonl"
+FAILED = "trajectories.failed.jsonl"
+LEDGER = "episodes.jsonl"  # every committed episode, including duplicate successes
+ERRORS = "episodes.errors.jsonl"
+
+
+def failure_reason(t: Trajectory) -> str:
+    """A short label for why an episode was not kept."""
+    if t.end_reason in ("max_turns", "model_error"):
+        return t.end_reason
+    if not t.verdict.state_match:
+        return "state_mismatch"
+    if t.verdict.missing_outputs:
+        return "missing_outputs"
+    if t.verdict.rule_violations:
+        return "policy"
+    return "other"
+
+
+@dataclass
+class Phase2Outcome:
+    """What one invocation did."""
+
+    accepted_total: int
+    added: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    errored: int = 0
+    scheduled: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    exhausted: bool = False
+
+
+async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles,
+                     settings: RolloutSettings, run: RunDir, n: int, seed: int,
+                     concurrency: int, progress: Progress | None = None,
+                     executor: Executor | None = None,
+                     breaker_after: int = 8) -> Phase2Outcome:
+    """Play episodes until ``n`` trajectories are accepted or trials run out."""
+    acc_log, fail_log = run.log(ACCEPTED), run.log(FAILED)
+    ledger, errors = run.log(LEDGER), run.log(ERRORS)
+    accepted_rows = list(acc_log.rows())
+    done = {(r["blueprint_id"], r["trial"]) for r in accepted_rows}
+    done |= {(r["blueprint_id"], r["trial"]) for r in fail_log.rows()}
+    done |= {(r["blueprint_id"], r["trial"]) for r in ledger.rows()}
+    contents = {r["id"] for r in accepted_rows}
+    outcome = Phase2Outcome(accepted_total=len(accepted_rows))
+    if outcome.accepted_total >= n or not blueprints:
+        outcome.exhausted = not blueprints
+        return outcome
+    count = len(blueprints)
+    keys = [k for k in range(count * settings.trials)
+            if (blueprints[k % count].id, k // count) not in done]
+    targets: dict[str, Target] = {}
+    breaker = CircuitBreaker(breaker_after)
+    in_flight: set[int] = set()
+    if progress is not None:
+        progress.in_flight = lambda: len(in_flight)
+
+    async def work(key: int) -> Trajectory:
+        bp = blueprints[key % count]
+        if bp.id not in targets:
+            targets[bp.id] = target_for(env, bp)  # once per blueprint
+        return await play_episode(bp, env, targets[bp.id], roles, settings, key // count,
+                                  seed)
+
+    def ready(key: int) -> bool:
+        in_flight.add(key)
+        outcome.scheduled += 1
+        return True
+
+    def commit(key: int, result: Trajectory | Failed) -> bool:
+        in_flight.discard(key)
+        bp = blueprints[key % count]
+        if isinstance(result, Failed):
+            if not isinstance(result.error, ModelError):
+                raise result.error
+            outcome.errored += 1
+            errors.append([{"blueprint_id": bp.id, "trial": key // count,
+                            "error": str(result.error)}])
+            if progress:
+                progress.bump("errored")
+            return breaker.record(False, result.error)
+        breaker.record(True)
+        if result.verdict.passed:
+            if result.id in contents:
+                outcome.duplicates += 1
+                ledger.append([{"blueprint_id": bp.id, "trial": result.trial,
+                                "outcome": "duplicate", "id": result.id}])
+                return True
+            contents.add(result.id)
+            acc_log.append([result])
+            outcome.added += 1
+            outcome.accepted_total += 1
+            if progress:
+                progress.bump("accepted")
+            return outcome.accepted_total < n
+        reason = failure_reason(result)
+        fail_log.append([result])
+        outcome.failed += 1
+        outcome.reasons[reason] += 1
+        if progress:
+            progress.bump("failed", reason=reason)
+        return True
+
+    await run_ordered(keys, work, commit, concurrency, ready=ready, executor=executor)
+    if breaker.streak >= breaker.consecutive:
+        raise RunFailure(f"stopped after {breaker.streak} episodes in a row hit model errors "
+                         f"({breaker.last_error}); {outcome.accepted_total} trajectories are "
+                         "saved, rerun the same command to resume")
+    outcome.exhausted = outcome.accepted_total < n
+    return outcome

@@ -1,0 +1,190 @@
+"""The run directory: append-only JSONL files, a lock, and a manifest.
+
+Only the driver process writes here. Lines are appended whole and flushed; after a
+crash the last line may be torn, and reading the file detects that, drops it and
+truncates the file back to its last complete record, so a torn line is never
+parsed as data.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel
+
+from apigen_mt.errors import RunFailure, UsageError
+
+M = TypeVar("M", bound=BaseModel)
+
+RUNS_ROOT_ENV = "APIGEN_MT_RUNS"
+LATEST = "latest"
+
+
+def runs_root() -> Path:
+    """Where default run directories live (``./runs`` unless APIGEN_MT_RUNS says)."""
+    return Path(os.environ.get(RUNS_ROOT_ENV, "runs"))
+
+
+def default_run_dir(env_name: str, seed: int) -> Path:
+    """The run directory used when ``--out`` is not given."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in Path(env_name).name)
+    return runs_root() / f"{safe}-seed{seed}"
+
+
+def remember_latest(run_dir: Path) -> None:
+    """Point ``runs/latest`` at this run so later commands find it without ``--run``."""
+    root = runs_root()
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".{LATEST}.tmp"
+    tmp.write_text(str(run_dir.resolve()) + "\n")
+    tmp.replace(root / LATEST)
+
+
+def resolve_run(run: Path | None) -> Path:
+    """The run directory a command works on: ``--run``, else the latest one."""
+    if run is not None:
+        if not (run / "manifest.json").exists():
+            raise UsageError(f"{run} is not a run directory (no manifest.json)")
+        return run
+    pointer = runs_root() / LATEST
+    if not pointer.exists():
+        raise UsageError("no run yet: start with `apigen-mt blueprint --env NAME` or pass --run")
+    path = Path(pointer.read_text().strip())
+    if not (path / "manifest.json").exists():
+        raise UsageError(f"the latest run {path} is gone; pass --run")
+    return path
+
+
+class JsonlLog:
+    """An append-only JSONL file of one record type."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.dropped_torn = 0
+
+    def repair(self) -> int:
+        """Drop a torn or unparseable last line; returns how many bytes were cut."""
+        if not self.path.exists():
+            return 0
+        data = self.path.read_bytes()
+        if not data:
+            return 0
+        end = len(data)
+        if not data.endswith(b"\n"):
+            end = data.rfind(b"\n") + 1
+        else:
+            last_start = data.rfind(b"\n", 0, len(data) - 1) + 1
+            try:
+                orjson.loads(data[last_start:])
+            except orjson.JSONDecodeError:
+                end = last_start
+        if end < len(data):
+            with open(self.path, "r+b") as fh:
+                fh.truncate(end)
+            self.dropped_torn += 1
+        return len(data) - end
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Every complete record as a dict (the torn tail, if any, is repaired first)."""
+        self.repair()
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    raise RunFailure(f"{self.path}:{lineno}: corrupt record in the middle of "
+                                     "the file") from None
+
+    def read(self, model: type[M]) -> list[M]:
+        """Every complete record validated as ``model``."""
+        return [model.model_validate(row) for row in self.rows()]
+
+    def append(self, records: list[BaseModel | dict[str, Any]]) -> None:
+        """Append whole lines and flush them to the OS."""
+        if not records:
+            return
+        chunks = []
+        for rec in records:
+            body = rec.model_dump_json() if isinstance(rec, BaseModel) else orjson.dumps(
+                rec).decode()
+            chunks.append(body + "\n")
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write("".join(chunks))
+            fh.flush()
+
+
+class RunDir:
+    """A run directory held exclusively by one process."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock_fh = None
+
+    def open(self) -> RunDir:
+        """Create (if needed) and lock; a second process gets a clear refusal."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise RunFailure(f"cannot write to the run directory {self.path}: "
+                             f"{exc.strerror or exc}") from None
+        fh = open(self.path / ".lock", "a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise RunFailure(f"{self.path} is in use by another apigen-mt process; wait for it "
+                             "to finish or use another --out/--run") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._lock_fh = fh
+        return self
+
+    def close(self) -> None:
+        """Release the lock."""
+        if self._lock_fh is not None:
+            fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
+            self._lock_fh.close()
+            self._lock_fh = None
+
+    def __enter__(self) -> RunDir:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def log(self, name: str) -> JsonlLog:
+        """One of the run's JSONL files."""
+        return JsonlLog(self.path / name)
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest (empty for a new run)."""
+        file = self.path / "manifest.json"
+        return json.loads(file.read_text()) if file.exists() else {}
+
+    def write_json(self, name: str, data: Any) -> None:
+        """Write a JSON file atomically (temp file, then rename)."""
+        tmp = self.path / f".{name}.tmp"
+        tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
+        tmp.replace(self.path / name)
+
+    def update_manifest(self, **fields: Any) -> dict[str, Any]:
+        """Merge fields into the manifest."""
+        data = self.manifest()
+        data.update(fields)
+        self.write_json("manifest.json", data)
+        return data
