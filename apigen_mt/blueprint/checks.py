@@ -31,8 +31,6 @@ def check_format(draft: Any, env: Environment) -> tuple[Verdict, Blueprint | Non
     reasons = []
     if not bp.instruction.strip():
         reasons.append("the instruction is empty")
-    if not bp.actions:
-        reasons.append("the blueprint has no actions")
     for i, action in enumerate(bp.actions):
         tool = env.tools.get(action.name)
         if tool is None:
