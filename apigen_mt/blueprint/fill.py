@@ -37,6 +37,23 @@ class ValuePool:
     """Scalar values seen in data and observations, by the key they were found under."""
 
     values: dict[str, list[Any]] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    _scopes: dict[int, tuple[frozenset, ValuePool]] = field(default_factory=dict, repr=False)
+
+    def copy(self) -> ValuePool:
+        """An independent pool with the same values and records."""
+        return ValuePool({k: list(v) for k, v in self.values.items()}, list(self.records))
+
+    def scope(self, index: int) -> tuple[frozenset, ValuePool]:
+        """The scalars (and keys) in record ``index``, and a pool of that record alone."""
+        if index not in self._scopes:
+            record = self.records[index]
+            sub = ValuePool()
+            sub._absorb(record, None, keep=False)
+            flat = frozenset(v for vs in sub.values.values() for v in vs
+                             if isinstance(v, (str, int)))
+            self._scopes[index] = (flat | frozenset(_keys(record)), sub)
+        return self._scopes[index]
 
     def add(self, key: str, value: Any) -> None:
         """Remember one value (deduplicated, insertion-ordered for determinism)."""
@@ -46,18 +63,23 @@ class ValuePool:
 
     def absorb(self, data: Any, parent_key: str | None = None) -> None:
         """Walk JSON data; dict keys that look like ids count as values of ``<parent>_id``."""
+        self._absorb(data, parent_key, keep=True)
+
+    def _absorb(self, data: Any, parent_key: str | None, keep: bool) -> None:
         if isinstance(data, dict):
+            if keep:
+                self.records.append(data)
             for key, value in data.items():
                 if isinstance(value, (dict, list)):
                     if isinstance(value, dict) and parent_key and not _is_field_name(key):
                         self.add(_singular(parent_key) + "_id", key)
-                    self.absorb(value, key)
+                    self._absorb(value, key, keep)
                 else:
                     self.add(key, value)
         elif isinstance(data, list):
             for item in data:
                 if isinstance(item, (dict, list)):
-                    self.absorb(item, parent_key)
+                    self._absorb(item, parent_key, keep)
                 elif parent_key:
                     self.add(_singular(parent_key), item)
                     if parent_key.endswith("s"):
@@ -81,6 +103,49 @@ class ValuePool:
         return []
 
 
+def _keys(data: Any) -> list[str]:
+    """Every dict key in nested JSON (ids are often keys: ``variants: {item_id: …}``)."""
+    out: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out.append(key)
+            out.extend(_keys(value))
+    elif isinstance(data, list):
+        for value in data:
+            out.extend(_keys(value))
+    return out
+
+
+def scoped_candidates(pool: ValuePool, name: str, chosen: dict[str, Any]) -> list[Any]:
+    """Values for ``name`` from a record that holds what was already chosen for this call.
+
+    ``item_ids`` after ``order_id`` come from that order; ``new_item_ids`` from a record
+    holding the chosen ``item_ids`` but not the order (the product's variants).
+    """
+    if not chosen:
+        return []
+    scalars = [v for value in chosen.values()
+               for v in (value if isinstance(value, list) else [value])
+               if isinstance(v, (str, int)) and not isinstance(v, bool)]
+    sibling = name[4:] if name.startswith("new_") else None
+    anchors = (chosen[sibling] if isinstance(chosen.get(sibling), list)
+               else [chosen[sibling]]) if sibling in chosen else scalars[-1:]
+    others = {v for v in scalars if v not in anchors}
+    ranked = []
+    for i in range(len(pool.records)):
+        flat, sub = pool.scope(i)
+        if not any(a in flat for a in anchors):
+            continue
+        if sibling is not None and others & flat:
+            continue  # the record the old value came from (the order), not its alternatives
+        values = [v for v in sub.candidates(name) if v not in anchors]
+        if values:
+            ranked.append((len(flat), i, values))
+    if not ranked:
+        return []
+    return min(ranked)[2]
+
+
 def _singular(word: str) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
@@ -100,7 +165,7 @@ def _output_names(tool_name: str) -> list[str]:
 
 
 def propose_value(schema: dict[str, Any], name: str, pool: ValuePool,
-                  rng: random.Random) -> tuple[bool, Any]:
+                  rng: random.Random, scoped: list[Any] | None = None) -> tuple[bool, Any]:
     """Draw a value for one argument; (False, None) when nothing plausible exists."""
     if "enum" in schema:
         return True, rng.choice(schema["enum"])
@@ -110,7 +175,8 @@ def propose_value(schema: dict[str, Any], name: str, pool: ValuePool,
         if items.get("type") == "object":
             ok, obj = propose_value(items, _singular(name), pool, rng)
             return ok, [obj] if ok else None
-        values = [v for v in pool.candidates(name) if not isinstance(v, (dict, list))]
+        values = [v for v in (scoped or pool.candidates(name))
+                  if not isinstance(v, (dict, list))]
         if not values:
             return False, None
         k = 1 if len(values) == 1 or rng.random() < 0.7 else 2
@@ -125,7 +191,7 @@ def propose_value(schema: dict[str, Any], name: str, pool: ValuePool,
                 return False, None
             obj[prop] = value
         return True, obj
-    values = pool.candidates(name)
+    values = scoped or pool.candidates(name)
     typed = [v for v in values if _fits(kind, v)]
     if typed:
         return True, rng.choice(typed)
@@ -159,7 +225,8 @@ def propose_arguments(tool_schema: dict[str, Any], pool: ValuePool,
     for name, schema in params.get("properties", {}).items():
         if name not in required and rng.random() < 0.7:
             continue
-        ok, value = propose_value(schema, name, pool, rng)
+        scoped = scoped_candidates(pool, name, args) if rng.random() < 0.85 else None
+        ok, value = propose_value(schema, name, pool, rng, scoped)
         if not ok:
             if name in required:
                 return None
@@ -219,7 +286,7 @@ def fill_walk(env: Environment, walk: list[str], view: dict[str, Any], rng: rand
                     seed_pool.add(key, value)
     for _ in range(attempts):
         scratch = env.fresh()
-        pool = ValuePool({k: list(v) for k, v in seed_pool.values.items()})
+        pool = seed_pool.copy()
         actions: list[Action] = []
         for name in walk:
             if name not in schemas:

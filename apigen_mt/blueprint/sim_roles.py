@@ -157,11 +157,22 @@ def drafter(req: SimRequest) -> SimReply:
     return SimReply(text="```json\n" + json.dumps(body) + "\n```")
 
 
-def _variants(action: Action, schema: dict[str, Any]) -> list[Action]:
-    """Plausible mistakes on one write: keep the old value, drop a count, flip an enum."""
+def _variants(action: Action, schema: dict[str, Any], env: Any,
+              rng: random.Random) -> list[Action]:
+    """Plausible mistakes on one write: keep the old value, drop a count, flip an enum,
+    or act on another record of the same table (someone else's order, say)."""
     out = []
     args = action.arguments
     for key, value in args.items():
+        if isinstance(value, str):
+            for table in env.state:
+                if value in env.state[table]:
+                    keys = list(env.state[table])
+                    for other in rng.sample(keys, k=min(3, len(keys))):
+                        if other != value:
+                            out.append(Action(name=action.name,
+                                              arguments={**args, key: other}))
+                    break
         for prefix in ("new_",):
             if key.startswith(prefix) and key[len(prefix):] in args:
                 out.append(Action(name=action.name,
@@ -183,9 +194,9 @@ def _violating_variant(env: Any, user_id: str | None, actions: list[Action],
     for i, action in enumerate(actions):
         if env.tools[action.name].kind != "write":
             continue
-        options += [(i, v) for v in _variants(action, schemas[action.name])]
+        options += [(i, v) for v in _variants(action, schemas[action.name], env, rng)]
     rng.shuffle(options)
-    for i, variant in options[:12]:
+    for i, variant in options[:24]:
         candidate = [*actions[:i], variant, *actions[i + 1:]]
         bp = Blueprint(env=env.name, user_id=user_id, instruction="-", actions=candidate)
         run = execute_actions(env, bp)

@@ -168,8 +168,11 @@ class RunDir:
         self.close()
 
     def log(self, name: str) -> JsonlLog:
-        """One of the run's JSONL files."""
-        return JsonlLog(self.path / name)
+        """One of the run's JSONL files (created empty, so users always find it)."""
+        path = self.path / name
+        if not path.exists():
+            path.touch()
+        return JsonlLog(path)
 
     def manifest(self) -> dict[str, Any]:
         """The manifest (empty for a new run)."""

@@ -1,0 +1,75 @@
+"""Drafter → checks → feedback → redraft, driven by scripted models (no sim, no network)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from apigen_mt.blueprint.committee import Reviewer
+from apigen_mt.blueprint.context import ContextSampler
+from apigen_mt.blueprint.drafters import LLMDrafter
+from apigen_mt.blueprint.feedback import FeedbackWriter
+from apigen_mt.blueprint.produce import Phase1, produce
+from apigen_mt.blueprint.settings import BlueprintSettings
+from apigen_mt.env.domain import load_environment
+from apigen_mt.llm.base import Settings
+from apigen_mt.llm.scripted import ScriptedModel
+from tests.env.test_engine import NOTES
+
+GOOD = {"user_id": "acc_1", "instruction": "You are Owner 1 (acc_1). Move 5 to acc_2.",
+        "actions": [{"name": "transfer", "arguments": {"from_account_id": "acc_1",
+                                                       "to_account_id": "acc_2", "amount": 5}}]}
+BAD = {**GOOD, "actions": [{"name": "transfer", "arguments": {
+    "from_account_id": "acc_1", "to_account_id": "acc_9", "amount": 5}}]}
+YES = json.dumps({"correctness": 1, "completeness": 1, "satisfaction": 1, "creativity": 1})
+NO = json.dumps({"correctness": 0, "completeness": 0, "satisfaction": 1, "creativity": 1,
+                 "reflection": "the amount is not in the instruction"})
+
+
+def phase(drafter, reviewers, feedback, rounds=3):
+    env = load_environment(NOTES)
+    settings = BlueprintSettings(max_rounds={"notes": rounds}, recombine_share=0,
+                                 committee_size=len(reviewers))
+    return Phase1(env=env, settings=settings, sampler=ContextSampler(env, settings, 0),
+                  drafter=LLMDrafter(env, drafter, Settings()),
+                  reviewers=[Reviewer(f"r{i}", m, Settings()) for i, m in enumerate(reviewers)],
+                  feedback=FeedbackWriter(feedback, Settings()), recombiner=None,
+                  recombiner_settings=Settings(), seed=0)
+
+
+def test_a_failing_draft_gets_feedback_and_the_redraft_is_accepted():
+    drafter = ScriptedModel([json.dumps(BAD), "```json\n" + json.dumps(GOOD) + "\n```"])
+    feedback = ScriptedModel(["Use acc_2 as the receiving account; acc_9 does not exist."])
+    reviewers = [ScriptedModel([YES]) for _ in range(3)]
+    result = asyncio.run(produce(phase(drafter, reviewers, feedback), 0, []))
+    bp = result.accepted
+    assert bp is not None and bp.provenance.rounds == 2
+    assert bp.provenance.feedback == ["Use acc_2 as the receiving account; acc_9 does not exist."]
+    stages = [(v.stage, v.passed) for v in bp.provenance.verdicts]
+    assert stages == [("format", True), ("execution", False), ("format", True),
+                      ("execution", True), ("policy", True), ("committee", True)]
+    # the feedback role saw the execution error; the redraft saw the advice
+    assert "account not found" in feedback.calls[0].messages[-1]["content"]
+    assert "acc_9 does not exist" in drafter.calls[1].messages[-1]["content"]
+    assert bp.id.startswith("bp-") and bp.target_hash and bp.diff
+
+
+def test_committee_rejection_after_the_last_round_is_recorded_with_reasons():
+    drafter = ScriptedModel([json.dumps(GOOD)] * 2)
+    reviewers = [ScriptedModel([NO, NO]) for _ in range(3)]
+    feedback = ScriptedModel(["State the amount."])
+    result = asyncio.run(produce(phase(drafter, reviewers, feedback, rounds=2), 4, []))
+    rej = result.rejected
+    assert result.accepted is None and rej is not None
+    assert rej.stage == "committee" and rej.rounds == 2 and rej.slot == 4
+    assert any("amount is not in the instruction" in r for r in rej.reasons)
+    assert len(feedback.calls) == 1  # no feedback after the final round
+
+
+def test_unparseable_drafts_are_answered_with_the_parse_error():
+    drafter = ScriptedModel(["Sure! Here you go: a nice task.", json.dumps(GOOD)])
+    reviewers = [ScriptedModel([YES]) for _ in range(3)]
+    result = asyncio.run(produce(phase(drafter, reviewers, ScriptedModel([])), 0, []))
+    assert result.accepted is not None and result.accepted.provenance.rounds == 1
+    retry = drafter.calls[1].messages[-1]["content"]
+    assert "could not read a JSON object" in retry
