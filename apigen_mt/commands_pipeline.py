@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -18,19 +18,19 @@ blueprint_app = typer.Typer(help="Phase 1: draft and verify task blueprints.")
 CONFIG_OPT = typer.Option(None, "--config", help="Run config YAML (default: offline sim).")
 
 
-def load_config(path: Optional[Path], overrides: dict[str, Any]):
+def load_config(path: Path | None, overrides: dict[str, Any]):
     """The run config: file < environment < these flags."""
     from apigen_mt.config import RunConfig
 
     return RunConfig.load(path, {k: v for k, v in overrides.items() if v is not None})
 
 
-def _positive(name: str, value: Optional[int]) -> None:
+def _positive(name: str, value: int | None) -> None:
     if value is not None and value <= 0:
         raise UsageError(f"{name} must be a positive number, got {value}")
 
 
-def open_run(out: Optional[Path], env_ref, config, command: str):
+def open_run(out: Path | None, env_ref, config, command: str):
     """Open (and lock) the run directory; refuse one that belongs to another environment."""
     from apigen_mt.runner.store import RunDir, default_run_dir, remember_latest
 
@@ -66,14 +66,14 @@ def add_usage(run, phase: str, snapshot) -> float:
 @blueprint_app.callback(invoke_without_command=True)
 def blueprint(
     ctx: typer.Context,
-    env: Optional[str] = typer.Option(None, "--env", help="Environment name or folder."),
+    env: str | None = typer.Option(None, "--env", help="Environment name or folder."),
     n: int = typer.Option(200, "--n", help="Accepted blueprints wanted."),
-    config: Optional[Path] = CONFIG_OPT,
-    out: Optional[Path] = typer.Option(None, "--out", help="Run directory."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="τ-bench-format data."),
-    seed: Optional[int] = typer.Option(None, "--seed"),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency"),
-    drafter: Optional[str] = typer.Option(None, "--drafter", help="llm or walk."),
+    config: Path | None = CONFIG_OPT,
+    out: Path | None = typer.Option(None, "--out", help="Run directory."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="τ-bench-format data."),
+    seed: int | None = typer.Option(None, "--seed"),
+    concurrency: int | None = typer.Option(None, "--concurrency"),
+    drafter: str | None = typer.Option(None, "--drafter", help="llm or walk."),
     quiet: bool = typer.Option(False, "--quiet", help="No live progress."),
 ):
     """Draft blueprints and keep those that pass every check."""
@@ -87,8 +87,8 @@ def blueprint(
     run_blueprint_phase(cfg, env, data_dir, n, out, concurrency, quiet)
 
 
-def run_blueprint_phase(cfg, env: str, data_dir: Optional[Path], n: int, out: Optional[Path],
-                        concurrency: Optional[int], quiet: bool):
+def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
+                        concurrency: int | None, quiet: bool):
     """Phase 1 end to end, with progress and the closing funnel; returns the run dir."""
     from apigen_mt.runner.build import EnvRef, build_phase1
     from apigen_mt.runner.funnel import Funnel
@@ -132,10 +132,10 @@ def run_blueprint_phase(cfg, env: str, data_dir: Optional[Path], n: int, out: Op
 def blueprint_check(
     env: str = typer.Option(..., "--env", help="Environment name or folder."),
     tasks: Path = typer.Option(..., "--tasks", help="Tasks file (same shapes as env replay)."),
-    split: Optional[str] = typer.Option(None, "--split"),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
+    split: str | None = typer.Option(None, "--split"),
+    data_dir: Path | None = typer.Option(None, "--data-dir"),
     review: bool = typer.Option(False, "--review", help="Also run the review committee."),
-    config: Optional[Path] = CONFIG_OPT,
+    config: Path | None = CONFIG_OPT,
 ):
     """Lint hand-written tasks: format, execution, policy (and committee with --review)."""
     from apigen_mt.blueprint.produce import run_checks

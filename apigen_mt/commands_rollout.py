@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -37,8 +36,8 @@ def rollout_settings(config):
             from None
 
 
-def run_rollout_phase(cfg, run_path: Path, n: int, trials: Optional[int],
-                      concurrency: Optional[int], quiet: bool, best_of_n: Optional[int] = None):
+def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
+                      concurrency: int | None, quiet: bool, best_of_n: int | None = None):
     """Phase 2 on a run directory; prints a closing summary; returns the outcome."""
     from apigen_mt.llm.registry import build_role_models
     from apigen_mt.records import Blueprint
@@ -122,13 +121,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("rollout")
     def rollout(
-        run: Optional[Path] = typer.Option(None, "--run", help="Run directory (default: latest)."),
+        run: Path | None = typer.Option(None, "--run", help="Run directory (default: latest)."),
         n: int = typer.Option(100, "--n", help="Accepted trajectories wanted."),
-        trials: Optional[int] = typer.Option(None, "--trials", help="Trials per blueprint."),
-        concurrency: Optional[int] = typer.Option(None, "--concurrency"),
-        best_of_n: Optional[int] = typer.Option(None, "--best-of-n",
+        trials: int | None = typer.Option(None, "--trials", help="Trials per blueprint."),
+        concurrency: int | None = typer.Option(None, "--concurrency"),
+        best_of_n: int | None = typer.Option(None, "--best-of-n",
                                                 help="Human candidates per turn (1: off)."),
-        config: Optional[Path] = CONFIG_OPT,
+        config: Path | None = CONFIG_OPT,
         quiet: bool = typer.Option(False, "--quiet"),
     ):
         """Play accepted blueprints out; keep conversations whose final state proves them."""
@@ -145,12 +144,12 @@ def register(app: typer.Typer) -> None:
     def run_all(
         env: str = typer.Option(..., "--env", help="Environment name or folder."),
         n: int = typer.Option(100, "--n", help="Accepted trajectories wanted."),
-        config: Optional[Path] = CONFIG_OPT,
-        out: Optional[Path] = typer.Option(None, "--out", help="Run directory."),
-        data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
-        seed: Optional[int] = typer.Option(None, "--seed"),
-        trials: Optional[int] = typer.Option(None, "--trials"),
-        concurrency: Optional[int] = typer.Option(None, "--concurrency"),
+        config: Path | None = CONFIG_OPT,
+        out: Path | None = typer.Option(None, "--out", help="Run directory."),
+        data_dir: Path | None = typer.Option(None, "--data-dir"),
+        seed: int | None = typer.Option(None, "--seed"),
+        trials: int | None = typer.Option(None, "--trials"),
+        concurrency: int | None = typer.Option(None, "--concurrency"),
         quiet: bool = typer.Option(False, "--quiet"),
     ):
         """Both phases: blueprints, then rollouts, until --n trajectories are accepted."""

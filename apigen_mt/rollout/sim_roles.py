@@ -275,7 +275,8 @@ def agent(req: SimRequest) -> SimReply:
                 return SimReply(tool_calls=[(name, {p: facts[words(p)] for p in needed})])
         options = [" and ".join(words(p) for p in functions[n]["parameters"]["required"])
                    for n in sorted(identify, key=lambda n: ("email" not in n, n))]
-        return SimReply(text=f"Before I can help, could you tell me your {' or your '.join(options)}?")
+        asked = " or your ".join(options)
+        return SimReply(text=f"Before I can help, could you tell me your {asked}?")
     # 2. gather every required argument
     params = functions[intent]["parameters"]
     args: dict[str, Any] = {}

@@ -140,7 +140,7 @@ class RunDir:
         except OSError as exc:
             raise RunFailure(f"cannot write to the run directory {self.path}: "
                              f"{exc.strerror or exc}") from None
-        fh = open(self.path / ".lock", "a+")
+        fh = open(self.path / ".lock", "a+")  # noqa: SIM115 - held until close()
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
