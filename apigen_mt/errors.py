@@ -49,8 +49,9 @@ def guarded(app: Any) -> int:
     import click
 
     try:
-        app(standalone_mode=False)
-        return 0
+        code = app(standalone_mode=False)
+        # in non-standalone mode click returns a `typer.Exit(code)`'s code instead of exiting
+        return code if isinstance(code, int) else 0
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:

@@ -36,6 +36,9 @@ class BlueprintSettings(BaseModel):
     personas_file: str | None = None
     parse_retries: int = 2
     concurrency: int = Field(32, ge=1)
+    # give up (clearly) when drafting keeps failing: at most this many slots per wanted
+    # blueprint, plus a small allowance, before the run stops with its top reasons
+    max_slots_per_blueprint: int = Field(20, ge=1)
     # slot k only sees blueprints accepted in slots < k - lag (default: the concurrency),
     # so what a slot sees never depends on timing and a rerun writes the same files
     example_lag: int | None = None

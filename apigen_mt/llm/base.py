@@ -72,6 +72,7 @@ class Completion(BaseModel):
     cost: float = 0.0
     model: str = ""
     cached: bool = False  # served from the response cache (nothing paid)
+    saved_cost: float = 0.0  # on a cache hit: what the original call cost (for accounting)
 
     def message(self) -> dict[str, Any]:
         """The assistant message to append to a conversation."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apigen_mt.blueprint.instructions import render_value, words
-from apigen_mt.llm.sim import SimReply, SimRequest, register_sim_role
+from apigen_mt.llm.sim import SimReply, SimRequest, default_handler, register_sim_role
 from apigen_mt.rollout.settings import STOP
 
 DEFAULT_FLAWS = {
@@ -240,6 +240,8 @@ _IDENTITY_KEYS = {"email", "first_name", "last_name", "zip", "user_id"}
 
 def agent(req: SimRequest) -> SimReply:
     """One agent turn: ask, look up, confirm, write, or report — one call per turn."""
+    if req.settings.tool_choice not in (None, "auto", "none"):
+        return default_handler(req)  # a forced call (e.g. `apigen-mt check`'s probe)
     functions = _functions(req.tools)
     msgs = req.messages
     facts = _facts(msgs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ class Phase1Outcome:
     errored: int = 0
     scheduled: int = 0
     stages: Counter = field(default_factory=Counter)
+    gave_up: bool = False
 
 
 async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
@@ -66,8 +66,15 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
         outcome.scheduled += 1
         return True
 
+    slot_limit = n * phase.settings.max_slots_per_blueprint + 20
+    committed = [len(done)]
+
     def commit(slot: int, result: SlotResult | Failed) -> bool:
         in_flight.discard(slot)
+        committed[0] += 1
+        if committed[0] >= slot_limit and outcome.accepted_total < n:
+            outcome.gave_up = True
+            return False
         if isinstance(result, Failed):
             if not isinstance(result.error, ModelError):
                 raise result.error
@@ -111,9 +118,10 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
         raise RunFailure(f"stopped after {breaker.streak} model calls in a row failed "
                          f"({breaker.last_error}); {outcome.accepted_total} blueprints are "
                          "saved, rerun the same command to resume")
+    if outcome.gave_up:
+        top = ", ".join(f"{stage} {count}" for stage, count in outcome.stages.most_common(3))
+        raise RunFailure(f"only {outcome.accepted_total} of {n} blueprints accepted after "
+                         f"{committed[0]} drafting slots (rejected at: {top or 'none'}); check "
+                         "the drafter model and the rejection reasons in "
+                         "blueprints.rejected.jsonl")
     return outcome
-
-
-def run_phase1_sync(*args: Any, **kwargs: Any) -> Phase1Outcome:
-    """Blocking wrapper for the command line."""
-    return asyncio.run(run_phase1(*args, **kwargs))

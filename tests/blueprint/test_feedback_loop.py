@@ -73,3 +73,21 @@ def test_unparseable_drafts_are_answered_with_the_parse_error():
     assert result.accepted is not None and result.accepted.provenance.rounds == 1
     retry = drafter.calls[1].messages[-1]["content"]
     assert "could not read a JSON object" in retry
+
+
+def test_a_run_whose_drafts_always_fail_stops_with_a_clear_reason(tmp_path):
+    import pytest
+
+    from apigen_mt.errors import RunFailure
+    from apigen_mt.runner.phase1 import run_phase1
+    from apigen_mt.runner.store import RunDir
+
+    p = phase(ScriptedModel(lambda *_: "no JSON here"), [ScriptedModel([YES])],
+              ScriptedModel(lambda *_: "try harder"), rounds=1)
+    p.settings.max_slots_per_blueprint = 3
+    with RunDir(tmp_path / "run") as run, pytest.raises(RunFailure) as err:
+        asyncio.run(run_phase1(p, run, n=2, concurrency=4))
+    assert "only 0 of 2 blueprints accepted" in str(err.value)
+    assert "drafter" in str(err.value)
+    rejected = (tmp_path / "run" / "blueprints.rejected.jsonl").read_text().splitlines()
+    assert 20 <= len(rejected) <= 26

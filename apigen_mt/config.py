@@ -1,0 +1,331 @@
+"""The run configuration: one pydantic-settings model, layered YAML < environment < flags.
+
+Precedence is implemented by pydantic-settings itself (``settings_customise_sources``):
+the YAML file is the lowest source, ``APIGEN_MT_*`` environment variables (nested with
+``__``, e.g. ``APIGEN_MT_ROLES__AGENT__TEMPERATURE=0.2``) override it, and the explicit
+``overrides`` dict (command-line flags; dotted keys allowed) overrides both.
+
+Secrets never live in a config: an endpoint names the environment variable that holds
+its key (``api_key_env``), so :meth:`RunConfig.redacted_dump` can be written into every
+run directory as it is.
+
+The ready configurations ship inside the package (``apigen_mt/configs_data/*.yaml``,
+read with :mod:`importlib.resources`, so they load after a normal ``pip install``);
+``configs/`` at the top of the repository holds identical copies for people browsing
+the source (a test keeps them in sync).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+from pydantic_settings.exceptions import SettingsError
+
+ENV_PREFIX = "APIGEN_MT_"
+MODEL_REF = re.compile(r"^[A-Za-z0-9_.-]+:\S+$")
+_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|password", re.IGNORECASE)
+
+
+class ConfigError(ValueError):
+    """A configuration problem, told in one line (file:line or the dotted key)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RoleModel(_Strict):
+    """Which model plays a role, and its default sampling settings."""
+
+    model: str = "sim:sim"  # "provider:model"; provider is `sim` or an endpoint name
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _ref(cls, v: str) -> str:
+        if not MODEL_REF.match(v):
+            raise ValueError(f"{v!r} is not 'provider:model' "
+                             "(e.g. 'sim:sim', 'openai:gpt-4o-mini')")
+        return v
+
+    @property
+    def provider(self) -> str:
+        return self.model.split(":", 1)[0]
+
+    @property
+    def model_id(self) -> str:
+        return self.model.split(":", 1)[1]
+
+
+def _reviewers() -> list[RoleModel]:
+    return [RoleModel() for _ in range(3)]
+
+
+class Roles(_Strict):
+    """Role → model bindings. Models are chosen here, never in code."""
+
+    drafter: RoleModel = Field(default_factory=RoleModel)
+    reviewers: list[RoleModel] = Field(default_factory=_reviewers, min_length=1)
+    feedback: RoleModel = Field(default_factory=RoleModel)
+    human: RoleModel = Field(default_factory=RoleModel)
+    critic: RoleModel = Field(default_factory=RoleModel)
+    agent: RoleModel = Field(default_factory=RoleModel)
+
+    def items(self) -> list[tuple[str, RoleModel]]:
+        """(role label, model) for every role; reviewers are ``reviewers.0``, ``reviewers.1`` …"""
+        out = [("drafter", self.drafter)]
+        out += [(f"reviewers.{i}", r) for i, r in enumerate(self.reviewers)]
+        out += [("feedback", self.feedback), ("human", self.human), ("critic", self.critic),
+                ("agent", self.agent)]
+        return out
+
+
+class Endpoint(_Strict):
+    """An OpenAI-compatible server, its limits and its prices (USD per million tokens)."""
+
+    base_url: str
+    api_key_env: str | None = None  # NAME of the env var holding the key, never the key
+    api_key_required: bool = True  # False: run keyless if the variable is unset (local vLLM)
+    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(5, ge=0)  # transport retries after the first attempt
+    retry_backoff_s: float = Field(1.0, ge=0)  # first backoff; doubles, with jitter
+    retry_backoff_max_s: float = Field(30.0, ge=0)
+    max_concurrency: int = Field(64, ge=1)
+    rpm: int | None = Field(None, ge=1)  # requests per minute, client side
+    tpm: int | None = Field(None, ge=1)  # (estimated) tokens per minute, client side
+    price_input_per_m: float = Field(0.0, ge=0)
+    price_output_per_m: float = Field(0.0, ge=0)
+    price_cached_per_m: float | None = Field(None, ge=0)  # None: same as input
+    max_tokens_param: str = "max_tokens"  # or "max_completion_tokens" (reasoning models)
+    extra_headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v.rstrip("/")
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
+        """USD for one call at this endpoint's prices."""
+        cached_price = self.price_input_per_m if self.price_cached_per_m is None \
+            else self.price_cached_per_m
+        fresh = max(prompt_tokens - cached_tokens, 0)
+        return (fresh * self.price_input_per_m + cached_tokens * cached_price
+                + completion_tokens * self.price_output_per_m) / 1e6
+
+
+class SimSettings(_Strict):
+    """The offline `sim` model: its seed and its named imperfection rates."""
+
+    seed: int = 0
+    flaws: dict[str, float] = Field(default_factory=dict)  # e.g. "drafter.wrong_argument": 0.3
+    latency_ms: float = Field(0.0, ge=0)
+
+    @field_validator("flaws")
+    @classmethod
+    def _rates(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, rate in v.items():
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"flaw {name!r} rate {rate} is not between 0 and 1")
+        return v
+
+    def flaw(self, name: str, default: float = 0.0) -> float:
+        return self.flaws.get(name, default)
+
+
+class CacheSettings(_Strict):
+    """The on-disk response cache (a crash never pays twice for the same call)."""
+
+    enabled: bool = True
+    path: Path | None = None  # directory; default <run dir>/cache
+    sim: bool = False  # also cache `sim` replies (off: sim is deterministic and free)
+
+
+_yaml_file: contextvars.ContextVar[Any] = contextvars.ContextVar("apigen_mt_yaml", default=None)
+
+
+class RunConfig(BaseSettings):
+    """Everything a run needs to know about models, limits and paths."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid",
+        validate_default=True, nested_model_default_partial_update=False,
+    )
+
+    seed: int = 0
+    roles: Roles = Field(default_factory=Roles)
+    endpoints: dict[str, Endpoint] = Field(default_factory=dict)
+    sim: SimSettings = Field(default_factory=SimSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    # Placeholders until the blueprint / rollout stages define their own models.
+    blueprint: dict[str, Any] = Field(default_factory=dict)
+    rollout: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: flags (init kwargs) > environment > YAML file. No .env / secrets dir.
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _yaml_file.get()
+        if path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None,
+             overrides: dict[str, Any] | None = None) -> RunConfig:
+        """Load ``path`` (default: the packaged offline ``sim.yaml``), then env, then overrides.
+
+        ``overrides`` may use dotted keys: ``{"roles.agent.model": "openai:gpt-4o"}``.
+        Raises :class:`ConfigError` with one clear line on any problem.
+        """
+        source: Any = default_config_path() if path is None else Path(path)
+        text = _read_text(source)
+        _check_yaml(text, source)
+        token = _yaml_file.set(source)
+        try:
+            return cls(**_expand_dotted(overrides or {}))
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc, text, source)) from None
+        except SettingsError as exc:  # a malformed APIGEN_MT_* value (e.g. bad JSON)
+            cause = f": {exc.__cause__}" if exc.__cause__ else ""
+            raise ConfigError(f"{exc} (check the {ENV_PREFIX}* environment variables)"
+                              f"{cause}") from None
+        finally:
+            _yaml_file.reset(token)
+
+    def redacted_dump(self) -> dict[str, Any]:
+        """The resolved config as JSON-able data, safe to write into a run directory.
+
+        API keys are never part of a config (only env var names are); header values that
+        look like credentials and passwords in URLs are masked as well.
+        """
+        data = self.model_dump(mode="json")
+        for ep in data["endpoints"].values():
+            ep["base_url"] = re.sub(r"//[^/@]+@", "//***@", ep["base_url"])
+            ep["extra_headers"] = {k: ("***" if _SECRET_HEADER.search(k) else v)
+                                   for k, v in ep["extra_headers"].items()}
+        return data
+
+
+def default_config_path() -> Any:
+    """The packaged offline configuration (every role ``sim:sim``), as a Traversable."""
+    return packaged_config("sim")
+
+
+def packaged_config(name: str) -> Any:
+    """A ready configuration shipped in the package: ``sim``, ``openai`` or ``vllm``."""
+    ref = resources.files("apigen_mt.configs_data").joinpath(f"{name}.yaml")
+    if not ref.is_file():
+        raise ConfigError(f"no packaged configuration named {name!r}")
+    return ref
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _read_text(source: Any) -> str:
+    try:
+        return source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read config file ({exc.strerror})") from None
+
+
+def _check_yaml(text: str, source: Any) -> None:
+    """Fail early, with file:line, on malformed YAML or a top level that is not a mapping."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else str(source)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: malformed YAML: {problem}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: the config must be a mapping of sections, "
+                          f"not a {type(data).__name__}")
+
+
+def _expand_dotted(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        if isinstance(value, dict):
+            value = _expand_dotted(value)
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {key!r} conflicts with another override")
+        if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
+            node[parts[-1]].update(value)
+        else:
+            node[parts[-1]] = value
+    return out
+
+
+def _explain(exc: ValidationError, text: str, source: Any) -> str:
+    """One line: ``file:line: dotted.key: what is wrong`` for the first error (+N more)."""
+    errors = exc.errors()
+    err = errors[0]
+    loc = [str(p) for p in err["loc"]]
+    dotted = ".".join(loc)
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+        if loc and loc[-1] in ("api_key", "key", "token"):
+            msg += " (put the key in an environment variable and name it in api_key_env)"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    else:
+        msg = err["msg"]
+    line = _line_of(text, loc)
+    where = f"{source}:{line}: " if line else ""
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}{dotted}: {msg}{more}"
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """The 1-based line of a dotted key in the YAML text, if it is there."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if str(key_node.value) == part:
+                    line, node = key_node.start_mark.line + 1, value_node
+                    break
+            else:
+                return None  # not in the file (it came from the environment or a flag)
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() \
+                and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            return None
+    return line

@@ -1,0 +1,1 @@
+"""Ready run configurations shipped with the package (see apigen_mt.config)."""

@@ -1,0 +1,185 @@
+"""On-disk response cache: a crash or a rerun never pays twice for the same call.
+
+Storage choice: an append-only JSONL file, loaded into a dict when opened. Why not sqlite:
+the access pattern is "read everything once, then append", from one process driving
+hundreds of coroutines on one event loop. An in-memory dict answers hits in nanoseconds
+with no executor hop or connection sharing, and an append is one buffered ``write`` +
+``flush`` (into the OS page cache, so it survives ``kill -9`` of the process; we do not
+fsync per line — losing the last few entries to a power cut only costs a re-ask).
+A torn last line (the process died mid-write) fails to parse on load; it is dropped and
+the file is truncated back to the last complete line before new appends.
+
+One process writes a cache file: it holds an exclusive ``flock``; a second process that
+opens the same file gets the entries already there, read-only, with a warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from apigen_mt.llm.base import ChatModel, Completion, Settings
+
+log = logging.getLogger("apigen_mt.llm")
+CACHE_FILE = "responses.jsonl"
+KEY_VERSION = 1
+
+
+def request_key(model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+                settings: Settings) -> str:
+    """sha256 of everything that determines the answer (model, prompt, tools, settings)."""
+    blob = orjson.dumps(
+        {"v": KEY_VERSION, "model": model, "messages": messages, "tools": tools,
+         "settings": settings.model_dump(mode="json")},
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+    )
+    return hashlib.sha256(blob).hexdigest()
+
+
+class ResponseCache:
+    """Key → stored completion (JSON-able dict); ``path`` None keeps it in memory only."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.hits = 0
+        self.misses = 0
+        self.dropped_lines = 0  # torn or corrupt lines ignored on load
+        self.read_only = False
+        self._data: dict[str, dict[str, Any]] = {}
+        self._inflight: dict[str, asyncio.Future[Completion]] = {}
+        self._lock = threading.Lock()
+        self._fh: Any = None
+        if self.path is not None:
+            self._open(self.path)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def _open(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(path, "a+b")  # noqa: SIM115 - held open for appends until close()
+        if not _try_lock(self._fh):
+            log.warning("response cache %s is in use by another process; using it read-only",
+                        path)
+            self.read_only = True
+        self._fh.seek(0)
+        content = self._fh.read()
+        good_end = 0
+        pos = 0
+        while pos < len(content):
+            nl = content.find(b"\n", pos)
+            end = len(content) if nl < 0 else nl + 1
+            line = content[pos:end].strip()
+            if line:
+                try:
+                    row = orjson.loads(line)
+                    self._data[row["k"]] = row["v"]
+                    good_end = end
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    self.dropped_lines += 1
+            else:
+                good_end = end
+            pos = end
+        if self.dropped_lines:
+            log.warning("response cache %s: ignored %d torn/corrupt line(s)", path,
+                        self.dropped_lines)
+        if not self.read_only:
+            if good_end < len(content):  # a torn tail: cut it so appends start clean
+                self._fh.truncate(good_end)
+            elif content and not content.endswith(b"\n"):
+                self._fh.write(b"\n")
+            self._fh.seek(0, 2)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self._data.get(key)
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        with self._lock:
+            self._data[key] = value
+            if self._fh is not None and not self.read_only:
+                self._fh.write(orjson.dumps({"k": key, "v": value}) + b"\n")
+                self._fh.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+
+
+def _try_lock(fh: Any) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one writer is the caller's promise
+        return True
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+
+
+class CachedModel:
+    """A :class:`ChatModel` that answers repeated requests from a :class:`ResponseCache`.
+
+    Identical concurrent requests are coalesced: one goes to the model, the others wait
+    for it and count as hits. Failures are never cached. A semantic retry by a role must
+    change the messages or ``settings.sample``, or it would get the same answer back.
+    """
+
+    def __init__(self, inner: ChatModel, cache: ResponseCache, fingerprint: str | None = None):
+        self.inner = inner
+        self.cache = cache
+        self.name = inner.name
+        # What identifies the model's behaviour; a sim model includes its seed and flaws.
+        self.fingerprint = fingerprint or getattr(inner, "fingerprint", None) or inner.name
+
+    async def complete(self, messages: list[dict[str, Any]],
+                       tools: list[dict[str, Any]] | None = None,
+                       settings: Settings | None = None) -> Completion:
+        settings = settings or Settings()
+        key = request_key(self.fingerprint, messages, tools, settings)
+        while True:
+            stored = self.cache.get(key)
+            if stored is not None:
+                self.cache.hits += 1
+                return _as_hit(Completion.model_validate(stored))
+            pending = self.cache._inflight.get(key)
+            if pending is None:
+                break
+            await asyncio.wait({pending})  # raises only if *this* task is cancelled
+            if pending.cancelled():
+                continue  # the caller that was asking gave up: ask ourselves
+            exc = pending.exception()
+            if exc is not None:
+                raise exc
+            self.cache.hits += 1
+            return _as_hit(pending.result())
+        self.cache.misses += 1
+        fut: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
+        self.cache._inflight[key] = fut
+        try:
+            completion = await self.inner.complete(messages, tools, settings)
+        except asyncio.CancelledError:
+            fut.cancel()
+            raise
+        except Exception as exc:
+            fut.set_exception(exc)
+            fut.exception()  # mark retrieved: waiters (if any) re-raise it themselves
+            raise
+        finally:
+            self.cache._inflight.pop(key, None)
+        self.cache.put(key, completion.model_dump(mode="json"))
+        fut.set_result(completion)
+        return completion
+
+
+def _as_hit(completion: Completion) -> Completion:
+    return completion.model_copy(
+        update={"cached": True, "saved_cost": completion.cost, "cost": 0.0})

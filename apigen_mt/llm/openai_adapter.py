@@ -1,0 +1,389 @@
+"""Any OpenAI-compatible chat endpoint as a :class:`ChatModel`. The only module importing openai.
+
+Transport retries live here and only here (principle 8): the SDK's own retries are off
+(``max_retries=0``) and tenacity retries 429 (honouring ``Retry-After``), 5xx, 408,
+timeouts, dropped connections and 200 responses whose body is unusable, with exponential
+backoff and jitter, at most ``endpoint.max_retries`` times; then :class:`ModelError`.
+Other 4xx (bad key, unknown model, bad request) fail at once with one clear line.
+
+Each endpoint has one :class:`EndpointRuntime` shared by every model on it: one pooled
+HTTP client, a semaphore for ``max_concurrency`` and leaky-bucket limiters for ``rpm``
+and (estimated) ``tpm``. A slot is held only while a request is on the wire, never
+during a backoff sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import openai
+import orjson
+from aiolimiter import AsyncLimiter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from apigen_mt.config import ConfigError, Endpoint
+from apigen_mt.llm.base import Completion, ModelError, Settings, ToolCall, Usage
+from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
+
+log = logging.getLogger("apigen_mt.llm")
+MAX_RETRY_AFTER_S = 300.0
+KEYLESS = "EMPTY"  # what keyless local servers (vLLM, serve) conventionally accept
+
+
+class _Transient(Exception):
+    """A failure worth another attempt."""
+
+    def __init__(self, kind: str, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+def endpoint_api_key(name: str, endpoint: Endpoint) -> str | None:
+    """The key from the environment variable the endpoint names; ConfigError if required."""
+    if not endpoint.api_key_env:
+        return None
+    key = os.environ.get(endpoint.api_key_env)
+    if not key and endpoint.api_key_required:
+        raise ConfigError(f"endpoint {name!r} needs the environment variable "
+                          f"{endpoint.api_key_env}")
+    return key or None
+
+
+class EndpointRuntime:
+    """Per-endpoint shared client and limits; rebuilt if used from another event loop."""
+
+    def __init__(self, name: str, endpoint: Endpoint, api_key: str | None = None):
+        self.name = name
+        self.endpoint = endpoint
+        self.api_key = api_key
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.client: openai.AsyncOpenAI
+        self.semaphore: asyncio.Semaphore
+        self.rpm: AsyncLimiter | None = None
+        self.tpm: AsyncLimiter | None = None
+        self.retries: Counter[str] = Counter()  # transient failures retried, by kind
+
+    def ensure(self) -> EndpointRuntime:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            ep = self.endpoint
+            conns = max(100, 2 * ep.max_concurrency)
+            http = openai.DefaultAsyncHttpx2Client(
+                limits=httpx2.Limits(max_connections=conns, max_keepalive_connections=conns),
+                timeout=httpx2.Timeout(ep.timeout_s, connect=min(10.0, ep.timeout_s)),
+            )
+            self.client = openai.AsyncOpenAI(
+                api_key=self.api_key or KEYLESS, base_url=ep.base_url, max_retries=0,
+                timeout=httpx2.Timeout(ep.timeout_s, connect=min(10.0, ep.timeout_s)),
+                default_headers=ep.extra_headers or None, http_client=http,
+            )
+            self.semaphore = asyncio.Semaphore(ep.max_concurrency)
+            self.rpm = AsyncLimiter(ep.rpm, 60) if ep.rpm else None
+            self.tpm = AsyncLimiter(ep.tpm, 60) if ep.tpm else None
+            self._loop = loop
+        return self
+
+    async def aclose(self) -> None:
+        if self._loop is not None:
+            await self.client.close()
+            self._loop = None
+
+
+class OpenAIChatModel:
+    """``provider:model`` served by an OpenAI-compatible endpoint."""
+
+    def __init__(self, name: str, model_id: str, endpoint: Endpoint, *,
+                 endpoint_name: str | None = None, runtime: EndpointRuntime | None = None,
+                 api_key: str | None = None):
+        self.name = name
+        self.model_id = model_id
+        self.endpoint = endpoint
+        self.endpoint_name = endpoint_name or name.split(":", 1)[0]
+        self.fingerprint = f"{self.endpoint_name}:{model_id}"
+        self.runtime = runtime or EndpointRuntime(
+            self.endpoint_name, endpoint,
+            api_key if api_key is not None else endpoint_api_key(self.endpoint_name, endpoint))
+
+    async def complete(self, messages: list[dict[str, Any]],
+                       tools: list[dict[str, Any]] | None = None,
+                       settings: Settings | None = None) -> Completion:
+        settings = settings or Settings()
+        kwargs = self._request(messages, tools, settings)
+        tokens = _estimate_tokens(messages, tools) + (settings.max_tokens or 0)
+        schemas = tool_schemas(tools) if tools is not None else None
+        ep = self.endpoint
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(ep.max_retries + 1),
+            wait=_Wait(ep.retry_backoff_s, ep.retry_backoff_max_s),
+            retry=retry_if_exception_type(_Transient),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(kwargs, tokens, schemas)
+        except _Transient as exc:
+            raise ModelError(
+                f"{self.name}: gave up after {ep.max_retries + 1} attempt(s) at "
+                f"{ep.base_url}: {exc}", kind=exc.kind, retryable=True) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+                 s: Settings) -> dict[str, Any]:
+        kw: dict[str, Any] = {"model": self.model_id, "messages": messages}
+        if tools:
+            kw["tools"] = tools
+            if s.tool_choice is not None:
+                kw["tool_choice"] = s.tool_choice
+            if s.parallel_tool_calls is not None:
+                kw["parallel_tool_calls"] = s.parallel_tool_calls
+        if s.temperature is not None:
+            kw["temperature"] = s.temperature
+        if s.top_p is not None:
+            kw["top_p"] = s.top_p
+        if s.max_tokens is not None:
+            kw[self.endpoint.max_tokens_param] = s.max_tokens
+        if s.seed is not None:
+            # Distinct samples of one request (best-of-N) must not share a seed, or a
+            # seeded backend would answer them identically.
+            kw["seed"] = s.seed + s.sample
+        if s.response_format is not None:
+            kw["response_format"] = s.response_format
+        if s.extra:
+            kw["extra_body"] = s.extra
+        return kw
+
+    async def _attempt(self, kwargs: dict[str, Any], tokens: int,
+                       schemas: dict[str, dict[str, Any]] | None) -> Completion:
+        rt = self.runtime.ensure()
+        if rt.rpm is not None:
+            await rt.rpm.acquire()
+        if rt.tpm is not None:
+            await rt.tpm.acquire(min(tokens, rt.tpm.max_rate))
+        async with rt.semaphore:
+            try:
+                raw = await rt.client.chat.completions.with_raw_response.create(**kwargs)
+                body = raw.content
+            except openai.APITimeoutError:
+                raise _Transient("timeout", f"timed out after {self.endpoint.timeout_s:g}s") \
+                    from None
+            except openai.APIConnectionError as exc:
+                cause = exc.__cause__ or exc
+                raise _Transient("connection", f"connection failed: {_short(cause)}") from None
+            except openai.APIStatusError as exc:
+                raise self._status_error(exc) from None
+        return self._parse(body, schemas)
+
+    def _status_error(self, exc: openai.APIStatusError) -> Exception:
+        code = exc.status_code
+        detail = _error_detail(exc)
+        where = f"endpoint {self.endpoint_name!r} ({self.endpoint.base_url})"
+        if code == 429:
+            return _Transient("rate_limit", f"rate limited (HTTP 429): {detail}",
+                              retry_after=_retry_after(exc.response.headers))
+        if code >= 500 or code == 408:
+            return _Transient("server", f"server error (HTTP {code}): {detail}",
+                              retry_after=_retry_after(exc.response.headers))
+        if code in (401, 403):
+            return ModelError(f"{where} rejected the API key (HTTP {code}): {detail}",
+                              kind="auth")
+        if code == 404:
+            return ModelError(f"model {self.model_id!r} not found at {where} (HTTP 404): "
+                              f"{detail}", kind="not_found")
+        return ModelError(f"{where} refused the request for {self.model_id!r} (HTTP {code}): "
+                          f"{detail}", kind="bad_request")
+
+    def _parse(self, body: bytes, schemas: dict[str, dict[str, Any]] | None) -> Completion:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise _Transient("bad_response", f"unparseable response body ({len(body)} bytes)") \
+                from None
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not choices or not isinstance(choices[0], dict):
+            raise _Transient("bad_response", "response has no choices")
+        choice = choices[0]
+        msg = choice.get("message") or {}
+        text = msg.get("content")
+        if isinstance(text, list):  # content parts
+            text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
+        calls: list[ToolCall] = []
+        for i, tc in enumerate(msg.get("tool_calls") or []):
+            fn = tc.get("function") or {}
+            args = fn.get("arguments")
+            raw = args if isinstance(args, str) else orjson.dumps(args or {}).decode()
+            calls.append(parse_tool_call(tc.get("id") or f"call_{i}", fn.get("name") or "",
+                                         raw, schemas))
+        if text is None and not calls:
+            raise _Transient("bad_response", "response message is empty")
+        u = data.get("usage") or {}
+        details = u.get("prompt_tokens_details") or {}
+        usage = Usage(prompt_tokens=u.get("prompt_tokens") or 0,
+                      completion_tokens=u.get("completion_tokens") or 0,
+                      cached_tokens=details.get("cached_tokens") or 0)
+        cost = self.endpoint.cost(usage.prompt_tokens, usage.completion_tokens,
+                                  usage.cached_tokens)
+        finish = choice.get("finish_reason") or ("tool_calls" if calls else "stop")
+        return Completion(text=text, tool_calls=calls, finish_reason=finish, usage=usage,
+                          cost=cost, model=self.name)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        self.runtime.retries[getattr(exc, "kind", "error")] += 1
+        log.info("%s: attempt %d failed (%s); retrying in %.2fs", self.name,
+                    state.attempt_number, exc, wait)
+
+
+class _Wait:
+    """Exponential backoff with jitter, unless the server said how long (Retry-After)."""
+
+    def __init__(self, initial: float, maximum: float):
+        self._exp = wait_exponential_jitter(multiplier=max(initial, 1e-3), max=maximum,
+                                            jitter=initial)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Transient) and exc.retry_after is not None:
+            return min(max(exc.retry_after, 0.0), MAX_RETRY_AFTER_S)
+        return self._exp(state)
+
+
+def _retry_after(headers: Any) -> float | None:
+    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(header)
+        if value is None:
+            continue
+        try:
+            return float(value) / divisor
+        except ValueError:
+            parsed = email.utils.parsedate_tz(value)
+            if parsed is not None:
+                return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
+    return None
+
+
+def _error_detail(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return _short(err["message"])
+        if isinstance(err, str):
+            return _short(err)
+    text = exc.response.text if exc.response is not None else ""
+    return _short(text or exc.message)
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _estimate_tokens(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
+    return (len(orjson.dumps(messages)) + (len(orjson.dumps(tools)) if tools else 0)) // 4 + 1
+
+
+# --- `apigen-mt check` --------------------------------------------------------------------------
+
+
+@dataclass
+class ProbeResult:
+    """One finding about an endpoint: ``ok`` and a one-line message."""
+
+    endpoint: str
+    ok: bool
+    message: str
+
+
+_PROBE_TOOL = {"type": "function", "function": {
+    "name": "add", "description": "Add two integers.",
+    "parameters": {"type": "object", "properties": {"a": {"type": "integer"},
+                                                     "b": {"type": "integer"}},
+                   "required": ["a", "b"], "additionalProperties": False}}}
+
+
+async def probe_endpoint(name: str, endpoint: Endpoint, model_ids: list[str]) -> list[ProbeResult]:
+    """Reachable? key accepted? each model listed? a one-shot tool call works? latency."""
+    results: list[ProbeResult] = []
+    where = f"{name} ({endpoint.base_url})"
+    try:
+        key = endpoint_api_key(name, endpoint)
+    except ConfigError as exc:
+        return [ProbeResult(name, False, f"{where}: {exc}")]
+    quick = endpoint.model_copy(update={"max_retries": 0, "timeout_s": min(endpoint.timeout_s,
+                                                                          30.0)})
+    runtime = EndpointRuntime(name, quick, key)
+    try:
+        listed: list[str] | None = None
+        try:
+            page = await runtime.ensure().client.models.list()
+            listed = [m.id for m in page.data]
+        except openai.APITimeoutError:
+            return [ProbeResult(name, False, f"{where}: unreachable (timed out)")]
+        except openai.APIConnectionError as exc:
+            return [ProbeResult(name, False, f"{where}: unreachable "
+                                             f"({_short(exc.__cause__ or exc)})")]
+        except openai.AuthenticationError:
+            env = endpoint.api_key_env or "no key configured"
+            return [ProbeResult(name, False, f"{where}: API key rejected (HTTP 401; {env})")]
+        except openai.APIStatusError as exc:
+            if exc.status_code in (401, 403):
+                return [ProbeResult(name, False, f"{where}: API key rejected "
+                                                 f"(HTTP {exc.status_code})")]
+            listed = None  # some servers have no /models; the tool call below still tells
+        for model_id in model_ids:
+            if listed is not None and model_id not in listed:
+                shown = ", ".join(listed[:8]) + (" …" if len(listed) > 8 else "")
+                results.append(ProbeResult(name, False, f"{where}: unknown model {model_id!r} "
+                                                        f"(server lists: {shown or 'none'})"))
+                continue
+            results.append(await _probe_tool_call(name, where, model_id, quick, runtime))
+    finally:
+        await runtime.aclose()
+    return results
+
+
+async def _probe_tool_call(name: str, where: str, model_id: str, endpoint: Endpoint,
+                           runtime: EndpointRuntime) -> ProbeResult:
+    model = OpenAIChatModel(f"{name}:{model_id}", model_id, endpoint, endpoint_name=name,
+                            runtime=runtime)
+    messages = [{"role": "system", "content": "You are a calculator. Always use the tool."},
+                {"role": "user", "content": "What is 2 + 3? Call the add tool."}]
+    started = time.perf_counter()
+    try:
+        try:
+            out = await model.complete(messages, [_PROBE_TOOL],
+                                       Settings(tool_choice="required", temperature=0,
+                                                max_tokens=64))
+        except ModelError as exc:
+            if exc.kind != "bad_request":
+                raise
+            out = await model.complete(messages, [_PROBE_TOOL],  # no "required" support
+                                       Settings(tool_choice="auto", temperature=0,
+                                                max_tokens=64))
+    except ModelError as exc:
+        return ProbeResult(name, False, f"{where}: {model_id}: {exc}")
+    ms = (time.perf_counter() - started) * 1000
+    good = [c for c in out.tool_calls if c.name == "add" and c.error is None]
+    if not good:
+        why = out.tool_calls[0].error.message if out.tool_calls and out.tool_calls[0].error \
+            else f"answered with text: {_short(out.text or '', 60)!r}"
+        return ProbeResult(name, False, f"{where}: {model_id}: no tool calling ({why})")
+    return ProbeResult(name, True, f"{where}: {model_id}: ok, tool call in {ms:.0f} ms")

@@ -1,0 +1,149 @@
+"""From config to ready models: ``provider:model`` references bound to roles.
+
+``sim:*`` is the built-in offline model; any other provider is the name of an endpoint
+in ``config.endpoints``. Every role's model is wrapped, outermost first, as
+:class:`RoleModel` defaults → usage accounting → response cache → backend.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apigen_mt.config import ConfigError, RunConfig
+from apigen_mt.config import RoleModel as RoleSpec
+from apigen_mt.llm.base import ChatModel, Completion, ModelError, Settings
+from apigen_mt.llm.cache import CACHE_FILE, CachedModel, ResponseCache
+from apigen_mt.llm.sim import SimModel
+from apigen_mt.llm.usage import UsageTracker
+
+_SAMPLING = ("temperature", "top_p", "max_tokens", "seed")
+
+
+def build_model(ref: str, config: RunConfig, runtimes: dict[str, Any] | None = None) -> ChatModel:
+    """The backend for ``provider:model`` (no cache, no accounting).
+
+    ``runtimes`` shares one client and one set of limits per endpoint between models;
+    pass the same dict for every model of a run.
+    """
+    provider, _, model_id = ref.partition(":")
+    if not model_id:
+        raise ConfigError(f"model {ref!r} is not 'provider:model'")
+    if provider == "sim":
+        return SimModel(ref, config.sim)
+    endpoint = config.endpoints.get(provider)
+    if endpoint is None:
+        known = ", ".join(["sim", *sorted(config.endpoints)])
+        raise ConfigError(f"model {ref!r}: unknown provider {provider!r} "
+                          f"(no endpoint of that name; known: {known})")
+    # Imported here so `sim`-only runs never import the openai SDK.
+    from apigen_mt.llm.openai_adapter import EndpointRuntime, OpenAIChatModel, endpoint_api_key
+
+    runtimes = {} if runtimes is None else runtimes
+    runtime = runtimes.get(provider)
+    if runtime is None:
+        runtime = runtimes[provider] = EndpointRuntime(
+            provider, endpoint, endpoint_api_key(provider, endpoint))
+    return OpenAIChatModel(ref, model_id, endpoint, endpoint_name=provider, runtime=runtime)
+
+
+class BoundModel:
+    """A role's model: fills unset sampling settings from the role's config, counts usage."""
+
+    def __init__(self, inner: ChatModel, role: str, spec: RoleSpec, usage: UsageTracker):
+        self.inner = inner
+        self.role = role
+        self.spec = spec
+        self.usage = usage
+        self.name = inner.name
+
+    async def complete(self, messages: list[dict[str, Any]],
+                       tools: list[dict[str, Any]] | None = None,
+                       settings: Settings | None = None) -> Completion:
+        settings = settings or Settings()
+        fill = {k: getattr(self.spec, k) for k in _SAMPLING
+                if getattr(settings, k) is None and getattr(self.spec, k) is not None}
+        if fill:
+            settings = settings.model_copy(update=fill)
+        started = time.perf_counter()
+        try:
+            out = await self.inner.complete(messages, tools, settings)
+        except ModelError:
+            self.usage.record_error(self.role, self.name)
+            raise
+        self.usage.record(self.role, self.name, out, time.perf_counter() - started,
+                          saved_cost=out.saved_cost)
+        return out
+
+
+@dataclass
+class RoleModels:
+    """Every role's ready model, plus the shared usage tracker and cache."""
+
+    drafter: ChatModel
+    reviewers: list[ChatModel]
+    feedback: ChatModel
+    human: ChatModel
+    critic: ChatModel
+    agent: ChatModel
+    usage: UsageTracker
+    cache: ResponseCache | None = None
+    runtimes: dict[str, Any] = field(default_factory=dict)
+
+    def by_role(self) -> dict[str, ChatModel]:
+        """Role label → model (reviewers as ``reviewers.0`` …)."""
+        out: dict[str, ChatModel] = {"drafter": self.drafter}
+        out.update({f"reviewers.{i}": m for i, m in enumerate(self.reviewers)})
+        out.update(feedback=self.feedback, human=self.human, critic=self.critic,
+                   agent=self.agent)
+        return out
+
+    async def aclose(self) -> None:
+        """Close HTTP clients and the cache file."""
+        for rt in self.runtimes.values():
+            await rt.aclose()
+        if self.cache is not None:
+            self.cache.close()
+
+
+def open_cache(config: RunConfig, run_dir: str | Path | None) -> ResponseCache | None:
+    """The run's response cache (None when disabled or when there is nowhere to put it)."""
+    if not config.cache.enabled:
+        return None
+    folder = config.cache.path or (Path(run_dir) / "cache" if run_dir is not None else None)
+    return ResponseCache(Path(folder) / CACHE_FILE) if folder is not None else None
+
+
+def build_role_models(config: RunConfig, run_dir: str | Path | None = None,
+                      usage: UsageTracker | None = None) -> RoleModels:
+    """Build every role's model from config; fails fast (ConfigError) on a missing key."""
+    usage = usage or UsageTracker()
+    runtimes: dict[str, Any] = {}
+    backends: dict[str, ChatModel] = {}
+    for _, spec in config.roles.items():  # validate everything before opening files
+        if spec.model not in backends:
+            backends[spec.model] = build_model(spec.model, config, runtimes)
+    cacheable = {ref for ref in backends if not ref.startswith("sim:") or config.cache.sim}
+    cache = open_cache(config, run_dir) if cacheable else None
+    cached: dict[str, ChatModel] = {
+        ref: CachedModel(backend, cache) if cache is not None and ref in cacheable else backend
+        for ref, backend in backends.items()
+    }
+
+    def bind(role: str, spec: RoleSpec) -> ChatModel:
+        return BoundModel(cached[spec.model], role, spec, usage)
+
+    r = config.roles
+    return RoleModels(
+        drafter=bind("drafter", r.drafter),
+        reviewers=[bind("reviewers", spec) for spec in r.reviewers],
+        feedback=bind("feedback", r.feedback),
+        human=bind("human", r.human),
+        critic=bind("critic", r.critic),
+        agent=bind("agent", r.agent),
+        usage=usage,
+        cache=cache,
+        runtimes=runtimes,
+    )

@@ -1,0 +1,213 @@
+"""The offline ``sim`` model: a real :class:`ChatModel` backend that needs no network.
+
+It plays every role deterministically. The role is read from a marker in the first
+system message, ``<!-- role: NAME -->``; with no marker, a request that offers tools is
+the ``agent`` and anything else is ``default``. Role handlers are registered by the code
+that owns the role's prompt (``register_sim_role``), so ``sim`` goes through the same
+prompt building and response parsing as a real LLM: it reads the prompt it is given and
+answers in the format that prompt asks for.
+
+Determinism: each request gets a ``random.Random`` seeded from the sim seed, a hash of
+the messages and tools, ``settings.seed`` and ``settings.sample`` — identical requests
+give identical replies, different samples (best-of-N, trials) can differ.
+
+Imperfections are named rates in ``sim.flaws`` (e.g. ``drafter.wrong_argument: 0.3``);
+a handler reads them with ``req.flaw(name, default)``. The model ``sim:perfect`` turns
+every flaw off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from apigen_mt.config import SimSettings
+from apigen_mt.llm.base import Completion, Settings, ToolCall, Usage
+from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
+
+ROLE_MARKER = re.compile(r"<!--\s*role:\s*([\w.-]*\w)")  # name ends with a word char
+SIM_VERSION = 1  # bump when built-in behaviour changes (it is part of the cache key)
+
+
+@dataclass
+class SimRequest:
+    """What a role handler sees."""
+
+    role: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None
+    settings: Settings
+    rng: random.Random
+    sim: SimSettings
+    perfect: bool = False
+
+    def flaw(self, name: str, default: float = 0.0) -> float:
+        """The configured rate of the named imperfection (0 on ``sim:perfect``)."""
+        return 0.0 if self.perfect else self.sim.flaw(name, default)
+
+    def chance(self, name: str, default: float = 0.0) -> bool:
+        """Draw once: does the named imperfection happen on this request?"""
+        return self.rng.random() < self.flaw(name, default)
+
+    @property
+    def system(self) -> str:
+        """Text of the first system message ('' if none)."""
+        for m in self.messages:
+            if m.get("role") in ("system", "developer"):
+                return content_text(m.get("content"))
+        return ""
+
+    @property
+    def last_user(self) -> str:
+        """Text of the last user message ('' if none)."""
+        for m in reversed(self.messages):
+            if m.get("role") == "user":
+                return content_text(m.get("content"))
+        return ""
+
+
+@dataclass
+class SimReply:
+    """A handler's answer: text and/or tool calls.
+
+    Each tool call is ``(name, arguments)`` where arguments is a dict, or a raw string
+    to simulate malformed JSON.
+    """
+
+    text: str | None = None
+    tool_calls: list[tuple[str, dict[str, Any] | str]] = field(default_factory=list)
+    finish_reason: str | None = None
+
+
+SimHandler = Callable[[SimRequest], SimReply]
+_HANDLERS: dict[str, SimHandler] = {}
+
+
+def register_sim_role(name: str, handler: SimHandler) -> None:
+    """Make ``sim`` answer requests marked ``<!-- role: name -->`` with ``handler``."""
+    _HANDLERS[name] = handler
+
+
+def sim_roles() -> list[str]:
+    """Names with a registered handler."""
+    return sorted(_HANDLERS)
+
+
+def role_of(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+    """The role a request is for, from the marker in its first system message."""
+    for m in messages:
+        if m.get("role") in ("system", "developer"):
+            found = ROLE_MARKER.search(content_text(m.get("content")))
+            if found:
+                return found.group(1)
+            break
+    return "agent" if tools else "default"
+
+
+def content_text(content: Any) -> str:
+    """A message's content as text (string content, or the text parts of a list)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content)
+
+
+class SimModel:
+    """The ``sim`` backend. ``name`` is ``sim:<variant>``; ``sim:perfect`` has no flaws."""
+
+    def __init__(self, name: str = "sim:sim", settings: SimSettings | None = None) -> None:
+        self.name = name
+        self.settings = settings or SimSettings()
+        self.perfect = name.split(":", 1)[-1] == "perfect"
+        flaws = {} if self.perfect else self.settings.flaws
+        # Everything that shapes replies; used as the model identity in cache keys.
+        self.fingerprint = (f"{name}|v{SIM_VERSION}|seed={self.settings.seed}|"
+                            + orjson.dumps(flaws, option=orjson.OPT_SORT_KEYS).decode())
+
+    async def complete(self, messages: list[dict[str, Any]],
+                       tools: list[dict[str, Any]] | None = None,
+                       settings: Settings | None = None) -> Completion:
+        if self.settings.latency_ms > 0:
+            await asyncio.sleep(self.settings.latency_ms / 1000.0)
+        return self.respond(messages, tools, settings)
+
+    def respond(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                settings: Settings | None = None) -> Completion:
+        """The synchronous core of :meth:`complete` (no simulated latency)."""
+        settings = settings or Settings()
+        prompt = orjson.dumps([messages, tools], option=orjson.OPT_SORT_KEYS)
+        digest = hashlib.sha256(prompt).hexdigest()
+        material = f"{self.settings.seed}|{digest}|{settings.seed}|{settings.sample}"
+        seed = int.from_bytes(hashlib.sha256(material.encode()).digest()[:8], "big")
+        role = role_of(messages, tools)
+        req = SimRequest(role=role, messages=messages, tools=tools, settings=settings,
+                         rng=random.Random(seed), sim=self.settings, perfect=self.perfect)
+        handler = _HANDLERS.get(role) or _HANDLERS["default"]
+        reply = handler(req)
+        return build_completion(self.name, reply, tools, material, len(prompt))
+
+
+def build_completion(model: str, reply: SimReply, tools: list[dict[str, Any]] | None,
+                     id_seed: str, prompt_chars: int) -> Completion:
+    """A real Completion from a handler's reply: ids, validation, estimated usage."""
+    schemas = tool_schemas(tools) if tools is not None else None
+    calls: list[ToolCall] = []
+    out_chars = len(reply.text or "")
+    for i, (name, args) in enumerate(reply.tool_calls):
+        raw = args if isinstance(args, str) else orjson.dumps(args).decode()
+        call_id = "call_" + hashlib.sha256(f"{id_seed}|{i}".encode()).hexdigest()[:24]
+        calls.append(parse_tool_call(call_id, name, raw, schemas))
+        out_chars += len(name) + len(raw)
+    finish = reply.finish_reason or ("tool_calls" if calls else "stop")
+    usage = Usage(prompt_tokens=max(1, prompt_chars // 4),
+                  completion_tokens=max(1, out_chars // 4))
+    return Completion(text=reply.text, tool_calls=calls, finish_reason=finish, usage=usage,
+                      cost=0.0, model=model)
+
+
+# --- the built-in fallback -------------------------------------------------------------------
+
+
+def example_arguments(schema: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """Minimal arguments that satisfy a tool's parameters schema (required keys only)."""
+    props = schema.get("properties", {})
+    return {k: _example_value(props.get(k, {}), rng) for k in schema.get("required", [])}
+
+
+def _example_value(schema: dict[str, Any], rng: random.Random) -> Any:
+    if schema.get("enum"):
+        return rng.choice(schema["enum"])
+    kind = schema.get("type", "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        return example_arguments(schema, rng)
+    return {"string": "example", "integer": 1, "number": 1.0, "boolean": True,
+            "array": [], "null": None}.get(kind, "example")
+
+
+def default_handler(req: SimRequest) -> SimReply:
+    """Generic behaviour before any role registers: call a tool when required, else reply."""
+    choice = req.settings.tool_choice
+    schemas = tool_schemas(req.tools)
+    if schemas and choice not in (None, "auto", "none"):
+        name = None
+        if isinstance(choice, dict):
+            name = choice.get("function", {}).get("name") or choice.get("name")
+        name = name if name in schemas else next(iter(schemas))
+        return SimReply(tool_calls=[(name, example_arguments(schemas[name], req.rng))])
+    said = req.last_user.strip().splitlines()[0][:80] if req.last_user.strip() else ""
+    return SimReply(text=f"OK. (sim {req.role}) {said}".rstrip())
+
+
+register_sim_role("default", default_handler)

@@ -1,0 +1,88 @@
+"""Calls, tokens, cost and cache hits, per role and per model.
+
+Updates are a handful of integer additions under a lock: cheap on the asyncio hot path
+and safe when a model is also driven from another thread (``serve_in_thread``).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from pydantic import BaseModel, Field
+
+from apigen_mt.llm.base import Completion
+
+
+class UsageStats(BaseModel):
+    """Totals for one role, one model, or everything."""
+
+    calls: int = 0  # completions returned (cache hits included)
+    cache_hits: int = 0
+    errors: int = 0  # requests that failed for good (ModelError)
+    prompt_tokens: int = 0  # paid calls only
+    completion_tokens: int = 0
+    cached_tokens: int = 0  # provider-side prompt cache, part of prompt_tokens
+    cost: float = 0.0  # USD actually spent
+    saved_cost: float = 0.0  # USD the response cache saved
+    seconds: float = 0.0  # wall time spent waiting for models (paid calls)
+
+    def add(self, completion: Completion, seconds: float, saved_cost: float) -> None:
+        self.calls += 1
+        if completion.cached:
+            self.cache_hits += 1
+            self.saved_cost += saved_cost
+            return
+        self.prompt_tokens += completion.usage.prompt_tokens
+        self.completion_tokens += completion.usage.completion_tokens
+        self.cached_tokens += completion.usage.cached_tokens
+        self.cost += completion.cost
+        self.seconds += seconds
+
+
+class UsageSnapshot(BaseModel):
+    """A copy of the counters at one moment, for progress displays and summaries."""
+
+    total: UsageStats = Field(default_factory=UsageStats)
+    by_role: dict[str, UsageStats] = Field(default_factory=dict)
+    by_model: dict[str, UsageStats] = Field(default_factory=dict)
+
+
+class UsageTracker:
+    """Accumulates :class:`UsageStats`; one per run, shared by every role's model."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._total = UsageStats()
+        self._roles: dict[str, UsageStats] = {}
+        self._models: dict[str, UsageStats] = {}
+
+    def _buckets(self, role: str, model: str) -> tuple[UsageStats, ...]:
+        r = self._roles.get(role)
+        if r is None:
+            r = self._roles[role] = UsageStats()
+        m = self._models.get(model)
+        if m is None:
+            m = self._models[model] = UsageStats()
+        return self._total, r, m
+
+    def record(self, role: str, model: str, completion: Completion, seconds: float = 0.0,
+               saved_cost: float = 0.0) -> None:
+        """Count one returned completion (``saved_cost``: its original cost on a cache hit)."""
+        with self._lock:
+            for bucket in self._buckets(role, model):
+                bucket.add(completion, seconds, saved_cost)
+
+    def record_error(self, role: str, model: str) -> None:
+        """Count one request that failed for good."""
+        with self._lock:
+            for bucket in self._buckets(role, model):
+                bucket.errors += 1
+
+    def snapshot(self) -> UsageSnapshot:
+        """A consistent copy of every counter."""
+        with self._lock:
+            return UsageSnapshot(
+                total=self._total.model_copy(),
+                by_role={k: v.model_copy() for k, v in self._roles.items()},
+                by_model={k: v.model_copy() for k, v in self._models.items()},
+            )
