@@ -128,7 +128,8 @@ def _register_optional() -> None:
     """Command groups that live next to the code they drive."""
     import importlib
 
-    for module in ("apigen_mt.commands_model", "apigen_mt.commands_pipeline"):
+    for module in ("apigen_mt.commands_model", "apigen_mt.commands_pipeline",
+                   "apigen_mt.commands_export"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

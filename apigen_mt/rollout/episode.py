@@ -82,6 +82,10 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
         if await human_turn(steps):
             end = "stop"
     verdict = judge(bp, target, world, convo, settings.require_conversation_rules)
+    if invalid and settings.reject_invalid_tool_calls:
+        verdict = verdict.model_copy(update={
+            "passed": False,
+            "reasons": [*verdict.reasons, f"the agent made {invalid} invalid tool call(s)"]})
     traj = Trajectory(blueprint_id=bp.id, env=bp.env, trial=trial, messages=convo,
                       verdict=verdict, end_reason=end, final_hash=world.hash(),
                       target_hash=target.hash, human_scores=scores,

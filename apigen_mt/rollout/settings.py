@@ -19,5 +19,8 @@ class RolloutSettings(BaseModel):
     greeting: str = TAU_GREETING
     one_tool_call_per_turn: bool = True
     require_conversation_rules: bool = False
+    # a kept conversation teaches what it shows: one with a malformed tool call (even if
+    # the agent recovered) is kept apart as a failure, useful as a "rejected" sample
+    reject_invalid_tool_calls: bool = True
     concurrency: int = Field(64, ge=1)
     parse_retries: int = 2

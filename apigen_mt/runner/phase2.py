@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from apigen_mt.env.environment import Environment
 from apigen_mt.errors import RunFailure
@@ -17,7 +18,7 @@ from apigen_mt.records import Blueprint, Trajectory
 from apigen_mt.rollout.episode import Roles, play_episode
 from apigen_mt.rollout.judge import Target, target_for
 from apigen_mt.rollout.settings import RolloutSettings
-from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, run_ordered
+from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, RemoteWork, run_ordered
 from apigen_mt.runner.progress import Progress
 from apigen_mt.runner.store import RunDir
 
@@ -37,6 +38,8 @@ def failure_reason(t: Trajectory) -> str:
         return "missing_outputs"
     if t.verdict.rule_violations:
         return "policy"
+    if t.invalid_tool_calls:
+        return "invalid_tool_call"
     return "other"
 
 
@@ -58,8 +61,12 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                      settings: RolloutSettings, run: RunDir, n: int, seed: int,
                      concurrency: int, progress: Progress | None = None,
                      executor: Executor | None = None,
-                     breaker_after: int = 8) -> Phase2Outcome:
-    """Play episodes until ``n`` trajectories are accepted or trials run out."""
+                     breaker_after: int = 8, spec: Any = None) -> Phase2Outcome:
+    """Play episodes until ``n`` trajectories are accepted or trials run out.
+
+    ``spec`` (an :class:`~apigen_mt.runner.remote.EpisodeSpec`) lets an executor play
+    episodes in another process; an episode's payload is its blueprint and trial.
+    """
     acc_log, fail_log = run.log(ACCEPTED), run.log(FAILED)
     ledger, errors = run.log(LEDGER), run.log(ERRORS)
     accepted_rows = list(acc_log.rows())
@@ -126,7 +133,17 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
             progress.bump("failed", reason=reason)
         return True
 
-    await run_ordered(keys, work, commit, concurrency, ready=ready, executor=executor)
+    remote = None
+    if spec is not None:
+        from apigen_mt.runner.remote import decode_trajectory
+
+        def payload(key: int) -> dict[str, Any]:
+            return {"blueprint": blueprints[key % count].model_dump(mode="json"),
+                    "trial": key // count}
+
+        remote = RemoteWork(spec, payload, decode_trajectory)
+    await run_ordered(keys, work, commit, concurrency, ready=ready, executor=executor,
+                      remote=remote)
     if breaker.streak >= breaker.consecutive:
         raise RunFailure(f"stopped after {breaker.streak} episodes in a row hit model errors "
                          f"({breaker.last_error}); {outcome.accepted_total} trajectories are "

@@ -47,6 +47,7 @@ def test_run_keeps_only_conversations_the_state_proves(domain, tmp_path):
         targets[bp_id] = target.hash()
     for t in accepted:
         assert t.verdict.passed and t.end_reason in ("stop", "ending_tool")
+        assert t.invalid_tool_calls == 0
         final = replay_conversation(env, t.messages)
         assert final.hash() == targets[t.blueprint_id] == t.target_hash
         assert not missing_outputs(blueprints[t.blueprint_id].outputs, t.messages)
@@ -61,7 +62,9 @@ def test_run_keeps_only_conversations_the_state_proves(domain, tmp_path):
         elif reason == "missing_outputs":
             assert missing_outputs(blueprints[t.blueprint_id].outputs, t.messages)
         else:
-            assert reason in ("max_turns", "model_error", "policy")
+            assert reason in ("max_turns", "model_error", "policy", "invalid_tool_call")
+            if reason == "invalid_tool_call":
+                assert state_ok and t.invalid_tool_calls > 0
     assert len({t.id for t in accepted}) == 100
 
 

@@ -1,0 +1,195 @@
+"""The dataset card (README.md) written next to every export."""
+
+from __future__ import annotations
+
+from collections import Counter
+from importlib import metadata
+from typing import Any
+
+from apigen_mt.export.source import RunData
+from apigen_mt.stats.compute import funnel_steps
+
+FORMAT_NOTES = {
+    "sharegpt": (
+        "ShareGPT, in exactly the layout of the released APIGen-MT-5k records: "
+        "`conversations` (a list of `{\"from\", \"value\"}` with `from` one of `human`, `gpt`, "
+        "`function_call`, `observation`), `system` (the domain policy the agent was given) and "
+        "`tools` (a JSON string of the tool definitions: `name`, `description`, `parameters`). "
+        "A `function_call` value is a JSON string `{\"name\": …, \"arguments\": {…}}` holding "
+        "one call, always followed by exactly one `observation` (the tool's output). "
+        "`dataset_info.json` registers the files with LLaMA-Factory (`formatting: sharegpt`)."),
+    "openai": (
+        "OpenAI chat fine-tuning JSONL: `messages` (system, user, assistant, tool), `tools` "
+        "(`{\"type\": \"function\", \"function\": {…}}`) and `parallel_tool_calls`. Assistant "
+        "tool calls carry ids unique within a record and `arguments` as JSON strings; each "
+        "`tool` message carries the `tool_call_id` it answers. Every record was checked "
+        "against the fine-tuning format's rules before it was written."),
+    "parquet": (
+        "Parquet, one row per trajectory: ids, environment, trial, the blueprint's "
+        "instruction, ground-truth actions (JSON) and expected outputs, the system prompt, "
+        "`tools` (JSON string), `messages` exactly as played (tool-call arguments as JSON "
+        "strings, tool results as strings), the judge's verdict, counts of turns and tool "
+        "calls, and token usage where known. Load with "
+        "`datasets.load_dataset(\"parquet\", data_files=…)`."),
+    "hf": (
+        "A Hugging Face dataset saved with `save_to_disk` (a `DatasetDict` when split); load "
+        "with `datasets.load_from_disk(path)`. Columns as in the Parquet export: messages "
+        "exactly as played, tool-call arguments as JSON strings, verdict fields, counts."),
+    "dpo": (
+        "Preference pairs in TRL's conversational format: `prompt` (the messages both trials "
+        "share, ending right before an assistant turn), `chosen` (the continuation of a "
+        "trial that passed the judge) and `rejected` (the continuation of a trial of the "
+        "same blueprint that failed), plus `tools` and provenance columns (`blueprint_id`, "
+        "`chosen_id`, `rejected_id`, `rejected_reason`). Tool-call arguments are objects, as "
+        "chat templates expect."),
+}
+
+TRANSFORMS = {
+    "sharegpt": [
+        "The conversation starts with the customer's first message, as in APIGen-MT-5k: the "
+        "agent's fixed greeting (identical in every record, not model output) is left out.",
+        "The simulated customer's end marker `###STOP###` is removed; the closing customer "
+        "turn that carried it is left out (nothing answers it, and LLaMA-Factory needs the "
+        "conversation to end on an agent turn).",
+        "Empty agent turns are dropped; text written next to a tool call has no slot in a "
+        "`function_call` turn and is dropped.",
+    ],
+    "openai": [
+        "Conversations are kept as played, greeting included.",
+        "The simulated customer's end marker `###STOP###` is removed from the text; a "
+        "customer turn left empty by that is dropped.",
+        "Empty agent turns are dropped.",
+    ],
+    "dpo": [
+        "`###STOP###` is removed; closing customer turns are dropped from `chosen` / "
+        "`rejected` (they are not model output).",
+        "A failed trial is paired with the passing trial of the same blueprint that shares "
+        "the longest prefix with it; pairs that never diverge are skipped.",
+    ],
+    "parquet": ["Messages are archived exactly as played, `###STOP###` marker included."],
+    "hf": ["Messages are archived exactly as played, `###STOP###` marker included."],
+}
+
+
+def generator_version() -> str:
+    """The installed apigen-mt version."""
+    try:
+        return metadata.version("apigen-mt")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _size_category(n: int) -> str:
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                         (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return label
+    return "1M<n<10M"
+
+
+def _models_table(models: dict[str, Any]) -> list[str]:
+    lines = ["| role | model |", "| --- | --- |"]
+    for role, model in models.items():
+        shown = ", ".join(map(str, model)) if isinstance(model, list) else str(model)
+        lines.append(f"| {role} | `{shown}` |")
+    return lines
+
+
+def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
+               failed_files: dict[str, dict[str, Any]], notes: Counter, license_id: str,
+               seed: int, split_text: str | None, empty: list[str] | None = None) -> str:
+    """Markdown with YAML front matter (licence, size, configs for the Hub)."""
+    total = sum(f["records"] for f in files.values())
+    env = run.manifest.get("env") or {}
+    steps, funnel = funnel_steps(
+        [b.model_dump(mode="json") for b in run.blueprints], run.rejected,
+        len(run.blueprint_errors), [{}] * len(run.trajectories), [{}] * len(run.failed),
+        run.ledger, len(run.episode_errors))
+    counts = {s.label: s.count for s in steps}
+    front = ["---", f"license: {license_id}", "language:", "- en", "tags:", "- function-calling",
+             "- tool-use", "- agent", "- synthetic", "- apigen-mt", "task_categories:",
+             "- text-generation", "size_categories:", f"- {_size_category(total)}",
+             f"pretty_name: apigen-mt {run.env_name} ({fmt})"]
+    if fmt in ("sharegpt", "openai", "dpo", "parquet"):
+        front += ["configs:", "- config_name: default", "  data_files:"]
+        for split, info in files.items():
+            front += [f"  - split: {split}", f"    path: {info['file']}"]
+    front.append("---")
+    lines = [
+        *front, "", f"# apigen-mt {run.env_name}: verified multi-turn tool-use conversations", "",
+        f"Conversations between a simulated customer and a tool-using agent in the "
+        f"`{run.env_name}` environment, generated with "
+        f"[apigen-mt](https://arxiv.org/abs/2504.03601) {generator_version()} "
+        "(the APIGen-MT method) and kept only when verified (see *How records were "
+        "verified*).", "",
+        "## Size and splits", "",
+        "| split | records | file |", "| --- | --- | --- |"]
+    for split, info in files.items():
+        lines.append(f"| {split} | {info['records']} | `{info['file']}` |")
+    for split, info in failed_files.items():
+        lines.append(f"| {split} (failures) | {info['records']} | `{info['file']}` |")
+    if empty:
+        lines += ["", "No records, so not written: " + ", ".join(f"`{e}`" for e in empty) + "."]
+    lines += ["", f"Total: {total} records from {len(run.trajectories)} accepted trajectories "
+              f"of {len({t.blueprint_id for t in run.trajectories})} blueprints."]
+    if split_text:
+        lines += ["", f"Split `{split_text}` by blueprint with seed {seed}: every trajectory "
+                  "of a blueprint (and of the blueprints it was recombined from) is in one "
+                  "split only, so no task leaks between splits; fractions are of blueprints."]
+    if failed_files:
+        lines += ["", "Failure files hold trajectories that did **not** pass the judge, with "
+                  "their reasons (`failure`), for analysis or preference training; do not use "
+                  "them as supervised targets."]
+    lines += ["", "## Domains", "",
+              f"- environment `{env.get('spec', run.env_name)}`"
+              + (f", data from `{env.get('data_dir')}`" if env.get("data_dir") else
+                 ", built-in generated data")
+              + f", run seed {run.manifest.get('seed', 0)}",
+              f"- {len(run.tools)} tools ("
+              f"{sum(1 for k in run.tool_kinds.values() if k == 'write')} that write)", "",
+              "## Models per role", ""]
+    lines += [
+        *_models_table(run.models()), "", "## Acceptance funnel", "",
+        "| stage | count |", "| --- | --- |",
+        f"| blueprint contexts sampled | {counts['contexts sampled']} |",
+        f"| blueprint drafts written (all feedback rounds) | {counts['drafts written']} |",
+        f"| blueprints accepted | {len(run.blueprints)} (rescued by feedback: "
+        f"{funnel.rescued}, recombined: {funnel.recombined}) |",
+        f"| episodes played | {counts['episodes played']} |",
+        f"| trajectories accepted | {len(run.trajectories)} |",
+        f"| trajectories failed | {len(run.failed)} |", "",
+        "## Cost", "", "| phase | calls | prompt tokens | completion tokens | cost (USD) |",
+        "| --- | --- | --- | --- | --- |"]
+    total_cost = 0.0
+    for phase, u in run.usage().items():
+        total_cost += float(u.get("cost", 0) or 0)
+        lines.append(f"| {phase} | {u.get('calls', 0):,} | {u.get('prompt_tokens', 0):,} | "
+                     f"{u.get('completion_tokens', 0):,} | ${float(u.get('cost', 0) or 0):.4f} |")
+    if run.trajectories:
+        lines += ["", f"Total ${total_cost:.4f}, "
+                  f"${total_cost / len(run.trajectories):.5f} per accepted trajectory."]
+    lines += [
+        "", "## How records were verified", "",
+        "- **Blueprints** (task + answer key: instruction, ground-truth actions, expected "
+        "outputs) passed, in order: a format check (schema, tool names, argument types), "
+        "execution of the actions on a fresh copy of the environment, the domain policy as "
+        "code over the execution trace, and a review committee of LLM judges (majority per "
+        "criterion); rejected drafts were revised with feedback.",
+        "- **Conversations**: a simulated customer who knew only the instruction talked to "
+        "an agent that knew only the policy and the tools; the agent's calls ran on a fresh "
+        "environment. A conversation was kept only if the final environment state's hash "
+        "equals the hash reached by replaying the blueprint's actions on a fresh copy, and "
+        "every expected output appears in the agent's replies (lower-cased, commas removed).",
+        "", "## Format", "", FORMAT_NOTES[fmt], ""]
+    lines += [f"- {t}" for t in TRANSFORMS[fmt]]
+    if notes:
+        lines += ["", "Counts of what the conversion left out: "
+                  + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(notes.items()))
+                  + "."]
+    lines += ["", "## Licence", "",
+              f"Released under `{license_id}` (set with `apigen-mt export --license`). Text "
+              "written by the models listed above may also be subject to their providers' "
+              "terms; data loaded with `--data-dir` keeps its own licence.", "",
+              "## Generator", "",
+              f"apigen-mt {generator_version()}, run `{run.path.name}`, exported as `{fmt}`."]
+    return "\n".join(lines) + "\n"

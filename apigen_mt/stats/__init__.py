@@ -1,0 +1,1 @@
+"""Run statistics (pure computations over a run's records), their renderers, and pass^k."""
