@@ -7,10 +7,10 @@ import re
 import time
 
 import pytest
-from apigen_mt_envs.retail import user_view
-from apigen_mt_envs.retail.data import generate
 
 from apigen_mt.env.domain import load_domain, load_environment
+from apigen_mt_envs.retail import user_view
+from apigen_mt_envs.retail.data import generate
 from tests.conftest import ANCHORS, needs_anchors
 
 STATUSES = {"pending", "processed", "delivered", "cancelled", "return requested",

@@ -7,9 +7,9 @@ import builtins
 import json
 
 import pytest
-from apigen_mt_envs.retail.calculator import evaluate_expression
 
 from apigen_mt.env.domain import load_domain
+from apigen_mt_envs.retail.calculator import evaluate_expression
 from tests.envs_retail.helpers import find, methods, other_available, retail_env
 
 STR = {"type": "string"}
