@@ -19,10 +19,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 from typing_extensions import TypedDict
 
+from apigen_mt.env.calculator import CalculationError, evaluate
 from apigen_mt.env.state import State
 from apigen_mt.env.tools import Number, ToolError, tool
-
-from .calc import CalculationError, evaluate
 
 Cabin = Literal["basic_economy", "economy", "business"]
 

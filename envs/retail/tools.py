@@ -19,10 +19,9 @@ from typing import Annotated, Any
 
 from pydantic import WithJsonSchema
 
+from apigen_mt.env.calculator import CalculationError, evaluate
 from apigen_mt.env.state import State
 from apigen_mt.env.tools import ToolError, tool
-
-from .calculator import evaluate_expression
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
 # The schema lists the two reasons, but any string gets through to the tool, which checks
@@ -103,10 +102,10 @@ def calculate(db: State, expression: str) -> str:
         expression: The mathematical expression to calculate, such as '2 + 2'. The
             expression can contain numbers, operators (+, -, *, /), parentheses, and spaces.
     """
-    result = evaluate_expression(expression)
-    if result.startswith("Error: "):
-        raise ToolError(result[len("Error: "):])
-    return result
+    try:
+        return evaluate(expression)
+    except CalculationError as exc:
+        raise ToolError(str(exc)) from None
 
 
 # ------------------------------------------------------------------ write tools

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from apigen_mt.env import calculator as airline_calc
 from apigen_mt_envs.airline import DOMAIN
-from apigen_mt_envs.airline import calc as airline_calc
 from apigen_mt_envs.airline import tools as airline_tools
 
 CABINS = ["basic_economy", "economy", "business"]

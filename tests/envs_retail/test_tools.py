@@ -9,7 +9,6 @@ import json
 import pytest
 
 from apigen_mt.env.domain import load_domain
-from apigen_mt_envs.retail.calculator import evaluate_expression
 from tests.envs_retail.helpers import find, methods, other_available, retail_env
 
 STR = {"type": "string"}
@@ -109,8 +108,9 @@ def test_calculate_never_calls_eval(monkeypatch):
 
     monkeypatch.setattr(builtins, "eval", forbidden)
     monkeypatch.setattr(builtins, "exec", forbidden)
-    assert evaluate_expression("(3 + 4) * 2 / 7") == "2.0"
-    assert evaluate_expression("__import__('os').system('true')") == (
+    env = retail_env()
+    assert env.execute("calculate", {"expression": "(3 + 4) * 2 / 7"}) == "2.0"
+    assert env.execute("calculate", {"expression": "__import__('os').system('true')"}) == (
         "Error: invalid characters in expression")
 
 
