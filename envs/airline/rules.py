@@ -10,12 +10,12 @@ count, certificate payments for changes); the rules cover what it leaves to the 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from apigen_mt.env.conversation import is_affirmative, message_text
 from apigen_mt.env.domain import PolicyRule, RuleInput
 from apigen_mt.env.environment import Executed
 from apigen_mt.env.state import State
@@ -322,20 +322,6 @@ def compensation_eligible(inp: RuleInput) -> list[str]:
 
 
 # conversation ----------------------------------------------------------------------
-_AFFIRMATIVE = re.compile(
-    r"\b(yes|yeah|yep|yup|sure|ok|okay|confirm(?:ed|s)?|go ahead|proceed|please do|do it|"
-    r"correct|sounds good|absolutely|affirmative|that's right)\b", re.IGNORECASE)
-_NEGATIVE_START = re.compile(r"^\W*(no|nope|don't|do not|wait|hold on|not yet)\b",
-                             re.IGNORECASE)
-
-
-def _text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, list):  # content parts
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return content or ""
-
-
 def _call_positions(inp: RuleInput) -> list[int]:
     """For each executed call, the index of the assistant message that made it.
 
@@ -371,7 +357,8 @@ def user_identified_before_write(inp: RuleInput) -> list[str]:
         if action.kind != "write" or i >= len(positions):
             continue
         owner = _owner(inp, i, action)
-        said = " ".join(_text(m) for m in inp.messages[:positions[i]] if m.get("role") == "user")
+        said = " ".join(message_text(m) for m in inp.messages[:positions[i]]
+                        if m.get("role") == "user")
         if owner and owner.lower() not in said.lower():
             out.append(f"{_where(i, action)}: the user never gave their user id ({owner}) "
                        f"before this change")
@@ -387,9 +374,9 @@ def explicit_confirmation_before_write(inp: RuleInput) -> list[str]:
     for i, action in enumerate(inp.actions):
         if action.kind != "write" or i >= len(positions):
             continue
-        last = next((_text(m) for m in reversed(inp.messages[:positions[i]])
+        last = next((message_text(m) for m in reversed(inp.messages[:positions[i]])
                      if m.get("role") == "user"), "")
-        if not _AFFIRMATIVE.search(last) or _NEGATIVE_START.search(last):
+        if not is_affirmative(last):
             out.append(f"{_where(i, action)}: no explicit confirmation from the user right "
                        f"before it (last user message: {json.dumps(last[:80])})")
     return out

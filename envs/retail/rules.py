@@ -9,11 +9,10 @@ turn-taking) judge every attempted write too.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
+from apigen_mt.env.conversation import confirmation_violations, multi_call_violations
 from apigen_mt.env.domain import PolicyRule, RuleInput
 from apigen_mt.env.environment import Executed
 from apigen_mt.env.state import State
@@ -29,17 +28,6 @@ FINAL_WRITES = {
     "return_delivered_order_items": "had a return requested",
     "exchange_delivered_order_items": "had an exchange requested",
 }
-AFFIRMATIVE = re.compile(
-    r"\b(yes|yeah|yep|yup|confirm(ed|s)?|go ahead|proceed|please do|do it|sure|"
-    r"correct|that's right|sounds good|ok(ay)?)\b",
-    re.IGNORECASE,
-)
-# "No, ...", "Wait ..." or "don't proceed" hold the change back even if "yes" appears later.
-NEGATIVE_START = re.compile(r"\s*(no|nope|nah|wait|hold on|stop|don'?t|do not|not)\b",
-                            re.IGNORECASE)
-HOLD_BACK = re.compile(r"\b(don'?t|do not|not yet|never) (proceed|go ahead|do it|confirm)",
-                       re.IGNORECASE)
-
 
 # --------------------------------------------------------------------- helpers
 
@@ -237,81 +225,21 @@ def user_identified_before_write(data: RuleInput) -> list[str]:
     return reasons
 
 
-def _text(message: dict[str, Any]) -> str:
-    content = message.get("content") or ""
-    if isinstance(content, list):  # OpenAI content parts
-        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return str(content)
-
-
-def _called_tools(message: dict[str, Any]) -> list[tuple[str, Any]]:
-    calls = []
-    for call in message.get("tool_calls") or []:
-        function = call.get("function", {})
-        calls.append((function.get("name", ""), function.get("arguments")))
-    if message.get("function_call"):  # the legacy single-call field
-        calls.append((message["function_call"].get("name", ""),
-                      message["function_call"].get("arguments")))
-    return calls
-
-
-def _describe(name: str, arguments: Any) -> str:
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except ValueError:
-            arguments = None
-    target = None
-    if isinstance(arguments, dict):
-        target = arguments.get("order_id") or arguments.get("user_id")
+def _describe(name: str, arguments: dict[str, Any]) -> str:
+    target = arguments.get("order_id") or arguments.get("user_id")
     return f"{name} on {target}" if target else name
-
-
-def is_affirmative(text: str) -> bool:
-    """Whether a user message agrees to go ahead ("yes", "please proceed", "confirmed" …)."""
-    if NEGATIVE_START.match(text) or HOLD_BACK.search(text):
-        return False
-    return AFFIRMATIVE.search(text) is not None
 
 
 def explicit_confirmation_before_write(data: RuleInput) -> list[str]:
     """Every change is made only after the user explicitly says yes to it: the user's
     message just before the assistant turn that calls a write tool must agree."""
-    reasons = []
-    last_user: str | None = None
-    for message in data.messages or []:
-        role = message.get("role")
-        if role == "user":
-            last_user = _text(message)
-        elif role == "assistant":
-            for name, arguments in _called_tools(message):
-                if name not in WRITE_TOOLS:
-                    continue
-                if last_user is None:
-                    reasons.append(f"{_describe(name, arguments)} before the user said "
-                                   "anything")
-                elif not is_affirmative(last_user):
-                    reasons.append(f"{_describe(name, arguments)} without an explicit yes; "
-                                   f"the user's last message was {last_user[:120]!r}")
-    return reasons
+    return confirmation_violations(data.messages, WRITE_TOOLS, _describe)
 
 
 def one_tool_call_per_turn(data: RuleInput) -> list[str]:
     """An assistant turn either makes one tool call or talks to the user, never both and
     never several calls at once."""
-    reasons = []
-    for turn, message in enumerate(data.messages or []):
-        if message.get("role") != "assistant":
-            continue
-        calls = _called_tools(message)
-        if len(calls) > 1:
-            names = ", ".join(name for name, _ in calls)
-            reasons.append(f"assistant message {turn} makes {len(calls)} tool calls "
-                           f"at once ({names})")
-        elif calls and _text(message).strip():
-            reasons.append(f"assistant message {turn} both replies to the user and calls "
-                           f"{calls[0][0]}")
-    return reasons
+    return multi_call_violations(data.messages)
 
 
 def _rule(check: Any, tools: set[str] | frozenset[str], conversation_only: bool = False
