@@ -17,6 +17,7 @@ from typing import Any
 from apigen_mt.env.environment import Environment
 from apigen_mt.records import Action
 
+_IDENTITY_KEYS = {"email", "phone", "first_name", "last_name", "name", "dob", "birthday"}
 _PREFIXES = ("new_", "from_", "to_", "original_", "old_", "current_")
 
 
@@ -281,7 +282,9 @@ def fill_walk(env: Environment, walk: list[str], view: dict[str, Any], rng: rand
         extra = ValuePool()
         extra.absorb(other)
         for key, values in extra.values.items():
-            if not (key == "id" or key.endswith("_id")):  # another user's ids stay theirs
+            # another user's ids and identity stay theirs: only their other values (an
+            # address, say) widen the choice
+            if not (key == "id" or key.endswith("_id") or key in _IDENTITY_KEYS):
                 for value in values:
                     seed_pool.add(key, value)
     for _ in range(attempts):

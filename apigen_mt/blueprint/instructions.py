@@ -22,9 +22,13 @@ def words(name: str) -> str:
     return name.replace("_", " ").strip()
 
 
+_SEPARATORS = ("; ", ": ", "\n", "(", ")")
+
+
 def render_value(value: Any) -> str:
-    """Argument values as a customer would say them (JSON for lists and objects)."""
-    if isinstance(value, str):
+    """Argument values as a customer would say them (JSON for lists and objects, and for
+    text that holds the separators details are written with, so it reads back whole)."""
+    if isinstance(value, str) and not any(sep in value for sep in _SEPARATORS):
         return value
     return json.dumps(value)
 

@@ -121,9 +121,16 @@ def _import_path(folder: Path) -> Any:
     return module
 
 
+CLASS_PREFIX = "class:"  # ``class:pkg.module:ClassName[@loader]``: see env/class_adapter.py
+
+
 @functools.cache
 def load_domain(spec: str) -> Domain:
-    """Resolve a domain by built-in name, entry point name, or folder path."""
+    """Resolve a domain by built-in name, entry point name, folder path, or ``class:`` spec."""
+    if spec.startswith(CLASS_PREFIX):
+        from apigen_mt.env.class_adapter import load_class_spec
+
+        return load_class_spec(spec).domain
     path = Path(spec).expanduser()
     if ("/" in spec or spec.startswith(".")) or (path.is_dir() and spec not in builtin_names()):
         if not path.is_dir():
@@ -178,7 +185,14 @@ DEFAULT_SEED = 0
 
 def load_environment(spec: str, data_dir: str | Path | None = None,
                      seed: int = DEFAULT_SEED) -> Environment:
-    """A fresh environment for a domain; the loaded data is shared by all its copies."""
+    """A fresh environment for a domain; the loaded data is shared by all its copies.
+
+    For a ``class:`` spec, ``data_dir`` is the JSON file of the initial state.
+    """
+    if spec.startswith(CLASS_PREFIX):
+        from apigen_mt.env.class_adapter import load_class_spec
+
+        return load_class_spec(spec, data_dir)
     domain = load_domain(spec)
     base, policy = _base(spec, str(data_dir) if data_dir else None, seed)
     return Environment(domain, base, policy)

@@ -46,10 +46,30 @@ _DONE = ("done:", "has been completed", "successfully")
 _FAILED = ("sorry, i could not", "i was unable")
 
 
+def _split_outside_quotes(text: str, sep: str = "; ") -> list[str]:
+    """Split on ``sep`` except inside JSON strings (text that itself holds separators)."""
+    parts, start, quoted, i = [], 0, False, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and quoted:
+            i += 2
+            continue
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and text.startswith(sep, i):
+            parts.append(text[start:i])
+            start = i + len(sep)
+            i = start
+            continue
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
 def _details(text: str | None) -> dict[str, str]:
     """``order id: #W1; reason: no longer needed`` → {"order id": "#W1", …}."""
     out = {}
-    for part in (text or "").split("; "):
+    for part in _split_outside_quotes(text or ""):
         key, sep, value = part.partition(": ")
         if sep and key.strip():
             out[key.strip().lower()] = value.strip()
@@ -224,6 +244,15 @@ def _since_intent(messages: list[dict[str, Any]], intent: str) -> list[dict[str,
 
 
 def _convert(value: str, schema: dict[str, Any]) -> Any:
+    if value.startswith('"'):  # text written as JSON because it holds separators
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    kinds = [s.get("type") for s in schema.get("anyOf", [])]  # optional: T | None
+    if kinds:
+        schema = next((s for s in schema["anyOf"] if s.get("type") not in (None, "null")),
+                      schema)
     kind = schema.get("type")
     if kind in ("array", "object") or (kind in ("integer", "number") and value):
         try:
