@@ -1,0 +1,97 @@
+"""The episode loop, best-of-N and the judge, driven by scripted models."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from apigen_mt.env.domain import load_environment
+from apigen_mt.llm.base import Settings
+from apigen_mt.llm.scripted import ScriptedModel
+from apigen_mt.records import Action, Blueprint
+from apigen_mt.rollout.episode import Roles, play_episode
+from apigen_mt.rollout.human import SimulatedHuman, human_view
+from apigen_mt.rollout.judge import missing_outputs, target_for
+from apigen_mt.rollout.settings import RolloutSettings
+from tests.env.test_engine import NOTES
+
+MOVE = {"from_account_id": "acc_1", "to_account_id": "acc_2", "amount": 5}
+BP = Blueprint(env="notes", user_id="acc_1", instruction="You are Owner 1. Move 5 to acc_2.",
+               actions=[Action(name="transfer", arguments=MOVE)], outputs=["moved"]).with_id()
+
+
+def play(agent_script, human_script, critic=None, **settings):
+    env = load_environment(NOTES)
+    roles = Roles(human=ScriptedModel(human_script), critic=critic or ScriptedModel([]),
+                  agent=ScriptedModel(agent_script))
+    opts = RolloutSettings(best_of_n=1, **settings)
+    return asyncio.run(play_episode(BP, env, target_for(env, BP), roles, opts, 0, 0)), roles
+
+
+def test_a_faithful_episode_is_kept_and_recorded_as_openai_messages():
+    traj, roles = play([("transfer", MOVE), "Done, moved."],
+                       ["Please move 5 to acc_2.", "Thanks ###STOP###"])
+    assert traj.verdict.passed and traj.end_reason == "stop"
+    roles_seen = [m["role"] for m in traj.messages]
+    assert roles_seen == ["system", "assistant", "user", "assistant", "tool", "assistant",
+                          "user"]
+    call = traj.messages[3]["tool_calls"][0]
+    assert json.loads(call["function"]["arguments"]) == MOVE
+    assert traj.messages[4]["tool_call_id"] == call["id"]
+    assert traj.messages[1]["content"] == "Hi! How can I help you today?"
+    # the human never sees tools or tool results
+    human_prompt = roles.human.calls[1].messages
+    assert all(m["role"] != "tool" for m in human_prompt)
+    assert roles.human.calls[0].tools is None
+
+
+def test_a_wrong_write_fails_with_a_readable_diff_and_missing_outputs():
+    wrong = {**MOVE, "amount": 6}
+    traj, _ = play([("transfer", wrong), "All set."], ["Move 5 please.", "###STOP###"])
+    assert not traj.verdict.passed and not traj.verdict.state_match
+    assert any("balance" in line for line in traj.verdict.diff)
+    assert traj.verdict.missing_outputs == ["moved"]
+
+
+def test_malformed_calls_become_error_observations_and_are_counted():
+    traj, _ = play([("transfer", '{"from_account_id": "acc_1",'), ("transfer", MOVE),
+                    "moved it"], ["Move 5.", "###STOP###"])
+    tool_messages = [m["content"] for m in traj.messages if m["role"] == "tool"]
+    assert tool_messages[0].startswith("Error:") and traj.invalid_tool_calls == 1
+    assert traj.verdict.state_match and not traj.verdict.passed  # kept apart by default
+    traj, _ = play([("transfer", '{"from_account_id": "acc_1",'), ("transfer", MOVE),
+                    "moved it"], ["Move 5.", "###STOP###"], reject_invalid_tool_calls=False)
+    assert traj.verdict.passed
+
+
+def test_max_turns_and_ending_tools_end_the_episode():
+    traj, _ = play(["Let me think."] * 3, ["Hello"] * 3, max_turns=2)
+    assert traj.end_reason == "max_turns" and not traj.verdict.passed
+    traj, _ = play([("transfer_to_human_agents", {"summary": "needs a human"})], ["Help"])
+    assert traj.end_reason == "ending_tool"
+
+
+def test_only_one_tool_call_per_turn_runs_by_default():
+    traj, _ = play([[("transfer", MOVE), ("transfer", MOVE)], "moved"], ["Move 5.", "###STOP###"])
+    assert len(traj.messages[3]["tool_calls"]) == 1 and traj.verdict.passed
+
+
+def test_best_of_n_sends_the_candidate_the_critic_scores_highest():
+    human = ScriptedModel(["Move 500 to acc_9.", "Move 5 to acc_2.", "Hi.", "Hey."])
+    critic = ScriptedModel(['{"score": 2}', '{"score": 9}', '{"score": 9}', "7"])
+    h = SimulatedHuman(human, critic, "Move 5 to acc_2.", best_of_n=4, settings=Settings())
+    turn = asyncio.run(h.reply([{"role": "assistant", "content": "Hi!"}], 0))
+    assert turn.text == "Move 5 to acc_2." and turn.scores == [2, 9, 9, 7]
+    samples = {c.settings.sample for c in human.calls}
+    assert len(samples) == 4  # four different draws
+
+
+def test_judge_outputs_rule_is_lowercase_commas_removed_substring():
+    said = [{"role": "assistant", "content": "Your total is 1,234.50 USD"}]
+    assert missing_outputs(["1234.50"], said) == []
+    assert missing_outputs(["1235"], said) == ["1235"]
+    view = human_view([{"role": "assistant", "content": "Hi"},
+                       {"role": "assistant", "content": None, "tool_calls": []},
+                       {"role": "tool", "content": "x", "tool_call_id": "1"},
+                       {"role": "user", "content": "yo"}])
+    assert view == [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "yo"}]
