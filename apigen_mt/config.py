@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from apigen_mt.blueprint.settings import BlueprintSettings
+from apigen_mt.rollout.settings import RolloutSettings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -173,9 +175,9 @@ class RunConfig(BaseSettings):
     endpoints: dict[str, Endpoint] = Field(default_factory=dict)
     sim: SimSettings = Field(default_factory=SimSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
-    # Placeholders until the blueprint / rollout stages define their own models.
-    blueprint: dict[str, Any] = Field(default_factory=dict)
-    rollout: dict[str, Any] = Field(default_factory=dict)
+    # The method's knobs, typed where they are used (unknown keys are errors here too).
+    blueprint: BlueprintSettings = Field(default_factory=BlueprintSettings)
+    rollout: RolloutSettings = Field(default_factory=RolloutSettings)
 
     @classmethod
     def settings_customise_sources(

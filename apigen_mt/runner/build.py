@@ -15,7 +15,6 @@ from apigen_mt.blueprint.settings import BlueprintSettings
 from apigen_mt.config import RunConfig
 from apigen_mt.env.domain import load_environment
 from apigen_mt.env.environment import Environment
-from apigen_mt.errors import UsageError
 from apigen_mt.llm.base import Settings
 from apigen_mt.llm.registry import RoleModels, build_role_models
 
@@ -44,15 +43,8 @@ class EnvRef:
 
 
 def blueprint_settings(config: RunConfig) -> BlueprintSettings:
-    """The ``blueprint:`` block as a typed model (unknown keys are errors)."""
-    from pydantic import ValidationError
-
-    try:
-        return BlueprintSettings.model_validate(config.blueprint)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise UsageError(f"config blueprint.{where}: {err['msg']}") from None
+    """The ``blueprint:`` block (validated when the config was loaded)."""
+    return config.blueprint
 
 
 def models_description(config: RunConfig) -> dict[str, Any]:
