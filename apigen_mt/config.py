@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from apigen_mt.blueprint.settings import BlueprintSettings
-from apigen_mt.rollout.settings import RolloutSettings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -34,6 +32,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 from pydantic_settings.exceptions import SettingsError
+
+from apigen_mt.blueprint.settings import BlueprintSettings
+from apigen_mt.rollout.settings import RolloutSettings
 
 ENV_PREFIX = "APIGEN_MT_"
 MODEL_REF = re.compile(r"^[A-Za-z0-9_.-]+:\S+$")
