@@ -65,9 +65,15 @@ def identity_sentence(user_id: str | None, user_data: dict[str, Any] | None) -> 
     return text[0].upper() + text[1:] + "."
 
 
+def question_sentence(key: str, param: str, value: Any) -> str:
+    """A fact the customer wants to be told: ``ask for the status (order id: #W1)``."""
+    return f"You also want to ask for the {words(key)} ({words(param)}: {render_value(value)})."
+
+
 def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str | None,
                       user_data: dict[str, Any] | None, persona: str | None,
-                      rng: random.Random, omit: tuple[int, str] | None = None) -> str:
+                      rng: random.Random, omit: tuple[int, str] | None = None,
+                      questions: list[tuple[str, str, Any]] = ()) -> str:
     """A second-person instruction stating every write and its details.
 
     ``omit`` = (action index, argument) leaves one detail out (a flaw the sim drafter
@@ -82,6 +88,7 @@ def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str
                            arguments={k: v for k, v in action.arguments.items() if k != omit[1]})
         opener = rng.choice(_OPENERS if n == 0 else _THEN)
         lines.append(f"{opener} {describe_action(shown)}.")
+    lines.extend(question_sentence(*q) for q in questions)
     if persona:
         lines.append(f"As a person: {persona}")
     lines.append("Give details only when the agent asks for them, and confirm before changes.")

@@ -38,6 +38,7 @@ DEFAULT_FLAWS = {
     "drafter.omit_detail": 0.15,
     "drafter.policy_violation": 0.10,
     "drafter.unparseable": 0.05,
+    "drafter.info_request": 0.3,  # not a flaw: a share of tasks also ask for a fact
     "reviewer.false_reject": 0.08,
     "reviewer.miss": 0.10,
     "reviewer.dull": 0.10,
@@ -137,8 +138,18 @@ def drafter(req: SimRequest) -> SimReply:
         i = req.rng.choice(writes)
         if actions[i].arguments:
             omit = (i, req.rng.choice(sorted(actions[i].arguments)))
+    questions, outputs = [], []
+    if req.chance("drafter.info_request", DEFAULT_FLAWS["drafter.info_request"]):
+        asked = _info_request(env, ctx.get("user_id"), actions, req.rng)
+        if asked is not None:
+            read, key, value = asked
+            actions.append(read)
+            param, param_value = next(iter(read.arguments.items()))
+            questions.append((key, param, param_value))
+            outputs.append(render_value(value))
     instruction = write_instruction(actions, kinds, ctx.get("user_id"), ctx.get("user_data"),
-                                    ctx.get("persona"), req.rng, omit=omit)
+                                    ctx.get("persona"), req.rng, omit=omit,
+                                    questions=questions)
     if writes and _flaw(req, "wrong_argument", round_no, named):
         i = req.rng.choice(writes)
         strings = [k for k, v in actions[i].arguments.items() if isinstance(v, str)]
@@ -146,7 +157,7 @@ def drafter(req: SimRequest) -> SimReply:
             key = req.rng.choice(sorted(strings))
             actions[i].arguments[key] = _mangle(actions[i].arguments[key], req.rng)
     body = {"user_id": ctx.get("user_id"), "instruction": instruction,
-            "actions": [a.model_dump() for a in actions], "outputs": []}
+            "actions": [a.model_dump() for a in actions], "outputs": outputs}
     if writes and _flaw(req, "bad_format", round_no, named):
         i = req.rng.choice(writes)
         args = body["actions"][i]["arguments"]
@@ -155,6 +166,39 @@ def drafter(req: SimRequest) -> SimReply:
             camel = re.sub(r"_(\w)", lambda m: m.group(1).upper(), key)
             args[camel if camel != key else key + "_value"] = args.pop(key)
     return SimReply(text="```json\n" + json.dumps(body) + "\n```")
+
+
+def _info_request(env: Any, user_id: str | None, actions: list[Action],
+                  rng: random.Random) -> tuple[Action, str, Any] | None:
+    """A fact to ask for at the end: a field of a record the task touched, read after the
+    changes (so the agent must look it up again to answer)."""
+    bp = Blueprint(env=env.name, user_id=user_id, instruction="-", actions=actions)
+    final = execute_actions(env, bp).env
+    reads = {t.name: t for t in env.domain.tools if t.kind == "read"
+             and len(t.parameters.get("required", [])) == 1 and not t.ends_conversation}
+    options = []
+    for action in actions:
+        for name, tool in sorted(reads.items()):
+            param = tool.parameters["required"][0]
+            if param in action.arguments and isinstance(action.arguments[param], str):
+                options.append(Action(name=name, arguments={param: action.arguments[param]}))
+    rng.shuffle(options)
+    for read in options[:4]:
+        observation = final.execute(read.name, read.arguments)
+        try:
+            record = json.loads(observation)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        fields = [(k, v) for k, v in record.items()
+                  if not (k == "id" or k.endswith("_id") or k in read.arguments)
+                  and ((isinstance(v, str) and 0 < len(v) < 40 and render_value(v) == v)
+                       or (isinstance(v, (int, float)) and not isinstance(v, bool)))]
+        if fields:
+            key, value = rng.choice(fields)
+            return read, key, value
+    return None
 
 
 def _variants(action: Action, schema: dict[str, Any], env: Any,

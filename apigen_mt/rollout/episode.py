@@ -82,6 +82,10 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
         if await human_turn(steps):
             end = "stop"
     verdict = judge(bp, target, world, convo, settings.require_conversation_rules)
+    if end in ("max_turns", "model_error"):  # cut off: not a complete example to learn from
+        verdict = verdict.model_copy(update={
+            "passed": False,
+            "reasons": [*verdict.reasons, f"the conversation did not finish ({end})"]})
     if invalid and settings.reject_invalid_tool_calls:
         verdict = verdict.model_copy(update={
             "passed": False,

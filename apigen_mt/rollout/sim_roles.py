@@ -9,6 +9,7 @@ Honest failure modes, at configurable rates (``sim.flaws``):
 - ``agent.wrong_argument``    the agent uses another value seen in the data for a write
 - ``agent.skip_confirmation`` the agent writes without asking for a yes
 - ``agent.bad_json``          a tool call whose arguments are not valid JSON
+- ``agent.vague_answer``      asked for a fact, the agent answers without it
 - ``critic.noise``            the critic's score is off by a few points
 """
 
@@ -28,6 +29,7 @@ DEFAULT_FLAWS = {
     "agent.wrong_argument": 0.06,
     "agent.skip_confirmation": 0.08,
     "agent.bad_json": 0.03,
+    "agent.vague_answer": 0.1,
     "critic.noise": 0.1,
 }
 _OPENERS = ("You want to", "You would like to", "You need to", "You are hoping to",
@@ -42,7 +44,9 @@ _IDENTITY = {
     "email": re.compile(r"your email is ([^\s,]+@[^\s,]+?)(?=[,.]?(?:\s|$))"),
     "user id": re.compile(r"your user id is ([\w.-]+?)(?=[,.]?(?:\s|$))"),
 }
-_DONE = ("done:", "has been completed", "successfully")
+_QUESTION = re.compile(r"You also want to ask for the ([a-z0-9 ]+?) \((.*?)\)\.(?= [A-Z]|$)")
+_ANSWERED = "here is what you asked"
+_DONE = ("done:", "has been completed", "successfully", _ANSWERED)
 _FAILED = ("sorry, i could not", "i was unable")
 
 
@@ -93,6 +97,8 @@ def read_instruction(text: str) -> Plan:
             plan.identity[key] = match.group(1)
     for match in _REQUEST.finditer(text):
         plan.requests.append((match.group(1), _details(match.group(2))))
+    for match in _QUESTION.finditer(text):
+        plan.requests.append((f"ask for the {match.group(1)}", _details(match.group(2))))
     return plan
 
 
@@ -120,6 +126,11 @@ def human(req: SimRequest) -> SimReply:
     what, details = plan.requests[progressed]
     if req.chance("human.wander", DEFAULT_FLAWS["human.wander"]) and details:
         details = _wander(details, req)
+    question = what.startswith("ask for the ")
+    if question and not any(w in last for w in ("before i can help", "verify", "identify")):
+        opener = "Thanks. " if any(p in last for p in _DONE + _FAILED) else ""
+        return SimReply(text=f"{opener}Could you tell me the {what[len('ask for the '):]} "
+                             f"({_say_details(details)})?")
     if any(p in last for p in _DONE + _FAILED):
         return SimReply(text=f"Thanks. I would also like to {what}.")
     if "proceed" in last or "yes/no" in last or "confirm" in last:
@@ -132,6 +143,12 @@ def human(req: SimRequest) -> SimReply:
         return SimReply(text=_identify(plan.identity, last))
     if len(agent_lines) <= 1 or "help you" in last or "what would you like" in last:
         return SimReply(text=f"Hi, I would like to {what}.")
+    asked = re.search(r"could you provide the (.+?)\?", last)
+    unknown = [f for f in (asked.group(1).split(", ") if asked else []) if f not in details]
+    if unknown:  # the instruction never says: admit it rather than invent a value
+        known = _say_details(details)
+        return SimReply(text=(f"Sure. {known}. " if known else "")
+                        + f"I do not know the {', '.join(unknown)}.")
     if details:
         return SimReply(text=f"Sure. {_say_details(details)}")
     return SimReply(text="I do not have more details than that.")
@@ -165,8 +182,13 @@ def critic(req: SimRequest) -> SimReply:
     text = req.last_user
     instruction = text.split("Instruction:\n", 1)[-1].split("\n\nConversation so far:", 1)[0]
     candidate = text.split("Candidate customer reply:\n", 1)[-1]
-    stated = _details(candidate.split(". ", 1)[-1] if candidate.startswith("Sure.") else
-                      candidate.split(" with ", 1)[-1])
+    question = _ASK.search(candidate)
+    if question:
+        stated = _details(question.group(2))
+    elif candidate.startswith("Sure."):
+        stated = _details(candidate.split(". I do not know the", 1)[0].split(". ", 1)[-1])
+    else:
+        stated = _details(candidate.split(" with ", 1)[-1])
     unsupported = [f"{k}: {v}" for k, v in stated.items() if v.lower() not in instruction.lower()]
     score = 2 if unsupported else 9
     if req.chance("critic.noise", DEFAULT_FLAWS["critic.noise"]):
@@ -198,6 +220,7 @@ def _facts(messages: list[dict[str, Any]]) -> dict[str, str]:
             found = re.search(pattern, text)
             if found:
                 facts[key] = found.group(1)
+        text = text.split(". I do not know the", 1)[0]
         body = text.split("Sure. ", 1)[-1] if text.startswith("Sure. ") else \
             text.split(" with ", 1)[-1] if text.startswith("No, that is not right") else ""
         facts.update({k: v.rstrip(".") if not v.endswith("..") else v
@@ -215,6 +238,76 @@ def _intent(messages: list[dict[str, Any]], functions: dict[str, dict[str, Any]]
         if found and found.group(1) in by_words:
             return by_words[found.group(1)]
     return None
+
+
+_ASK = re.compile(r"[Cc]ould you tell me the ([a-z0-9 ]+?) \((.*)\)\?$")
+
+
+def _current_request(messages: list[dict[str, Any]]) -> tuple[int, re.Match | None]:
+    """Index of the customer's latest request, and its match when it is a question."""
+    for i in range(len(messages) - 1, -1, -1):
+        m = messages[i]
+        if m.get("role") != "user":
+            continue
+        text = m.get("content") or ""
+        asked = _ASK.search(text)
+        if asked:
+            return i, asked
+        if re.search(r"like to ([a-z0-9 ]+?)\.?$", text):
+            return i, None
+    return -1, None
+
+
+def _find_field(data: Any, key: str) -> Any:
+    """The first value stored under ``key`` (top level first, then nested)."""
+    if isinstance(data, dict):
+        if key in data and not isinstance(data[key], (dict, list)):
+            return data[key]
+        for value in data.values():
+            found = _find_field(value, key)
+            if found is not None:
+                return found
+    elif isinstance(data, list):
+        for value in data:
+            found = _find_field(value, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _answer(asked: re.Match, since: list[dict[str, Any]],
+            functions: dict[str, dict[str, Any]], req: SimRequest) -> SimReply:
+    """Look the record up (one read) and tell the customer the field they asked for."""
+    field_words, details = asked.group(1), _details(asked.group(2))
+    lookups = []
+    for name, f in sorted(functions.items(), key=lambda kv: ("details" not in kv[0], kv[0])):
+        required = f["parameters"].get("required", [])
+        if len(required) == 1 and words(required[0]) in details:
+            value = _convert(details[words(required[0])],
+                             f["parameters"]["properties"].get(required[0], {}))
+            lookups.append((name, {required[0]: value}))
+    if not lookups:
+        return SimReply(text=f"Sorry, I could not look up the {field_words}.")
+    done = [(n, a, obs) for n, a, obs in _calls(since)]
+    for name, args in lookups:
+        for n, a, obs in done:
+            if n == name and a == args and not obs.startswith("Error:"):
+                try:
+                    value = _find_field(json.loads(obs), field_words.replace(" ", "_"))
+                except json.JSONDecodeError:
+                    value = None
+                if value is not None and req.chance("agent.vague_answer",
+                                                    DEFAULT_FLAWS["agent.vague_answer"]):
+                    return SimReply(text=f"Here is what you asked: the {field_words} is on "
+                                         "your account page.")
+                if value is not None:
+                    return SimReply(text=f"Here is what you asked: the {field_words} is "
+                                         f"{render_value(value)}.")
+    tried = {(n, json.dumps(a, sort_keys=True)) for n, a, _ in done}
+    for name, args in lookups:
+        if (name, json.dumps(args, sort_keys=True)) not in tried:
+            return SimReply(tool_calls=[(name, args)])
+    return SimReply(text=f"Sorry, I could not find the {field_words}.")
 
 
 def _calls(messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], str]]:
@@ -276,9 +369,18 @@ def agent(req: SimRequest) -> SimReply:
     facts = _facts(msgs)
     calls = _calls(msgs)
     last = msgs[-1]
-    intent = _intent(msgs, functions)
-    if intent is None:
+    start, asked = _current_request(msgs)
+    intent = None if asked else _intent(msgs, functions)
+    if intent is None and asked is None:
         return SimReply(text="Could you tell me what you would like me to do today?")
+    identify = [n for n, f in functions.items()
+                if n != intent and set(f["parameters"].get("required", [])) and
+                set(f["parameters"].get("required", [])) <= _IDENTITY_KEYS]
+    if asked is not None:
+        if identify and not any(n in identify and not obs.startswith("Error:")
+                                for n, _, obs in calls):
+            return _identify_customer(identify, functions, facts)
+        return _answer(asked, msgs[start:], functions, req)
     recent = _since_intent(msgs, intent)
     recent_calls = _calls(recent)
     for name, _, obs in recent_calls:
@@ -292,22 +394,12 @@ def agent(req: SimRequest) -> SimReply:
         if "JSON" not in error:
             return SimReply(text=f"Sorry, I could not {words(intent)}: {error}")
     # 1. identify the customer before any change
-    identify = [n for n, f in functions.items()
-                if n != intent and set(f["parameters"].get("required", [])) and
-                set(f["parameters"].get("required", [])) <= _IDENTITY_KEYS]
     user_id = next((obs.strip() for n, _, obs in calls if n in identify and
                     n.startswith("find_") and not obs.startswith("Error:")), None)
     identified = not identify or any(n in identify and not obs.startswith("Error:")
                                      for n, _, obs in calls)
     if not identified:
-        for name in sorted(identify, key=lambda n: ("email" not in n, n)):
-            needed = functions[name]["parameters"]["required"]
-            if all(words(p) in facts for p in needed):
-                return SimReply(tool_calls=[(name, {p: facts[words(p)] for p in needed})])
-        options = [" and ".join(words(p) for p in functions[n]["parameters"]["required"])
-                   for n in sorted(identify, key=lambda n: ("email" not in n, n))]
-        asked = " or your ".join(options)
-        return SimReply(text=f"Before I can help, could you tell me your {asked}?")
+        return _identify_customer(identify, functions, facts)
     # 2. gather every required argument
     params = functions[intent]["parameters"]
     args: dict[str, Any] = {}
@@ -323,6 +415,10 @@ def agent(req: SimRequest) -> SimReply:
         if p not in args and words(p) in facts:
             args[p] = _convert(facts[words(p)], schema)
     if missing:
+        said = (last.get("content") or "") if last.get("role") == "user" else ""
+        if "i do not know the" in said.lower():
+            return SimReply(text=f"Sorry, I could not {words(intent)} without the "
+                                 f"{', '.join(missing)}.")
         return SimReply(text=f"Could you provide the {', '.join(missing)}?")
     # 3. look the target up first (a read that takes one of the write's arguments)
     for name, f in sorted(functions.items()):
@@ -349,6 +445,19 @@ def agent(req: SimRequest) -> SimReply:
     if req.chance("agent.bad_json", DEFAULT_FLAWS["agent.bad_json"]):
         return SimReply(tool_calls=[(intent, json.dumps(args)[:-1])])
     return SimReply(tool_calls=[(intent, args)])
+
+
+def _identify_customer(identify: list[str], functions: dict[str, dict[str, Any]],
+                       facts: dict[str, str]) -> SimReply:
+    """Look the customer up when they gave what a lookup needs; otherwise ask for it."""
+    ordered = sorted(identify, key=lambda n: ("email" not in n, n))
+    for name in ordered:
+        needed = functions[name]["parameters"]["required"]
+        if all(words(p) in facts for p in needed):
+            return SimReply(tool_calls=[(name, {p: facts[words(p)] for p in needed})])
+    options = [" and ".join(words(p) for p in functions[n]["parameters"]["required"])
+               for n in ordered]
+    return SimReply(text=f"Before I can help, could you tell me your {' or your '.join(options)}?")
 
 
 def _wrong(args: dict[str, Any], calls: list[tuple[str, dict[str, Any], str]],
