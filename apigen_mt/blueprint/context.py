@@ -67,7 +67,9 @@ def user_view(env: Environment, user_id: str) -> dict[str, Any]:
     """One user's data: the domain's view, or just their record."""
     if env.domain.user_view is not None:
         return env.domain.user_view(env.state, user_id)
-    return {"user": {"id": user_id, **env.state[env.domain.user_table][user_id]}}
+    table = env.domain.user_table
+    id_key = (table[:-1] if table.endswith("s") else table) + "_id"  # members → member_id
+    return {"user": {"id": user_id, id_key: user_id, **env.state[table][user_id]}}
 
 
 def trim_to_budget(view: dict[str, Any], tokens: int) -> dict[str, Any]:
