@@ -16,6 +16,11 @@ console = Console()
 blueprint_app = typer.Typer(help="Phase 1: draft and verify task blueprints.")
 
 CONFIG_OPT = typer.Option(None, "--config", help="Run config YAML (default: offline sim).")
+EXECUTOR_OPT = typer.Option("local", "--executor",
+                            help="local (asyncio, this process) or ray (Ray actors).")
+RAY_ADDRESS_OPT = typer.Option(None, "--ray-address",
+                               help="Ray cluster to join (auto, ray://host:10001); "
+                                    "default: start a local Ray. Implies --executor ray.")
 
 
 def load_config(path: Path | None, overrides: dict[str, Any]):
@@ -28,6 +33,30 @@ def load_config(path: Path | None, overrides: dict[str, Any]):
 def _positive(name: str, value: int | None) -> None:
     if value is not None and value <= 0:
         raise UsageError(f"{name} must be a positive number, got {value}")
+
+
+def executor_choice(executor: str, ray_address: str | None) -> str:
+    """Validate --executor / --ray-address early (before any file is touched)."""
+    if executor not in ("local", "ray"):
+        raise UsageError(f"--executor must be local or ray, got {executor!r}")
+    if ray_address:
+        executor = "ray"
+    if executor == "ray":
+        from apigen_mt.runner.ray_executor import require_ray
+
+        require_ray()
+    return executor
+
+
+def check_models(config) -> None:
+    """Build every role's backend once (no request is made): a missing API key variable or
+    an unknown provider fails here, before a run directory is created or its manifest and
+    config.json are rewritten."""
+    from apigen_mt.llm.registry import build_model
+
+    runtimes: dict[str, Any] = {}
+    for _, spec in config.roles.items():
+        build_model(spec.model, config, runtimes)
 
 
 def open_run(out: Path | None, env_ref, config, command: str):
@@ -49,7 +78,29 @@ def open_run(out: Path | None, env_ref, config, command: str):
     return run
 
 
-def add_usage(run, phase: str, snapshot) -> float:
+RETRY_LABELS = {"rate_limit": "rate limits", "server": "server errors", "timeout": "timeouts",
+                "connection": "dropped connections", "bad_response": "unusable responses"}
+
+
+def retries_by_kind(models) -> dict[str, int]:
+    """Transport failures the adapter retried this invocation, by kind, over all endpoints."""
+    from collections import Counter
+
+    total: Counter[str] = Counter()
+    for runtime in getattr(models, "runtimes", {}).values():
+        total.update(getattr(runtime, "retries", {}))
+    return dict(total)
+
+
+def survived_line(retries: dict[str, int]) -> str | None:
+    """``survived: 12 rate limits, 9 server errors …`` (None when nothing was retried)."""
+    parts = [f"{count} {RETRY_LABELS.get(kind, kind)}"
+             for kind, count in sorted(retries.items(), key=lambda kv: (-kv[1], kv[0]))
+             if count]
+    return f"survived: {', '.join(parts)} (retried)" if parts else None
+
+
+def add_usage(run, phase: str, snapshot, retries: dict[str, int] | None = None) -> float:
     """Accumulate this invocation's usage into the manifest; returns the phase's total cost."""
     manifest = run.manifest()
     usage = manifest.get("usage", {})
@@ -58,6 +109,11 @@ def add_usage(run, phase: str, snapshot) -> float:
     merged = {k: prev.get(k, 0) + getattr(total, k) for k in
               ("calls", "cache_hits", "errors", "prompt_tokens", "completion_tokens",
                "cached_tokens", "cost", "saved_cost")}
+    kept = dict(prev.get("retries", {}))
+    for kind, count in (retries or {}).items():
+        kept[kind] = kept.get(kind, 0) + count
+    if kept:
+        merged["retries"] = kept
     usage[phase] = merged
     run.update_manifest(usage=usage)
     return merged["cost"]
@@ -75,6 +131,8 @@ def blueprint(
     concurrency: int | None = typer.Option(None, "--concurrency"),
     drafter: str | None = typer.Option(None, "--drafter", help="llm or walk."),
     quiet: bool = typer.Option(False, "--quiet", help="No live progress."),
+    executor: str = EXECUTOR_OPT,
+    ray_address: str | None = RAY_ADDRESS_OPT,
 ):
     """Draft blueprints and keep those that pass every check."""
     if ctx.invoked_subcommand is not None:
@@ -83,36 +141,56 @@ def blueprint(
         raise UsageError("--env is required (see `apigen-mt env list`)")
     _positive("--n", n)
     _positive("--concurrency", concurrency)
+    executor = executor_choice(executor, ray_address)
     cfg = load_config(config, {"seed": seed, "blueprint.drafter": drafter})
-    run_blueprint_phase(cfg, env, data_dir, n, out, concurrency, quiet)
+    run_blueprint_phase(cfg, env, data_dir, n, out, concurrency, quiet, executor, ray_address)
 
 
 def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
-                        concurrency: int | None, quiet: bool):
+                        concurrency: int | None, quiet: bool, executor: str = "local",
+                        ray_address: str | None = None):
     """Phase 1 end to end, with progress and the closing funnel; returns the run dir."""
-    from apigen_mt.runner.build import EnvRef, build_phase1
+    from apigen_mt.runner.build import EnvRef, blueprint_settings, build_phase1
     from apigen_mt.runner.funnel import Funnel
     from apigen_mt.runner.phase1 import ACCEPTED, REJECTED, run_phase1
     from apigen_mt.runner.progress import Progress
 
     env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0)
     env_ref.load()  # fail on a bad name or data dir before touching the disk
+    check_models(cfg)  # … and on a missing API key or an unknown provider
+    blueprint_settings(cfg)  # … and on a bad `blueprint:` block
     run = open_run(out, env_ref, cfg, f"blueprint --n {n}")
     try:
         phase, models = build_phase1(cfg, env_ref, run.path)
         conc = concurrency or phase.settings.concurrency
+        spec = pool = None
+        if executor == "ray":
+            from apigen_mt.runner.ray_executor import make_executor
+            from apigen_mt.runner.remote import SlotSpec
+
+            pool = make_executor(executor, ray_address, models, cfg)
+            spec = SlotSpec.of(cfg, env_ref)
         progress = Progress("blueprints", n, models.usage.snapshot,
                             enabled=False if quiet else None)
 
         async def go():
             try:
                 with progress:
-                    return await run_phase1(phase, run, n, conc, progress)
+                    return await run_phase1(phase, run, n, conc, progress, executor=pool,
+                                            spec=spec)
             finally:
                 await models.aclose()
 
-        outcome = asyncio.run(go())
-        cost = add_usage(run, "blueprint", models.usage.snapshot())
+        try:
+            outcome = asyncio.run(go())
+        except Exception:  # e.g. the circuit breaker: still record and say what was retried
+            retries = retries_by_kind(models)
+            add_usage(run, "blueprint", models.usage.snapshot(), retries)
+            if line := survived_line(retries):
+                console.print(line)
+            raise
+        retries = retries_by_kind(models)
+        cost = add_usage(run, "blueprint", models.usage.snapshot(), retries)
         accepted = list(run.log(ACCEPTED).rows())
         rejected = list(run.log(REJECTED).rows())
         if not quiet:
@@ -120,8 +198,11 @@ def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path 
         snap = models.usage.snapshot().total
         console.print(f"{run.path}: {outcome.accepted_total} accepted "
                       f"(+{outcome.added} this run, {outcome.rejected} rejected, "
-                      f"{outcome.errored} errored; {snap.calls} model calls, "
+                      f"{outcome.errored} errored, {outcome.cancelled} cancelled at the stop "
+                      f"of {outcome.scheduled} slots scheduled; {snap.calls} model calls, "
                       f"{snap.cache_hits} from cache)")
+        if line := survived_line(retries):
+            console.print(line)
         run.update_manifest(blueprints={"accepted": len(accepted), "rejected": len(rejected)})
         return run.path
     finally:

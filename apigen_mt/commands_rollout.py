@@ -12,10 +12,15 @@ from rich.table import Table
 
 from apigen_mt.commands_pipeline import (
     CONFIG_OPT,
+    EXECUTOR_OPT,
+    RAY_ADDRESS_OPT,
     _positive,
     add_usage,
+    executor_choice,
     load_config,
+    retries_by_kind,
     run_blueprint_phase,
+    survived_line,
 )
 from apigen_mt.errors import UsageError
 
@@ -37,7 +42,8 @@ def rollout_settings(config):
 
 
 def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
-                      concurrency: int | None, quiet: bool, best_of_n: int | None = None):
+                      concurrency: int | None, quiet: bool, best_of_n: int | None = None,
+                      executor: str = "local", ray_address: str | None = None):
     """Phase 2 on a run directory; prints a closing summary; returns the outcome."""
     from apigen_mt.llm.registry import build_role_models
     from apigen_mt.records import Blueprint
@@ -65,6 +71,13 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
         models = build_role_models(cfg, run.path)
         roles = Roles(human=models.human, critic=models.critic, agent=models.agent)
         conc = concurrency or settings.concurrency
+        spec = pool = None
+        if executor == "ray":
+            from apigen_mt.runner.ray_executor import make_executor
+            from apigen_mt.runner.remote import EpisodeSpec
+
+            pool = make_executor(executor, ray_address, models, cfg)
+            spec = EpisodeSpec.of(cfg, env_ref, settings, seed)
         progress = Progress("trajectories", n, models.usage.snapshot,
                             enabled=False if quiet else None)
 
@@ -72,16 +85,26 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
             try:
                 with progress:
                     return await run_phase2(blueprints, env, roles, settings, run, n, seed,
-                                            conc, progress)
+                                            conc, progress, executor=pool, spec=spec)
             finally:
                 await models.aclose()
 
-        outcome = asyncio.run(go())
-        cost = add_usage(run, "rollout", models.usage.snapshot())
+        try:
+            outcome = asyncio.run(go())
+        except Exception:  # e.g. the circuit breaker: still record and say what was retried
+            retries = retries_by_kind(models)
+            add_usage(run, "rollout", models.usage.snapshot(), retries)
+            if line := survived_line(retries):
+                console.print(line)
+            raise
+        retries = retries_by_kind(models)
+        cost = add_usage(run, "rollout", models.usage.snapshot(), retries)
         accepted = sum(1 for _ in run.log(ACCEPTED).rows())
         failed_rows = list(run.log(FAILED).rows())
         run.update_manifest(trajectories={"accepted": accepted, "failed": len(failed_rows)})
         _summary(run_path, blueprints, accepted, failed_rows, outcome, cost, models, n)
+        if line := survived_line(retries):
+            console.print(line)
         return outcome
     finally:
         run.close()
@@ -109,7 +132,9 @@ def _summary(run_path, blueprints, accepted, failed_rows, outcome, cost, models,
     snap = models.usage.snapshot().total
     console.print(f"{run_path}: {accepted} trajectories accepted (+{outcome.added} this run, "
                   f"{outcome.failed} failed, {outcome.duplicates} duplicate, "
-                  f"{outcome.errored} errored; {snap.calls} model calls, {snap.cache_hits} "
+                  f"{outcome.errored} errored, {outcome.cancelled} cancelled at the stop of "
+                  f"{outcome.scheduled} episodes scheduled; {snap.calls} model calls, "
+                  f"{snap.cache_hits} "
                   f"from cache; ${cost:.4f} so far)")
     if outcome.exhausted and accepted < n:
         console.print(f"blueprints and trials ran out at {accepted} of {n}; draft more "
@@ -129,6 +154,8 @@ def register(app: typer.Typer) -> None:
                                                 help="Human candidates per turn (1: off)."),
         config: Path | None = CONFIG_OPT,
         quiet: bool = typer.Option(False, "--quiet"),
+        executor: str = EXECUTOR_OPT,
+        ray_address: str | None = RAY_ADDRESS_OPT,
     ):
         """Play accepted blueprints out; keep conversations whose final state proves them."""
         from apigen_mt.runner.store import resolve_run
@@ -137,8 +164,10 @@ def register(app: typer.Typer) -> None:
         _positive("--trials", trials)
         _positive("--concurrency", concurrency)
         _positive("--best-of-n", best_of_n)
+        executor = executor_choice(executor, ray_address)
         cfg = load_config(config, {})
-        run_rollout_phase(cfg, resolve_run(run), n, trials, concurrency, quiet, best_of_n)
+        run_rollout_phase(cfg, resolve_run(run), n, trials, concurrency, quiet, best_of_n,
+                          executor, ray_address)
 
     @app.command("run")
     def run_all(
@@ -151,18 +180,23 @@ def register(app: typer.Typer) -> None:
         trials: int | None = typer.Option(None, "--trials"),
         concurrency: int | None = typer.Option(None, "--concurrency"),
         quiet: bool = typer.Option(False, "--quiet"),
+        executor: str = EXECUTOR_OPT,
+        ray_address: str | None = RAY_ADDRESS_OPT,
     ):
         """Both phases: blueprints, then rollouts, until --n trajectories are accepted."""
         _positive("--n", n)
         _positive("--trials", trials)
         _positive("--concurrency", concurrency)
+        executor = executor_choice(executor, ray_address)
         cfg = load_config(config, {"seed": seed})
         per_blueprint = max(1, trials or rollout_settings(cfg).trials)
         wanted = max(1, math.ceil(n / per_blueprint * 1.25))
         run_path = None
         for _ in range(6):  # draft more blueprints while trials run out short of --n
-            run_path = run_blueprint_phase(cfg, env, data_dir, wanted, out, concurrency, quiet)
-            outcome = run_rollout_phase(cfg, run_path, n, trials, concurrency, quiet)
+            run_path = run_blueprint_phase(cfg, env, data_dir, wanted, out, concurrency, quiet,
+                                           executor, ray_address)
+            outcome = run_rollout_phase(cfg, run_path, n, trials, concurrency, quiet,
+                                        executor=executor, ray_address=ray_address)
             if outcome.accepted_total >= n:
                 return
             missing = n - outcome.accepted_total

@@ -41,6 +41,7 @@ from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
 
 log = logging.getLogger("apigen_mt.llm")
 MAX_RETRY_AFTER_S = 300.0
+_JSON_POST: Any = {"headers": {"Content-Type": "application/json"}}
 KEYLESS = "EMPTY"  # what keyless local servers (vLLM, serve) conventionally accept
 
 
@@ -124,6 +125,7 @@ class OpenAIChatModel:
                        settings: Settings | None = None) -> Completion:
         settings = settings or Settings()
         kwargs = self._request(messages, tools, settings)
+        body = orjson.dumps(kwargs)  # once, however many attempts
         tokens = _estimate_tokens(messages, tools) + (settings.max_tokens or 0)
         schemas = tool_schemas(tools) if tools is not None else None
         ep = self.endpoint
@@ -137,7 +139,7 @@ class OpenAIChatModel:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(kwargs, tokens, schemas)
+                    return await self._attempt(body, tokens, schemas)
         except _Transient as exc:
             raise ModelError(
                 f"{self.name}: gave up after {ep.max_retries + 1} attempt(s) at "
@@ -166,10 +168,10 @@ class OpenAIChatModel:
         if s.response_format is not None:
             kw["response_format"] = s.response_format
         if s.extra:
-            kw["extra_body"] = s.extra
+            kw.update(s.extra)  # provider-specific fields go into the body as they are
         return kw
 
-    async def _attempt(self, kwargs: dict[str, Any], tokens: int,
+    async def _attempt(self, request: bytes, tokens: int,
                        schemas: dict[str, dict[str, Any]] | None) -> Completion:
         rt = self.runtime.ensure()
         if rt.rpm is not None:
@@ -178,7 +180,12 @@ class OpenAIChatModel:
             await rt.tpm.acquire(min(tokens, rt.tpm.max_rate))
         async with rt.semaphore:
             try:
-                raw = await rt.client.chat.completions.with_raw_response.create(**kwargs)
+                # The body is already JSON: posting it as is skips the SDK's per-call
+                # TypedDict transform of messages and tools, which cost more CPU than
+                # the rest of the call (scripts/bench_pipeline.py, BENCHMARKS.md). Status
+                # errors, timeouts and connection errors are raised by the client as before.
+                raw = await rt.client.post("/chat/completions", cast_to=httpx2.Response,
+                                           content=request, options=_JSON_POST)
                 body = raw.content
             except openai.APITimeoutError:
                 raise _Transient("timeout", f"timed out after {self.endpoint.timeout_s:g}s") \

@@ -81,11 +81,13 @@ class ServerStats:
     unauthorized: int = 0
     in_flight: int = 0
     peak_in_flight: int = 0  # most chat requests being handled at once
+    busy_s: float = 0.0  # summed duration of chat requests: Δbusy/Δt = mean in flight
     faults: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         return {"requests": self.requests, "models_requests": self.models_requests,
-                "unauthorized": self.unauthorized, "peak_in_flight": self.peak_in_flight,
+                "unauthorized": self.unauthorized, "in_flight": self.in_flight,
+                "peak_in_flight": self.peak_in_flight, "busy_s": round(self.busy_s, 6),
                 "faults": dict(self.faults)}
 
 
@@ -122,10 +124,12 @@ class ChatServer:
             stats = self.stats
             stats.in_flight += 1
             stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
+            started = time.perf_counter()
             try:
                 return await self._chat(receive, send)
             finally:
                 stats.in_flight -= 1
+                stats.busy_s += time.perf_counter() - started
         return await _error(send, 404, f"no route {method} {path}", "not_found")
 
     async def _chat(self, receive: Any, send: Any) -> None:
@@ -264,8 +268,12 @@ async def _error(send: Any, status: int, message: str, code: str,
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A listening socket (port 0: a free one, read it back with getsockname)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must be IPPROTO_TCP (not 0): asyncio only sets TCP_NODELAY on accepted
+    # sockets whose proto says TCP, and without it Nagle + the client's delayed ACK add
+    # ~40 ms to every keep-alive response (headers and body go out as two writes).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.set_inheritable(True)

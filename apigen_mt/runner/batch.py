@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,20 +23,41 @@ class Failed:
     error: BaseException
 
 
-class Executor(Protocol):
-    """Runs one work item. The local executor awaits it in-process; others may ship it."""
+@dataclass
+class RemoteWork:
+    """A batch's per-item function in a form that can run in another process.
 
-    async def run(self, work: Callable[[int], Awaitable[Any]], key: int) -> Any:
-        """Return the item's result (exceptions propagate)."""
+    ``spec`` is picklable and rebuilds the item function once per worker
+    (``spec.build(runtime)`` → ``async (key, payload) -> JSON-able result``);
+    ``payload(key)`` is what the driver sends with item ``key``; ``decode(key, result)``
+    turns the worker's result back into the record the committer expects. ``shared`` is
+    an append-only list of the driver's that workers mirror (each is sent only what it
+    has not confirmed yet), for data every item reads and that grows as the batch goes.
+    """
+
+    spec: Any
+    payload: Callable[[int], Any]
+    decode: Callable[[int, Any], Any]
+    shared: list[Any] | None = None
+
+
+class Executor(Protocol):
+    """Runs a batch's items: in-process (local) or shipped to workers (Ray)."""
+
+    def session(self, work: Callable[[int], Awaitable[Any]], remote: RemoteWork | None,
+                concurrency: int) -> AbstractAsyncContextManager[Callable[[int], Awaitable[Any]]]:
+        """Set up for one batch; yields ``call(key) -> result`` (exceptions propagate)."""
         ...
 
 
 class LocalExecutor:
-    """In-process asyncio execution."""
+    """In-process asyncio execution: ``work`` is awaited in this event loop."""
 
-    async def run(self, work: Callable[[int], Awaitable[Any]], key: int) -> Any:
-        """Await the work item in this event loop."""
-        return await work(key)
+    @asynccontextmanager
+    async def session(self, work: Callable[[int], Awaitable[Any]], remote: RemoteWork | None,
+                      concurrency: int) -> AsyncIterator[Callable[[int], Awaitable[Any]]]:
+        """Nothing to set up: items run as they are."""
+        yield work
 
 
 async def run_ordered(
@@ -45,12 +67,14 @@ async def run_ordered(
     concurrency: int,
     ready: Callable[[int], bool] | None = None,
     executor: Executor | None = None,
+    remote: RemoteWork | None = None,
 ) -> None:
     """Run ``work(key)`` for keys with at most ``concurrency`` in flight.
 
     ``commit(key, result_or_Failed)`` is called in key order; returning False stops the
     batch (in-flight items are cancelled and never committed). ``ready(key)`` may hold a
-    key back until earlier commits have happened.
+    key back until earlier commits have happened. ``remote`` is the shippable form of
+    ``work`` for executors that run items in other processes.
     """
     executor = executor or LocalExecutor()
     keys_iter = iter(keys)
@@ -60,39 +84,40 @@ async def run_ordered(
     order: deque[int] = deque()
     stop = False
 
-    async def _one(key: int) -> Any:
+    async def _one(call: Callable[[int], Awaitable[Any]], key: int) -> Any:
         try:
-            return await executor.run(work, key)
+            return await call(key)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # becomes data for the committer
             return Failed(exc)
 
-    try:
-        while True:
-            while (not stop and next_key is not None and len(pending) < concurrency
-                   and (ready is None or ready(next_key))):
-                task = asyncio.create_task(_one(next_key))
-                pending[task] = next_key
-                order.append(next_key)
-                next_key = next(keys_iter, None)
-            if not pending:
-                break
-            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                results[pending.pop(task)] = task.result()
-            while order and order[0] in results:
-                key = order.popleft()
-                if not commit(key, results.pop(key)):
-                    stop = True
+    async with executor.session(work, remote, concurrency) as call:
+        try:
+            while True:
+                while (not stop and next_key is not None and len(pending) < concurrency
+                       and (ready is None or ready(next_key))):
+                    task = asyncio.create_task(_one(call, next_key))
+                    pending[task] = next_key
+                    order.append(next_key)
+                    next_key = next(keys_iter, None)
+                if not pending:
                     break
-            if stop:
-                break
-    finally:
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    results[pending.pop(task)] = task.result()
+                while order and order[0] in results:
+                    key = order.popleft()
+                    if not commit(key, results.pop(key)):
+                        stop = True
+                        break
+                if stop:
+                    break
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
 
 
 class CircuitBreaker:

@@ -11,7 +11,7 @@ from apigen_mt.blueprint.produce import Phase1, SlotResult, produce
 from apigen_mt.errors import RunFailure
 from apigen_mt.llm.base import ModelError
 from apigen_mt.records import Blueprint, RejectedBlueprint
-from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, run_ordered
+from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, RemoteWork, run_ordered
 from apigen_mt.runner.progress import Progress
 from apigen_mt.runner.store import RunDir
 
@@ -28,15 +28,25 @@ class Phase1Outcome:
     added: int = 0
     rejected: int = 0
     errored: int = 0
-    scheduled: int = 0
+    scheduled: int = 0  # slots started; each ends accepted, rejected, errored or cancelled
+    cancelled: int = 0  # started, not committed when the batch stopped (redone on resume)
     stages: Counter = field(default_factory=Counter)
     gave_up: bool = False
 
 
+def visible_to(accepted: list[dict[str, Any]], slot: int, lag: int) -> list[dict[str, Any]]:
+    """The accepted blueprints a slot may learn from: those of slots before ``slot - lag``."""
+    return [b for b in accepted if b["provenance"]["slot"] < slot - lag]
+
+
 async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
                      progress: Progress | None = None, executor: Executor | None = None,
-                     breaker_after: int = 8) -> Phase1Outcome:
-    """Produce blueprints until ``n`` are accepted in the run directory."""
+                     breaker_after: int = 8, spec: Any = None) -> Phase1Outcome:
+    """Produce blueprints until ``n`` are accepted in the run directory.
+
+    ``spec`` (a :class:`~apigen_mt.runner.remote.SlotSpec`) lets an executor rebuild
+    the slot function in another process (workers mirror the accepted blueprints).
+    """
     accepted_log, rejected_log, errors_log = run.log(ACCEPTED), run.log(REJECTED), run.log(ERRORS)
     accepted = [b.model_dump(mode="json") for b in accepted_log.read(Blueprint)]
     rejected_slots = {r["slot"] for r in rejected_log.rows()}
@@ -54,7 +64,7 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
     seen_errors: list[dict[str, Any]] = []
 
     def visible(slot: int) -> list[dict[str, Any]]:
-        return [b for b in accepted if b["provenance"]["slot"] < slot - lag]
+        return visible_to(accepted, slot, lag)
 
     async def work(slot: int) -> SlotResult:
         return await produce(phase, slot, visible(slot))
@@ -113,7 +123,16 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
             progress.bump("rejected", stage=result.rejected.stage)
         return True
 
-    await run_ordered(keys, work, commit, concurrency, ready=ready, executor=executor)
+    remote = None
+    if spec is not None:
+        from apigen_mt.runner.remote import decode_slot
+
+        # workers mirror `accepted` (sent once, then only what is new) and filter it
+        remote = RemoteWork(spec, lambda slot: {"upto": len(accepted), "lag": lag},
+                            decode_slot, shared=accepted)
+    await run_ordered(keys, work, commit, concurrency, ready=ready, executor=executor,
+                      remote=remote)
+    outcome.cancelled = outcome.scheduled - outcome.added - outcome.rejected - outcome.errored
     if breaker.streak >= breaker.consecutive:
         raise RunFailure(f"stopped after {breaker.streak} model calls in a row failed "
                          f"({breaker.last_error}); {outcome.accepted_total} blueprints are "

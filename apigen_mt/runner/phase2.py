@@ -52,7 +52,8 @@ class Phase2Outcome:
     failed: int = 0
     duplicates: int = 0
     errored: int = 0
-    scheduled: int = 0
+    scheduled: int = 0  # episodes started: each ends added, failed, duplicate, errored …
+    cancelled: int = 0  # … or cancelled: not committed when the batch stopped (redone)
     reasons: Counter = field(default_factory=Counter)
     exhausted: bool = False
 
@@ -144,6 +145,8 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
         remote = RemoteWork(spec, payload, decode_trajectory)
     await run_ordered(keys, work, commit, concurrency, ready=ready, executor=executor,
                       remote=remote)
+    outcome.cancelled = (outcome.scheduled - outcome.added - outcome.failed
+                         - outcome.duplicates - outcome.errored)
     if breaker.streak >= breaker.consecutive:
         raise RunFailure(f"stopped after {breaker.streak} episodes in a row hit model errors "
                          f"({breaker.last_error}); {outcome.accepted_total} trajectories are "

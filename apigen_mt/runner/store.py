@@ -1,9 +1,10 @@
 """The run directory: append-only JSONL files, a lock, and a manifest.
 
 Only the driver process writes here. Lines are appended whole and flushed; after a
-crash the last line may be torn, and reading the file detects that, drops it and
-truncates the file back to its last complete record, so a torn line is never
-parsed as data.
+crash the last line may be torn (no newline), and reading the file detects that, drops
+it and truncates the file back to its last complete record, so a torn line is never
+parsed as data. A complete line that does not parse is damage, not a crash: it is
+reported with its line number and nothing is cut.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from apigen_mt.errors import RunFailure, UsageError
 
@@ -69,29 +70,26 @@ class JsonlLog:
         self.dropped_torn = 0
 
     def repair(self) -> int:
-        """Drop a torn or unparseable last line; returns how many bytes were cut."""
+        """Drop a torn last line (one without its newline); returns how many bytes were cut.
+
+        Records are appended as whole ``line + newline`` writes, so a crash can only leave
+        a last line that lacks its newline: that tail was never committed and is redone on
+        resume. A newline-terminated line that does not parse was not left by a crash
+        (the file was damaged or edited): it is reported with its line number by
+        :meth:`rows`, and the file is left as it is.
+        """
         if not self.path.exists():
             return 0
         data = self.path.read_bytes()
-        if not data:
+        if not data or data.endswith(b"\n"):
             return 0
-        end = len(data)
-        if not data.endswith(b"\n"):
-            end = data.rfind(b"\n") + 1
-        else:
-            last_start = data.rfind(b"\n", 0, len(data) - 1) + 1
-            try:
-                orjson.loads(data[last_start:])
-            except orjson.JSONDecodeError:
-                end = last_start
-        if end < len(data):
-            with open(self.path, "r+b") as fh:
-                fh.truncate(end)
-            self.dropped_torn += 1
+        end = data.rfind(b"\n") + 1
+        with open(self.path, "r+b") as fh:
+            fh.truncate(end)
+        self.dropped_torn += 1
         return len(data) - end
 
-    def rows(self) -> Iterator[dict[str, Any]]:
-        """Every complete record as a dict (the torn tail, if any, is repaired first)."""
+    def _numbered(self) -> Iterator[tuple[int, dict[str, Any]]]:
         self.repair()
         if not self.path.exists():
             return
@@ -100,14 +98,29 @@ class JsonlLog:
                 if not line.strip():
                     continue
                 try:
-                    yield orjson.loads(line)
+                    yield lineno, orjson.loads(line)
                 except orjson.JSONDecodeError:
-                    raise RunFailure(f"{self.path}:{lineno}: corrupt record in the middle of "
-                                     "the file") from None
+                    # a damaged input file, like a bad tasks file: exit 2 (export agrees)
+                    raise UsageError(f"{self.path}:{lineno}: corrupt record (not JSON); fix "
+                                     "or remove that line") from None
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Every complete record as a dict (the torn tail, if any, is repaired first)."""
+        for _, row in self._numbered():
+            yield row
 
     def read(self, model: type[M]) -> list[M]:
-        """Every complete record validated as ``model``."""
-        return [model.model_validate(row) for row in self.rows()]
+        """Every complete record validated as ``model`` (a bad one is named by its line)."""
+        out = []
+        for lineno, row in self._numbered():
+            try:
+                out.append(model.model_validate(row))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"]) or "record"
+                raise UsageError(f"{self.path}:{lineno}: not a valid {model.__name__} record "
+                                 f"({where}: {err['msg']}); fix or remove that line") from None
+        return out
 
     def append(self, records: list[BaseModel | dict[str, Any]]) -> None:
         """Append whole lines and flush them to the OS."""
@@ -137,8 +150,8 @@ class RunDir:
             probe = self.path / ".write-test"
             probe.write_text("")
             probe.unlink()
-        except OSError as exc:
-            raise RunFailure(f"cannot write to the run directory {self.path}: "
+        except OSError as exc:  # a bad --out/--run: exit 2, like export's unwritable --out
+            raise UsageError(f"cannot write to the run directory {self.path}: "
                              f"{exc.strerror or exc}") from None
         fh = open(self.path / ".lock", "a+")  # noqa: SIM115 - held until close()
         try:
