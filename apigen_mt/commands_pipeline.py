@@ -30,6 +30,32 @@ def load_config(path: Path | None, overrides: dict[str, Any]):
     return RunConfig.load(path, {k: v for k, v in overrides.items() if v is not None})
 
 
+ENV_CLASS_OPT = typer.Option(None, "--env-class",
+                             help="A Python class as the environment: package.module:Class.")
+ENV_CONFIG_OPT = typer.Option(None, "--env-config",
+                              help="JSON with the class's initial state (with --env-class).")
+ENV_INIT_OPT = typer.Option(None, "--env-init",
+                            help="Loader method that takes --env-config (with --env-class).")
+
+
+def resolve_env(env: str | None, data_dir: Path | None, env_class: str | None,
+                env_config: Path | None, env_init: str | None) -> tuple[str, Path | None]:
+    """The environment spec and data location from --env or the --env-class trio."""
+    if env_class is None:
+        if env_config is not None or env_init is not None:
+            raise UsageError("--env-config and --env-init go with --env-class")
+        if env is None:
+            raise UsageError("--env is required (see `apigen-mt env list`), or --env-class")
+        return env, data_dir
+    if env is not None or data_dir is not None:
+        raise UsageError("use either --env (with --data-dir) or --env-class (with "
+                         "--env-config), not both")
+    if ":" not in env_class:
+        raise UsageError(f"--env-class must look like package.module:ClassName, not {env_class!r}")
+    spec = f"class:{env_class}" + (f"@{env_init}" if env_init else "")
+    return spec, env_config
+
+
 def _positive(name: str, value: int | None) -> None:
     if value is not None and value <= 0:
         raise UsageError(f"{name} must be a positive number, got {value}")
@@ -133,12 +159,14 @@ def blueprint(
     quiet: bool = typer.Option(False, "--quiet", help="No live progress."),
     executor: str = EXECUTOR_OPT,
     ray_address: str | None = RAY_ADDRESS_OPT,
+    env_class: str | None = ENV_CLASS_OPT,
+    env_config: Path | None = ENV_CONFIG_OPT,
+    env_init: str | None = ENV_INIT_OPT,
 ):
     """Draft blueprints and keep those that pass every check."""
     if ctx.invoked_subcommand is not None:
         return
-    if env is None:
-        raise UsageError("--env is required (see `apigen-mt env list`)")
+    env, data_dir = resolve_env(env, data_dir, env_class, env_config, env_init)
     _positive("--n", n)
     _positive("--concurrency", concurrency)
     executor = executor_choice(executor, ray_address)

@@ -12,12 +12,16 @@ from rich.table import Table
 
 from apigen_mt.commands_pipeline import (
     CONFIG_OPT,
+    ENV_CLASS_OPT,
+    ENV_CONFIG_OPT,
+    ENV_INIT_OPT,
     EXECUTOR_OPT,
     RAY_ADDRESS_OPT,
     _positive,
     add_usage,
     executor_choice,
     load_config,
+    resolve_env,
     retries_by_kind,
     run_blueprint_phase,
     survived_line,
@@ -171,7 +175,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("run")
     def run_all(
-        env: str = typer.Option(..., "--env", help="Environment name or folder."),
+        env: str | None = typer.Option(None, "--env", help="Environment name or folder."),
         n: int = typer.Option(100, "--n", help="Accepted trajectories wanted."),
         config: Path | None = CONFIG_OPT,
         out: Path | None = typer.Option(None, "--out", help="Run directory."),
@@ -182,8 +186,12 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet"),
         executor: str = EXECUTOR_OPT,
         ray_address: str | None = RAY_ADDRESS_OPT,
+        env_class: str | None = ENV_CLASS_OPT,
+        env_config: Path | None = ENV_CONFIG_OPT,
+        env_init: str | None = ENV_INIT_OPT,
     ):
         """Both phases: blueprints, then rollouts, until --n trajectories are accepted."""
+        env, data_dir = resolve_env(env, data_dir, env_class, env_config, env_init)
         _positive("--n", n)
         _positive("--trials", trials)
         _positive("--concurrency", concurrency)
