@@ -7,6 +7,7 @@ prompt asks for, with realistic, configurable flaws (``sim.flaws``):
 - ``drafter.omit_detail``     the instruction leaves out a detail (reviewers catch it)
 - ``drafter.policy_violation`` a draft that breaks a domain rule (the policy check)
 - ``drafter.unparseable``     prose instead of JSON (answered with the parse error)
+- ``drafter.ignores_policy``  the rules in the context are not heeded (natural violations)
 - ``reviewer.false_reject``   a reviewer wrongly fails a criterion (split votes)
 - ``reviewer.miss``           a reviewer misses a real problem
 - ``reviewer.dull``           creativity judged 0
@@ -38,7 +39,8 @@ DEFAULT_FLAWS = {
     "drafter.omit_detail": 0.15,
     "drafter.policy_violation": 0.10,
     "drafter.unparseable": 0.05,
-    "drafter.info_request": 0.3,  # not a flaw: a share of tasks also ask for a fact
+    "drafter.info_request": 0.3,
+    "drafter.ignores_policy": 0.35,  # not a flaw: a share of tasks also ask for a fact
     "reviewer.false_reject": 0.08,
     "reviewer.miss": 0.10,
     "reviewer.dull": 0.10,
@@ -66,6 +68,29 @@ def _avoid_pairs(feedback: str, tool_names: list[str]) -> set[tuple[str, str]]:
                 value = next(g for g in groups if g)
                 if value not in tool_names:
                     pairs.add((tool, value))
+    return pairs
+
+
+def _named_values(req: SimRequest, feedback: str,
+                  tool_names: list[str]) -> set[tuple[str, str]]:
+    """(tool, value) pairs for values of the previous draft that the advice names."""
+    previous = next((m.get("content") for m in reversed(req.messages)
+                     if m.get("role") == "assistant"), None)
+    if not previous or not feedback:
+        return set()
+    try:
+        draft = json.loads(previous)
+    except (json.JSONDecodeError, TypeError):
+        return set()
+    pairs = set()
+    for line in feedback.splitlines():
+        for action in draft.get("actions", []) if isinstance(draft, dict) else []:
+            name = action.get("name")
+            if name not in tool_names or name not in line:
+                continue
+            for value in (action.get("arguments") or {}).values():
+                if isinstance(value, str) and len(value) >= 3 and value in line:
+                    pairs.add((name, value))
     return pairs
 
 
@@ -110,7 +135,7 @@ def drafter(req: SimRequest) -> SimReply:
                            seed=ref.get("seed", 0))
     tool_names = [t.name for t in env.domain.tools]
     named = _named_flaws(feedback)
-    avoid = _avoid_pairs(feedback, tool_names)
+    avoid = _avoid_pairs(feedback, tool_names) | _named_values(req, feedback, tool_names)
     if _flaw(req, "unparseable", round_no, named):
         return SimReply(text="Here is an idea: the customer wants to change something "
                              "about their account. Let me know if that works.")
@@ -119,12 +144,20 @@ def drafter(req: SimRequest) -> SimReply:
     view = ctx.get("user_data") or {}
     users = sorted(env.state[env.domain.user_table])
     others = [user_view(env, req.rng.choice(users))] if users else []
+    # a drafter that read the policy rules in its context mostly respects them
+    mindful = bool(ctx.get("policy_rules")) and not req.chance(
+        "drafter.ignores_policy", DEFAULT_FLAWS["drafter.ignores_policy"])
     chosen = None
-    for attempt in range(6):
+    for attempt in range(8):
         walk = ctx.get("suggested_tool_sequence") if attempt == 0 else None
         filled = fill_walk(env, walk or graph.walk(req.rng), view, req.rng, attempts=4,
                            avoid=avoid, extra_views=others)
-        if filled is not None:
+        if filled is None:
+            continue
+        chosen = chosen or filled.actions
+        bp = Blueprint(env=env.name, user_id=ctx.get("user_id"), instruction="-",
+                       actions=filled.actions)
+        if not mindful or check_policy(env, execute_actions(env, bp)).passed:
             chosen = filled.actions
             break
     if chosen is None:
