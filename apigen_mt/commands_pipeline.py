@@ -219,10 +219,11 @@ def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path 
             raise
         retries = retries_by_kind(models)
         cost = add_usage(run, "blueprint", models.usage.snapshot(), retries)
-        accepted = list(run.log(ACCEPTED).rows())
-        rejected = list(run.log(REJECTED).rows())
-        if not quiet:
-            Funnel.from_records(accepted, rejected).print(console, cost)
+        if not quiet:  # read one record at a time: a long run's files stay on disk
+            Funnel.from_records(run.log(ACCEPTED).rows(), run.log(REJECTED).rows()).print(
+                console, cost)
+        accepted = sum(1 for _ in run.log(ACCEPTED).rows())
+        rejected = sum(1 for _ in run.log(REJECTED).rows())
         snap = models.usage.snapshot().total
         console.print(f"{run.path}: {outcome.accepted_total} accepted "
                       f"(+{outcome.added} this run, {outcome.rejected} rejected, "
@@ -231,7 +232,7 @@ def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path 
                       f"{snap.cache_hits} from cache)")
         if line := survived_line(retries):
             console.print(line)
-        run.update_manifest(blueprints={"accepted": len(accepted), "rejected": len(rejected)})
+        run.update_manifest(blueprints={"accepted": accepted, "rejected": rejected})
         return run.path
     finally:
         run.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -50,7 +51,7 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
                       executor: str = "local", ray_address: str | None = None):
     """Phase 2 on a run directory; prints a closing summary; returns the outcome."""
     from apigen_mt.llm.registry import build_role_models
-    from apigen_mt.records import Blueprint
+    from apigen_mt.records import Blueprint, Trajectory
     from apigen_mt.rollout.episode import Roles
     from apigen_mt.runner.build import EnvRef, load_builtin_sim_roles
     from apigen_mt.runner.phase1 import ACCEPTED as BLUEPRINTS
@@ -68,7 +69,9 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
         manifest = run.manifest()
         env_ref = EnvRef(**manifest["env"])
         seed = manifest.get("seed", cfg.seed)
-        blueprints = run.log(BLUEPRINTS).read(Blueprint)
+        # provenance (verdicts, reviews) is not needed to play episodes, and is most of a
+        # blueprint's size in memory
+        blueprints = list(run.log(BLUEPRINTS).iter_read(Blueprint, drop=("provenance",)))
         if not blueprints:
             raise UsageError(f"{run_path} has no accepted blueprints; run `apigen-mt blueprint`")
         env = env_ref.load()
@@ -104,9 +107,10 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
         retries = retries_by_kind(models)
         cost = add_usage(run, "rollout", models.usage.snapshot(), retries)
         accepted = sum(1 for _ in run.log(ACCEPTED).rows())
-        failed_rows = list(run.log(FAILED).rows())
-        run.update_manifest(trajectories={"accepted": accepted, "failed": len(failed_rows)})
-        _summary(run_path, blueprints, accepted, failed_rows, outcome, cost, models, n)
+        reasons = failure_reasons(run.log(FAILED).iter_read(Trajectory))
+        run.update_manifest(trajectories={"accepted": accepted,
+                                          "failed": sum(reasons.values())})
+        _summary(run_path, blueprints, accepted, reasons, outcome, cost, models, n)
         if line := survived_line(retries):
             console.print(line)
         return outcome
@@ -114,17 +118,18 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
         run.close()
 
 
-def _summary(run_path, blueprints, accepted, failed_rows, outcome, cost, models, n):
-    from collections import Counter
-
-    from apigen_mt.records import Trajectory
+def failure_reasons(failed) -> Counter:
+    """Failed trajectories by reason, read one at a time."""
     from apigen_mt.runner.phase2 import failure_reason
 
-    reasons = Counter(failure_reason(Trajectory.model_validate(r)) for r in failed_rows)
+    return Counter(failure_reason(t) for t in failed)
+
+
+def _summary(run_path, blueprints, accepted, reasons, outcome, cost, models, n):
     table = Table(title="Rollouts")
     table.add_column("stage")
     table.add_column("count")
-    episodes = accepted + len(failed_rows)
+    episodes = accepted + sum(reasons.values())
     table.add_row("blueprints", str(len(blueprints)))
     table.add_row("episodes judged", str(episodes))
     for reason, count in sorted(reasons.items()):

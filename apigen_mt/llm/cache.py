@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,12 @@ class ResponseCache:
         self.misses = 0
         self.dropped_lines = 0  # torn or corrupt lines ignored on load
         self.read_only = False
-        self._data: dict[str, dict[str, Any]] = {}
+        # key → where the entry's line is in the file (offset << 32 | length), or the line
+        # itself when there is no file to read it back from. A long run caches hundreds of
+        # thousands of replies: an index of ints costs a fraction of the memory of the
+        # replies (and parsed dicts would also make every full garbage collection slow).
+        self._data: dict[str, Any] = {}
+        self._end = 0  # size of the file: where the next line goes
         self._inflight: dict[str, asyncio.Future[Completion]] = {}
         self._lock = threading.Lock()
         self._fh: Any = None
@@ -69,42 +75,74 @@ class ResponseCache:
                         path)
             self.read_only = True
         self._fh.seek(0)
-        content = self._fh.read()
-        good_end = 0
-        pos = 0
-        while pos < len(content):
-            nl = content.find(b"\n", pos)
-            end = len(content) if nl < 0 else nl + 1
-            line = content[pos:end].strip()
+        good_end = pos = 0
+        last = b""
+        for raw in self._fh:  # line by line: the file can be far larger than memory wants
+            end = pos + len(raw)
+            line = raw.strip()
             if line:
                 try:
                     row = orjson.loads(line)
-                    self._data[row["k"]] = row["v"]
+                    if "v" not in row:
+                        raise KeyError("v")
+                    self._data[row["k"]] = self._ref(pos, raw.rstrip(b"\r\n"))
                     good_end = end
                 except (orjson.JSONDecodeError, KeyError, TypeError):
                     self.dropped_lines += 1
             else:
                 good_end = end
-            pos = end
+            pos, last = end, raw
         if self.dropped_lines:
             log.warning("response cache %s: ignored %d torn/corrupt line(s)", path,
                         self.dropped_lines)
+        self._end = pos
         if not self.read_only:
-            if good_end < len(content):  # a torn tail: cut it so appends start clean
+            if good_end < pos:  # a torn tail: cut it so appends start clean
                 self._fh.truncate(good_end)
-            elif content and not content.endswith(b"\n"):
+                self._end = good_end
+            elif last and not last.endswith(b"\n"):
                 self._fh.write(b"\n")
+                self._fh.flush()
+                self._end += 1
             self._fh.seek(0, 2)
 
+    def preload(self, entries: dict[str, dict[str, Any]]) -> None:
+        """Add entries held in memory only (e.g. a worker's copy of the driver's cache)."""
+        with self._lock:
+            for key, value in entries.items():
+                self._data[key] = orjson.dumps({"k": key, "v": value})
+
+    def _ref(self, offset: int, line: bytes) -> int | bytes:
+        if self.read_only:  # the file belongs to another process: keep the line itself
+            return line
+        return offset << 32 | len(line)
+
     def get(self, key: str) -> dict[str, Any] | None:
-        return self._data.get(key)
+        ref = self._data.get(key)
+        if ref is None:
+            return None
+        if isinstance(ref, dict):  # put there directly (older callers): already a value
+            return ref
+        if isinstance(ref, int):
+            offset, size = ref >> 32, ref & 0xFFFFFFFF
+            if self._fh is not None:
+                ref = os.pread(self._fh.fileno(), size, offset)
+            else:  # closed: read it back all the same
+                with open(self.path, "rb") as fh:  # type: ignore[arg-type]
+                    fh.seek(offset)
+                    ref = fh.read(size)
+        return orjson.loads(ref)["v"]
 
     def put(self, key: str, value: dict[str, Any]) -> None:
+        line = orjson.dumps({"k": key, "v": value})
         with self._lock:
-            self._data[key] = value
             if self._fh is not None and not self.read_only:
-                self._fh.write(orjson.dumps({"k": key, "v": value}) + b"\n")
-                self._fh.flush()
+                self._fh.write(line + b"\n")
+                self._fh.flush()  # in the OS page cache now: it survives kill -9
+                self._data[key] = self._end << 32 | len(line)
+                self._end += len(line) + 1
+            else:
+                self._data[key] = line
 
     def close(self) -> None:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +28,9 @@ class Funnel:
     rescued: int = 0  # accepted after at least one redraft
 
     @classmethod
-    def from_records(cls, accepted: list[dict[str, Any]],
-                     rejected: list[dict[str, Any]]) -> Funnel:
-        """Tally every verdict of every round."""
+    def from_records(cls, accepted: Iterable[dict[str, Any]],
+                     rejected: Iterable[dict[str, Any]]) -> Funnel:
+        """Tally every verdict of every round (each iterable is read once)."""
         f = cls()
         for bp in accepted:
             prov = bp.get("provenance") or {}

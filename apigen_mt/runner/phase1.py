@@ -20,6 +20,18 @@ REJECTED = "blueprints.rejected.jsonl"
 ERRORS = "blueprints.errors.jsonl"
 
 
+def example_view(bp: Blueprint) -> dict[str, Any]:
+    """The parts of an accepted blueprint that later slots use (few-shot examples, user
+    reuse, recombination), without the verdicts and reviews of its provenance: a run keeps
+    one per accepted blueprint in memory, so it must stay small."""
+    prov = bp.provenance
+    return {"id": bp.id, "user_id": bp.user_id, "instruction": bp.instruction,
+            "actions": [a.model_dump(mode="json") for a in bp.actions],
+            "outputs": list(bp.outputs),
+            "provenance": {"slot": prov.slot if prov else -1,
+                           "recombined_from": list(prov.recombined_from) if prov else []}}
+
+
 @dataclass
 class Phase1Outcome:
     """What one invocation did (the files hold the full history)."""
@@ -48,10 +60,13 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
     the slot function in another process (workers mirror the accepted blueprints).
     """
     accepted_log, rejected_log, errors_log = run.log(ACCEPTED), run.log(REJECTED), run.log(ERRORS)
-    accepted = [b.model_dump(mode="json") for b in accepted_log.read(Blueprint)]
+    accepted: list[dict[str, Any]] = []  # what later slots may use, one small dict each
+    signatures: set[str] = set()
+    for bp in accepted_log.iter_read(Blueprint):
+        accepted.append(example_view(bp))
+        signatures.add(bp.action_signature())
     rejected_slots = {r["slot"] for r in rejected_log.rows()}
     done = {b["provenance"]["slot"] for b in accepted} | rejected_slots
-    signatures = {Blueprint.model_validate(b).action_signature() for b in accepted}
     outcome = Phase1Outcome(accepted_total=len(accepted))
     if len(accepted) >= n:
         return outcome
@@ -109,7 +124,7 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
             else:
                 signatures.add(bp.action_signature())
                 accepted_log.append([bp])
-                accepted.append(bp.model_dump(mode="json"))
+                accepted.append(example_view(bp))
                 outcome.added += 1
                 outcome.accepted_total += 1
                 if progress:

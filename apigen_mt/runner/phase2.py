@@ -16,7 +16,7 @@ from apigen_mt.errors import RunFailure
 from apigen_mt.llm.base import ModelError
 from apigen_mt.records import Blueprint, Trajectory
 from apigen_mt.rollout.episode import Roles, play_episode
-from apigen_mt.rollout.judge import Target, target_for
+from apigen_mt.rollout.judge import target_for
 from apigen_mt.rollout.settings import RolloutSettings
 from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, RemoteWork, run_ordered
 from apigen_mt.runner.progress import Progress
@@ -70,19 +70,20 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
     """
     acc_log, fail_log = run.log(ACCEPTED), run.log(FAILED)
     ledger, errors = run.log(LEDGER), run.log(ERRORS)
-    accepted_rows = list(acc_log.rows())
-    done = {(r["blueprint_id"], r["trial"]) for r in accepted_rows}
+    done: set[tuple[str, int]] = set()
+    contents: set[str] = set()
+    for r in acc_log.rows():  # one record at a time: a long run's files stay on disk
+        done.add((r["blueprint_id"], r["trial"]))
+        contents.add(r["id"])
     done |= {(r["blueprint_id"], r["trial"]) for r in fail_log.rows()}
     done |= {(r["blueprint_id"], r["trial"]) for r in ledger.rows()}
-    contents = {r["id"] for r in accepted_rows}
-    outcome = Phase2Outcome(accepted_total=len(accepted_rows))
+    outcome = Phase2Outcome(accepted_total=len(contents))
     if outcome.accepted_total >= n or not blueprints:
         outcome.exhausted = not blueprints
         return outcome
     count = len(blueprints)
     keys = [k for k in range(count * settings.trials)
             if (blueprints[k % count].id, k // count) not in done]
-    targets: dict[str, Target] = {}
     breaker = CircuitBreaker(breaker_after)
     in_flight: set[int] = set()
     if progress is not None:
@@ -90,10 +91,11 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
 
     async def work(key: int) -> Trajectory:
         bp = blueprints[key % count]
-        if bp.id not in targets:
-            targets[bp.id] = target_for(env, bp)  # once per blueprint
-        return await play_episode(bp, env, targets[bp.id], roles, settings, key // count,
-                                  seed)
+        # Replayed per episode (well under a millisecond) rather than kept per blueprint:
+        # trials go round all the blueprints, so a cache would have to hold every target
+        # for the whole phase, and memory would grow with the run.
+        return await play_episode(bp, env, target_for(env, bp), roles, settings,
+                                  key // count, seed)
 
     def ready(key: int) -> bool:
         in_flight.add(key)

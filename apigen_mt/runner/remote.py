@@ -164,7 +164,7 @@ class RecordingCache(ResponseCache):
 
     def __init__(self, entries: dict[str, Any], spill: Ledger):
         super().__init__(None)
-        self._data.update(entries)
+        self.preload(entries)
         self._spill = spill
 
     def put(self, key: str, value: dict[str, Any]) -> None:

@@ -80,14 +80,25 @@ class JsonlLog:
         """
         if not self.path.exists():
             return 0
-        data = self.path.read_bytes()
-        if not data or data.endswith(b"\n"):
-            return 0
-        end = data.rfind(b"\n") + 1
-        with open(self.path, "r+b") as fh:
+        with open(self.path, "r+b") as fh:  # only the tail is read: files grow large
+            size = fh.seek(0, 2)
+            if size == 0:
+                return 0
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return 0
+            end, pos = 0, size
+            while pos > 0:  # back to the last newline, a block at a time
+                start = max(0, pos - 65536)
+                fh.seek(start)
+                found = fh.read(pos - start).rfind(b"\n")
+                if found >= 0:
+                    end = start + found + 1
+                    break
+                pos = start
             fh.truncate(end)
         self.dropped_torn += 1
-        return len(data) - end
+        return size - end
 
     def _numbered(self) -> Iterator[tuple[int, dict[str, Any]]]:
         self.repair()
@@ -111,16 +122,21 @@ class JsonlLog:
 
     def read(self, model: type[M]) -> list[M]:
         """Every complete record validated as ``model`` (a bad one is named by its line)."""
-        out = []
+        return list(self.iter_read(model))
+
+    def iter_read(self, model: type[M], drop: tuple[str, ...] = ()) -> Iterator[M]:
+        """The same, one record at a time; ``drop`` leaves those fields out (to their
+        defaults) so a long file's records stay small in memory."""
         for lineno, row in self._numbered():
+            for name in drop:
+                row.pop(name, None)
             try:
-                out.append(model.model_validate(row))
+                yield model.model_validate(row)
             except ValidationError as exc:
                 err = exc.errors()[0]
                 where = ".".join(str(p) for p in err["loc"]) or "record"
                 raise UsageError(f"{self.path}:{lineno}: not a valid {model.__name__} record "
                                  f"({where}: {err['msg']}); fix or remove that line") from None
-        return out
 
     def append(self, records: list[BaseModel | dict[str, Any]]) -> None:
         """Append whole lines and flush them to the OS."""
