@@ -145,6 +145,32 @@ def add_usage(run, phase: str, snapshot, retries: dict[str, int] | None = None) 
     return merged["cost"]
 
 
+def run_batch(batch, run, phase: str, models, progress):
+    """Run one phase's batch; its usage and retries are recorded even when it fails.
+
+    Returns (outcome, cost of the phase so far, retries by kind). The models are closed
+    either way.
+    """
+
+    async def go():
+        try:
+            with progress:
+                return await batch
+        finally:
+            await models.aclose()
+
+    try:
+        outcome = asyncio.run(go())
+    except Exception:  # e.g. the circuit breaker: still record and say what was retried
+        retries = retries_by_kind(models)
+        add_usage(run, phase, models.usage.snapshot(), retries)
+        if line := survived_line(retries):
+            console.print(line)
+        raise
+    retries = retries_by_kind(models)
+    return outcome, add_usage(run, phase, models.usage.snapshot(), retries), retries
+
+
 @blueprint_app.callback(invoke_without_command=True)
 def blueprint(
     ctx: typer.Context,
@@ -201,24 +227,9 @@ def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path 
         progress = Progress("blueprints", n, models.usage.snapshot,
                             enabled=False if quiet else None)
 
-        async def go():
-            try:
-                with progress:
-                    return await run_phase1(phase, run, n, conc, progress, executor=pool,
-                                            spec=spec)
-            finally:
-                await models.aclose()
-
-        try:
-            outcome = asyncio.run(go())
-        except Exception:  # e.g. the circuit breaker: still record and say what was retried
-            retries = retries_by_kind(models)
-            add_usage(run, "blueprint", models.usage.snapshot(), retries)
-            if line := survived_line(retries):
-                console.print(line)
-            raise
-        retries = retries_by_kind(models)
-        cost = add_usage(run, "blueprint", models.usage.snapshot(), retries)
+        outcome, cost, retries = run_batch(
+            run_phase1(phase, run, n, conc, progress, executor=pool, spec=spec),
+            run, "blueprint", models, progress)
         if not quiet:  # read one record at a time: a long run's files stay on disk
             Funnel.from_records(run.log(ACCEPTED).rows(), run.log(REJECTED).rows()).print(
                 console, cost)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections import Counter
 from pathlib import Path
@@ -19,11 +18,10 @@ from apigen_mt.commands_pipeline import (
     EXECUTOR_OPT,
     RAY_ADDRESS_OPT,
     _positive,
-    add_usage,
     executor_choice,
     load_config,
     resolve_env,
-    retries_by_kind,
+    run_batch,
     run_blueprint_phase,
     survived_line,
 )
@@ -88,24 +86,10 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
         progress = Progress("trajectories", n, models.usage.snapshot,
                             enabled=False if quiet else None)
 
-        async def go():
-            try:
-                with progress:
-                    return await run_phase2(blueprints, env, roles, settings, run, n, seed,
-                                            conc, progress, executor=pool, spec=spec)
-            finally:
-                await models.aclose()
-
-        try:
-            outcome = asyncio.run(go())
-        except Exception:  # e.g. the circuit breaker: still record and say what was retried
-            retries = retries_by_kind(models)
-            add_usage(run, "rollout", models.usage.snapshot(), retries)
-            if line := survived_line(retries):
-                console.print(line)
-            raise
-        retries = retries_by_kind(models)
-        cost = add_usage(run, "rollout", models.usage.snapshot(), retries)
+        outcome, cost, retries = run_batch(
+            run_phase2(blueprints, env, roles, settings, run, n, seed, conc, progress,
+                       executor=pool, spec=spec),
+            run, "rollout", models, progress)
         accepted = sum(1 for _ in run.log(ACCEPTED).rows())
         reasons = failure_reasons(run.log(FAILED).iter_read(Trajectory))
         run.update_manifest(trajectories={"accepted": accepted,
