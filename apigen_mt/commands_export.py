@@ -94,6 +94,11 @@ def _eval(env: str, tasks: Path, split: str | None, data_dir: Path | None, trial
     env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0)
     environment = env_ref.load()
     env_name = Path(env).name
+    for i, task in enumerate(task_rows):
+        for j, action in enumerate(task["actions"]):
+            if action["name"] not in environment.tools:
+                raise UsageError(f"{tasks}: task {task.get('index', i)} action {j} names an "
+                                 f"unknown tool '{action['name']}'")
     blueprints = [task_to_blueprint(t, env_name) for t in task_rows]
     cfg = load_config(config, {})
     load_builtin_sim_roles()

@@ -226,9 +226,6 @@ def test_an_unknown_tool_in_a_tasks_file_is_named(finished, tmp_path):
     assert "unknown tool 'teleport_order'" in result.stdout.splitlines()[1]
 
 
-@pytest.mark.xfail(strict=True, reason="eval plays a task whose ground truth names an unknown "
-                   "tool (and scores it as passed); it should refuse the tasks file. The fix "
-                   "belongs in commands_export._eval / stats.evaluate (not owned here).")
 def test_eval_refuses_a_task_with_an_unknown_tool(finished, tmp_path):
     _, tasks = finished
     tasks = json.loads(json.dumps(tasks))
