@@ -69,7 +69,7 @@ def reset(url: str) -> None:
     httpx2.post(url.rsplit("/v1", 1)[0] + "/stats")
 
 
-def write_config(folder: Path, url: str, concurrency: int) -> Path:
+def write_config(folder: Path, url: str, concurrency: int, drafter: str = "llm") -> Path:
     roles = "\n".join(f'  {r}: {{model: "local:sim"}}' for r in ROLES)
     path = folder / "bench.yaml"
     path.write_text(f"""roles:
@@ -78,6 +78,7 @@ def write_config(folder: Path, url: str, concurrency: int) -> Path:
 endpoints:
   local: {{base_url: "{url}", api_key_required: false, timeout_s: 120, max_retries: 2,
           max_concurrency: {concurrency}}}
+blueprint: {{drafter: {drafter}}}
 """)
     return path
 
@@ -165,9 +166,9 @@ def run_cli(args: list[str], env: dict[str, str], sampler: Sampler | None = None
 
 
 def pipeline(url: str, server_pid: int, n: int, c: int, work: Path, tag: str,
-             ideal: float | None) -> dict[str, Any]:
+             ideal: float | None, drafter: str = "llm") -> dict[str, Any]:
     """`apigen-mt run` through the endpoint; figures from the server's counters."""
-    config = write_config(work, url, c)
+    config = write_config(work, url, c, drafter)
     env = {k: v for k, v in os.environ.items() if not k.startswith("APIGEN_MT_")}
     env.update(APIGEN_MT_RUNS=str(work / "runs"), COLUMNS="200")
     reset(url)
@@ -289,6 +290,9 @@ def main() -> None:
                     help="conversations of the zero-latency runs")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--skip-zero", action="store_true")
+    ap.add_argument("--drafter", choices=["llm", "walk"], default="llm",
+                    help="walk: phase 1 drafts without the model (the served sim drafter "
+                         "is CPU-heavy and bounds phase 1 on a small machine)")
     args = ap.parse_args()
     c, lat, jit = args.concurrency, args.latency_ms, args.jitter_ms
     result: dict[str, Any] = {"concurrency": c, "latency_ms": lat, "jitter_ms": jit,
@@ -302,14 +306,15 @@ def main() -> None:
             ideal = c / ((lat + jit / 2) / 1000)
             server, url = start_server(lat, jit)
             try:
-                r = pipeline(url, server.pid, args.n, c, work, "latency", ideal)
+                r = pipeline(url, server.pid, args.n, c, work, "latency", ideal, args.drafter)
             finally:
                 server.terminate()
                 server.wait(10)
             eff = r["calls_per_s"] / ideal
             serving_eff = r["calls"] / r["serving_s"] / ideal
             ph = r["phases"]
-            print(f"latency-bound: run --n {args.n} at C={c}, L={lat:g}±{jit:g} ms "
+            print(f"latency-bound: run --n {args.n} at C={c}, L={lat:g}±{jit:g} ms, "
+                  f"drafter {args.drafter} "
                   f"(ideal C/L̄ = {ideal:.1f} calls/s): {r['calls']} model calls in "
                   f"{r['wall_s']:.1f}s")
             print(f"  whole run (process start to exit): {r['calls_per_s']:.1f} calls/s, "
@@ -323,7 +328,7 @@ def main() -> None:
                   f"{r['server_cpu_ms_per_call']:.2f} ms; at the ideal rate that is "
                   f"{demand:.2f} of {os.cpu_count()} cores. Peak RSS {r['peak_rss_mb']:.0f} MB")
             result.update(
-                n=args.n, calls=r["calls"], wall_s=round(r["wall_s"], 2),
+                n=args.n, drafter=args.drafter, calls=r["calls"], wall_s=round(r["wall_s"], 2),
                 calls_per_s=round(r["calls_per_s"], 1), ideal_calls_per_s=round(ideal, 1),
                 efficiency=round(eff, 3), efficiency_from_first_request=round(serving_eff, 3),
                 efficiency_phase1=round(ph["blueprints"]["efficiency"], 3),

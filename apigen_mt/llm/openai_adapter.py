@@ -18,6 +18,7 @@ import asyncio
 import email.utils
 import logging
 import os
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -32,7 +33,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from apigen_mt.config import ConfigError, Endpoint
@@ -126,25 +126,41 @@ class OpenAIChatModel:
         settings = settings or Settings()
         kwargs = self._request(messages, tools, settings)
         body = orjson.dumps(kwargs)  # once, however many attempts
-        tokens = _estimate_tokens(messages, tools) + (settings.max_tokens or 0)
-        schemas = tool_schemas(tools) if tools is not None else None
         ep = self.endpoint
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(ep.max_retries + 1),
-            wait=_Wait(ep.retry_backoff_s, ep.retry_backoff_max_s),
-            retry=retry_if_exception_type(_Transient),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
+        tokens = (_estimate_tokens(messages, tools) + (settings.max_tokens or 0)) if ep.tpm \
+            else 0
+        schemas = tool_schemas(tools) if tools is not None else None
+        # The first attempt runs without the retry machinery (most calls need no more, and
+        # setting tenacity up cost ~5% of the pipeline's CPU per call); a transient failure
+        # hands over to tenacity for attempts 2 … max_retries + 1, with the same waits.
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._attempt(body, tokens, schemas)
+            return await self._attempt(body, tokens, schemas)
         except _Transient as exc:
-            raise ModelError(
-                f"{self.name}: gave up after {ep.max_retries + 1} attempt(s) at "
-                f"{ep.base_url}: {exc}", kind=exc.kind, retryable=True) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+            failure = exc
+        wait = _Wait(ep.retry_backoff_s, ep.retry_backoff_max_s)
+        if ep.max_retries > 0:
+            delay = wait.after(failure, 1)
+            self._note_retry(failure, 1, delay)
+            await asyncio.sleep(delay)
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(ep.max_retries),
+                wait=wait.shifted(1),
+                retry=retry_if_exception_type(_Transient),
+                before_sleep=lambda state: self._note_retry(
+                    state.outcome.exception() if state.outcome else None,
+                    state.attempt_number + 1,
+                    state.next_action.sleep if state.next_action else 0.0),
+                reraise=True,
+            )
+            try:
+                async for attempt in retrying:
+                    with attempt:
+                        return await self._attempt(body, tokens, schemas)
+            except _Transient as exc:
+                failure = exc
+        raise ModelError(
+            f"{self.name}: gave up after {ep.max_retries + 1} attempt(s) at "
+            f"{ep.base_url}: {failure}", kind=failure.kind, retryable=True) from None
 
     def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
                  s: Settings) -> dict[str, Any]:
@@ -250,26 +266,39 @@ class OpenAIChatModel:
         return Completion(text=text, tool_calls=calls, finish_reason=finish, usage=usage,
                           cost=cost, model=self.name)
 
-    def _log_retry(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        wait = state.next_action.sleep if state.next_action else 0.0
+    def _note_retry(self, exc: BaseException | None, attempt: int, wait: float) -> None:
         self.runtime.retries[getattr(exc, "kind", "error")] += 1
-        log.info("%s: attempt %d failed (%s); retrying in %.2fs", self.name,
-                    state.attempt_number, exc, wait)
+        log.info("%s: attempt %d failed (%s); retrying in %.2fs", self.name, attempt, exc,
+                 wait)
 
 
 class _Wait:
-    """Exponential backoff with jitter, unless the server said how long (Retry-After)."""
+    """Exponential backoff with jitter, unless the server said how long (Retry-After).
 
-    def __init__(self, initial: float, maximum: float):
-        self._exp = wait_exponential_jitter(multiplier=max(initial, 1e-3), max=maximum,
-                                            jitter=initial)
+    After attempt k fails: ``min(initial * 2**(k-1) + uniform(0, initial), maximum)``
+    (tenacity's ``wait_exponential_jitter``). ``offset`` is the number of attempts made
+    before tenacity took over, so the sequence goes on where it stood.
+    """
+
+    def __init__(self, initial: float, maximum: float, offset: int = 0):
+        self.initial = max(initial, 1e-3)
+        self.jitter = initial
+        self.maximum = maximum
+        self.offset = offset
+
+    def shifted(self, offset: int) -> _Wait:
+        return _Wait(self.jitter, self.maximum, offset)
+
+    def after(self, exc: BaseException | None, attempt: int) -> float:
+        """Seconds to wait after ``attempt`` (1-based) failed with ``exc``."""
+        if isinstance(exc, _Transient) and exc.retry_after is not None:
+            return min(max(exc.retry_after, 0.0), MAX_RETRY_AFTER_S)
+        delay = self.initial * 2 ** (attempt - 1) + random.uniform(0, self.jitter)
+        return max(0.0, min(delay, self.maximum))
 
     def __call__(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Transient) and exc.retry_after is not None:
-            return min(max(exc.retry_after, 0.0), MAX_RETRY_AFTER_S)
-        return self._exp(state)
+        return self.after(exc, state.attempt_number + self.offset)
 
 
 def _retry_after(headers: Any) -> float | None:
