@@ -121,7 +121,7 @@ class JudgeVerdict(BaseModel):
     rule_violations: list[str] = Field(default_factory=list)
 
 
-EndReason = Literal["stop", "ending_tool", "max_turns", "model_error"]
+EndReason = Literal["stop", "ending_tool", "max_turns", "model_error", "unreadable_instruction"]
 
 
 class Trajectory(BaseModel):

@@ -128,7 +128,8 @@ def main() -> None:
         for env in envs:
             r = run_domain(env, args.n, base.resolve())
             results.append(r)
-            print(f"{env:8} {r['trajectories']:4} kept | openings {r['distinct_openings']:4} distinct"
+            print(f"{env:8} {r['trajectories']:4} kept | openings {r['distinct_openings']:4}"
+                  " distinct"
                   f" | agent turns {r['distinct_agent_turns']}/{r['agent_turns']} distinct"
                   f" | distinct-1/2 customer {r['distinct_1_customer']:.3f}/"
                   f"{r['distinct_2_customer']:.3f}, all {r['distinct_1_all']:.3f}/"

@@ -39,11 +39,28 @@ class ValuePool:
 
     values: dict[str, list[Any]] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
+    # flat records whose fields belong together (an address: street, city, state, zip)
+    groups: list[dict[str, Any]] = field(default_factory=list)
     _scopes: dict[int, tuple[frozenset, ValuePool]] = field(default_factory=dict, repr=False)
 
     def copy(self) -> ValuePool:
         """An independent pool with the same values and records."""
-        return ValuePool({k: list(v) for k, v in self.values.items()}, list(self.records))
+        return ValuePool({k: list(v) for k, v in self.values.items()}, list(self.records),
+                         list(self.groups))
+
+    def absorb_groups(self, data: Any) -> None:
+        """Remember every flat record of three or more plain fields (no ids) as a whole."""
+        if isinstance(data, dict):
+            plain = {k: v for k, v in data.items() if isinstance(v, (str, int, float))}
+            if len(plain) == len(data) >= 3 and not any(
+                    k == "id" or k.endswith("_id") or k in _IDENTITY_KEYS for k in data) \
+                    and data not in self.groups:
+                self.groups.append(dict(data))
+            for value in data.values():
+                self.absorb_groups(value)
+        elif isinstance(data, list):
+            for value in data:
+                self.absorb_groups(value)
 
     def scope(self, index: int) -> tuple[frozenset, ValuePool]:
         """The scalars (and keys) in record ``index``, and a pool of that record alone."""
@@ -233,6 +250,13 @@ def propose_arguments(tool_schema: dict[str, Any], pool: ValuePool,
                 return None
             continue
         args[name] = value
+    # fields that belong together come from one record, so a city matches its state and zip
+    fitting = [g for g in pool.groups if len(set(g) & set(args)) >= 3
+               and set(g) <= set(params.get("properties", {}))]
+    if fitting:  # the record that shares most of the drawn values (no extra draw: the
+        # sequence of random choices stays as it was)
+        group = max(fitting, key=lambda g: sum(args.get(k) == v for k, v in g.items()))
+        args.update({k: group[k] for k in group if k in args or k in required})
     return args
 
 
@@ -277,8 +301,10 @@ def fill_walk(env: Environment, walk: list[str], view: dict[str, Any], rng: rand
     schemas = {t.name: t.schema["function"] for t in env.domain.tools}
     seed_pool = ValuePool()
     seed_pool.absorb(view)
+    seed_pool.absorb_groups(view)
     enrich(env.fresh(), seed_pool)
     for other in extra_views or []:
+        seed_pool.absorb_groups(other)
         extra = ValuePool()
         extra.absorb(other)
         for key, values in extra.values.items():

@@ -1,7 +1,9 @@
-"""Instruction text written from actions by template (walk drafter, sim roles).
+"""Instructions written from actions the way a person would brief a simulated customer.
 
-Works for any environment: tool and argument names are turned into words, and every
-argument a write needs is stated, so the simulated human can supply it.
+Works for any environment (see :mod:`apigen_mt.blueprint.phrasing`): who the customer is
+and what they can identify themselves with, each goal in plain words, every detail a change
+needs (so the customer can supply it), the facts they want to hear, and how they behave.
+The wording varies from one instruction to the next.
 """
 
 from __future__ import annotations
@@ -10,86 +12,170 @@ import json
 import random
 from typing import Any
 
+from apigen_mt.blueprint.phrasing import (
+    Slot,
+    slot_value,
+    slots_for,
+    speak_address,
+    speak_intent,
+    speak_value,
+    words,
+)
 from apigen_mt.records import Action
 
-_OPENERS = ["You want to", "You would like to", "You need to", "You are hoping to"]
-_THEN = ["Then you also want to", "After that, you want to", "You also need to",
-         "In the same conversation, you want to"]
+__all__ = [
+    "describe_action",
+    "identity_sentence",
+    "question_sentence",
+    "render_value",
+    "words",
+    "write_instruction",
+]
 
-
-def words(name: str) -> str:
-    """``cancel_pending_order`` → ``cancel pending order``."""
-    return name.replace("_", " ").strip()
-
-
+_FIRST_GOAL = ["You want to {intent}.", "You would like to {intent}.", "You need to {intent}.",
+               "You are hoping to {intent}.", "Your goal is to {intent}.",
+               "You are getting in touch because you want to {intent}."]
+_NEXT_GOAL = ["After that, you also want to {intent}.", "Once that is done, you want to {intent}.",
+              "You also need to {intent}.", "In the same conversation, you would like to {intent}."]
+_DETAIL = ["The {noun} {be} {value}.", "The {noun} you have in mind {be} {value}.",
+           "For the {noun}, you want {value}.", "Use {value} as the {noun}."]
+_QUESTION = ["You also want to know the {field} of {noun} {value}.",
+             "Before you finish, you want to find out the {field} of {noun} {value}.",
+             "At the end, you would like to be told the {field} of {noun} {value}."]
+_BEHAVIOUR = [
+    "You give details only when the agent asks for them, a few at a time, and agree to a "
+    "change only once the agent has described it correctly.",
+    "You let the agent lead: you answer what you are asked, and you say yes to a change only "
+    "when the agent's summary matches what you want.",
+    "You do not volunteer everything at once; you answer the agent's questions and approve a "
+    "change only after hearing exactly what will be done.",
+]
+CAREFUL = "Before agreeing to any change, you ask the agent to go over it once more."
+NO_EMAIL = "You do not remember the email address on your account."
 _SEPARATORS = ("; ", ": ", "\n", "(", ")")
 
 
 def render_value(value: Any) -> str:
-    """Argument values as a customer would say them (JSON for lists and objects, and for
-    text that holds the separators details are written with, so it reads back whole)."""
+    """A value as an agent reports it (JSON for lists and objects, and for text that holds
+    separators, so it reads back whole); expected outputs are written this way."""
     if isinstance(value, str) and not any(sep in value for sep in _SEPARATORS):
         return value
     return json.dumps(value)
 
 
 def describe_action(action: Action) -> str:
-    """``cancel pending order (order id: #W1; reason: no longer needed)``."""
-    if not action.arguments:
-        return words(action.name)
-    details = "; ".join(f"{words(k)}: {render_value(v)}" for k, v in action.arguments.items())
-    return f"{words(action.name)} ({details})"
+    """A tool call in plain words: ``cancel my pending order (order #W1, reason …)``."""
+    rng = random.Random(action.name)
+    details = ", ".join(f"{slot.noun} {_spoken(slot, action.arguments)}"
+                        for slot in slots_for(list(action.arguments)))
+    said = speak_intent(action.name, rng)
+    return f"{said} ({details})" if details else said
 
 
-def identity_sentence(user_id: str | None, user_data: dict[str, Any] | None) -> str:
-    """How the customer introduces themself: a name, zip or email when the data has one."""
-    record = (user_data or {}).get("user") or {}
-    parts = []
+def _spoken(slot: Slot, arguments: dict[str, Any]) -> str:
+    value = slot_value(slot, arguments)
+    return speak_address(value) if slot.is_address else speak_value(value)
+
+
+def _identity(record: dict[str, Any]) -> dict[str, str]:
+    out = {}
     name = record.get("name")
     if isinstance(name, dict) and name.get("first_name"):
-        parts.append(f"Your name is {name['first_name']} {name.get('last_name', '')}".strip())
+        out["name"] = f"{name['first_name']} {name.get('last_name', '')}".strip()
     elif isinstance(record.get("first_name"), str):
-        parts.append(f"Your name is {record['first_name']} {record.get('last_name', '')}".strip())
+        out["name"] = f"{record['first_name']} {record.get('last_name', '')}".strip()
     elif isinstance(name, str):
-        parts.append(f"Your name is {name}")
+        out["name"] = name
     address = record.get("address")
     if isinstance(address, dict) and address.get("zip"):
-        parts.append(f"your zip code is {address['zip']}")
+        out["zip"] = str(address["zip"])
     if isinstance(record.get("email"), str):
-        parts.append(f"your email is {record['email']}")
-    if user_id:
-        parts.append(f"your user id is {user_id}")
-    if not parts:
-        return ""
-    text = ", ".join(parts)
-    return text[0].upper() + text[1:] + "."
+        out["email"] = record["email"]
+    return out
 
 
-def question_sentence(key: str, param: str, value: Any) -> str:
-    """A fact the customer wants to be told: ``ask for the status (order id: #W1)``."""
-    return f"You also want to ask for the {words(key)} ({words(param)}: {render_value(value)})."
+def identity_sentence(user_id: str | None, user_data: dict[str, Any] | None,
+                      rng: random.Random | None = None) -> str:
+    """Who the customer is and what they can identify themselves with.
+
+    With a name, a zip and an email on file, the customer knows the email only, the name
+    and zip only (and says they forgot the email), or both.
+    """
+    rng = rng or random.Random(user_id or "")
+    known = _identity((user_data or {}).get("user") or {})
+    has_pair = "name" in known and "zip" in known
+    mode = "both"
+    if has_pair and "email" in known:
+        mode = rng.choices(["email", "name_zip", "both"], weights=[45, 35, 20])[0]
+    parts = []
+    if has_pair and mode in ("name_zip", "both"):
+        parts.append(rng.choice([
+            "You are {name}, and your zip code is {zip}.",
+            "Your name is {name} and you live in zip code {zip}.",
+            "You are {name} (zip code {zip}).",
+        ]).format(**known))
+    elif "name" in known:
+        parts.append(f"Your name is {known['name']}.")
+    if "email" in known and mode in ("email", "both"):
+        parts.append(rng.choice(["Your email address is {email}.",
+                                 "The email on your account is {email}.",
+                                 "You use the email address {email}."]).format(**known))
+    elif "email" in known:
+        parts.append(NO_EMAIL)
+    if user_id and not has_pair and "email" not in known:
+        parts.append(f"Your user id is {user_id}.")
+    return " ".join(parts)
+
+
+def question_sentence(key: str, param: str, value: Any,
+                      rng: random.Random | None = None) -> str:
+    """A fact the customer wants to be told, about the record ``param = value``."""
+    rng = rng or random.Random(f"{key}|{param}")
+    return rng.choice(_QUESTION).format(field=words(key), noun=slots_for([param])[0].noun,
+                                        value=speak_value(value))
+
+
+def _persona_sentence(persona: str) -> str:
+    text = persona.strip().rstrip(".")
+    if text.startswith(("A ", "An ")):
+        return f"You are {text[0].lower()}{text[1:]}."
+    return f"About you: {text}."
+
+
+_CAREFUL_HINTS = ("methodical", "step by step", "follow-up", "bad experience", "detail",
+                  "cautious", "careful", "sceptical", "skeptical")
 
 
 def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str | None,
                       user_data: dict[str, Any] | None, persona: str | None,
                       rng: random.Random, omit: tuple[int, str] | None = None,
                       questions: list[tuple[str, str, Any]] = ()) -> str:
-    """A second-person instruction stating every write and its details.
+    """A second-person instruction stating every write's goal and details.
 
     ``omit`` = (action index, argument) leaves one detail out (a flaw the sim drafter
-    makes on purpose, which the committee should catch).
+    makes on purpose, which the committee should catch). ``questions`` are
+    ``(field, argument, value)``: the customer wants to be told ``field`` of that record.
     """
-    lines = [identity_sentence(user_id, user_data)]
+    lines = [identity_sentence(user_id, user_data, rng)]
+    if user_id and not any(n.startswith("find_") for n in kinds) and "user id" not in lines[0]:
+        lines.append(f"Your user id is {user_id}.")  # no lookup by email or name here
     writes = [(i, a) for i, a in enumerate(actions) if kinds.get(a.name) == "write"]
     for n, (i, action) in enumerate(writes):
-        shown = action
+        goal = rng.choice(_FIRST_GOAL if n == 0 else _NEXT_GOAL)
+        lines.append(goal.format(intent=speak_intent(action.name, rng, "your")))
+        slots = slots_for(list(action.arguments))
         if omit is not None and omit[0] == i:
-            shown = Action(name=action.name,
-                           arguments={k: v for k, v in action.arguments.items() if k != omit[1]})
-        opener = rng.choice(_OPENERS if n == 0 else _THEN)
-        lines.append(f"{opener} {describe_action(shown)}.")
-    lines.extend(question_sentence(*q) for q in questions)
+            slots = [s for s in slots if omit[1] not in s.params]
+        rng.shuffle(slots)
+        for slot in slots:
+            be = "are" if slot.noun.endswith("s") else "is"
+            lines.append(rng.choice(_DETAIL).format(noun=slot.noun, be=be,
+                                                    value=_spoken(slot, action.arguments)))
+    lines.extend(question_sentence(*q, rng=rng) for q in questions)
     if persona:
-        lines.append(f"As a person: {persona}")
-    lines.append("Give details only when the agent asks for them, and confirm before changes.")
+        lines.append(_persona_sentence(persona))
+    lines.append(rng.choice(_BEHAVIOUR))
+    careful = persona and any(h in persona.lower() for h in _CAREFUL_HINTS)
+    if careful or rng.random() < 0.1:
+        lines.append(CAREFUL)
     return " ".join(line for line in lines if line)

@@ -33,7 +33,7 @@ from apigen_mt.llm.base import Completion, Settings, ToolCall, Usage
 from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
 
 ROLE_MARKER = re.compile(r"<!--\s*role:\s*([\w.-]*\w)")  # name ends with a word char
-SIM_VERSION = 1  # bump when built-in behaviour changes (it is part of the cache key)
+SIM_VERSION = 2  # bump when built-in behaviour changes (it is part of the cache key)
 
 
 @dataclass

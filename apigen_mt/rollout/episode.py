@@ -13,7 +13,7 @@ from apigen_mt.records import Blueprint, EndReason, Trajectory, content_id
 from apigen_mt.rollout.agent import Agent
 from apigen_mt.rollout.human import SimulatedHuman
 from apigen_mt.rollout.judge import Target, judge
-from apigen_mt.rollout.settings import STOP, RolloutSettings
+from apigen_mt.rollout.settings import STOP, UNREADABLE, RolloutSettings
 
 MAX_EMPTY_TURNS = 3
 
@@ -41,14 +41,19 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
     invalid = 0
     end: EndReason | None = None
 
+    unreadable: list[str] = []
+
     async def human_turn(turn: int) -> bool:
         said = await human.reply(convo, turn)
         convo.append({"role": "user", "content": said.text})
         scores.append(said.scores)
+        if UNREADABLE in said.text:  # the customer cannot play its part: say why, stop
+            unreadable.append(said.text.split(UNREADABLE, 1)[1].strip() or "no reason given")
+            return True
         return STOP in said.text
 
     if await human_turn(0):
-        end = "stop"
+        end = "unreadable_instruction" if unreadable else "stop"
     steps = 0
     empty = 0
     while end is None:
@@ -80,12 +85,17 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
             continue
         empty = 0
         if await human_turn(steps):
-            end = "stop"
+            end = "unreadable_instruction" if unreadable else "stop"
     verdict = judge(bp, target, world, convo, settings.require_conversation_rules)
     if end in ("max_turns", "model_error"):  # cut off: not a complete example to learn from
         verdict = verdict.model_copy(update={
             "passed": False,
             "reasons": [*verdict.reasons, f"the conversation did not finish ({end})"]})
+    if unreadable:
+        verdict = verdict.model_copy(update={
+            "passed": False,
+            "reasons": [*verdict.reasons, f"the customer could not read its instruction: "
+                                          f"{unreadable[0]}"]})
     if invalid and settings.reject_invalid_tool_calls:
         verdict = verdict.model_copy(update={
             "passed": False,

@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 TAU_GREETING = "Hi! How can I help you today?"
 STOP = "###STOP###"
+# what a simulated customer answers when its instruction makes no sense to it
+UNREADABLE = "###UNREADABLE###"
 
 
 class RolloutSettings(BaseModel):

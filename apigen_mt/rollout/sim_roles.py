@@ -1,8 +1,13 @@
-"""How the offline ``sim`` model plays the phase-2 roles: human, critic and agent.
+"""How the offline ``sim`` model plays the phase-2 roles: human and critic (the agent is
+in :mod:`apigen_mt.rollout.sim_agent`).
 
-They read the same prompts real models get. The sim human understands instructions in
-the form the template drafter writes ("You want to <tool in words> (<argument>: <value>;
-…)"); the sim agent understands customers who state details as "<argument>: <value>".
+Each reads its request and nothing else — the messages, the tools, the settings. The sim
+customer reads its instruction (:mod:`apigen_mt.rollout.reading`) and speaks in varied
+sentences coloured by its persona, revealing details a few at a time as the agent asks;
+the agent states each change and asks for consent before it writes. An instruction the
+customer cannot read is answered with :data:`UNREADABLE` and the reason, so the episode
+fails for that reason instead of a customer who hangs up at once.
+
 Honest failure modes, at configurable rates (``sim.flaws``):
 
 - ``human.wander``            a candidate reply changes a detail (the critic should catch it)
@@ -17,89 +22,51 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
 
-from apigen_mt.blueprint.instructions import render_value, words
-from apigen_mt.llm.sim import SimReply, SimRequest, default_handler, register_sim_role
-from apigen_mt.rollout.settings import STOP
+from apigen_mt.blueprint.phrasing import value_pieces
+from apigen_mt.llm.sim import SimReply, SimRequest, register_sim_role
+from apigen_mt.rollout.reading import EMAIL, Plan, Request, read_instruction
+from apigen_mt.rollout.settings import STOP, UNREADABLE
+from apigen_mt.rollout.sim_agent import DEFAULT_FLAWS as AGENT_FLAWS
+from apigen_mt.rollout.sim_agent import agent
 
-DEFAULT_FLAWS = {
-    "human.wander": 0.12,
-    "agent.wrong_argument": 0.06,
-    "agent.skip_confirmation": 0.08,
-    "agent.bad_json": 0.03,
-    "agent.vague_answer": 0.1,
-    "critic.noise": 0.1,
-}
-_OPENERS = ("You want to", "You would like to", "You need to", "You are hoping to",
-            "Then you also want to", "After that, you want to", "You also need to",
-            "In the same conversation, you want to")
-_REQUEST = re.compile(
-    r"(?:" + "|".join(re.escape(o) for o in _OPENERS) + r") ([a-z0-9 ]+?)"
-    r"(?: \((.*?)\))?\.(?= [A-Z]|$)")
-_IDENTITY = {
-    "name": re.compile(r"[Yy]our name is ([A-Z][\w'-]* [A-Z][\w'-]*)"),
-    "zip": re.compile(r"your zip code is (\w+)"),
-    "email": re.compile(r"your email is ([^\s,]+@[^\s,]+?)(?=[,.]?(?:\s|$))"),
-    "user id": re.compile(r"your user id is ([\w.-]+?)(?=[,.]?(?:\s|$))"),
-}
-_QUESTION = re.compile(r"You also want to ask for the ([a-z0-9 ]+?) \((.*?)\)\.(?= [A-Z]|$)")
-_ANSWERED = "here is what you asked"
-_DONE = ("done:", "has been completed", "successfully", _ANSWERED)
-_FAILED = ("sorry, i could not", "i was unable")
-
-
-def _split_outside_quotes(text: str, sep: str = "; ") -> list[str]:
-    """Split on ``sep`` except inside JSON strings (text that itself holds separators)."""
-    parts, start, quoted, i = [], 0, False, 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and quoted:
-            i += 2
-            continue
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and text.startswith(sep, i):
-            parts.append(text[start:i])
-            start = i + len(sep)
-            i = start
-            continue
-        i += 1
-    parts.append(text[start:])
-    return parts
-
-
-def _details(text: str | None) -> dict[str, str]:
-    """``order id: #W1; reason: no longer needed`` → {"order id": "#W1", …}."""
-    out = {}
-    for part in _split_outside_quotes(text or ""):
-        key, sep, value = part.partition(": ")
-        if sep and key.strip():
-            out[key.strip().lower()] = value.strip()
-    return out
-
-
-@dataclass
-class Plan:
-    """What a customer's instruction asks for, as the sim human reads it."""
-
-    identity: dict[str, str] = field(default_factory=dict)
-    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-
-
-def read_instruction(text: str) -> Plan:
-    """Parse a template-written instruction."""
-    plan = Plan()
-    for key, pattern in _IDENTITY.items():
-        match = pattern.search(text)
-        if match:
-            plan.identity[key] = match.group(1)
-    for match in _REQUEST.finditer(text):
-        plan.requests.append((match.group(1), _details(match.group(2))))
-    for match in _QUESTION.finditer(text):
-        plan.requests.append((f"ask for the {match.group(1)}", _details(match.group(2))))
-    return plan
+DEFAULT_FLAWS = {"human.wander": 0.12, **AGENT_FLAWS, "critic.noise": 0.1}
+_HELLO = {"neutral": ["Hi.", "Hello.", "Hi there.", ""],
+          "warm": ["Hi there, hope your day is going well!", "Hello! Thanks for picking up.",
+                   "Good morning!", "Hi, thanks so much for helping."],
+          "terse": ["", "Hi.", ""],
+          "hesitant": ["Hi, um, I hope this is the right place.", "Hello, sorry to bother you.",
+                       "Hi. I'm not very good with these things."]}
+_WANT = {"neutral": ["I'd like to {intent}.", "I need to {intent}.", "Could you help me {intent}?",
+                     "I want to {intent}.", "I'm calling to {intent}."],
+         "warm": ["I was hoping you could help me {intent}.", "I'd love some help to {intent}.",
+                  "Could you please help me {intent}?"],
+         "terse": ["I need to {intent}.", "{Intent}, please.", "Want to {intent}."],
+         "hesitant": ["I think I need to {intent}?", "I'd like to {intent}, if that's possible.",
+                      "Is it possible to {intent}?"]}
+_ALSO = ["One more thing: I'd also like to {intent}.", "Thanks. I also need to {intent}.",
+         "Great. Could you also help me {intent}?", "Next, I want to {intent}."]
+_ANSWER_ONE = ["It's {value}.", "That would be {value}.", "The {noun} {be} {value}.",
+               "Sure, the {noun} {be} {value}.", "{value}."]  # the last: one-word values only
+_ANSWER = ["The {noun} {be} {value}.", "For the {noun}, it's {value}.",
+           "The {noun} would be {value}."]
+_YES = {"neutral": ["Yes, please go ahead.", "Yes, that's right.", "Yes, please do.",
+                    "Yes, that's correct, go ahead."],
+        "warm": ["Yes, that sounds perfect, thank you!", "Yes please, that's exactly right.",
+                 "Yes, wonderful, go ahead."],
+        "terse": ["Yes.", "Yes, do it.", "Yes, go ahead."],
+        "hesitant": ["Yes, I think that's right. Go ahead.",
+                     "Yes... yes, that's it, please go ahead."]}
+_BYE = {"neutral": ["That's everything, thank you.", "That's all I needed, thanks.",
+                    "Great, that's all for today."],
+        "warm": ["That's all, thank you so much for your help!",
+                 "Perfect, you've been great. Bye!"],
+        "terse": ["That's all.", "Done, thanks."],
+        "hesitant": ["Okay, I think that's everything. Thank you for your patience."]}
+_DONE = ("done", "all set", "taken care of", "completed", "has gone through")
+_FAILED = ("couldn't", "could not", "unable to", "wasn't able to", "cannot do")
+_CONSENT = ("go ahead", "proceed", "okay with you", "shall i", "should i", "do you want me to",
+            "would you like me to", "confirm")
 
 
 def _instruction_of(req: SimRequest) -> str:
@@ -110,394 +77,161 @@ def _instruction_of(req: SimRequest) -> str:
     return text
 
 
-def _say_details(details: dict[str, str]) -> str:
-    return "; ".join(f"{k}: {v}" for k, v in details.items())
+def _is_report(line: str, request: Request) -> bool:
+    low = line.lower()
+    if any(p in low for p in _FAILED):
+        return True
+    if request.is_question:
+        return request.field in low and "?" not in low.split(request.field, 1)[1][:60]
+    return any(p in low for p in _DONE)
+
+
+def _asked_nouns(line: str, nouns: list[str]) -> list[str]:
+    """Detail nouns the agent asks about in the question sentences of its message."""
+    questions = " ".join(s for s in re.split(r"(?<=[.!?])\s+", line) if s.endswith("?")).lower()
+    found = []
+    for noun in sorted(nouns, key=len, reverse=True):
+        pattern = rf"\b{re.escape(noun)}\b"
+        if re.search(pattern, questions):
+            found.append(noun)
+            questions = re.sub(pattern, " ", questions)
+    return found
+
+
+def _wander(value: str, req: SimRequest) -> str:
+    digits = [i for i, ch in enumerate(value) if ch.isdigit()]
+    if not digits:
+        return value
+    i = req.rng.choice(digits)
+    return value[:i] + str((int(value[i]) + 1) % 10) + value[i + 1:]
+
+
+def _say(templates: list[str], req: SimRequest, **kw: str) -> str:
+    text = req.rng.choice(templates)
+    if "noun" in kw:
+        kw["be"] = "are" if kw["noun"].endswith("s") else "is"
+    if "intent" in kw:
+        kw["Intent"] = kw["intent"][:1].upper() + kw["intent"][1:]
+    return text.format(**kw)
+
+
+def _identify(plan: Plan, asked: str, req: SimRequest) -> str:
+    who = plan.identity
+    if "email" in asked and "email" in who:
+        return _say(["My email is {email}.", "It's {email}.", "Sure, it's {email}.",
+                     "You can find me under {email}."], req, email=who["email"])
+    if ("zip" in asked or "name" in asked) and "name" in who and "zip" in who:
+        lead = "I don't remember my email, but " if "email" in asked else ""
+        said = _say(["my name is {name} and my zip code is {zip}.",
+                     "I'm {name}, zip code {zip}.", "it's {name}, and the zip code is {zip}.",
+                     "the name is {name}, zip code {zip}."], req, **who)
+        return (lead + said) if lead else said[0].upper() + said[1:]
+    if "user id" in asked and "user id" in who:
+        return _say(["My user id is {uid}.", "It's {uid}."], req, uid=who["user id"])
+    if "user id" in who:
+        return f"I only know my user id, which is {who['user id']}."
+    return "I'm sorry, I don't have that information."
+
+
+def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
+    if request.is_question:
+        noun, value = request.about or ("", "")
+        ask = _say(["Could you tell me the {field} of {noun} {value}?",
+                    "Can you tell me the {field} of {noun} {value}?"], req,
+                   field=request.field or "", noun=noun, value=value)
+        return ask if first else "Thanks. " + ask[0].lower() + ask[1:]
+    intent = re.sub(r"\byour\b", "my", request.intent)
+    if not first:
+        return _say(_ALSO, req, intent=intent)
+    hello = req.rng.choice(_HELLO[plan.tone])
+    text = f"{hello} {_say(_WANT[plan.tone], req, intent=intent)}".strip()
+    volunteer = [d for d in request.details if d[0] != "user id"]
+    if volunteer and plan.tone != "terse" and req.rng.random() < 0.4:
+        noun, value = volunteer[0]
+        text += " " + _say(["The {noun} is {value}.", "It's about the {noun} {value}."],
+                           req, noun=noun, value=value)
+    return text
+
+
+def _pieces(value: str) -> list[str]:
+    return [p.strip().strip('"') for p in re.split(r", |; | and |\bborn\b", value) if p.strip()]
 
 
 def human(req: SimRequest) -> SimReply:
-    """The customer: announce a request, answer what is asked, confirm, move on, stop."""
+    """The customer: announce a request, answer what is asked, consent, move on, stop."""
     plan = read_instruction(_instruction_of(req))
+    if plan.problem:
+        return SimReply(text=f"{UNREADABLE} I cannot play this customer: {plan.problem}.")
     agent_lines = [m.get("content") or "" for m in req.messages if m.get("role") == "user"]
-    last = agent_lines[-1].lower() if agent_lines else ""
-    progressed = sum(1 for line in agent_lines
-                     if any(p in line.lower() for p in _DONE + _FAILED))
-    if not plan.requests or progressed >= len(plan.requests):
-        return SimReply(text=f"That is everything, thank you. {STOP}")
-    what, details = plan.requests[progressed]
-    if req.chance("human.wander", DEFAULT_FLAWS["human.wander"]) and details:
-        details = _wander(details, req)
-    question = what.startswith("ask for the ")
-    if question and not any(w in last for w in ("before i can help", "verify", "identify")):
-        opener = "Thanks. " if any(p in last for p in _DONE + _FAILED) else ""
-        return SimReply(text=f"{opener}Could you tell me the {what[len('ask for the '):]} "
-                             f"({_say_details(details)})?")
-    if any(p in last for p in _DONE + _FAILED):
-        return SimReply(text=f"Thanks. I would also like to {what}.")
-    if "proceed" in last or "yes/no" in last or "confirm" in last:
-        agreed = all(v.lower() in last for v in details.values())
-        if agreed:
-            return SimReply(text="Yes, please go ahead.")
-        return SimReply(text=f"No, that is not right. Please {what} with {_say_details(details)}.")
-    identity_words = ("before i can help", "verify", "identify", "authenticate")
-    if plan.identity and any(w in last for w in identity_words):
-        return SimReply(text=_identify(plan.identity, last))
-    if len(agent_lines) <= 1 or "help you" in last or "what would you like" in last:
-        return SimReply(text=f"Hi, I would like to {what}.")
-    asked = re.search(r"could you provide the (.+?)\?", last)
-    unknown = [f for f in (asked.group(1).split(", ") if asked else []) if f not in details]
-    if unknown:  # the instruction never says: admit it rather than invent a value
-        known = _say_details(details)
-        return SimReply(text=(f"Sure. {known}. " if known else "")
-                        + f"I do not know the {', '.join(unknown)}.")
-    if details:
-        return SimReply(text=f"Sure. {_say_details(details)}")
-    return SimReply(text="I do not have more details than that.")
+    roles = [m.get("role") for m in req.messages if m.get("role") in ("user", "assistant")]
+    current, since = 0, 0  # the request in hand, and where (in roles) it became current
+    position = 0
+    for i, role in enumerate(roles):
+        if role != "user":
+            continue
+        line = agent_lines[position]
+        position += 1
+        if current < len(plan.requests) and _is_report(line, plan.requests[current]) \
+                and "assistant" in roles[since:i]:
+            current, since = current + 1, i + 1
+    if current >= len(plan.requests):
+        return SimReply(text=f"{req.rng.choice(_BYE[plan.tone])} {STOP}")
+    request = plan.requests[current]
+    last = agent_lines[-1] if agent_lines else ""
+    low = last.lower()
+    if "assistant" not in roles[since:]:
+        return SimReply(text=_open(request, req, plan, first=current == 0))
+    details = list(request.details)
+    if details and req.chance("human.wander", DEFAULT_FLAWS["human.wander"]):
+        k = req.rng.randrange(len(details))
+        details[k] = (details[k][0], _wander(details[k][1], req))
+    questions = " ".join(s for s in re.split(r"(?<=[.!?])\s+", low) if s.endswith("?"))
+    if any(w in questions for w in ("email", "zip code", "user id")) and \
+            not _asked_nouns(last, [n for n, _ in details if n != "user id"]):
+        return SimReply(text=_identify(plan, questions, req))
+    if "?" in low and any(c in low for c in _CONSENT) and not request.is_question:
+        for noun, value in details:
+            if not all(p.lower() in low for p in _pieces(value)):
+                return SimReply(text=_say([
+                    "No, that's not quite right. The {noun} should be {value}.",
+                    "Hmm, no. The {noun} should be {value}."], req, noun=noun, value=value))
+        mine = [m.get("content") or "" for m in req.messages if m.get("role") == "assistant"]
+        if plan.careful and not any("once more" in m for m in mine[-2:]):
+            return SimReply(text="Before I say yes, could you go over that once more?")
+        return SimReply(text=req.rng.choice(_YES[plan.tone]))
+    asked = _asked_nouns(last, [n for n, _ in details])
+    if asked:
+        chosen = [(n, v) for n, v in details if n in asked][:2]
+        if len(chosen) == 1:
+            noun, value = chosen[0]
+            forms = _ANSWER_ONE if " " not in value else _ANSWER_ONE[:-1]
+            return SimReply(text=_say(forms, req, noun=noun, value=value))
+        return SimReply(text=" ".join(_say(_ANSWER, req, noun=n, value=v) for n, v in chosen))
+    if "?" in low and re.search(r"\b(tell me|which|what|provide|give me)\b", questions):
+        return SimReply(text=req.rng.choice(["I'm sorry, I don't know that.",
+                                             "I don't have that, I'm afraid."]))
+    if request.is_question:
+        return SimReply(text=_open(request, req, plan, first=False))
+    return SimReply(text=req.rng.choice(["Okay.", "Alright, thanks.", "Okay, go on."]))
 
 
-def _identify(identity: dict[str, str], asked: str) -> str:
-    """Answer with the first identifying detail the agent asked for that we know."""
-    if "email" in asked and "email" in identity:
-        return f"My email is {identity['email']}."
-    if ("name" in asked or "zip" in asked) and "name" in identity and "zip" in identity:
-        return f"My name is {identity['name']} and my zip code is {identity['zip']}."
-    if "user id" in asked and "user id" in identity:
-        return f"My user id is {identity['user id']}."
-    return " ".join(f"My {k} is {v}." for k, v in identity.items())
-
-
-def _wander(details: dict[str, str], req: SimRequest) -> dict[str, str]:
-    key = req.rng.choice(sorted(details))
-    value = details[key]
-    digits = [i for i, ch in enumerate(value) if ch.isdigit()]
-    if digits:
-        i = req.rng.choice(digits)
-        value = value[:i] + str((int(value[i]) + 1) % 10) + value[i + 1:]
-    else:
-        value = value + " (or something similar)"
-    return {**details, key: value}
+_VALUE_TOKEN = re.compile(r"#?\w*\d[\w-]*|\"[^\"]+\"")
 
 
 def critic(req: SimRequest) -> SimReply:
-    """Score a candidate 0–10: details the instruction does not support lower it."""
+    """Score a candidate 0–10: values the instruction does not hold lower it."""
     text = req.last_user
     instruction = text.split("Instruction:\n", 1)[-1].split("\n\nConversation so far:", 1)[0]
     candidate = text.split("Candidate customer reply:\n", 1)[-1]
-    question = _ASK.search(candidate)
-    if question:
-        stated = _details(question.group(2))
-    elif candidate.startswith("Sure."):
-        stated = _details(candidate.split(". I do not know the", 1)[0].split(". ", 1)[-1])
-    else:
-        stated = _details(candidate.split(" with ", 1)[-1])
-    unsupported = [f"{k}: {v}" for k, v in stated.items() if v.lower() not in instruction.lower()]
+    said = [t.strip('"') for t in _VALUE_TOKEN.findall(candidate)]
+    said += EMAIL.findall(candidate)
+    unsupported = [v for v in said if v.lower() not in instruction.lower()]
     score = 2 if unsupported else 9
     if req.chance("critic.noise", DEFAULT_FLAWS["critic.noise"]):
         score = max(0, min(10, score + req.rng.choice([-2, -1, 1])))
-    reason = ("states details the instruction does not give: " + "; ".join(unsupported)
+    reason = ("states details the instruction does not give: " + ", ".join(unsupported)
               if unsupported else "consistent with the instruction")
     return SimReply(text=json.dumps({"score": score, "reason": reason}))
-
-
-# ----------------------------------------------------------------------- the agent
-
-
-def _functions(tools: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
-    return {t["function"]["name"]: t["function"] for t in tools or []}
-
-
-def _facts(messages: list[dict[str, Any]]) -> dict[str, str]:
-    """Everything the customer has said as key → value (later statements win)."""
-    facts: dict[str, str] = {}
-    for m in messages:
-        if m.get("role") != "user":
-            continue
-        text = m.get("content") or ""
-        name = re.search(r"[Mm]y name is ([A-Z][\w'-]*) ([A-Z][\w'-]*)", text)
-        if name:
-            facts["first name"], facts["last name"] = name.group(1), name.group(2)
-        for key, pattern in (("zip", r"zip code is (\w+)"), ("email", r"email is (\S+?)\.?$"),
-                             ("user id", r"user id is ([\w.-]+?)\.?$")):
-            found = re.search(pattern, text)
-            if found:
-                facts[key] = found.group(1)
-        text = text.split(". I do not know the", 1)[0]
-        body = text.split("Sure. ", 1)[-1] if text.startswith("Sure. ") else \
-            text.split(" with ", 1)[-1] if text.startswith("No, that is not right") else ""
-        facts.update({k: v.rstrip(".") if not v.endswith("..") else v
-                      for k, v in _details(body).items()})
-    return facts
-
-
-def _intent(messages: list[dict[str, Any]], functions: dict[str, dict[str, Any]]) -> str | None:
-    """The tool the customer's latest announced request maps to."""
-    by_words = {words(name): name for name in functions}
-    for m in reversed(messages):
-        if m.get("role") != "user":
-            continue
-        found = re.search(r"like to ([a-z0-9 ]+?)\.?$", m.get("content") or "")
-        if found and found.group(1) in by_words:
-            return by_words[found.group(1)]
-    return None
-
-
-_ASK = re.compile(r"[Cc]ould you tell me the ([a-z0-9 ]+?) \((.*)\)\?$")
-
-
-def _current_request(messages: list[dict[str, Any]]) -> tuple[int, re.Match | None]:
-    """Index of the customer's latest request, and its match when it is a question."""
-    for i in range(len(messages) - 1, -1, -1):
-        m = messages[i]
-        if m.get("role") != "user":
-            continue
-        text = m.get("content") or ""
-        asked = _ASK.search(text)
-        if asked:
-            return i, asked
-        if re.search(r"like to ([a-z0-9 ]+?)\.?$", text):
-            return i, None
-    return -1, None
-
-
-def _find_field(data: Any, key: str) -> Any:
-    """The first value stored under ``key`` (top level first, then nested)."""
-    if isinstance(data, dict):
-        if key in data and not isinstance(data[key], (dict, list)):
-            return data[key]
-        for value in data.values():
-            found = _find_field(value, key)
-            if found is not None:
-                return found
-    elif isinstance(data, list):
-        for value in data:
-            found = _find_field(value, key)
-            if found is not None:
-                return found
-    return None
-
-
-def _answer(asked: re.Match, since: list[dict[str, Any]],
-            functions: dict[str, dict[str, Any]], req: SimRequest) -> SimReply:
-    """Look the record up (one read) and tell the customer the field they asked for."""
-    field_words, details = asked.group(1), _details(asked.group(2))
-    lookups = []
-    for name, f in sorted(functions.items(), key=lambda kv: ("details" not in kv[0], kv[0])):
-        required = f["parameters"].get("required", [])
-        if len(required) == 1 and words(required[0]) in details:
-            value = _convert(details[words(required[0])],
-                             f["parameters"]["properties"].get(required[0], {}))
-            lookups.append((name, {required[0]: value}))
-    if not lookups:
-        return SimReply(text=f"Sorry, I could not look up the {field_words}.")
-    done = [(n, a, obs) for n, a, obs in _calls(since)]
-    for name, args in lookups:
-        for n, a, obs in done:
-            if n == name and a == args and not obs.startswith("Error:"):
-                try:
-                    value = _find_field(json.loads(obs), field_words.replace(" ", "_"))
-                except json.JSONDecodeError:
-                    value = None
-                if value is not None and req.chance("agent.vague_answer",
-                                                    DEFAULT_FLAWS["agent.vague_answer"]):
-                    return SimReply(text=f"Here is what you asked: the {field_words} is on "
-                                         "your account page.")
-                if value is not None:
-                    return SimReply(text=f"Here is what you asked: the {field_words} is "
-                                         f"{render_value(value)}.")
-    tried = {(n, json.dumps(a, sort_keys=True)) for n, a, _ in done}
-    for name, args in lookups:
-        if (name, json.dumps(args, sort_keys=True)) not in tried:
-            return SimReply(tool_calls=[(name, args)])
-    return SimReply(text=f"Sorry, I could not find the {field_words}.")
-
-
-def _calls(messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], str]]:
-    """(tool, arguments, observation) of every call so far."""
-    observations = {m.get("tool_call_id"): m.get("content") or "" for m in messages
-                    if m.get("role") == "tool"}
-    out = []
-    for m in messages:
-        for call in m.get("tool_calls") or []:
-            fn = call["function"]
-            try:
-                args = json.loads(fn["arguments"])
-            except (json.JSONDecodeError, TypeError):
-                args = {}
-            out.append((fn["name"], args, observations.get(call["id"], "")))
-    return out
-
-
-def _since_intent(messages: list[dict[str, Any]], intent: str) -> list[dict[str, Any]]:
-    """Messages after the customer announced ``intent``."""
-    for i in range(len(messages) - 1, -1, -1):
-        m = messages[i]
-        if m.get("role") == "user" and (m.get("content") or "").endswith(
-                f"like to {words(intent)}."):
-            return messages[i:]
-    return messages
-
-
-def _convert(value: str, schema: dict[str, Any]) -> Any:
-    if value.startswith('"'):  # text written as JSON because it holds separators
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    kinds = [s.get("type") for s in schema.get("anyOf", [])]  # optional: T | None
-    if kinds:
-        schema = next((s for s in schema["anyOf"] if s.get("type") not in (None, "null")),
-                      schema)
-    kind = schema.get("type")
-    if kind in ("array", "object") or (kind in ("integer", "number") and value):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    if kind == "boolean":
-        return value.lower() in ("true", "yes")
-    return value
-
-
-_IDENTITY_KEYS = {"email", "first_name", "last_name", "zip", "user_id"}
-
-
-def agent(req: SimRequest) -> SimReply:
-    """One agent turn: ask, look up, confirm, write, or report — one call per turn."""
-    if req.settings.tool_choice not in (None, "auto", "none"):
-        return default_handler(req)  # a forced call (e.g. `apigen-mt check`'s probe)
-    functions = _functions(req.tools)
-    msgs = req.messages
-    facts = _facts(msgs)
-    calls = _calls(msgs)
-    last = msgs[-1]
-    start, asked = _current_request(msgs)
-    intent = None if asked else _intent(msgs, functions)
-    if intent is None and asked is None:
-        return SimReply(text="Could you tell me what you would like me to do today?")
-    identify = [n for n, f in functions.items()
-                if n != intent and set(f["parameters"].get("required", [])) and
-                set(f["parameters"].get("required", [])) <= _IDENTITY_KEYS]
-    if asked is not None:
-        if identify and not any(n in identify and not obs.startswith("Error:")
-                                for n, _, obs in calls):
-            return _identify_customer(identify, functions, facts)
-        return _answer(asked, msgs[start:], functions, req)
-    recent = _since_intent(msgs, intent)
-    recent_calls = _calls(recent)
-    for name, _, obs in recent_calls:
-        if name == intent and not obs.startswith("Error:"):
-            if last.get("role") == "tool":
-                return SimReply(text=f"Done: your request to {words(intent)} has been "
-                                     "completed. Is there anything else?")
-            return SimReply(text="Is there anything else I can help you with?")
-    if last.get("role") == "tool" and recent_calls and recent_calls[-1][0] == intent:
-        error = last.get("content", "")
-        if "JSON" not in error:
-            return SimReply(text=f"Sorry, I could not {words(intent)}: {error}")
-    # 1. identify the customer before any change
-    user_id = next((obs.strip() for n, _, obs in calls if n in identify and
-                    n.startswith("find_") and not obs.startswith("Error:")), None)
-    identified = not identify or any(n in identify and not obs.startswith("Error:")
-                                     for n, _, obs in calls)
-    if not identified:
-        return _identify_customer(identify, functions, facts)
-    # 2. gather every required argument
-    params = functions[intent]["parameters"]
-    args: dict[str, Any] = {}
-    missing = []
-    for p in params.get("required", []):
-        if words(p) in facts:
-            args[p] = _convert(facts[words(p)], params["properties"].get(p, {}))
-        elif p == "user_id" and (user_id or facts.get("user id")):
-            args[p] = user_id or facts["user id"]
-        else:
-            missing.append(words(p))
-    for p, schema in params.get("properties", {}).items():
-        if p not in args and words(p) in facts:
-            args[p] = _convert(facts[words(p)], schema)
-    if missing:
-        said = (last.get("content") or "") if last.get("role") == "user" else ""
-        if "i do not know the" in said.lower():
-            return SimReply(text=f"Sorry, I could not {words(intent)} without the "
-                                 f"{', '.join(missing)}.")
-        return SimReply(text=f"Could you provide the {', '.join(missing)}?")
-    # 3. look the target up first (a read that takes one of the write's arguments)
-    for name, f in sorted(functions.items()):
-        required = f["parameters"].get("required", [])
-        if name == intent or len(required) != 1 or required[0] not in args:
-            continue
-        if name in identify or "details" not in name:
-            continue
-        if not any(n == name and a == {required[0]: args[required[0]]} for n, a, _ in calls):
-            return SimReply(tool_calls=[(name, {required[0]: args[required[0]]})])
-    # 4. confirm, then write
-    described = "; ".join(f"{words(k)}: {render_value(v)}" for k, v in args.items())
-    confirmation = f"To confirm, I will {words(intent)} with {described}. Shall I proceed (yes/no)?"
-    previous_agent = next((m.get("content") or "" for m in reversed(msgs[:-1])
-                           if m.get("role") == "assistant" and m.get("content")), "")
-    said_yes = last.get("role") == "user" and re.match(
-        r"\s*(yes|sure|go ahead|please proceed|confirm)", (last.get("content") or "").lower())
-    confirmed = said_yes and previous_agent == confirmation
-    if not confirmed and not req.chance("agent.skip_confirmation",
-                                        DEFAULT_FLAWS["agent.skip_confirmation"]):
-        return SimReply(text=confirmation)
-    if req.chance("agent.wrong_argument", DEFAULT_FLAWS["agent.wrong_argument"]):
-        args = _wrong(args, calls, req)
-    if req.chance("agent.bad_json", DEFAULT_FLAWS["agent.bad_json"]):
-        return SimReply(tool_calls=[(intent, json.dumps(args)[:-1])])
-    return SimReply(tool_calls=[(intent, args)])
-
-
-def _identify_customer(identify: list[str], functions: dict[str, dict[str, Any]],
-                       facts: dict[str, str]) -> SimReply:
-    """Look the customer up when they gave what a lookup needs; otherwise ask for it."""
-    ordered = sorted(identify, key=lambda n: ("email" not in n, n))
-    for name in ordered:
-        needed = functions[name]["parameters"]["required"]
-        if all(words(p) in facts for p in needed):
-            return SimReply(tool_calls=[(name, {p: facts[words(p)] for p in needed})])
-    options = [" and ".join(words(p) for p in functions[n]["parameters"]["required"])
-               for n in ordered]
-    return SimReply(text=f"Before I can help, could you tell me your {' or your '.join(options)}?")
-
-
-def _wrong(args: dict[str, Any], calls: list[tuple[str, dict[str, Any], str]],
-           req: SimRequest) -> dict[str, Any]:
-    """Swap one string (or list item) for another value of the same key seen in the data."""
-    seen: dict[str, list[Any]] = {}
-
-    def walk(data: Any) -> None:
-        if isinstance(data, dict):
-            for k, v in data.items():
-                if isinstance(v, (str, int, float)) and not isinstance(v, bool):
-                    seen.setdefault(k, []).append(v)
-                else:
-                    walk(v)
-        elif isinstance(data, list):
-            for v in data:
-                walk(v)
-
-    for _, _, obs in calls:
-        try:
-            walk(json.loads(obs))
-        except (json.JSONDecodeError, TypeError):
-            continue
-    options = []
-    for key, value in args.items():
-        singular = key[:-1] if key.endswith("s") else key
-        pool = [v for v in seen.get(singular, seen.get(key, [])) if v != value]
-        if isinstance(value, list) and value:
-            pool = [v for v in seen.get(singular, []) if v not in value]
-        if pool:
-            options.append((key, pool))
-    if not options:
-        return args
-    key, pool = req.rng.choice(options)
-    changed = dict(args)
-    if isinstance(args[key], list):
-        changed[key] = [req.rng.choice(pool), *args[key][1:]]
-    else:
-        changed[key] = req.rng.choice(pool)
-    return changed
 
 
 def register() -> None:
@@ -508,3 +242,4 @@ def register() -> None:
 
 
 register()
+__all__ = ["DEFAULT_FLAWS", "agent", "critic", "human", "register", "value_pieces"]

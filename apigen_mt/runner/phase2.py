@@ -30,7 +30,7 @@ ERRORS = "episodes.errors.jsonl"
 
 def failure_reason(t: Trajectory) -> str:
     """A short label for why an episode was not kept."""
-    if t.end_reason in ("max_turns", "model_error"):
+    if t.end_reason in ("max_turns", "model_error", "unreadable_instruction"):
         return t.end_reason
     if not t.verdict.state_match:
         return "state_mismatch"

@@ -1,0 +1,168 @@
+"""How the offline sim customer reads its instruction: who it is, what it wants, how it acts.
+
+It understands instructions in plain English of the kind a task writer produces: identity
+("You are Ada Osei, and your zip code is 53283", "Your email address is …", "You are
+mei_kovacs_8020"), goals ("You want to change the address on your open order"), the
+details that go with each goal ("The order is #W1.", "Use 2 as the number of bags.", "For
+the reason, you want no longer needed."), facts to ask for ("You also want to know the
+status of order #W1."), persona and behaviour sentences. When a goal is stated in a way it
+cannot turn into concrete details — a product described by its features, a plan that
+depends on what the agent says ("If …") — the plan carries the reason instead, so the
+customer can say it cannot play the part rather than pretend.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from apigen_mt.blueprint.phrasing import VERBS, canonical_tokens, sentences
+
+_NAME = re.compile(r"^(?:You are|Your name is|You name is|You're|This is) "
+                   r"([A-Z][\w'-]+ [A-Z][\w'-]+)\b")
+_ZIP = [re.compile(r"zip(?: code)?(?: is)? (\d{5})\b"),
+        re.compile(r"\b(?:in|live in|living in)\b[^.]*?\b(\d{5})\b")]
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_USER_ID = [re.compile(r"user id is ([\w.-]+?)(?=[,.]?(?:\s|$))"),
+            re.compile(r"^You are ([a-z]+(?:_[a-z]+)+_\d+)\b")]
+_GOAL = re.compile(
+    r"^(?:(?:After that|Once that is done|In the same conversation|Then|Also), )?"
+    r"(?:You|you) (?:also )?(?:want to|would like to|need to|are hoping to|"
+    r"are getting in touch because you want to) (.+)\.$|^Your goal is to (.+)\.$")
+_QUESTION = re.compile(
+    r"(?:want to know|want to find out|like to be told|want to ask for) the ([a-z0-9 ]+?) "
+    r"(?:of|for) (?:the )?(.+) (\S+)\.$")
+_DETAILS = [
+    re.compile(r"^The (?P<noun>[a-z0-9 ]+?) you have in mind (?:is|are) (?P<value>.+)\.$"),
+    re.compile(r"^The (?P<noun>[a-z0-9 ]+?) (?:is|are) (?P<value>.+)\.$"),
+    re.compile(r"^For the (?P<noun>[a-z0-9 ]+?), you want (?P<value>.+)\.$"),
+    re.compile(r"^Use (?P<value>.+) as the (?P<noun>[a-z0-9 ]+?)\.$"),
+]
+_GOAL_WORDS = re.compile(r"\b(want|wants|wish|would like|need|hope|hoping|goal|prefer|plan)\b",
+                         re.IGNORECASE)
+_VALUE_LIKE = re.compile(r"[#\d\"@]")
+TONES = {
+    "terse": ("impatient", "blunt", "terse", "speed", "busy", "multitasking", "in a hurry",
+              "direct"),
+    "warm": ("cheerful", "friendly", "polite", "warm", "patient", "loyal", "chatty", "funny"),
+    "hesitant": ("confused", "jargon", "nervous", "anxious", "insecure", "unsure", "shy"),
+}
+
+
+@dataclass
+class Request:
+    """One thing the customer wants: a change with its details, or a fact to be told."""
+
+    intent: str
+    details: list[tuple[str, str]] = field(default_factory=list)  # (noun, spoken value)
+    field: str | None = None  # for a question: the fact wanted …
+    about: tuple[str, str] | None = None  # … of this record (noun, value)
+
+    @property
+    def is_question(self) -> bool:
+        return self.field is not None
+
+
+@dataclass
+class Plan:
+    """What the instruction asks for, as the sim customer understood it."""
+
+    identity: dict[str, str] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    tone: str = "neutral"
+    careful: bool = False
+    problem: str | None = None  # why the instruction cannot be played, if it cannot
+
+
+def _short(sentence: str, limit: int = 90) -> str:
+    return sentence if len(sentence) <= limit else sentence[:limit - 1].rstrip() + "…"
+
+
+def _clean_intent(text: str) -> bool:
+    """A goal the customer can say as is: a known verb and an object, no values in it."""
+    verbs = {t for t in canonical_tokens(text) if t in VERBS}
+    return bool(verbs) and not _VALUE_LIKE.search(text) and not re.search(
+        r"\b(if|but|unless|instead|or)\b|,", text)
+
+
+def _identity(sentence: str, plan: Plan) -> bool:
+    found = False
+    name = _NAME.search(sentence)
+    if name:
+        plan.identity["name"] = name.group(1)
+        found = True
+    for pattern in _ZIP:
+        zip_code = pattern.search(sentence)
+        if zip_code:
+            plan.identity.setdefault("zip", zip_code.group(1))
+            found = True
+            break
+    email = EMAIL.search(sentence)
+    if email:
+        plan.identity["email"] = email.group(0).rstrip(".")
+        found = True
+    for pattern in _USER_ID:
+        uid = pattern.search(sentence)
+        if uid:
+            plan.identity["user id"] = uid.group(1)
+            found = True
+    if re.search(r"do not remember the email|don't remember (?:the|your) email", sentence):
+        found = True
+    return found
+
+
+def read_instruction(text: str) -> Plan:
+    """The plan an instruction describes (``problem`` set when it cannot be followed)."""
+    plan = Plan()
+    persona = ""
+    for sentence in sentences(text):
+        if sentence.startswith("If ") or " if the agent" in sentence.lower():
+            plan.problem = ("it asks me to react to what the agent says, which I cannot "
+                            f"follow: '{_short(sentence)}'")
+            break
+        question = _QUESTION.search(sentence)
+        if question:
+            plan.requests.append(Request(intent=f"know the {question.group(1)}",
+                                         field=question.group(1),
+                                         about=(question.group(2), question.group(3))))
+            continue
+        goal = _GOAL.match(sentence)
+        if goal:
+            intent = goal.group(1) or goal.group(2)
+            if not _clean_intent(intent):
+                plan.problem = ("I cannot tell exactly what to ask for in "
+                                f"'{_short(sentence)}'")
+                break
+            plan.requests.append(Request(intent=intent))
+            continue
+        detail = next((m for m in (p.match(sentence) for p in _DETAILS) if m), None)
+        if detail and not EMAIL.search(sentence) and detail.group("noun") != "user id":
+            if not plan.requests or plan.requests[-1].is_question:
+                plan.problem = f"the detail '{_short(sentence)}' belongs to no request"
+                break
+            plan.requests[-1].details.append((detail.group("noun"), detail.group("value")))
+            continue
+        if _identity(sentence, plan):
+            continue
+        if detail:  # "The user id is …": a detail the agent finds itself
+            plan.identity.setdefault("user id", detail.group("value"))
+            continue
+        if "go over it once more" in sentence or "repeat" in sentence.lower():
+            plan.careful = True
+            continue
+        if re.match(r"^(You are (?:a|an) |About you|You give|You let|You do not volunteer)",
+                    sentence):
+            persona += " " + sentence.lower()
+            continue
+        if _GOAL_WORDS.search(sentence):
+            plan.problem = f"I do not understand what I want in '{_short(sentence)}'"
+            break
+    if plan.problem is None and not plan.requests:
+        plan.problem = "it does not say what I want from the agent"
+    for request in plan.requests:
+        if plan.problem is None and not request.is_question and not request.details:
+            plan.problem = (f"the goal '{request.intent}' comes with no details I could give "
+                            "the agent")
+    plan.tone = next((tone for tone, hints in TONES.items()
+                      if any(h in persona for h in hints)), "neutral")
+    return plan

@@ -1,0 +1,414 @@
+"""How the offline ``sim`` model plays the agent: from the conversation and the tools only.
+
+It understands what the customer wants from their words (a verb and an object that name
+one tool, see :func:`~apigen_mt.blueprint.phrasing.match_intent`), identifies them with a
+lookup tool whose arguments they gave (email, or name and zip, or user id), asks for the
+details a change still needs, looks the target up, then states the change in plain words
+and asks for consent before every write. It answers questions by reading the record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from apigen_mt.blueprint.instructions import render_value
+from apigen_mt.blueprint.phrasing import (
+    Slot,
+    noun,
+    parse_address,
+    parse_value,
+    slots_for,
+    speak_address,
+    speak_intent,
+    speak_value,
+    value_pieces,
+    words,
+)
+from apigen_mt.llm.sim import SimReply, SimRequest, default_handler
+from apigen_mt.rollout.reading import EMAIL
+
+DEFAULT_FLAWS = {
+    "agent.wrong_argument": 0.06,
+    "agent.skip_confirmation": 0.08,
+    "agent.bad_json": 0.03,
+    "agent.vague_answer": 0.1,
+}
+_IDENTITY_KEYS = {"email", "first_name", "last_name", "zip", "user_id"}
+_YES = re.compile(r"^\s*(yes|yeah|yep|sure|go ahead|please do|please go ahead|that's right|"
+                  r"correct|sounds good|ok|okay|absolutely|do it)\b", re.IGNORECASE)
+_CONSENT = ("Shall I go ahead?", "Is that okay with you?", "Would you like me to proceed?",
+            "Do you want me to go ahead?")
+_QUESTION = re.compile(r"tell me the ([a-z0-9 ]+?) (?:of|for) (?:the )?(.+) (\S+?)\?")
+_NAME = re.compile(r"(?:name is|I'm|I am|it's|name's|This is) ([A-Z][\w'-]+) ([A-Z][\w'-]+)")
+_ZIP = re.compile(r"zip(?: code)?(?: is)? (\d{5})\b")
+_USER_ID = re.compile(r"(?:user id is|user id, which is|It's) ([a-z]+(?:_[a-z]+)+_?\d+)\b")
+
+
+def _functions(tools: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    return {t["function"]["name"]: t["function"] for t in tools or []}
+
+
+def _calls(messages: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], str]]:
+    """(tool, arguments, observation) of every call so far."""
+    observations = {m.get("tool_call_id"): m.get("content") or "" for m in messages
+                    if m.get("role") == "tool"}
+    out = []
+    for m in messages:
+        for call in m.get("tool_calls") or []:
+            fn = call["function"]
+            try:
+                args = json.loads(fn["arguments"])
+            except (json.JSONDecodeError, TypeError):
+                args = {}
+            out.append((fn["name"], args, observations.get(call["id"], "")))
+    return out
+
+
+def _identity(messages: list[dict[str, Any]]) -> dict[str, str]:
+    """What the customer said about who they are, as lookup arguments."""
+    facts: dict[str, str] = {}
+    for m in messages:
+        if m.get("role") != "user":
+            continue
+        text = m.get("content") or ""
+        email = EMAIL.search(text)
+        if email:
+            facts["email"] = email.group(0).rstrip(".")
+        name = _NAME.search(text)
+        if name:
+            facts["first_name"], facts["last_name"] = name.group(1), name.group(2)
+        zip_code = _ZIP.search(text)
+        if zip_code:
+            facts["zip"] = zip_code.group(1)
+        uid = _USER_ID.search(text)
+        if uid:
+            facts["user_id"] = uid.group(1)
+    return facts
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])(?<!\bSt\.)\s+(?=[A-Z\"#0-9])", text.strip()) if s]
+
+
+def _request(messages: list[dict[str, Any]], writes: list[str]) -> tuple[int, str | None,
+                                                                          re.Match | None]:
+    """Index of the customer's latest request, the tool it names or the question asked."""
+    from apigen_mt.blueprint.phrasing import match_intent
+
+    for i in range(len(messages) - 1, -1, -1):
+        m = messages[i]
+        if m.get("role") != "user":
+            continue
+        text = m.get("content") or ""
+        asked = _QUESTION.search(text)
+        if asked:
+            return i, None, asked
+        for sentence in _sentences(text):
+            tool = match_intent(sentence, writes)
+            if tool:
+                return i, tool, None
+    return -1, None, None
+
+
+def _statements(text: str, slot_nouns: list[str]) -> dict[str, str]:
+    """``The order is #W1.`` / ``the reason should be …`` → {noun: spoken value}."""
+    out = {}
+    for sentence in _sentences(text):
+        for noun_ in sorted(slot_nouns, key=len, reverse=True):
+            found = re.search(rf"\bthe {re.escape(noun_)} (?:is|are|should be|would be|"
+                              rf"it's|is about) (.+?)[.!]?$|\bthe {re.escape(noun_)}, it's "
+                              rf"(.+?)[.!]?$|\babout the {re.escape(noun_)} (.+?)[.!]?$",
+                              sentence, re.IGNORECASE)
+            if found:
+                out[noun_] = next(g for g in found.groups() if g is not None)
+                break
+    return out
+
+
+def _bare_answer(text: str) -> str | None:
+    """``It's #W1.`` / ``That would be 2.`` → the value said."""
+    first = _sentences(text)[0] if text.strip() else ""
+    found = re.match(r"^(?:It's|That would be|Sure, it's) (.+?)[.!]?$|^([^ ]+?)[.!]?$", first)
+    return next((g for g in found.groups() if g), None) if found else None
+
+
+def _slot_from_speech(slot: Slot, spoken: str, schema: dict[str, Any]) -> dict[str, Any]:
+    if slot.is_address:
+        return parse_address(spoken, slot.params) or {}
+    return {slot.params[0]: parse_value(spoken, schema.get(slot.params[0], {}))}
+
+
+def _gather(messages: list[dict[str, Any]], slots: list[Slot],
+            props: dict[str, Any]) -> dict[str, Any]:
+    """Arguments stated since the request was made (later statements win)."""
+    nouns = [s.noun for s in slots]
+    by_noun = {s.noun: s for s in slots}
+    args: dict[str, Any] = {}
+    asked: list[str] = []
+    for m in messages:
+        text = m.get("content") or ""
+        if m.get("role") == "assistant" and text:
+            asked = [n for n in nouns if _asks(text, n)]
+        if m.get("role") != "user":
+            continue
+        said = _statements(text, nouns)
+        if not said and len(asked) == 1:
+            bare = _bare_answer(text)
+            if bare is not None and not _YES.match(text):
+                said = {asked[0]: bare}
+        for noun_, spoken in said.items():
+            args.update(_slot_from_speech(by_noun[noun_], spoken, props))
+    return args
+
+
+def _asks(text: str, noun_: str) -> bool:
+    questions = [s for s in _sentences(text) if s.endswith("?")]
+    return any(re.search(rf"\b{re.escape(noun_)}\b", q, re.IGNORECASE) and
+               not any(c in q for c in _CONSENT) for q in questions)
+
+
+def _find_field(data: Any, key: str) -> Any:
+    """The first value stored under ``key`` (top level first, then nested)."""
+    if isinstance(data, dict):
+        if key in data and not isinstance(data[key], (dict, list)):
+            return data[key]
+        for value in data.values():
+            found = _find_field(value, key)
+            if found is not None:
+                return found
+    elif isinstance(data, list):
+        for value in data:
+            found = _find_field(value, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _answer(asked: re.Match, since: list[dict[str, Any]],
+            functions: dict[str, dict[str, Any]], req: SimRequest) -> SimReply:
+    """Look the record up (one read) and tell the customer the field they asked for."""
+    field, about, value = asked.group(1), asked.group(2), asked.group(3)
+    lookups = []
+    for name, f in sorted(functions.items(), key=lambda kv: ("details" not in kv[0], kv[0])):
+        required = f["parameters"].get("required", [])
+        if len(required) == 1 and noun(required[0]) == about:
+            schema = f["parameters"]["properties"].get(required[0], {})
+            lookups.append((name, {required[0]: parse_value(value, schema)}))
+    if not lookups:
+        return SimReply(text=f"I'm sorry, I could not look up the {field}.")
+    done = _calls(since)
+    for name, args in lookups:
+        for n, a, obs in done:
+            if n == name and a == args and not obs.startswith("Error:"):
+                try:
+                    found = _find_field(json.loads(obs), field.replace(" ", "_"))
+                except json.JSONDecodeError:
+                    found = None
+                if found is not None and req.chance("agent.vague_answer",
+                                                    DEFAULT_FLAWS["agent.vague_answer"]):
+                    return SimReply(text=f"You can see the {field} of {about} {value} in your "
+                                         "account.")
+                if found is not None:
+                    return SimReply(text=req.rng.choice([
+                        "The {f} of {a} {v} is {x}.", "I checked: the {f} of {a} {v} is {x}.",
+                        "Sure. The {f} of {a} {v} is {x}."]).format(
+                            f=field, a=about, v=value, x=render_value(found)))
+    tried = {(n, json.dumps(a, sort_keys=True)) for n, a, _ in done}
+    for name, args in lookups:
+        if (name, json.dumps(args, sort_keys=True)) not in tried:
+            return SimReply(tool_calls=[(name, args)])
+    return SimReply(text=f"I'm sorry, I could not find the {field}.")
+
+
+def _describe(intent: str, args: dict[str, Any], req: SimRequest) -> str:
+    """The change in plain words, every value stated."""
+    parts = []
+    for slot in slots_for(list(args)):
+        if slot.params == ("user_id",):
+            continue
+        if slot.is_address:
+            parts.append(f"the {slot.noun} {speak_address(args)}")
+        else:
+            parts.append(f"the {slot.noun} {speak_value(args[slot.params[0]])}")
+    said = speak_intent(intent, req.rng, "your")
+    listed = (", ".join(parts[:-1]) + " and " + parts[-1]) if len(parts) > 1 else "".join(parts)
+    lead = req.rng.choice(["Just to confirm, I'll {i}", "Here is what I'm about to do: {i}",
+                           "So I will {i}", "To be sure we agree, I'm going to {i}"])
+    text = lead.format(i=said) + (f", with {listed}." if listed else ".")
+    return f"{text} {req.rng.choice(_CONSENT)}"
+
+
+def _confirmed(msgs: list[dict[str, Any]], args: dict[str, Any]) -> bool:
+    """The customer said yes right after a consent question that stated these values."""
+    last = msgs[-1]
+    if last.get("role") != "user" or not _YES.match(last.get("content") or ""):
+        return False
+    previous = next((m.get("content") or "" for m in reversed(msgs[:-1])
+                     if m.get("role") == "assistant" and m.get("content")), "")
+    low = previous.lower()
+    stated = {k: v for k, v in args.items() if k != "user_id"}
+    return any(c in previous for c in _CONSENT) and all(
+        p.lower() in low for p in value_pieces(stated))
+
+
+def agent(req: SimRequest) -> SimReply:
+    """One agent turn: ask, look up, confirm, write, or report — one call per turn."""
+    if req.settings.tool_choice not in (None, "auto", "none"):
+        return default_handler(req)  # a forced call (e.g. `apigen-mt check`'s probe)
+    functions = _functions(req.tools)
+    msgs = req.messages
+    calls = _calls(msgs)
+    last = msgs[-1]
+    identify = [n for n, f in functions.items()
+                if set(f["parameters"].get("required", [])) and
+                set(f["parameters"].get("required", [])) <= _IDENTITY_KEYS]
+    writes = [n for n in functions if n not in identify]
+    start, intent, asked = _request(msgs, writes)
+    if intent is None and asked is None:
+        if last.get("role") == "user" and "?" not in (last.get("content") or ""):
+            return SimReply(text=req.rng.choice([
+                "Is there anything else I can help you with?",
+                "Could you tell me what you would like me to do today?"]))
+        return SimReply(text=req.rng.choice([
+            "I'm not sure I follow. What would you like me to do?",
+            "Could you tell me what you would like me to do today?"]))
+    identified = not identify or any(n in identify and not obs.startswith("Error:")
+                                     for n, _, obs in calls)
+    if not identified:
+        return _identify_customer(identify, functions, _identity(msgs), calls, req)
+    if asked is not None:
+        return _answer(asked, msgs[start:], functions, req)
+    assert intent is not None
+    recent = msgs[start:]
+    recent_calls = _calls(recent)
+    for name, _, obs in recent_calls:
+        if name == intent and not obs.startswith("Error:"):
+            if last.get("role") == "tool":
+                return SimReply(text=req.rng.choice([
+                    "All done: that is taken care of. Is there anything else I can help with?",
+                    "Done. The change has gone through. Anything else today?",
+                    "You're all set, the change is complete. Is there anything else?"]))
+            return SimReply(text="Is there anything else I can help you with?")
+    if last.get("role") == "tool" and recent_calls and recent_calls[-1][0] == intent:
+        error = last.get("content", "")
+        if "JSON" not in error:
+            return SimReply(text=f"I'm sorry, I couldn't do that. {error}")
+    user_id = next((obs.strip() for n, _, obs in calls if n in identify and n.startswith("find_")
+                    and not obs.startswith("Error:")), None)
+    params = functions[intent]["parameters"]
+    props = params.get("properties", {})
+    slots = [s for s in slots_for(list(props)) if s.params != ("user_id",)]
+    args = _gather(recent, slots, props)
+    if "user_id" in props:
+        known = user_id or _identity(msgs).get("user_id")
+        if known:
+            args["user_id"] = known
+    missing = [s for s in slots if any(p in params.get("required", []) and p not in args
+                                       for p in s.params)]
+    if missing:
+        said = (last.get("content") or "").lower() if last.get("role") == "user" else ""
+        if "don't know" in said or "don't have" in said:
+            return SimReply(text=f"I'm sorry, I'm unable to {words(intent).split()[0]} that "
+                                 f"without the {missing[0].noun}.")
+        nouns = [s.noun for s in missing[:2]]
+        if len(nouns) == 2:
+            return SimReply(text=req.rng.choice([
+                "Could you tell me the {0} and the {1}?",
+                "I'll need a couple of details. What about the {0} and the {1}?"]).format(*nouns))
+        return SimReply(text=req.rng.choice([
+            "Could you tell me the {0}?", "What about the {0}?", "Could you give me the {0}?",
+            "Got it. And the {0}, please?"]).format(nouns[0]))
+    # look the target up first (a read that takes one of the write's arguments)
+    for name, f in sorted(functions.items()):
+        required = f["parameters"].get("required", [])
+        if name == intent or len(required) != 1 or required[0] not in args:
+            continue
+        if name in identify or "details" not in name:
+            continue
+        if not any(n == name and a == {required[0]: args[required[0]]} for n, a, _ in calls):
+            return SimReply(tool_calls=[(name, {required[0]: args[required[0]]})])
+    if not _confirmed(msgs, args) and not req.chance("agent.skip_confirmation",
+                                                     DEFAULT_FLAWS["agent.skip_confirmation"]):
+        return SimReply(text=_describe(intent, args, req))
+    if req.chance("agent.wrong_argument", DEFAULT_FLAWS["agent.wrong_argument"]):
+        args = _wrong(args, calls, req)
+    if req.chance("agent.bad_json", DEFAULT_FLAWS["agent.bad_json"]):
+        return SimReply(tool_calls=[(intent, json.dumps(args)[:-1])])
+    return SimReply(tool_calls=[(intent, args)])
+
+
+def _identify_customer(identify: list[str], functions: dict[str, dict[str, Any]],
+                       facts: dict[str, str], calls: list[tuple[str, dict[str, Any], str]],
+                       req: SimRequest) -> SimReply:
+    """Look the customer up when they gave what a lookup needs; otherwise ask for it."""
+    ordered = sorted(identify, key=lambda n: ("email" not in n, "user_id" in
+                                              functions[n]["parameters"]["required"], n))
+    tried = {(n, json.dumps(a, sort_keys=True)) for n, a, _ in calls}
+    for name in ordered:
+        needed = functions[name]["parameters"]["required"]
+        if all(p in facts for p in needed):
+            args = {p: facts[p] for p in needed}
+            if (name, json.dumps(args, sort_keys=True)) not in tried:
+                return SimReply(tool_calls=[(name, args)])
+    by_user_id = [n for n in ordered if functions[n]["parameters"]["required"] == ["user_id"]]
+    if len(by_user_id) < len(ordered):  # a lookup by what people remember comes first
+        ordered = [n for n in ordered if n not in by_user_id]
+    options = []
+    for n in ordered:
+        needed = functions[n]["parameters"]["required"]
+        if {"first_name", "last_name"} <= set(needed):
+            rest = [noun(p) for p in needed if p not in ("first_name", "last_name")]
+            options.append("your full name and " + " and ".join(rest) if rest else "full name")
+        else:
+            options.append("your " + " and ".join(noun(p) for p in needed))
+    asked = ", or ".join(dict.fromkeys(options))
+    if calls and any(n in identify for n, _, _ in calls):
+        return SimReply(text=f"I can't find an account with those details. Could you give me "
+                             f"{asked}?")
+    lead = req.rng.choice(["I can help with that.", "Happy to help.", "Sure."])
+    return SimReply(text=req.rng.choice([
+        "{l} First, could you give me {a}?", "{l} To find your account, may I have {a}?",
+        "{l} Before we start, I need to verify your identity. Could you tell me {a}?"]).format(
+            l=lead, a=asked))
+
+
+def _wrong(args: dict[str, Any], calls: list[tuple[str, dict[str, Any], str]],
+           req: SimRequest) -> dict[str, Any]:
+    """Swap one string (or list item) for another value of the same key seen in the data."""
+    seen: dict[str, list[Any]] = {}
+
+    def walk(data: Any) -> None:
+        if isinstance(data, dict):
+            for k, v in data.items():
+                if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+                    seen.setdefault(k, []).append(v)
+                else:
+                    walk(v)
+        elif isinstance(data, list):
+            for v in data:
+                walk(v)
+
+    for _, _, obs in calls:
+        try:
+            walk(json.loads(obs))
+        except (json.JSONDecodeError, TypeError):
+            continue
+    options = []
+    for key, value in args.items():
+        singular = key[:-1] if key.endswith("s") else key
+        pool = [v for v in seen.get(singular, seen.get(key, [])) if v != value]
+        if isinstance(value, list) and value:
+            pool = [v for v in seen.get(singular, []) if v not in value]
+        if pool:
+            options.append((key, pool))
+    if not options:
+        return args
+    key, pool = req.rng.choice(options)
+    changed = dict(args)
+    if isinstance(args[key], list):
+        changed[key] = [req.rng.choice(pool), *args[key][1:]]
+    else:
+        changed[key] = req.rng.choice(pool)
+    return changed
