@@ -159,6 +159,9 @@ def _print_passk(summary: dict, trials: int) -> None:
         table.add_row(domain, str(v["tasks"]),
                       *(f"{v['pass_hat_k'].get(str(k), 0.0):.3f}" for k in range(1, trials + 1)))
     console.print(table)
+    if summary.get("failure_reasons"):  # why episodes failed, e.g. an unreadable instruction
+        console.print("failed episodes: " + ", ".join(
+            f"{reason} {count}" for reason, count in summary["failure_reasons"].items()))
 
 
 def register(app: typer.Typer) -> None:

@@ -168,7 +168,7 @@ def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str
             slots = [s for s in slots if omit[1] not in s.params]
         rng.shuffle(slots)
         for slot in slots:
-            be = "are" if slot.noun.endswith("s") else "is"
+            be = "are" if slot.noun.endswith("s") and not slot.noun.endswith("ss") else "is"
             lines.append(rng.choice(_DETAIL).format(noun=slot.noun, be=be,
                                                     value=_spoken(slot, action.arguments)))
     lines.extend(question_sentence(*q, rng=rng) for q in questions)

@@ -31,7 +31,7 @@ _GOAL = re.compile(
     r"are getting in touch because you want to) (.+)\.$|^Your goal is to (.+)\.$")
 _QUESTION = re.compile(
     r"(?:want to know|want to find out|like to be told|want to ask for) the ([a-z0-9 ]+?) "
-    r"(?:of|for) (?:the )?(.+) (\S+)\.$")
+    r"(?:of|for) (?:the )?([a-z ]+) ([^\s,]+)\.$")
 _DETAILS = [
     re.compile(r"^The (?P<noun>[a-z0-9 ]+?) you have in mind (?:is|are) (?P<value>.+)\.$"),
     re.compile(r"^The (?P<noun>[a-z0-9 ]+?) (?:is|are) (?P<value>.+)\.$"),

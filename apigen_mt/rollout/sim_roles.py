@@ -44,7 +44,7 @@ _WANT = {"neutral": ["I'd like to {intent}.", "I need to {intent}.", "Could you 
          "terse": ["I need to {intent}.", "{Intent}, please.", "Want to {intent}."],
          "hesitant": ["I think I need to {intent}?", "I'd like to {intent}, if that's possible.",
                       "Is it possible to {intent}?"]}
-_ALSO = ["One more thing: I'd also like to {intent}.", "Thanks. I also need to {intent}.",
+_ALSO = ["One more thing, I'd also like to {intent}.", "Thanks. I also need to {intent}.",
          "Great. Could you also help me {intent}?", "Next, I want to {intent}."]
 _ANSWER_ONE = ["It's {value}.", "That would be {value}.", "The {noun} {be} {value}.",
                "Sure, the {noun} {be} {value}.", "{value}."]  # the last: one-word values only
@@ -109,7 +109,7 @@ def _wander(value: str, req: SimRequest) -> str:
 def _say(templates: list[str], req: SimRequest, **kw: str) -> str:
     text = req.rng.choice(templates)
     if "noun" in kw:
-        kw["be"] = "are" if kw["noun"].endswith("s") else "is"
+        kw["be"] = "are" if kw["noun"].endswith("s") and not kw["noun"].endswith("ss") else "is"
     if "intent" in kw:
         kw["Intent"] = kw["intent"][:1].upper() + kw["intent"][1:]
     return text.format(**kw)

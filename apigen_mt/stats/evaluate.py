@@ -8,6 +8,7 @@ score here and its acceptance rate in a run measure the same thing.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,8 @@ def summarize(results: list[TaskResult], trials: int) -> dict[str, Any]:
     for r in results:
         by_domain.setdefault(r.blueprint.env, []).append((r.successes, len(r.outcomes)))
     overall = [(r.successes, len(r.outcomes)) for r in results]
+    reasons = Counter(failure_reason(t) for r in results for t in r.outcomes
+                      if not t.verdict.passed)
     return {
         "trials": trials,
         "tasks": len(results),
@@ -80,6 +83,7 @@ def summarize(results: list[TaskResult], trials: int) -> dict[str, Any]:
         "per_domain": {d: {"tasks": len(v), "pass_hat_k": {str(k): p for k, p in
                                                            pass_hat_curve(v).items()}}
                        for d, v in sorted(by_domain.items())},
+        "failure_reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
         "per_task": [{"index": r.index, "blueprint_id": r.blueprint.id, "env": r.blueprint.env,
                       "successes": r.successes, "trials": len(r.outcomes),
                       "failures": sorted({failure_reason(t) for t in r.outcomes
