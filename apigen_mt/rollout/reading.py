@@ -71,6 +71,7 @@ class Plan:
     requests: list[Request] = field(default_factory=list)
     tone: str = "neutral"
     careful: bool = False
+    who: str = ""  # "a medical resident", from the persona, for small talk
     problem: str | None = None  # why the instruction cannot be played, if it cannot
 
 
@@ -163,6 +164,8 @@ def read_instruction(text: str) -> Plan:
         if plan.problem is None and not request.is_question and not request.details:
             plan.problem = (f"the goal '{request.intent}' comes with no details I could give "
                             "the agent")
+    found = re.search(r"you are (an? [a-z' -]+?)(?: who\b| with\b|,|\.)", persona)
+    plan.who = found.group(1) if found else ""
     plan.tone = next((tone for tone, hints in TONES.items()
                       if any(h in persona for h in hints)), "neutral")
     return plan

@@ -44,6 +44,17 @@ _WANT = {"neutral": ["I'd like to {intent}.", "I need to {intent}.", "Could you 
          "terse": ["I need to {intent}.", "{Intent}, please.", "Want to {intent}."],
          "hesitant": ["I think I need to {intent}?", "I'd like to {intent}, if that's possible.",
                       "Is it possible to {intent}?"]}
+_ASIDE = {"neutral": ["I'm {who}, so I'd like to sort this out today.",
+                     "As {who}, I don't get much free time, so thanks for helping.",
+                     "I work as {who} and I'm squeezing this in between things."],
+          "warm": ["I'm {who}, by the way, and you folks have always been lovely.",
+                   "Being {who}, my week is hectic, so I really appreciate this!",
+                   "I'm {who} and honestly this is the nicest part of my day."],
+          "terse": ["I'm {who}. Short on time.", "I'm {who}, so let's keep it quick.",
+                    "Busy day, I'm {who}."],
+          "hesitant": ["I'm {who}, and I'm not great with online accounts.",
+                       "Sorry, I'm {who} and all this account stuff confuses me a bit.",
+                       "I'm just {who}, so please bear with me."]}
 _ALSO = ["One more thing, I'd also like to {intent}.", "Thanks. I also need to {intent}.",
          "Great. Could you also help me {intent}?", "Next, I want to {intent}."]
 _ANSWER_ONE = ["It's {value}.", "That would be {value}.", "The {noun} {be} {value}.",
@@ -145,12 +156,20 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
         return _say(_ALSO, req, intent=intent)
     hello = req.rng.choice(_HELLO[plan.tone])
     text = f"{hello} {_say(_WANT[plan.tone], req, intent=intent)}".strip()
+    if plan.who and req.rng.random() < 0.6:  # a word about themselves, in character
+        text += " " + req.rng.choice(_ASIDE[plan.tone]).format(who=plan.who)
     volunteer = [d for d in request.details if d[0] != "user id"]
     if volunteer and plan.tone != "terse" and req.rng.random() < 0.4:
         noun, value = volunteer[0]
         text += " " + _say(["The {noun} is {value}.", "It's about the {noun} {value}."],
                            req, noun=noun, value=value)
     return text
+
+
+_YES_TAIL = ["", " Thanks.", " Thank you.", " Appreciate it.", " That's what I wanted.",
+             " Please do it now.", " Perfect."]
+_BYE_TAIL = ["", " Have a good day.", " Take care.", " Bye for now.", " Thanks again.",
+             " Have a nice evening."]
 
 
 def _pieces(value: str) -> list[str]:
@@ -175,7 +194,8 @@ def human(req: SimRequest) -> SimReply:
                 and "assistant" in roles[since:i]:
             current, since = current + 1, i + 1
     if current >= len(plan.requests):
-        return SimReply(text=f"{req.rng.choice(_BYE[plan.tone])} {STOP}")
+        bye = req.rng.choice(_BYE[plan.tone]) + req.rng.choice(_BYE_TAIL)
+        return SimReply(text=f"{bye} {STOP}")
     request = plan.requests[current]
     last = agent_lines[-1] if agent_lines else ""
     low = last.lower()
@@ -198,7 +218,7 @@ def human(req: SimRequest) -> SimReply:
         mine = [m.get("content") or "" for m in req.messages if m.get("role") == "assistant"]
         if plan.careful and not any("once more" in m for m in mine[-2:]):
             return SimReply(text="Before I say yes, could you go over that once more?")
-        return SimReply(text=req.rng.choice(_YES[plan.tone]))
+        return SimReply(text=req.rng.choice(_YES[plan.tone]) + req.rng.choice(_YES_TAIL))
     asked = _asked_nouns(last, [n for n, _ in details])
     if asked:
         chosen = [(n, v) for n, v in details if n in asked][:2]
