@@ -31,19 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from apigen_mt.env.domain import load_environment
+from apigen_mt.stats.text import distinct_n
 
 # a lowercase key, a colon and a value ("order id: #W1"), not a clock time ("10:30")
 KEY_VALUE = re.compile(r"(?<![\w#:])[a-z][a-z_ ]{1,30}: (?=\S)|\"\w+\"\s*:")
-WORD = re.compile(r"[\w#@.'-]+")
 
 
 def distinct(texts: list[str], n: int) -> float:
-    """Unique word n-grams / all word n-grams over a corpus (0 when it has none)."""
-    grams: list[tuple[str, ...]] = []
-    for text in texts:
-        toks = [t.lower() for t in WORD.findall(text)]
-        grams += [tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else 0.0
+    """Unique word n-grams / all word n-grams over a corpus (``apigen-mt stats``'s measure)."""
+    return distinct_n(texts, n)
 
 
 def tool_names(env: str) -> list[str]:
@@ -97,7 +93,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def run_domain(env: str, n: int, workdir: Path) -> dict[str, Any]:
-    """One offline run in ``workdir``, measured."""
+    """One offline run in ``workdir``, measured (a run already there would be resumed and
+    its cached replies reused, so it is refused)."""
+    if (workdir / f"{env}-run").exists():
+        raise SystemExit(f"{workdir / f'{env}-run'} exists; give --keep an empty directory")
     cmd = [sys.executable, "-m", "apigen_mt", "run", "--env", env, "--n", str(n),
            "--out", str(workdir / f"{env}-run")]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)

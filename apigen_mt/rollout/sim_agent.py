@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib import resources
 from typing import Any
 
 from apigen_mt.blueprint.instructions import render_value
@@ -38,11 +39,14 @@ DEFAULT_FLAWS = {
 _IDENTITY_KEYS = {"email", "first_name", "last_name", "zip", "user_id"}
 _YES = re.compile(r"^\s*(yes|yeah|yep|sure|go ahead|please do|please go ahead|that's right|"
                   r"correct|sounds good|ok|okay|absolutely|do it)\b", re.IGNORECASE)
-_CONSENT = ("Shall I go ahead?", "Is that okay with you?", "Would you like me to proceed?",
-            "Do you want me to go ahead?")
+_PHRASES = json.loads(resources.files("apigen_mt.rollout").joinpath("phrases.json").read_text())
+_SAYS = _PHRASES["agent"]
+_CONSENT = tuple(_SAYS["consent"])
 _QUESTION = re.compile(r"tell me the ([a-z0-9 ]+?) (?:of|for) (?:the )?(.+) (\S+?)\?")
 _NAME = re.compile(r"(?:name is|I'm|I am|it's|name's|This is) ([A-Z][\w'-]+) ([A-Z][\w'-]+)")
 _ZIP = re.compile(r"zip(?: code)?(?: is)? (\d{5})\b")
+_BARE = re.compile(r"(?:^|, )(?:it's|it is|that would be|that'd be|i believe it's|i think it's|"
+                   r"it should be) (.+?)[.!]?$", re.IGNORECASE)
 _USER_ID = re.compile(r"(?:user id is|user id, which is|It's) ([a-z]+(?:_[a-z]+)+_?\d+)\b")
 
 
@@ -129,9 +133,14 @@ def _statements(text: str, slot_nouns: list[str]) -> dict[str, str]:
 
 def _bare_answer(text: str) -> str | None:
     """``It's #W1.`` / ``That would be 2.`` → the value said."""
-    first = _sentences(text)[0] if text.strip() else ""
-    found = re.match(r"^(?:It's|That would be|Sure, it's) (.+?)[.!]?$|^([^ ]+?)[.!]?$", first)
-    return next((g for g in found.groups() if g), None) if found else None
+    said = _sentences(text)
+    for sentence in said:
+        found = _BARE.search(sentence)
+        if found:
+            return found.group(1)
+    if len(said) == 1 and " " not in said[0].strip():
+        return said[0].strip().rstrip(".!")
+    return None
 
 
 def _slot_from_speech(slot: Slot, spoken: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -211,9 +220,7 @@ def _answer(asked: re.Match, since: list[dict[str, Any]],
                     return SimReply(text=f"You can see the {field} of {about} {value} in your "
                                          "account.")
                 if found is not None:
-                    return SimReply(text=req.rng.choice([
-                        "The {f} of {a} {v} is {x}.", "I checked: the {f} of {a} {v} is {x}.",
-                        "Sure. The {f} of {a} {v} is {x}."]).format(
+                    return SimReply(text=req.rng.choice(_SAYS["answer"]).format(
                             f=field, a=about, v=value, x=render_value(found)))
     tried = {(n, json.dumps(a, sort_keys=True)) for n, a, _ in done}
     for name, args in lookups:
@@ -234,8 +241,7 @@ def _describe(intent: str, args: dict[str, Any], req: SimRequest) -> str:
             parts.append(f"the {slot.noun} {speak_value(args[slot.params[0]])}")
     said = speak_intent(intent, req.rng, "your")
     listed = (", ".join(parts[:-1]) + " and " + parts[-1]) if len(parts) > 1 else "".join(parts)
-    lead = req.rng.choice(["Just to confirm, I'll {i}", "Here is what I'm about to do: {i}",
-                           "So I will {i}", "To be sure we agree, I'm going to {i}"])
+    lead = req.rng.choice(_SAYS["confirm_lead"])
     text = lead.format(i=said) + (f", with {listed}." if listed else ".")
     return f"{text} {req.rng.choice(_CONSENT)}"
 
@@ -286,11 +292,8 @@ def agent(req: SimRequest) -> SimReply:
     for name, _, obs in recent_calls:
         if name == intent and not obs.startswith("Error:"):
             if last.get("role") == "tool":
-                return SimReply(text=req.rng.choice([
-                    "All done: that is taken care of. Is there anything else I can help with?",
-                    "Done. The change has gone through. Anything else today?",
-                    "You're all set, the change is complete. Is there anything else?"]))
-            return SimReply(text="Is there anything else I can help you with?")
+                return SimReply(text=req.rng.choice(_SAYS["done"]))
+            return SimReply(text=req.rng.choice(_SAYS["anything_else"]))
     if last.get("role") == "tool" and recent_calls and recent_calls[-1][0] == intent:
         error = last.get("content", "")
         if "JSON" not in error:
@@ -312,14 +315,10 @@ def agent(req: SimRequest) -> SimReply:
         if "don't know" in said or "don't have" in said:
             return SimReply(text=f"I'm sorry, I'm unable to {words(intent).split()[0]} that "
                                  f"without the {missing[0].noun}.")
-        nouns = [s.noun for s in missing[:2]]
+        nouns = [s.noun for s in missing[:2 if req.rng.random() < 0.3 else 1]]
         if len(nouns) == 2:
-            return SimReply(text=req.rng.choice([
-                "Could you tell me the {0} and the {1}?",
-                "I'll need a couple of details. What about the {0} and the {1}?"]).format(*nouns))
-        return SimReply(text=req.rng.choice([
-            "Could you tell me the {0}?", "What about the {0}?", "Could you give me the {0}?",
-            "Got it. And the {0}, please?"]).format(nouns[0]))
+            return SimReply(text=req.rng.choice(_SAYS["ask_two"]).format(*nouns))
+        return SimReply(text=req.rng.choice(_SAYS["ask_one"]).format(nouns[0]))
     # look the target up first (a read that takes one of the write's arguments)
     for name, f in sorted(functions.items()):
         required = f["parameters"].get("required", [])
@@ -367,11 +366,8 @@ def _identify_customer(identify: list[str], functions: dict[str, dict[str, Any]]
     if calls and any(n in identify for n, _, _ in calls):
         return SimReply(text=f"I can't find an account with those details. Could you give me "
                              f"{asked}?")
-    lead = req.rng.choice(["I can help with that.", "Happy to help.", "Sure."])
-    return SimReply(text=req.rng.choice([
-        "{l} First, could you give me {a}?", "{l} To find your account, may I have {a}?",
-        "{l} Before we start, I need to verify your identity. Could you tell me {a}?"]).format(
-            l=lead, a=asked))
+    lead = req.rng.choice(_SAYS["identify_lead"])
+    return SimReply(text=req.rng.choice(_SAYS["identify"]).format(l=lead, a=asked))
 
 
 def _wrong(args: dict[str, Any], calls: list[tuple[str, dict[str, Any], str]],

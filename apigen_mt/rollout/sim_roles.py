@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib import resources
 
 from apigen_mt.blueprint.phrasing import value_pieces
 from apigen_mt.llm.sim import SimReply, SimRequest, register_sim_role
@@ -31,49 +32,8 @@ from apigen_mt.rollout.sim_agent import DEFAULT_FLAWS as AGENT_FLAWS
 from apigen_mt.rollout.sim_agent import agent
 
 DEFAULT_FLAWS = {"human.wander": 0.12, **AGENT_FLAWS, "critic.noise": 0.1}
-_HELLO = {"neutral": ["Hi.", "Hello.", "Hi there.", ""],
-          "warm": ["Hi there, hope your day is going well!", "Hello! Thanks for picking up.",
-                   "Good morning!", "Hi, thanks so much for helping."],
-          "terse": ["", "Hi.", ""],
-          "hesitant": ["Hi, um, I hope this is the right place.", "Hello, sorry to bother you.",
-                       "Hi. I'm not very good with these things."]}
-_WANT = {"neutral": ["I'd like to {intent}.", "I need to {intent}.", "Could you help me {intent}?",
-                     "I want to {intent}.", "I'm calling to {intent}."],
-         "warm": ["I was hoping you could help me {intent}.", "I'd love some help to {intent}.",
-                  "Could you please help me {intent}?"],
-         "terse": ["I need to {intent}.", "{Intent}, please.", "Want to {intent}."],
-         "hesitant": ["I think I need to {intent}?", "I'd like to {intent}, if that's possible.",
-                      "Is it possible to {intent}?"]}
-_ASIDE = {"neutral": ["I'm {who}, so I'd like to sort this out today.",
-                     "As {who}, I don't get much free time, so thanks for helping.",
-                     "I work as {who} and I'm squeezing this in between things."],
-          "warm": ["I'm {who}, by the way, and you folks have always been lovely.",
-                   "Being {who}, my week is hectic, so I really appreciate this!",
-                   "I'm {who} and honestly this is the nicest part of my day."],
-          "terse": ["I'm {who}. Short on time.", "I'm {who}, so let's keep it quick.",
-                    "Busy day, I'm {who}."],
-          "hesitant": ["I'm {who}, and I'm not great with online accounts.",
-                       "Sorry, I'm {who} and all this account stuff confuses me a bit.",
-                       "I'm just {who}, so please bear with me."]}
-_ALSO = ["One more thing, I'd also like to {intent}.", "Thanks. I also need to {intent}.",
-         "Great. Could you also help me {intent}?", "Next, I want to {intent}."]
-_ANSWER_ONE = ["It's {value}.", "That would be {value}.", "The {noun} {be} {value}.",
-               "Sure, the {noun} {be} {value}.", "{value}."]  # the last: one-word values only
-_ANSWER = ["The {noun} {be} {value}.", "For the {noun}, it's {value}.",
-           "The {noun} would be {value}."]
-_YES = {"neutral": ["Yes, please go ahead.", "Yes, that's right.", "Yes, please do.",
-                    "Yes, that's correct, go ahead."],
-        "warm": ["Yes, that sounds perfect, thank you!", "Yes please, that's exactly right.",
-                 "Yes, wonderful, go ahead."],
-        "terse": ["Yes.", "Yes, do it.", "Yes, go ahead."],
-        "hesitant": ["Yes, I think that's right. Go ahead.",
-                     "Yes... yes, that's it, please go ahead."]}
-_BYE = {"neutral": ["That's everything, thank you.", "That's all I needed, thanks.",
-                    "Great, that's all for today."],
-        "warm": ["That's all, thank you so much for your help!",
-                 "Perfect, you've been great. Bye!"],
-        "terse": ["That's all.", "Done, thanks."],
-        "hesitant": ["Okay, I think that's everything. Thank you for your patience."]}
+_PHRASES = json.loads(resources.files("apigen_mt.rollout").joinpath("phrases.json").read_text())
+_SAYS = _PHRASES["customer"]
 _DONE = ("done", "all set", "taken care of", "completed", "has gone through")
 _FAILED = ("couldn't", "could not", "unable to", "wasn't able to", "cannot do")
 _CONSENT = ("go ahead", "proceed", "okay with you", "shall i", "should i", "do you want me to",
@@ -129,16 +89,13 @@ def _say(templates: list[str], req: SimRequest, **kw: str) -> str:
 def _identify(plan: Plan, asked: str, req: SimRequest) -> str:
     who = plan.identity
     if "email" in asked and "email" in who:
-        return _say(["My email is {email}.", "It's {email}.", "Sure, it's {email}.",
-                     "You can find me under {email}."], req, email=who["email"])
+        return _say(_SAYS["email"], req, email=who["email"])
     if ("zip" in asked or "name" in asked) and "name" in who and "zip" in who:
-        lead = "I don't remember my email, but " if "email" in asked else ""
-        said = _say(["my name is {name} and my zip code is {zip}.",
-                     "I'm {name}, zip code {zip}.", "it's {name}, and the zip code is {zip}.",
-                     "the name is {name}, zip code {zip}."], req, **who)
+        lead = req.rng.choice(_SAYS["no_email"]) if "email" in asked else ""
+        said = _say(_SAYS["name_zip"], req, **who)
         return (lead + said) if lead else said[0].upper() + said[1:]
     if "user id" in asked and "user id" in who:
-        return _say(["My user id is {uid}.", "It's {uid}."], req, uid=who["user id"])
+        return _say(_SAYS["user_id"], req, uid=who["user id"])
     if "user id" in who:
         return f"I only know my user id, which is {who['user id']}."
     return "I'm sorry, I don't have that information."
@@ -153,23 +110,18 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
         return ask if first else "Thanks. " + ask[0].lower() + ask[1:]
     intent = re.sub(r"\byour\b", "my", request.intent)
     if not first:
-        return _say(_ALSO, req, intent=intent)
-    hello = req.rng.choice(_HELLO[plan.tone])
-    text = f"{hello} {_say(_WANT[plan.tone], req, intent=intent)}".strip()
+        return _say(_SAYS["also"], req, intent=intent)
+    hello = req.rng.choice(_SAYS["hello"][plan.tone])
+    want = _say(_SAYS["want"][plan.tone], req, intent=intent)
+    text = f"{hello} {want}".strip()
     if plan.who and req.rng.random() < 0.6:  # a word about themselves, in character
-        text += " " + req.rng.choice(_ASIDE[plan.tone]).format(who=plan.who)
+        text += " " + req.rng.choice(_SAYS["aside"][plan.tone]).format(who=plan.who)
     volunteer = [d for d in request.details if d[0] != "user id"]
     if volunteer and plan.tone != "terse" and req.rng.random() < 0.4:
         noun, value = volunteer[0]
         text += " " + _say(["The {noun} is {value}.", "It's about the {noun} {value}."],
                            req, noun=noun, value=value)
     return text
-
-
-_YES_TAIL = ["", " Thanks.", " Thank you.", " Appreciate it.", " That's what I wanted.",
-             " Please do it now.", " Perfect."]
-_BYE_TAIL = ["", " Have a good day.", " Take care.", " Bye for now.", " Thanks again.",
-             " Have a nice evening."]
 
 
 def _pieces(value: str) -> list[str]:
@@ -194,7 +146,7 @@ def human(req: SimRequest) -> SimReply:
                 and "assistant" in roles[since:i]:
             current, since = current + 1, i + 1
     if current >= len(plan.requests):
-        bye = req.rng.choice(_BYE[plan.tone]) + req.rng.choice(_BYE_TAIL)
+        bye = req.rng.choice(_SAYS["bye"][plan.tone]) + req.rng.choice(_SAYS["bye_tail"])
         return SimReply(text=f"{bye} {STOP}")
     request = plan.requests[current]
     last = agent_lines[-1] if agent_lines else ""
@@ -212,27 +164,31 @@ def human(req: SimRequest) -> SimReply:
     if "?" in low and any(c in low for c in _CONSENT) and not request.is_question:
         for noun, value in details:
             if not all(p.lower() in low for p in _pieces(value)):
-                return SimReply(text=_say([
-                    "No, that's not quite right. The {noun} should be {value}.",
-                    "Hmm, no. The {noun} should be {value}."], req, noun=noun, value=value))
+                return SimReply(text=_say(_SAYS["wrong"], req, noun=noun, value=value))
         mine = [m.get("content") or "" for m in req.messages if m.get("role") == "assistant"]
-        if plan.careful and not any("once more" in m for m in mine[-2:]):
-            return SimReply(text="Before I say yes, could you go over that once more?")
-        return SimReply(text=req.rng.choice(_YES[plan.tone]) + req.rng.choice(_YES_TAIL))
+        if plan.careful and not any(m in _SAYS["careful"] for m in mine[-2:]):
+            return SimReply(text=req.rng.choice(_SAYS["careful"]))
+        return SimReply(text=req.rng.choice(_SAYS["yes"][plan.tone]))
     asked = _asked_nouns(last, [n for n, _ in details])
     if asked:
         chosen = [(n, v) for n, v in details if n in asked][:2]
         if len(chosen) == 1:
             noun, value = chosen[0]
-            forms = _ANSWER_ONE if " " not in value else _ANSWER_ONE[:-1]
-            return SimReply(text=_say(forms, req, noun=noun, value=value))
-        return SimReply(text=" ".join(_say(_ANSWER, req, noun=n, value=v) for n, v in chosen))
+            forms = [f for f in _SAYS["answer_one"] if " " not in value or f != "{value}."]
+            said = _say(forms, req, noun=noun, value=value)
+        else:
+            said = " ".join(_say(_SAYS["answer"], req, noun=n, value=v) for n, v in chosen)
+        lead = req.rng.choice(_SAYS["lead"][plan.tone])
+        if lead:
+            first = said.split(" ", 1)[0]
+            lower = lead.endswith(", ") and first in ("It's", "That", "That'd", "The", "Sure,")
+            said = lead + (said[0].lower() + said[1:] if lower else said)
+        return SimReply(text=said + req.rng.choice(_SAYS["tail"][plan.tone]))
     if "?" in low and re.search(r"\b(tell me|which|what|provide|give me)\b", questions):
-        return SimReply(text=req.rng.choice(["I'm sorry, I don't know that.",
-                                             "I don't have that, I'm afraid."]))
+        return SimReply(text=req.rng.choice(_SAYS["dont_know"]))
     if request.is_question:
         return SimReply(text=_open(request, req, plan, first=False))
-    return SimReply(text=req.rng.choice(["Okay.", "Alright, thanks.", "Okay, go on."]))
+    return SimReply(text=req.rng.choice(_SAYS["okay"]))
 
 
 _VALUE_TOKEN = re.compile(r"#?\w*\d[\w-]*|\"[^\"]+\"")
