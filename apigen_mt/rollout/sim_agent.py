@@ -37,8 +37,9 @@ DEFAULT_FLAWS = {
     "agent.vague_answer": 0.1,
 }
 _IDENTITY_KEYS = {"email", "first_name", "last_name", "zip", "user_id"}
-_YES = re.compile(r"^\s*(yes|yeah|yep|sure|go ahead|please do|please go ahead|that's right|"
-                  r"correct|sounds good|ok|okay|absolutely|do it)\b", re.IGNORECASE)
+_YES = re.compile(r"^\s*(?:um,? )?(yes|yeah|yep|sure|go ahead|please do|please go ahead|"
+                  r"that's right|correct|sounds good|ok|okay|absolutely|perfect|do it)\b",
+                  re.IGNORECASE)
 _PHRASES = json.loads(resources.files("apigen_mt.rollout").joinpath("phrases.json").read_text())
 _SAYS = _PHRASES["agent"]
 _CONSENT = tuple(_SAYS["consent"])

@@ -21,6 +21,7 @@ from apigen_mt.llm.sim import SimModel
 from apigen_mt.records import Action, Trajectory
 from apigen_mt.rollout.reading import read_instruction
 from apigen_mt.rollout.settings import UNREADABLE
+from apigen_mt.rollout.sim_agent import _CONSENT, _YES
 from apigen_mt.runner.build import load_builtin_sim_roles
 from tests.pipeline.conftest import cli
 
@@ -123,7 +124,7 @@ def test_customer_answers_consent_and_corrects_a_wrong_summary():
              "reason no longer needed. Shall I go ahead?")
     wrong = right.replace("no longer needed", "ordered by mistake")
     opening = "I want to cancel my open order."
-    assert _human(text, ["Hi!", opening, right]).lower().startswith("yes")
+    assert _YES.match(_human(text, ["Hi!", opening, right]))
     assert "no longer needed" in _human(text, ["Hi!", opening, wrong])
     asked = _human(text, ["Hi!", opening,
                           "Could you give me your email, or your full name and zip code?"])
@@ -187,3 +188,14 @@ def test_phase2_sim_roles_play_from_their_request_alone(env, tmp_path, sim_roles
             before = [m for m in traj.messages[:i] if m["role"] in ("user", "assistant")
                       and m.get("content")]
             assert before[-1]["role"] == "user"
+
+
+def test_the_customer_and_agent_banks_keep_the_patterns_each_reads_the_other_by():
+    from apigen_mt.rollout.sim_roles import _CONSENT as HEARD_AS_CONSENT
+    from apigen_mt.rollout.sim_roles import _SAYS
+
+    for tone, phrases in _SAYS["yes"].items():
+        for phrase in phrases:
+            assert _YES.match(phrase), (tone, phrase)
+    for question in _CONSENT:
+        assert question.endswith("?") and any(c in question.lower() for c in HEARD_AS_CONSENT)
