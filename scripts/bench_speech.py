@@ -16,6 +16,7 @@ The last line is one JSON object with stable keys.
 
     python scripts/bench_speech.py                   # retail and airline, --n 100
     python scripts/bench_speech.py --env retail --n 50 --keep runs-speech
+    python scripts/bench_speech.py --measure runs-speech     # measure kept runs again
 """
 
 from __future__ import annotations
@@ -92,17 +93,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def run_domain(env: str, n: int, workdir: Path) -> dict[str, Any]:
-    """One offline run in ``workdir``, measured (a run already there would be resumed and
-    its cached replies reused, so it is refused)."""
-    if (workdir / f"{env}-run").exists():
-        raise SystemExit(f"{workdir / f'{env}-run'} exists; give --keep an empty directory")
-    cmd = [sys.executable, "-m", "apigen_mt", "run", "--env", env, "--n", str(n),
-           "--out", str(workdir / f"{env}-run")]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    run = workdir / f"{env}-run"
+def measure_run(env: str, run: Path) -> dict[str, Any]:
+    """The figures of one run directory's accepted (and failed) trajectories."""
     rows = read_jsonl(run / "trajectories.jsonl")
     failed = read_jsonl(run / "trajectories.failed.jsonl")
     figures = measure(rows, tool_names(env))
@@ -113,11 +105,26 @@ def run_domain(env: str, n: int, workdir: Path) -> dict[str, Any]:
     return figures
 
 
+def run_domain(env: str, n: int, workdir: Path) -> dict[str, Any]:
+    """One offline run in ``workdir``, measured (a run already there would be resumed and
+    its cached replies reused, so it is refused)."""
+    if (workdir / f"{env}-run").exists():
+        raise SystemExit(f"{workdir / f'{env}-run'} exists; give --keep an empty directory")
+    cmd = [sys.executable, "-m", "apigen_mt", "run", "--env", env, "--n", str(n),
+           "--out", str(workdir / f"{env}-run")]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return measure_run(env, workdir / f"{env}-run")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", action="append", help="domain (repeatable); default both")
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--keep", type=Path, help="keep the runs in this directory")
+    parser.add_argument("--measure", type=Path,
+                        help="only measure the runs already in this directory (<env>-run)")
     args = parser.parse_args()
     envs = args.env or ["retail", "airline"]
     results = []
@@ -125,7 +132,8 @@ def main() -> None:
         base = args.keep or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
         for env in envs:
-            r = run_domain(env, args.n, base.resolve())
+            r = (measure_run(env, args.measure / f"{env}-run") if args.measure
+                 else run_domain(env, args.n, base.resolve()))
             results.append(r)
             print(f"{env:8} {r['trajectories']:4} kept | openings {r['distinct_openings']:4}"
                   " distinct"

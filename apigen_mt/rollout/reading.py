@@ -72,6 +72,7 @@ class Plan:
     tone: str = "neutral"
     careful: bool = False
     who: str = ""  # "a medical resident", from the persona, for small talk
+    traits: list[str] = field(default_factory=list)  # "I'm a loyal long-time customer."
     problem: str | None = None  # why the instruction cannot be played, if it cannot
 
 
@@ -110,6 +111,38 @@ def _identity(sentence: str, plan: Plan) -> bool:
     if re.search(r"do not remember the email|don't remember (?:the|your) email", sentence):
         found = True
     return found
+
+
+_FIRST_PERSON = {"their": "my", "them": "me", "they": "I", "themselves": "myself",
+                 "theirs": "mine"}
+
+
+def _traits(persona: str) -> list[str]:
+    """Persona clauses in the first person: "who is blunt and asks a lot of questions" →
+    ["I'm blunt.", "I ask a lot of questions."]."""
+    found = re.search(r"\bwho (.+?)\.(?:\s|$)", persona)
+    if not found:
+        return []
+    out = []
+    for clause in re.split(r",? and ", found.group(1).rsplit(" who ", 1)[-1]):
+        words = [_FIRST_PERSON.get(w, w) for w in clause.split()]
+        if not words:
+            continue
+        verb = words[0]
+        if verb == "is":
+            words[0] = "I'm"
+        elif verb == "has":
+            words[0] = "I've"
+        elif verb.endswith("ies"):
+            words[0:1] = ["I", verb[:-3] + "y"]
+        elif verb.endswith("es") and verb[:-2].endswith(("sh", "ch", "ss", "x", "o")):
+            words[0:1] = ["I", verb[:-2]]
+        elif verb.endswith("s") and not verb.endswith("ss"):
+            words[0:1] = ["I", verb[:-1]]
+        else:
+            words[0:1] = ["I'm", verb]
+        out.append(" ".join(words) + ".")
+    return out
 
 
 def read_instruction(text: str) -> Plan:
@@ -164,6 +197,7 @@ def read_instruction(text: str) -> Plan:
         if plan.problem is None and not request.is_question and not request.details:
             plan.problem = (f"the goal '{request.intent}' comes with no details I could give "
                             "the agent")
+    plan.traits = _traits(persona)
     found = re.search(r"you are (an? [a-z' -]+?)(?: who\b| with\b|,|\.)", persona)
     plan.who = found.group(1) if found else ""
     plan.tone = next((tone for tone, hints in TONES.items()

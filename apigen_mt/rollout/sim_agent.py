@@ -160,23 +160,30 @@ def _gather(messages: list[dict[str, Any]], slots: list[Slot],
     for m in messages:
         text = m.get("content") or ""
         if m.get("role") == "assistant" and text:
-            asked = [n for n in nouns if _asks(text, n)]
+            asked = _asked(text, nouns)
         if m.get("role") != "user":
             continue
         said = _statements(text, nouns)
         if not said and len(asked) == 1:
             bare = _bare_answer(text)
-            if bare is not None and not _YES.match(text):
+            if bare is not None:
                 said = {asked[0]: bare}
         for noun_, spoken in said.items():
             args.update(_slot_from_speech(by_noun[noun_], spoken, props))
     return args
 
 
-def _asks(text: str, noun_: str) -> bool:
-    questions = [s for s in _sentences(text) if s.endswith("?")]
-    return any(re.search(rf"\b{re.escape(noun_)}\b", q, re.IGNORECASE) and
-               not any(c in q for c in _CONSENT) for q in questions)
+def _asked(text: str, nouns: list[str]) -> list[str]:
+    """The details an agent message asks for ("new items" is not also "items")."""
+    questions = " ".join(s for s in _sentences(text) if s.endswith("?") and s not in _CONSENT)
+    questions = questions.lower()
+    found = []
+    for noun_ in sorted(nouns, key=len, reverse=True):
+        pattern = rf"\b{re.escape(noun_)}\b"
+        if re.search(pattern, questions):
+            found.append(noun_)
+            questions = re.sub(pattern, " ", questions)
+    return found
 
 
 def _find_field(data: Any, key: str) -> Any:

@@ -116,12 +116,54 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
     text = f"{hello} {want}".strip()
     if plan.who and req.rng.random() < 0.6:  # a word about themselves, in character
         text += " " + req.rng.choice(_SAYS["aside"][plan.tone]).format(who=plan.who)
+    elif plan.traits and req.rng.random() < 0.5:
+        text += " " + _trait(plan, req)
+    story = _story(request, req)
+    if story and req.rng.random() < 0.6:
+        text += " " + story
     volunteer = [d for d in request.details if d[0] != "user id"]
     if volunteer and plan.tone != "terse" and req.rng.random() < 0.4:
         noun, value = volunteer[0]
         text += " " + _say(["The {noun} is {value}.", "It's about the {noun} {value}."],
                            req, noun=noun, value=value)
     return text
+
+
+def _trait(plan: Plan, req: SimRequest) -> str:
+    """One persona trait said in passing."""
+    trait = req.rng.choice(plan.traits)
+    frame = req.rng.choice(_SAYS["trait_frame"])
+    return frame.format(trait=trait, lower=trait[0].lower() + trait[1:] if not
+                        trait.startswith("I") else trait)
+
+
+def _story(request: Request, req: SimRequest) -> str:
+    """Why the customer is asking, in their words, from what the request is about."""
+    stories = _SAYS["story"]
+    details = dict(request.details)
+    verb = request.intent.split()[0] if request.intent else ""
+    address = next((v for n, v in details.items() if "address" in n), None)
+    if address:
+        parts = address.split(", ")
+        city = parts[-3] if len(parts) >= 4 else ""
+        if city:
+            return req.rng.choice(stories["moving"]).format(city=city)
+    people = details.get("passengers")
+    if people:
+        first = people.split(",")[0].split(";")[0].strip()
+        return req.rng.choice(stories["passengers"]).format(person=first)
+    payment = details.get("payment method", "")
+    for kind, said in (("gift_card", "gift card"), ("credit_card", "credit card"),
+                       ("paypal", "PayPal account")):
+        if payment.startswith(kind) and "payment" in request.intent:
+            return req.rng.choice(stories["payment"]).format(method=said)
+    for key in ("bags", "luggage", "baggage", "flights"):
+        if key in request.intent:
+            return req.rng.choice(stories[key if key == "flights" else "bags"])
+    for key in ("cancel", "call", "return", "send", "exchange", "swap"):
+        if verb == key:
+            return req.rng.choice(stories[key])
+    return ""
 
 
 def _pieces(value: str) -> list[str]:
@@ -183,6 +225,8 @@ def human(req: SimRequest) -> SimReply:
             first = said.split(" ", 1)[0]
             lower = lead.endswith(", ") and first in ("It's", "That", "That'd", "The", "Sure,")
             said = lead + (said[0].lower() + said[1:] if lower else said)
+        if plan.traits and req.rng.random() < 0.12:
+            return SimReply(text=f"{said} {_trait(plan, req)}")
         return SimReply(text=said + req.rng.choice(_SAYS["tail"][plan.tone]))
     if "?" in low and re.search(r"\b(tell me|which|what|provide|give me)\b", questions):
         return SimReply(text=req.rng.choice(_SAYS["dont_know"]))
