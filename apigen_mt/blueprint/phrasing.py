@@ -252,9 +252,22 @@ def parse_value(text: str, schema: dict[str, Any] | None = None) -> Any:
     if kind == "boolean":
         return text.lower() in ("yes", "true")
     if schema.get("enum"):
-        lowered = text.lower()
-        return next((e for e in schema["enum"] if str(e).lower() == lowered), text)
+        return _closest_choice(text, schema["enum"])
     return text
+
+
+def _closest_choice(text: str, choices: list[Any]) -> Any:
+    """The listed value a phrase means: exact, else the one sharing most word stems
+    ("I no longer need it" → "no longer needed"); the phrase itself when none fits."""
+    lowered = text.lower()
+    exact = next((e for e in choices if str(e).lower() == lowered), None)
+    if exact is not None:
+        return exact
+    stems = {w[:4] for w in re.findall(r"[a-z]+", lowered)}
+    scored = [(len(stems & {w[:4] for w in re.findall(r"[a-z]+", str(e).lower())}), i)
+              for i, e in enumerate(choices)]
+    score, i = max(scored, default=(0, 0))
+    return choices[i] if score >= 2 else text
 
 
 def value_pieces(value: Any) -> list[str]:
@@ -325,7 +338,9 @@ def match_intent(text: str, tools: list[str]) -> str | None:
         if verb not in said or not objects:
             continue
         hits = sum(1 for o in objects if o in said)
-        if hits < len(objects):
+        # a status word ("pending", "delivered") may go unsaid: "cancel order #W1"
+        needed = [o for o in objects if o not in _ADJECTIVES] or objects
+        if not all(o in said for o in needed):
             continue
         key = (hits, -len(objects), tool)
         if best is None or key > best:

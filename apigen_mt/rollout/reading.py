@@ -87,6 +87,30 @@ def _clean_intent(text: str) -> bool:
         r"\b(if|but|unless|instead|or)\b|,", text)
 
 
+_RECORD = re.compile(r"\b(order|reservation|booking) (#?[A-Z0-9]*\d[A-Z0-9]*|[A-Z0-9]{6})\b")
+_BECAUSE = re.compile(r",? because (.+)$")
+_YOU = {"you": "I", "your": "my", "yours": "mine", "you're": "I'm", "yourself": "myself"}
+
+
+def _embedded(intent: str) -> tuple[str, list[tuple[str, str]]]:
+    """Details written into a goal, as a model drafting tasks often does: "cancel order #W1
+    because you no longer need it" → ("cancel my order", [order #W1, reason …])."""
+    details: list[tuple[str, str]] = []
+    because = _BECAUSE.search(intent)
+    if because:
+        reason = " ".join(_YOU.get(w, w) for w in because.group(1).split())
+        details.append(("reason", reason))
+        intent = intent[:because.start()]
+    record = _RECORD.search(intent)
+    if record:
+        noun = "reservation" if record.group(1) == "booking" else record.group(1)
+        details.insert(0, (noun, record.group(2)))
+        head = intent[:record.start()]
+        owner = "" if head.endswith(("your ", "my ", "the ")) else "your "
+        intent = head + owner + record.group(1) + intent[record.end():]
+    return intent, details
+
+
 def _identity(sentence: str, plan: Plan) -> bool:
     found = False
     name = _NAME.search(sentence)
@@ -162,12 +186,12 @@ def read_instruction(text: str) -> Plan:
             continue
         goal = _GOAL.match(sentence)
         if goal:
-            intent = goal.group(1) or goal.group(2)
+            intent, details = _embedded(goal.group(1) or goal.group(2))
             if not _clean_intent(intent):
                 plan.problem = ("I cannot tell exactly what to ask for in "
                                 f"'{_short(sentence)}'")
                 break
-            plan.requests.append(Request(intent=intent))
+            plan.requests.append(Request(intent=intent, details=details))
             continue
         detail = next((m for m in (p.match(sentence) for p in _DETAILS) if m), None)
         if detail and not EMAIL.search(sentence) and detail.group("noun") != "user id":
@@ -184,8 +208,8 @@ def read_instruction(text: str) -> Plan:
         if "go over it once more" in sentence or "repeat" in sentence.lower():
             plan.careful = True
             continue
-        if re.match(r"^(You are (?:a|an) |About you|You give|You let|You do not volunteer)",
-                    sentence):
+        if re.match(r"^(You are [a-z]|You're [a-z]|About you|You give|You let|You do not "
+                    r"volunteer|You tend|You speak)", sentence):
             persona += " " + sentence.lower()
             continue
         if _GOAL_WORDS.search(sentence):

@@ -47,7 +47,7 @@ _QUESTION = re.compile(r"tell me the ([a-z0-9 ]+?) (?:of|for) (?:the )?(.+) (\S+
 _NAME = re.compile(r"(?:name is|I'm|I am|it's|name's|This is) ([A-Z][\w'-]+) ([A-Z][\w'-]+)")
 _ZIP = re.compile(r"zip(?: code)?(?: is)? (\d{5})\b")
 _BARE = re.compile(r"(?:^|, )(?:it's|it is|that would be|that'd be|i believe it's|i think it's|"
-                   r"it should be) (.+?)[.!]?$", re.IGNORECASE)
+                   r"it should be) (.+?)[.!]?$|^(?:Well|Honestly), (.+?)[.!]?$", re.IGNORECASE)
 _USER_ID = re.compile(r"(?:user id is|user id, which is|It's) ([a-z]+(?:_[a-z]+)+_?\d+)\b")
 
 
@@ -138,7 +138,7 @@ def _bare_answer(text: str) -> str | None:
     for sentence in said:
         found = _BARE.search(sentence)
         if found:
-            return found.group(1)
+            return found.group(1) or found.group(2)
     if len(said) == 1 and " " not in said[0].strip():
         return said[0].strip().rstrip(".!")
     return None

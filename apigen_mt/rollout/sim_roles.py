@@ -166,6 +166,19 @@ def _story(request: Request, req: SimRequest) -> str:
     return ""
 
 
+def _stems(text: str) -> set[str]:
+    return {w[:4] for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 3}
+
+
+def _heard(value: str, said: str) -> bool:
+    """The agent stated this value: word for word, or — for a phrase in the customer's own
+    words ("I no longer need it") — its gist ("no longer needed")."""
+    if all(p.lower() in said for p in _pieces(value)):
+        return True
+    stems = _stems(value)
+    return value.startswith("I ") and len(stems) >= 2 and len(stems & _stems(said)) >= 2
+
+
 def _pieces(value: str) -> list[str]:
     return [p.strip().strip('"') for p in re.split(r", |; | and |\bborn\b", value) if p.strip()]
 
@@ -205,7 +218,7 @@ def human(req: SimRequest) -> SimReply:
         return SimReply(text=_identify(plan, questions, req))
     if "?" in low and any(c in low for c in _CONSENT) and not request.is_question:
         for noun, value in details:
-            if not all(p.lower() in low for p in _pieces(value)):
+            if not _heard(value, low):
                 return SimReply(text=_say(_SAYS["wrong"], req, noun=noun, value=value))
         mine = [m.get("content") or "" for m in req.messages if m.get("role") == "assistant"]
         if plan.careful and not any(m in _SAYS["careful"] for m in mine[-2:]):
@@ -217,6 +230,8 @@ def human(req: SimRequest) -> SimReply:
         if len(chosen) == 1:
             noun, value = chosen[0]
             forms = [f for f in _SAYS["answer_one"] if " " not in value or f != "{value}."]
+            if value.startswith("I "):  # a reason in their own words
+                forms = ["Well, {value}.", "Honestly, {value}."]
             said = _say(forms, req, noun=noun, value=value)
         else:
             said = " ".join(_say(_SAYS["answer"], req, noun=n, value=v) for n, v in chosen)

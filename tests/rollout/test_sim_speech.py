@@ -199,3 +199,32 @@ def test_the_customer_and_agent_banks_keep_the_patterns_each_reads_the_other_by(
             assert _YES.match(phrase), (tone, phrase)
     for question in _CONSENT:
         assert question.endswith("?") and any(c in question.lower() for c in HEARD_AS_CONSENT)
+
+
+def test_a_task_written_the_way_a_model_writes_it_is_played_and_kept(tmp_path):
+    """Details inside the goal, a reason in the customer's words, a status word unsaid."""
+    tasks = [{"user_id": "valentina_bianchi_8088",
+              "instruction": "You are Valentina Bianchi and you live in zip code 83712. You "
+                             "want to cancel order #W1298753 because you no longer need it. "
+                             "You are friendly but busy.",
+              "actions": [{"name": "cancel_pending_order",
+                           "kwargs": {"order_id": "#W1298753", "reason": "no longer needed"}}],
+              "outputs": []}]
+    file = tmp_path / "tasks.json"
+    file.write_text(json.dumps(tasks))
+    out = tmp_path / "eval"
+    cli("eval", "--env", "retail", "--tasks", str(file), "--trials", "1", "--out", str(out),
+        "--quiet", "--config", str(_perfect_config(tmp_path)))
+    results = json.loads((out / "results.json").read_text())
+    assert results["per_task"][0]["successes"] == 1, results
+    episode = json.loads((out / "episodes.jsonl").read_text().splitlines()[0])
+    said = [m["content"] for m in episode["messages"] if m["role"] == "user"]
+    assert any("83712" in s for s in said) and not any(UNREADABLE in s for s in said)
+
+
+def _perfect_config(tmp_path: Path) -> Path:
+    """Every phase-2 role on ``sim:perfect`` (no flaws), so one trial decides."""
+    path = tmp_path / "perfect.yaml"
+    path.write_text("roles:\n  human: {model: 'sim:perfect'}\n  critic: {model: 'sim:perfect'}\n"
+                    "  agent: {model: 'sim:perfect'}\n")
+    return path
