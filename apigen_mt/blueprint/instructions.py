@@ -34,22 +34,30 @@ __all__ = [
 
 _FIRST_GOAL = ["You want to {intent}.", "You would like to {intent}.", "You need to {intent}.",
                "You are hoping to {intent}.", "Your goal is to {intent}.",
-               "You are getting in touch because you want to {intent}."]
+               "You are getting in touch because you want to {intent}.",
+               "Today you want to {intent}.", "You have decided you want to {intent}."]
 _NEXT_GOAL = ["After that, you also want to {intent}.", "Once that is done, you want to {intent}.",
-              "You also need to {intent}.", "In the same conversation, you would like to {intent}."]
+              "You also need to {intent}.", "In the same conversation, you would like to {intent}.",
+              "Then you want to {intent}.", "Also, you would like to {intent}."]
 _DETAIL = ["The {noun} {be} {value}.", "The {noun} you have in mind {be} {value}.",
            "For the {noun}, you want {value}.", "Use {value} as the {noun}."]
 _QUESTION = ["You also want to know the {field} of {noun} {value}.",
              "Before you finish, you want to find out the {field} of {noun} {value}.",
              "At the end, you would like to be told the {field} of {noun} {value}."]
-_BEHAVIOUR = [
-    "You give details only when the agent asks for them, a few at a time, and agree to a "
-    "change only once the agent has described it correctly.",
-    "You let the agent lead: you answer what you are asked, and you say yes to a change only "
-    "when the agent's summary matches what you want.",
-    "You do not volunteer everything at once; you answer the agent's questions and approve a "
-    "change only after hearing exactly what will be done.",
-]
+_SHARING = ["You give details only when the agent asks for them, a few at a time",
+            "You let the agent lead and answer what you are asked",
+            "You do not volunteer everything at once",
+            "You answer the agent's questions one by one",
+            "You share what you know piece by piece, as the agent needs it",
+            "You keep your answers short and to the point",
+            "You tell the agent things as they come up rather than all at once"]
+_CONSENT = ["you agree to a change only once the agent has described it correctly",
+            "you say yes to a change only when the agent's summary matches what you want",
+            "you approve a change only after hearing exactly what will be done",
+            "you only give the go-ahead once you have heard the details back",
+            "you check the agent's summary before saying yes to anything",
+            "nothing should be changed until you have agreed to it"]
+_BEHAVIOUR_JOIN = ["{a}, and {b}.", "{a}; {b}.", "{a}. Also, {b}.", "{a}, but {b}."]
 CAREFUL = "Before agreeing to any change, you ask the agent to go over it once more."
 NO_EMAIL = "You do not remember the email address on your account."
 _SEPARATORS = ("; ", ": ", "\n", "(", ")")
@@ -174,7 +182,8 @@ def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str
     lines.extend(question_sentence(*q, rng=rng) for q in questions)
     if persona:
         lines.append(_persona_sentence(persona))
-    lines.append(rng.choice(_BEHAVIOUR))
+    lines.append(rng.choice(_BEHAVIOUR_JOIN).format(a=rng.choice(_SHARING),
+                                                    b=rng.choice(_CONSENT)))
     careful = persona and any(h in persona.lower() for h in _CAREFUL_HINTS)
     if careful or rng.random() < 0.1:
         lines.append(CAREFUL)

@@ -26,9 +26,10 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _USER_ID = [re.compile(r"user id is ([\w.-]+?)(?=[,.]?(?:\s|$))"),
             re.compile(r"^You are ([a-z]+(?:_[a-z]+)+_\d+)\b")]
 _GOAL = re.compile(
-    r"^(?:(?:After that|Once that is done|In the same conversation|Then|Also), )?"
+    r"^(?:(?:After that|Once that is done|In the same conversation|Then|Also|Today), )?"
     r"(?:You|you) (?:also )?(?:want to|would like to|need to|are hoping to|"
-    r"are getting in touch because you want to) (.+)\.$|^Your goal is to (.+)\.$")
+    r"have decided you want to|are getting in touch because you want to) (.+)\.$"
+    r"|^Your goal is to (.+)\.$|^(?:Then|Today) you (?:also )?(?:want|need|would like) to (.+)\.$")
 _QUESTION = re.compile(
     r"(?:want to know|want to find out|like to be told|want to ask for) the ([a-z0-9 ]+?) "
     r"(?:of|for) (?:the )?([a-z ]+) ([^\s,]+)\.$")
@@ -186,7 +187,7 @@ def read_instruction(text: str) -> Plan:
             continue
         goal = _GOAL.match(sentence)
         if goal:
-            intent, details = _embedded(goal.group(1) or goal.group(2))
+            intent, details = _embedded(next(g for g in goal.groups() if g))
             if not _clean_intent(intent):
                 plan.problem = ("I cannot tell exactly what to ask for in "
                                 f"'{_short(sentence)}'")
@@ -209,8 +210,14 @@ def read_instruction(text: str) -> Plan:
             plan.careful = True
             continue
         if re.match(r"^(You are [a-z]|You're [a-z]|About you|You give|You let|You do not "
-                    r"volunteer|You tend|You speak)", sentence):
+                    r"volunteer|You tend|You speak|You answer|You share|You keep|You tell)",
+                    sentence):
             persona += " " + sentence.lower()
+            continue
+        if re.search(r"\b(say yes|saying yes|agree|agreed|approve|go-ahead|summary)\b",
+                     sentence) and not _VALUE_LIKE.search(sentence) and not (
+                canonical_tokens(sentence) & set(VERBS) - {"modify"}):
+            # how they consent (a change is still a "change": "modify" alone is no goal)
             continue
         if _GOAL_WORDS.search(sentence):
             plan.problem = f"I do not understand what I want in '{_short(sentence)}'"
