@@ -61,6 +61,9 @@ def test_run_keeps_only_conversations_the_state_proves(domain, tmp_path):
             assert not state_ok and t.verdict.diff
         elif reason == "missing_outputs":
             assert missing_outputs(blueprints[t.blueprint_id].outputs, t.messages)
+        elif reason == "unreadable_instruction":  # the customer said why it could not play
+            assert "###UNREADABLE###" in t.messages[-1]["content"]
+            assert any("could not read its instruction" in r for r in t.verdict.reasons)
         else:
             assert reason in ("max_turns", "model_error", "policy", "invalid_tool_call")
             if reason == "invalid_tool_call":
