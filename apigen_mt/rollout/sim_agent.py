@@ -241,9 +241,9 @@ def _describe(intent: str, args: dict[str, Any], req: SimRequest) -> str:
     """The change in plain words, every value stated."""
     parts = []
     for slot in slots_for(list(args)):
-        if slot.params == ("user_id",):
-            continue
-        if slot.is_address:
+        if slot.params == ("user_id",):  # stated too: every value of the call is said
+            parts.append(f"the account {args['user_id']}")
+        elif slot.is_address:
             parts.append(f"the {slot.noun} {speak_address(args)}")
         else:
             parts.append(f"the {slot.noun} {speak_value(args[slot.params[0]])}")
