@@ -14,6 +14,7 @@ from typing import Any
 
 from apigen_mt.blueprint.phrasing import (
     Slot,
+    lookup_ids,
     slot_value,
     slots_for,
     speak_address,
@@ -99,24 +100,35 @@ def _identity(record: dict[str, Any]) -> dict[str, str]:
         out["zip"] = str(address["zip"])
     if isinstance(record.get("email"), str):
         out["email"] = record["email"]
+    if isinstance(record.get("phone"), str):
+        out["phone"] = record["phone"]
     return out
 
 
 def identity_sentence(user_id: str | None, user_data: dict[str, Any] | None,
-                      rng: random.Random | None = None) -> str:
+                      rng: random.Random | None = None,
+                      lookups: list[str] | None = None) -> str:
     """Who the customer is and what they can identify themselves with.
 
-    With a name, a zip and an email on file, the customer knows the email only, the name
-    and zip only (and says they forgot the email), or both.
+    With a name, a zip (or a phone number, if that is what ``lookups`` — the tool names —
+    find people by) and an email on file, the customer knows the email only, the name and
+    zip only (and says they forgot the email), or both.
     """
     rng = rng or random.Random(user_id or "")
     known = _identity((user_data or {}).get("user") or {})
-    has_pair = "name" in known and "zip" in known
+    second = "phone" if any("phone" in n for n in lookups or []) and "phone" in known \
+        else "zip"
+    has_pair = "name" in known and second in known
     mode = "both"
     if has_pair and "email" in known:
         mode = rng.choices(["email", "name_zip", "both"], weights=[45, 35, 20])[0]
     parts = []
-    if has_pair and mode in ("name_zip", "both"):
+    if has_pair and mode in ("name_zip", "both") and second == "phone":
+        parts.append(rng.choice([
+            "You are {name}, and your phone number is {phone}.",
+            "Your name is {name} and your phone number is {phone}.",
+        ]).format(**known))
+    elif has_pair and mode in ("name_zip", "both"):
         parts.append(rng.choice([
             "You are {name}, and your zip code is {zip}.",
             "Your name is {name} and you live in zip code {zip}.",
@@ -164,8 +176,10 @@ def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str
     makes on purpose, which the committee should catch). ``questions`` are
     ``(field, argument, value)``: the customer wants to be told ``field`` of that record.
     """
-    lines = [identity_sentence(user_id, user_data, rng)]
-    if user_id and not any(n.startswith("find_") for n in kinds) and "user id" not in lines[0]:
+    lookups = [n for n in kinds if n.startswith("find_")]
+    found_by_lookup = lookup_ids(list(kinds))
+    lines = [identity_sentence(user_id, user_data, rng, lookups)]
+    if user_id and not lookups and "user id" not in lines[0]:
         lines.append(f"Your user id is {user_id}.")  # no lookup by email or name here
     writes = [(i, a) for i, a in enumerate(actions) if kinds.get(a.name) == "write"]
     for n, (i, action) in enumerate(writes):
@@ -174,6 +188,12 @@ def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str
         slots = slots_for(list(action.arguments))
         if omit is not None and omit[0] == i:
             slots = [s for s in slots if omit[1] not in s.params]
+        for slot in [s for s in slots if s.params[0] in found_by_lookup]:
+            # the agent finds it by looking the customer up; they know it all the same
+            slots.remove(slot)
+            said = f"Your {words(slot.params[0])} is {action.arguments[slot.params[0]]}."
+            if said not in lines:
+                lines.append(said)
         rng.shuffle(slots)
         for slot in slots:
             be = "are" if slot.noun.endswith("s") and not slot.noun.endswith("ss") else "is"

@@ -27,12 +27,16 @@ VERBS: dict[str, list[str]] = {
     "add": ["add"],
     "remove": ["remove", "take off"],
     "renew": ["renew", "extend"],
-    "transfer": ["move"],
+    "transfer": ["transfer", "move"],
+    "report": ["report"],
+    "open": ["open", "file"],
+    "freeze": ["freeze"],
+    "unfreeze": ["unfreeze"],
 }
 VERB_ALIASES = {"update": "modify", "edit": "modify", "change": "modify"}
 # object words: canonical token → ways to say it (the first is the plain one)
 WORDS: dict[str, list[str]] = {
-    "pending": ["pending", "open", "unshipped"],
+    "pending": ["pending", "unshipped", "not-yet-shipped"],
     "delivered": ["delivered", "received"],
     "user": ["account", "profile"],
     "reservation": ["reservation", "booking"],
@@ -40,6 +44,7 @@ WORDS: dict[str, list[str]] = {
     "baggages": ["bags", "luggage", "baggage"],
     "passengers": ["passengers", "travellers", "passenger details"],
     "payment": ["payment method", "payment"],
+    "accounts": ["accounts"],
 }
 _ADJECTIVES = {"pending", "delivered"}
 # argument nouns the plain rule would say badly; anything else: its words, minus " id"
@@ -48,9 +53,20 @@ NOUNS = {
     "payment_method_id": "payment method", "payment_id": "payment method",
     "item_ids": "items", "new_item_ids": "new items", "product_id": "product",
     "total_baggages": "total number of bags", "nonfree_baggages": "number of paid bags",
-    "zip": "zip code", "dob": "date of birth", "address": "address",
+    "zip": "zip code", "dob": "date of birth", "address": "address", "phone": "phone number",
 }
 ADDRESS_KEYS = ("address1", "address2", "city", "state", "zip", "country")
+
+
+def lookup_ids(tool_names: list[str]) -> set[str]:
+    """Arguments a lookup tool finds (``find_customer_id_by_email`` → ``customer_id``): the
+    agent fills them in, the customer never has to say them."""
+    out = set()
+    for name in tool_names:
+        found = re.match(r"find_([a-z]+)_id_by_", name)
+        if found:
+            out.add(f"{found.group(1)}_id")
+    return out or {"user_id"}
 
 
 def words(name: str) -> str:
@@ -287,14 +303,39 @@ def intent_tokens(tool: str) -> tuple[str, list[str]]:
     """(canonical verb, object tokens) of a tool name."""
     parts = tool.split("_")
     verb = VERB_ALIASES.get(parts[0], parts[0])
-    return verb, [p for p in parts[1:] if p not in ("to", "by", "of", "for")]
+    return verb, [p for p in parts[1:] if p not in ("to", "by", "of", "for", "between",
+                                                    "from", "with", "into", "on")]
+
+
+_PREPOSITIONS = {"to", "from", "between", "with", "into", "on", "for", "by", "of"}
+_STATES = {"lost", "stolen", "closed", "blocked", "frozen"}
+_CREATE = {"open", "add", "book", "create", "send", "make", "file", "request"}
 
 
 def speak_intent(tool: str, rng: random.Random, owner: str = "my") -> str:
     """A natural verb phrase for a tool: ``cancel my open order`` (``owner`` "your" for an
-    instruction)."""
+    instruction). Names with a preposition or a final state word keep their order:
+    ``send_payment_to_payee`` → ``send a payment to my payee``, ``report_card_lost`` →
+    ``report my card lost``."""
     verb, objects = intent_tokens(tool)
     said_verb = rng.choice(VERBS.get(verb, [verb]))
+    raw = tool.split("_")[1:]
+    if any(t in _PREPOSITIONS for t in raw) or (raw and raw[-1] in _STATES):
+        out, first = [], True
+        for i, token in enumerate(raw):
+            if token in _PREPOSITIONS or token in _STATES:
+                out.append(token)
+                continue
+            previous = raw[i - 1] if i else ""
+            if first and previous not in _PREPOSITIONS:
+                out.append("a" if verb in _CREATE else owner)
+            elif previous in _PREPOSITIONS:
+                out.append(owner)
+            first = False
+            out.append(rng.choice(WORDS.get(token, [token])))
+        return f"{said_verb} {' '.join(out)}"
+    if verb in _CREATE and len(objects) == 1:  # something new: "open a dispute"
+        return f"{said_verb} a {rng.choice(WORDS.get(objects[0], [objects[0]]))}"
     return f"{said_verb} {speak_object_phrase(objects, rng, owner)}"
 
 

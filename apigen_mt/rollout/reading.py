@@ -23,7 +23,8 @@ _NAME = re.compile(r"^(?:You are|Your name is|You name is|You're|This is) "
 _ZIP = [re.compile(r"zip(?: code)?(?: is)? (\d{5})\b"),
         re.compile(r"\b(?:in|live in|living in)\b[^.]*?\b(\d{5})\b")]
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_USER_ID = [re.compile(r"user id is ([\w.-]+?)(?=[,.]?(?:\s|$))"),
+_PHONE = re.compile(r"phone number is (\+?\d[\d() -]{5,}\d)")
+_USER_ID = [re.compile(r"(?:user|customer|member|account) id is ([\w.-]+?)(?=[,.]?(?:\s|$))"),
             re.compile(r"^You are ([a-z]+(?:_[a-z]+)+_\d+)\b")]
 _GOAL = re.compile(
     r"^(?:(?:After that|Once that is done|In the same conversation|Then|Also|Today), )?"
@@ -83,9 +84,11 @@ def _short(sentence: str, limit: int = 90) -> str:
 
 def _clean_intent(text: str) -> bool:
     """A goal the customer can say as is: a known verb and an object, no values in it."""
+    first = text.split(" ", 1)[0]
     verbs = {t for t in canonical_tokens(text) if t in VERBS}
-    return bool(verbs) and not _VALUE_LIKE.search(text) and not re.search(
-        r"\b(if|but|unless|instead|or)\b|,", text)
+    return (bool(verbs) or (first.isalpha() and first.islower() and len(text.split()) <= 8)) \
+        and not _VALUE_LIKE.search(text) and not re.search(
+            r"\b(if|but|unless|instead|or|so|and|similar|one)\b|,", text)
 
 
 _RECORD = re.compile(r"\b(order|reservation|booking) (#?[A-Z0-9]*\d[A-Z0-9]*|[A-Z0-9]{6})\b")
@@ -124,6 +127,10 @@ def _identity(sentence: str, plan: Plan) -> bool:
             plan.identity.setdefault("zip", zip_code.group(1))
             found = True
             break
+    phone = _PHONE.search(sentence)
+    if phone:
+        plan.identity["phone"] = phone.group(1)
+        found = True
     email = EMAIL.search(sentence)
     if email:
         plan.identity["email"] = email.group(0).rstrip(".")

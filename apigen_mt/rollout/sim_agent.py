@@ -17,6 +17,7 @@ from typing import Any
 from apigen_mt.blueprint.instructions import render_value
 from apigen_mt.blueprint.phrasing import (
     Slot,
+    lookup_ids,
     noun,
     parse_address,
     parse_value,
@@ -36,7 +37,9 @@ DEFAULT_FLAWS = {
     "agent.bad_json": 0.03,
     "agent.vague_answer": 0.1,
 }
-_IDENTITY_KEYS = {"email", "first_name", "last_name", "zip", "user_id"}
+_IDENTITY_KEYS = {"email", "first_name", "last_name", "zip", "phone", "user_id"}
+_LOOKED_UP = {"user_id", "customer_id"}  # ids an identification lookup returns
+_PHONE = re.compile(r"phone number is (\+?\d[\d() -]{5,}\d)")
 _YES = re.compile(r"^\s*(?:um,? )?(yes|yeah|yep|sure|go ahead|please do|please go ahead|"
                   r"that's right|correct|sounds good|ok|okay|absolutely|perfect|do it)\b",
                   re.IGNORECASE)
@@ -84,6 +87,9 @@ def _identity(messages: list[dict[str, Any]]) -> dict[str, str]:
         name = _NAME.search(text)
         if name:
             facts["first_name"], facts["last_name"] = name.group(1), name.group(2)
+        phone = _PHONE.search(text)
+        if phone:
+            facts["phone"] = phone.group(1)
         zip_code = _ZIP.search(text)
         if zip_code:
             facts["zip"] = zip_code.group(1)
@@ -241,8 +247,8 @@ def _describe(intent: str, args: dict[str, Any], req: SimRequest) -> str:
     """The change in plain words, every value stated."""
     parts = []
     for slot in slots_for(list(args)):
-        if slot.params == ("user_id",):  # stated too: every value of the call is said
-            parts.append(f"the account {args['user_id']}")
+        if slot.params[0] in _LOOKED_UP:  # stated too: every value of the call is said
+            parts.append(f"the account {args[slot.params[0]]}")
         elif slot.is_address:
             parts.append(f"the {slot.noun} {speak_address(args)}")
         else:
@@ -262,7 +268,7 @@ def _confirmed(msgs: list[dict[str, Any]], args: dict[str, Any]) -> bool:
     previous = next((m.get("content") or "" for m in reversed(msgs[:-1])
                      if m.get("role") == "assistant" and m.get("content")), "")
     low = previous.lower()
-    stated = {k: v for k, v in args.items() if k != "user_id"}
+    stated = {k: v for k, v in args.items() if k not in _LOOKED_UP}
     return any(c in previous for c in _CONSENT) and all(
         p.lower() in low for p in value_pieces(stated))
 
@@ -310,12 +316,13 @@ def agent(req: SimRequest) -> SimReply:
                     and not obs.startswith("Error:")), None)
     params = functions[intent]["parameters"]
     props = params.get("properties", {})
-    slots = [s for s in slots_for(list(props)) if s.params != ("user_id",)]
+    found_ids = lookup_ids(list(functions))  # filled from the lookup, never asked for
+    slots = [s for s in slots_for(list(props)) if s.params[0] not in found_ids]
     args = _gather(recent, slots, props)
-    if "user_id" in props:
+    for p in found_ids & set(props):
         known = user_id or _identity(msgs).get("user_id")
         if known:
-            args["user_id"] = known
+            args[p] = known
     missing = [s for s in slots if any(p in params.get("required", []) and p not in args
                                        for p in s.params)]
     if missing:

@@ -20,7 +20,10 @@ Honest failure modes, at configurable rates (``sim.flaws``):
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import random
 import re
 from importlib import resources
 
@@ -90,6 +93,10 @@ def _identify(plan: Plan, asked: str, req: SimRequest) -> str:
     who = plan.identity
     if "email" in asked and "email" in who:
         return _say(_SAYS["email"], req, email=who["email"])
+    if "phone" in asked and "name" in who and "phone" in who:
+        lead = req.rng.choice(_SAYS["no_email"]) if "email" in asked else ""
+        said = f"my name is {who['name']} and my phone number is {who['phone']}."
+        return (lead + said) if lead else said[0].upper() + said[1:]
     if ("zip" in asked or "name" in asked) and "name" in who and "zip" in who:
         lead = req.rng.choice(_SAYS["no_email"]) if "email" in asked else ""
         said = _say(_SAYS["name_zip"], req, **who)
@@ -207,14 +214,16 @@ def human(req: SimRequest) -> SimReply:
     last = agent_lines[-1] if agent_lines else ""
     low = last.lower()
     if "assistant" not in roles[since:]:
+        if current == 0:  # the same person opens the same way on every trial
+            seed = hashlib.sha256(f"{req.settings.seed}|{_instruction_of(req)}".encode())
+            req = dataclasses.replace(req, rng=random.Random(seed.digest()))
         return SimReply(text=_open(request, req, plan, first=current == 0))
     details = list(request.details)
     if details and req.chance("human.wander", DEFAULT_FLAWS["human.wander"]):
         k = req.rng.randrange(len(details))
         details[k] = (details[k][0], _wander(details[k][1], req))
     questions = " ".join(s for s in re.split(r"(?<=[.!?])\s+", low) if s.endswith("?"))
-    if any(w in questions for w in ("email", "zip code", "user id")) and \
-            not _asked_nouns(last, [n for n, _ in details if n != "user id"]):
+    if any(w in questions for w in ("email", "zip code", "user id", "phone number")):
         return SimReply(text=_identify(plan, questions, req))
     if "?" in low and any(c in low for c in _CONSENT) and not request.is_question:
         for noun, value in details:
