@@ -14,6 +14,7 @@ import typer
 
 from apigen_mt.config import ConfigError, RunConfig
 from apigen_mt.errors import RunFailure
+from apigen_mt.redact import redact_text, redact_url
 
 
 def serve(
@@ -97,10 +98,10 @@ def check(
         results = asyncio.run(probe_endpoint(provider, endpoint, ids))
         bad = [r for r in results if not r.ok]
         for r in bad:
-            typer.echo(f"FAIL  {r.message}")
+            typer.echo(f"FAIL  {redact_text(r.message)}")
         if not bad:
             detail = "; ".join(r.message.split(": ", 1)[1] for r in results)
-            typer.echo(f"ok    {provider} ({endpoint.base_url}): {detail}")
+            typer.echo(redact_text(f"ok    {provider} ({redact_url(endpoint.base_url)}): {detail}"))
         failed += bool(bad)
     if failed:
         raise RunFailure(f"{failed} endpoint(s) failed the check")

@@ -38,7 +38,6 @@ from apigen_mt.rollout.settings import RolloutSettings
 
 ENV_PREFIX = "APIGEN_MT_"
 MODEL_REF = re.compile(r"^[A-Za-z0-9_.-]+:\S+$")
-_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|password", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
@@ -222,14 +221,16 @@ class RunConfig(BaseSettings):
     def redacted_dump(self) -> dict[str, Any]:
         """The resolved config as JSON-able data, safe to write into a run directory.
 
-        API keys are never part of a config (only env var names are); header values that
-        look like credentials and passwords in URLs are masked as well.
+        API keys are never part of a config (only env var names are); every header value
+        (any header may carry a credential, whatever its name) and credentials in URLs
+        are masked as well.
         """
+        from apigen_mt.redact import MASK, redact_url
+
         data = self.model_dump(mode="json")
         for ep in data["endpoints"].values():
-            ep["base_url"] = re.sub(r"//[^/@]+@", "//***@", ep["base_url"])
-            ep["extra_headers"] = {k: ("***" if _SECRET_HEADER.search(k) else v)
-                                   for k, v in ep["extra_headers"].items()}
+            ep["base_url"] = redact_url(ep["base_url"])
+            ep["extra_headers"] = {k: MASK for k in ep["extra_headers"]}
         return data
 
 

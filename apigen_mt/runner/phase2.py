@@ -15,6 +15,7 @@ from apigen_mt.env.environment import Environment
 from apigen_mt.errors import RunFailure
 from apigen_mt.llm.base import ModelError
 from apigen_mt.records import Blueprint, Trajectory
+from apigen_mt.redact import redact_text
 from apigen_mt.rollout.episode import Roles, play_episode
 from apigen_mt.rollout.judge import target_for
 from apigen_mt.rollout.settings import RolloutSettings
@@ -110,7 +111,7 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                 raise result.error
             outcome.errored += 1
             errors.append([{"blueprint_id": bp.id, "trial": key // count,
-                            "error": str(result.error)}])
+                            "error": redact_text(str(result.error))}])
             if progress:
                 progress.bump("errored")
             return breaker.record(False, result.error)
