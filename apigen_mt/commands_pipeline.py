@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from apigen_mt import bounds
 from apigen_mt.errors import UsageError
 
 console = Console()
@@ -18,6 +19,9 @@ blueprint_app = typer.Typer(help="Phase 1: draft and verify task blueprints.")
 CONFIG_OPT = typer.Option(None, "--config", help="Run config YAML (default: offline sim).")
 EXECUTOR_OPT = typer.Option("local", "--executor",
                             help="local (asyncio, this process) or ray (Ray actors).")
+FORCE_CONFIG_OPT = typer.Option(False, "--force-config",
+                                help="Resume a run made with another configuration (the "
+                                     "change is recorded in its manifest).")
 RAY_ADDRESS_OPT = typer.Option(None, "--ray-address",
                                help="Ray cluster to join (auto, ray://host:10001); "
                                     "default: start a local Ray. Implies --executor ray.")
@@ -56,11 +60,6 @@ def resolve_env(env: str | None, data_dir: Path | None, env_class: str | None,
     return spec, env_config
 
 
-def _positive(name: str, value: int | None) -> None:
-    if value is not None and value <= 0:
-        raise UsageError(f"{name} must be a positive number, got {value}")
-
-
 def executor_choice(executor: str, ray_address: str | None) -> str:
     """Validate --executor / --ray-address early (before any file is touched)."""
     if executor not in ("local", "ray"):
@@ -85,21 +84,70 @@ def check_models(config) -> None:
         build_model(spec.model, config, runtimes)
 
 
-def open_run(out: Path | None, env_ref, config, command: str):
-    """Open (and lock) the run directory; refuse one that belongs to another environment."""
+RUN_FILES = ("manifest.json", "config.json", "blueprints.jsonl", "blueprints.rejected.jsonl",
+             "blueprints.errors.jsonl", "trajectories.jsonl", "trajectories.failed.jsonl",
+             "episodes.jsonl", "episodes.errors.jsonl", "cache", ".lock")
+
+
+def check_run_folder(path: Path, env_name: str) -> None:
+    """Refuse a folder the run does not own, before anything is written into it.
+
+    A new run goes into a missing or empty folder; an existing one has a manifest. A
+    folder with run files but no manifest (it was deleted) is accepted only when its
+    records are of the same environment, so two domains never mix in one run.
+    """
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise UsageError(f"--out {path} is a file, not a folder")
+    if (path / "manifest.json").exists():
+        return
+    entries = [e.name for e in path.iterdir()]
+    if not entries:
+        return
+    if not any(name in RUN_FILES for name in entries):
+        raise UsageError(f"--out {path} is not empty and is not a run directory; choose an "
+                         "empty or new folder")
+    from apigen_mt.fileio import scan_jsonl
+
+    for name in ("blueprints.jsonl", "trajectories.jsonl", "trajectories.failed.jsonl"):
+        file = path / name
+        if not file.exists():
+            continue
+        for lineno, row in scan_jsonl(file, torn_ok=True):
+            other = row.get("env") if isinstance(row, dict) else None
+            if other is not None and other != env_name:
+                raise UsageError(f"{file}:{lineno}: this run (its manifest.json is missing) "
+                                 f"holds env {other!r}, not {env_name!r}; use another --out")
+            break
+
+
+def open_run(out: Path | None, env_ref, config, command: str, env=None,
+             force_config: bool = False):
+    """Open (and lock) the run directory; refuse one that belongs to another environment
+    or, on resume, another configuration (``force_config`` accepts and records it)."""
+    from apigen_mt.runner.fingerprint import enforce, phase_values
     from apigen_mt.runner.store import RunDir, default_run_dir, remember_latest
 
+    env = env if env is not None else env_ref.load()
     path = out or default_run_dir(env_ref.spec, config.seed)
+    check_run_folder(path, env.name)
     run = RunDir(path).open()
-    manifest = run.manifest()
-    if manifest and (manifest.get("env") != env_ref.as_dict()
-                     or manifest.get("seed") != config.seed):
+    try:
+        manifest = run.manifest()
+        if manifest and (manifest.get("env") != env_ref.as_dict()
+                         or manifest.get("seed") != config.seed):
+            raise UsageError(f"{path} holds a run of env "
+                             f"{manifest.get('env', {}).get('spec')} with seed "
+                             f"{manifest.get('seed')}; use another --out")
+        enforce(run, "blueprint", phase_values("blueprint", config, env_ref, env, config.seed),
+                force_config, command)
+        run.update_manifest(env=env_ref.as_dict(), seed=config.seed,
+                            commands=[*manifest.get("commands", []), command][-20:])
+        run.write_json("config.json", config.redacted_dump())
+    except BaseException:
         run.close()
-        raise UsageError(f"{path} holds a run of env {manifest.get('env', {}).get('spec')} with "
-                         f"seed {manifest.get('seed')}; use another --out")
-    run.update_manifest(env=env_ref.as_dict(), seed=config.seed,
-                        commands=[*manifest.get("commands", []), command][-20:])
-    run.write_json("config.json", config.redacted_dump())
+        raise
     remember_latest(path)
     return run
 
@@ -188,21 +236,22 @@ def blueprint(
     env_class: str | None = ENV_CLASS_OPT,
     env_config: Path | None = ENV_CONFIG_OPT,
     env_init: str | None = ENV_INIT_OPT,
+    force_config: bool = FORCE_CONFIG_OPT,
 ):
     """Draft blueprints and keep those that pass every check."""
     if ctx.invoked_subcommand is not None:
         return
     env, data_dir = resolve_env(env, data_dir, env_class, env_config, env_init)
-    _positive("--n", n)
-    _positive("--concurrency", concurrency)
+    bounds.check(n=n, concurrency=concurrency, seed=seed)
     executor = executor_choice(executor, ray_address)
     cfg = load_config(config, {"seed": seed, "blueprint.drafter": drafter})
-    run_blueprint_phase(cfg, env, data_dir, n, out, concurrency, quiet, executor, ray_address)
+    run_blueprint_phase(cfg, env, data_dir, n, out, concurrency, quiet, executor, ray_address,
+                        force_config)
 
 
 def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
                         concurrency: int | None, quiet: bool, executor: str = "local",
-                        ray_address: str | None = None):
+                        ray_address: str | None = None, force_config: bool = False):
     """Phase 1 end to end, with progress and the closing funnel; returns the run dir."""
     from apigen_mt.runner.build import EnvRef, blueprint_settings, build_phase1
     from apigen_mt.runner.funnel import Funnel
@@ -210,10 +259,10 @@ def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path 
     from apigen_mt.runner.progress import Progress
 
     env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0)
-    env_ref.load()  # fail on a bad name or data dir before touching the disk
+    environment = env_ref.load()  # fail on a bad name or data dir before touching the disk
     check_models(cfg)  # … and on a missing API key or an unknown provider
     blueprint_settings(cfg)  # … and on a bad `blueprint:` block
-    run = open_run(out, env_ref, cfg, f"blueprint --n {n}")
+    run = open_run(out, env_ref, cfg, f"blueprint --n {n}", environment, force_config)
     try:
         phase, models = build_phase1(cfg, env_ref, run.path)
         conc = concurrency or phase.settings.concurrency

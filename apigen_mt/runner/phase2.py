@@ -63,7 +63,8 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                      settings: RolloutSettings, run: RunDir, n: int, seed: int,
                      concurrency: int, progress: Progress | None = None,
                      executor: Executor | None = None,
-                     breaker_after: int = 8, spec: Any = None) -> Phase2Outcome:
+                     breaker_after: int = 8, spec: Any = None,
+                     models: dict[str, Any] | None = None) -> Phase2Outcome:
     """Play episodes until ``n`` trajectories are accepted or trials run out.
 
     ``spec`` (an :class:`~apigen_mt.runner.remote.EpisodeSpec`) lets an executor play
@@ -83,8 +84,8 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
         outcome.exhausted = not blueprints
         return outcome
     count = len(blueprints)
-    keys = [k for k in range(count * settings.trials)
-            if (blueprints[k % count].id, k // count) not in done]
+    keys = (k for k in range(count * settings.trials)  # lazily: trials × blueprints is big
+            if (blueprints[k % count].id, k // count) not in done)
     breaker = CircuitBreaker(breaker_after)
     in_flight: set[int] = set()
     if progress is not None:
@@ -116,6 +117,8 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                 progress.bump("errored")
             return breaker.record(False, result.error)
         breaker.record(True)
+        if models and not result.models:  # every record names the models that made it
+            result = result.model_copy(update={"models": models})
         if result.verdict.passed:
             if result.id in contents:
                 outcome.duplicates += 1

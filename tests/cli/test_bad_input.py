@@ -143,12 +143,12 @@ def test_a_missing_api_key_variable_fails_before_the_run_directory_is_touched(
 @pytest.mark.parametrize(("args", "needles"), [
     (("run", "--env", "nowhere"), ["unknown environment 'nowhere'", "retail"]),
     (("blueprint", "--env", "nowhere"), ["unknown environment 'nowhere'"]),
-    (("run", "--env", "retail", "--n", "0"), ["--n must be a positive number, got 0"]),
-    (("run", "--env", "retail", "--n", "-4"), ["--n must be a positive number, got -4"]),
-    (("blueprint", "--env", "retail", "--n", "0"), ["--n must be a positive number"]),
-    (("blueprint", "--env", "retail", "--n", "-1"), ["--n must be a positive number"]),
-    (("run", "--env", "retail", "--concurrency", "0"), ["--concurrency must be a positive"]),
-    (("run", "--env", "retail", "--trials", "-2"), ["--trials must be a positive"]),
+    (("run", "--env", "retail", "--n", "0"), ["--n must be between 1 and 10,000,000, got 0"]),
+    (("run", "--env", "retail", "--n", "-4"), ["--n must be between 1 and 10,000,000, got -4"]),
+    (("blueprint", "--env", "retail", "--n", "0"), ["--n must be between 1 and"]),
+    (("blueprint", "--env", "retail", "--n", "-1"), ["--n must be between 1 and"]),
+    (("run", "--env", "retail", "--concurrency", "0"), ["--concurrency must be between 1 and 4,096, got 0"]),
+    (("run", "--env", "retail", "--trials", "-2"), ["--trials must be between 1 and 1,000, got -2"]),
 ])
 def test_bad_names_and_numbers(args, needles, existing, tmp_path):
     out, before = existing
@@ -161,7 +161,7 @@ def test_bad_names_and_numbers(args, needles, existing, tmp_path):
 def test_rollout_n_zero_or_negative(n, existing, tmp_path):
     out, before = existing
     result = apigen("rollout", "--run", str(out), "--n", n, env=cli_env(tmp_path))
-    one_error_line(result, 2, f"--n must be a positive number, got {n}")
+    one_error_line(result, 2, f"--n must be between 1 and 10,000,000, got {n}")
     assert snapshot(out) == before
 
 
