@@ -284,8 +284,10 @@ def test_an_unreachable_endpoint_stops_the_run_with_one_line(existing, tmp_path)
     out, before = existing
     url = f"http://127.0.0.1:{_free_port()}/v1"  # nobody listens there
     config = _endpoint_config(tmp_path, url, api_key_required="false")
+    # --force-config: the run was made with the sim; this resume points it at a server
     result = apigen("run", "--env", "retail", "--n", "6", "--out", str(out), "--quiet",
-                    "--config", str(config), env=cli_env(tmp_path), timeout=60)
+                    "--config", str(config), "--force-config", env=cli_env(tmp_path),
+                    timeout=60)
     one_error_line(result, 1, "stopped after 8 model calls in a row failed",
                    f"gave up after 2 attempt(s) at {url}", "connection failed",
                    "rerun the same command to resume")
