@@ -24,7 +24,7 @@ def serve(
     latency_ms: float = typer.Option(0.0, "--latency-ms", help="Added delay per request."),
     jitter_ms: float = typer.Option(0.0, "--jitter-ms", help="Random extra delay, 0..this."),
     fault_rate: float = typer.Option(0.0, "--fault-rate", help="Share of requests that fail."),
-    faults: str = typer.Option("429,500,timeout,disconnect,bad-json,empty", "--faults",
+    faults: str = typer.Option("429,500,timeout,disconnect,bad-json,bad-args,empty", "--faults",
                                help="Comma-separated fault kinds to draw from."),
     fault_first: int = typer.Option(0, "--fault-first",
                                     help="Fail the first N requests (deterministic)."),

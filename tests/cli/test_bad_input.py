@@ -147,8 +147,8 @@ def test_a_missing_api_key_variable_fails_before_the_run_directory_is_touched(
     (("run", "--env", "retail", "--n", "-4"), ["--n must be between 1 and 10,000,000, got -4"]),
     (("blueprint", "--env", "retail", "--n", "0"), ["--n must be between 1 and"]),
     (("blueprint", "--env", "retail", "--n", "-1"), ["--n must be between 1 and"]),
-    (("run", "--env", "retail", "--concurrency", "0"), ["--concurrency must be between 1 and 4,096, got 0"]),
-    (("run", "--env", "retail", "--trials", "-2"), ["--trials must be between 1 and 1,000, got -2"]),
+    (("run", "--env", "retail", "--concurrency", "0"), ["--concurrency must be between 1"]),
+    (("run", "--env", "retail", "--trials", "-2"), ["--trials must be between 1 and 1,000"]),
 ])
 def test_bad_names_and_numbers(args, needles, existing, tmp_path):
     out, before = existing
@@ -302,7 +302,9 @@ def test_an_unreachable_endpoint_stops_the_run_with_one_line(existing, tmp_path)
 def test_a_planted_api_key_appears_in_no_file_log_or_export(serve, tmp_path):
     secret = f"sk-planted-{uuid.uuid4().hex}"
     handle = serve(api_key=secret)
-    config = _endpoint_config(tmp_path, handle.base_url, api_key_env="APIGEN_TEST_PLANTED_KEY")
+    # a generous timeout: a loaded machine must not turn a slow reply into a failure
+    config = _endpoint_config(tmp_path, handle.base_url, api_key_env="APIGEN_TEST_PLANTED_KEY",
+                              timeout_s="300", max_retries="3")
     env = cli_env(tmp_path, APIGEN_TEST_PLANTED_KEY=secret)
     out = tmp_path / "runs" / "planted"
     outputs = []
