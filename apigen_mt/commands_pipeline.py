@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from apigen_mt import bounds
-from apigen_mt.errors import UsageError
+from apigen_mt.errors import Interrupted, UsageError
 
 console = Console()
 blueprint_app = typer.Typer(help="Phase 1: draft and verify task blueprints.")
@@ -193,6 +193,30 @@ def add_usage(run, phase: str, snapshot, retries: dict[str, int] | None = None) 
     return merged["cost"]
 
 
+SAVED_FILES = {"blueprint": ("blueprints.jsonl", "blueprints", "blueprints.rejected.jsonl"),
+               "rollout": ("trajectories.jsonl", "trajectories",
+                           "trajectories.failed.jsonl")}
+
+
+def _count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, "rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+
+
+def saved_line(run, phase: str) -> str:
+    """``12 blueprints (3 rejected) are saved in R; rerun `apigen-mt …` to resume``."""
+    import shlex
+    import sys
+
+    kept, label, other = SAVED_FILES[phase]
+    again = "apigen-mt " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    return (f"{_count_lines(run.path / kept)} {label} ({_count_lines(run.path / other)} "
+            f"{'rejected' if phase == 'blueprint' else 'failed'}) and the usage so far are "
+            f"saved in {run.path}; rerun `{again}` to resume")
+
+
 def run_batch(batch, run, phase: str, models, progress):
     """Run one phase's batch; its usage and retries are recorded even when it fails.
 
@@ -209,6 +233,9 @@ def run_batch(batch, run, phase: str, models, progress):
 
     try:
         outcome = asyncio.run(go())
+    except KeyboardInterrupt:  # Ctrl-C: keep what was spent, say what is saved and how on
+        add_usage(run, phase, models.usage.snapshot(), retries_by_kind(models))
+        raise Interrupted(saved_line(run, phase)) from None
     except Exception:  # e.g. the circuit breaker: still record and say what was retried
         retries = retries_by_kind(models)
         add_usage(run, phase, models.usage.snapshot(), retries)
