@@ -147,6 +147,9 @@ def _eval(env: str, tasks: Path, split: str | None, data_dir: Path | None, trial
     except OSError as exc:
         raise RunFailure(str(exc)) from None
     _print_passk(summary, trials)
+    if models.cache is not None and models.cache.invalid:
+        console.print(f"response cache {models.cache.path}: {models.cache.invalid} invalid "
+                      "entries ignored and asked again")
     console.print(f"{out_dir}: results.json, episodes.jsonl ({total} episodes, "
                   f"{snap.calls} model calls, ${snap.cost:.4f})")
 

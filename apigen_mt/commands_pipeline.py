@@ -105,7 +105,7 @@ def check_run_folder(path: Path, env_name: str) -> None:
     entries = [e.name for e in path.iterdir()]
     if not entries:
         return
-    if not any(name in RUN_FILES for name in entries):
+    if not any(name in RUN_FILES and name.endswith(".jsonl") for name in entries):
         raise UsageError(f"--out {path} is not empty and is not a run directory; choose an "
                          "empty or new folder")
     from apigen_mt.fileio import scan_jsonl
@@ -243,6 +243,10 @@ def run_batch(batch, run, phase: str, models, progress):
             console.print(line)
         raise
     retries = retries_by_kind(models)
+    cache = getattr(models, "cache", None)
+    if cache is not None and cache.invalid:
+        console.print(f"response cache {cache.path}: {cache.invalid} invalid entr"
+                      f"{'y' if cache.invalid == 1 else 'ies'} ignored and asked again")
     return outcome, add_usage(run, phase, models.usage.snapshot(), retries), retries
 
 

@@ -175,8 +175,14 @@ class ResponseCache:
         line = orjson.dumps({"k": key, "v": value})
         with self._lock:
             if self._fh is not None and not self.read_only:
-                self._fh.write(line + b"\n")
-                self._fh.flush()  # in the OS page cache now: it survives kill -9
+                try:
+                    self._fh.write(line + b"\n")
+                    self._fh.flush()  # in the OS page cache now: it survives kill -9
+                except OSError as exc:  # disk full: name the file (a torn tail is cut later)
+                    from apigen_mt.atomic import describe
+                    from apigen_mt.errors import RunFailure
+
+                    raise RunFailure(f"cannot write {self.path}: {describe(exc)}") from None
                 self._data[key] = self._end << 32 | len(line)
                 self._end += len(line) + 1
             else:
