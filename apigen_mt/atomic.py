@@ -76,3 +76,22 @@ def clean_stale_temps(folder: Path) -> list[Path]:
                     entry.unlink()
                     removed.append(entry)
     return removed
+
+
+def clean_stale_folders(out: Path) -> None:
+    """Remove ``.OUT.tmp-PID`` folders (and ``.OUT.old-PID`` ones once ``out`` exists)
+    left next to ``out`` by processes that no longer run: half-written exports."""
+    import shutil
+
+    if not out.parent.is_dir():
+        return
+    for entry in out.parent.iterdir():
+        for mark in (TMP_MARK, ".old-"):
+            prefix = f".{out.name}{mark}"
+            if not entry.name.startswith(prefix) or not entry.is_dir():
+                continue
+            pid = entry.name[len(prefix):]
+            if mark == ".old-" and not out.exists():
+                continue  # the previous export, mid-swap: keep it
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                shutil.rmtree(entry, ignore_errors=True)

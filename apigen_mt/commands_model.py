@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from apigen_mt import bounds
 from apigen_mt.config import ConfigError, RunConfig
 from apigen_mt.errors import RunFailure
 from apigen_mt.redact import redact_text, redact_url
@@ -40,6 +41,8 @@ def serve(
     from apigen_mt.llm.registry import build_model
     from apigen_mt.llm.server import ServeOptions, run_server
 
+    bounds.check(port=port, latency_ms=latency_ms, jitter_ms=jitter_ms, fault_rate=fault_rate,
+                 fault_first=fault_first, retry_after=retry_after)
     cfg = RunConfig.load(config)
     api_key = None
     if api_key_env:

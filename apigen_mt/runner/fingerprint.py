@@ -107,8 +107,8 @@ def enforce(run: Any, phase: str, values: dict[str, Any], force: bool, command: 
         diff = describe_diff(old.get("values", {}), values)
         if not force:
             raise UsageError(f"{run.path} was made with another {phase} configuration "
-                             f"({diff}); use another --out, or --force-config to continue "
-                             "with this one")
+                             f"({diff}); use another run directory, or --force-config to "
+                             "continue with this one")
         changes = [*manifest.get("config_changes", []),
                    {"phase": phase, "command": command, "changed": diff,
                     "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}]

@@ -178,6 +178,14 @@ def test_a_resume_with_another_configuration_is_refused_with_a_diff(run, tmp_pat
     assert manifest["fingerprint"]["rollout"]["values"]["sim.seed"] == 5
 
 
+def test_what_only_changes_speed_or_extends_a_run_is_not_a_new_configuration(run, tmp_path):
+    out, _ = run
+    result = cli("rollout", "--run", str(out), "--n", "3", "--trials", "5", "--concurrency",
+                 "2", "--quiet", env=cli_env(tmp_path, APIGEN_MT_SIM__LATENCY_MS="0"))
+    assert result.returncode == 0, result.stderr
+    assert "config_changes" not in json.loads((out / "manifest.json").read_text())
+
+
 def test_every_record_names_the_models_that_made_it(done):
     for traj in rows(done / "trajectories.jsonl") + rows(done / "trajectories.failed.jsonl"):
         assert traj["models"] == {"human": "sim:sim", "critic": "sim:sim", "agent": "sim:sim"}
