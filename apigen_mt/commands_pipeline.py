@@ -84,9 +84,9 @@ def check_models(config) -> None:
         build_model(spec.model, config, runtimes)
 
 
-RUN_FILES = ("manifest.json", "config.json", "blueprints.jsonl", "blueprints.rejected.jsonl",
-             "blueprints.errors.jsonl", "trajectories.jsonl", "trajectories.failed.jsonl",
-             "episodes.jsonl", "episodes.errors.jsonl", "cache", ".lock")
+# what only a run directory holds (``.lock``: a run is being opened there right now)
+RUN_RECORDS = ("blueprints.jsonl", "blueprints.rejected.jsonl", "trajectories.jsonl",
+               "trajectories.failed.jsonl", ".lock")
 
 
 def check_run_folder(path: Path, env_name: str) -> None:
@@ -105,7 +105,7 @@ def check_run_folder(path: Path, env_name: str) -> None:
     entries = [e.name for e in path.iterdir()]
     if not entries:
         return
-    if not any(name in RUN_FILES and name.endswith(".jsonl") for name in entries):
+    if not any(name in RUN_RECORDS for name in entries):
         raise UsageError(f"--out {path} is not empty and is not a run directory; choose an "
                          "empty or new folder")
     from apigen_mt.fileio import scan_jsonl
