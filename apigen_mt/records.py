@@ -119,6 +119,9 @@ class JudgeVerdict(BaseModel):
     missing_outputs: list[str] = Field(default_factory=list)
     diff: list[str] = Field(default_factory=list)  # rendered diff against the target
     rule_violations: list[str] = Field(default_factory=list)
+    # the judge's rules that failed, by name (state, outputs, identification, consent,
+    # domain_rules), in that order
+    failed_rules: list[str] = Field(default_factory=list)
 
 
 EndReason = Literal["stop", "ending_tool", "max_turns", "model_error"]

@@ -47,6 +47,9 @@ class PolicyRule:
     check: Callable[[RuleInput], list[str]]
     conversation_only: bool = False
     tools: frozenset[str] = frozenset()
+    # what the rollout judge knows the rule for: "identification" (the user is identified
+    # before any write) or "confirmation" (the user agreed to each write); "" otherwise
+    purpose: str = ""
 
 
 @dataclass

@@ -81,7 +81,7 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
         empty = 0
         if await human_turn(steps):
             end = "stop"
-    verdict = judge(bp, target, world, convo, settings.require_conversation_rules)
+    verdict = judge(bp, target, world, convo, settings.judge_rules())
     if end in ("max_turns", "model_error"):  # cut off: not a complete example to learn from
         verdict = verdict.model_copy(update={
             "passed": False,
