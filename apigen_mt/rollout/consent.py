@@ -92,10 +92,13 @@ def _has(phrases: tuple[str, ...], clause: str) -> str | None:
 
 
 def _negated(clause: str, phrase: str) -> bool:
-    """Whether a negator stands within three words before ``phrase`` in ``clause``."""
+    """Whether a negator stands within three words before ``phrase`` ("don't go ahead")
+    or right after it ("absolutely not") in ``clause``."""
     index = clause.find(phrase)
     before = clause[:index].split()[-3:]
-    return any(w in _NEGATORS for w in before) or " ".join(before[-2:]) in _NEGATORS
+    after = clause[index + len(phrase):].split()[:1]
+    return (any(w in _NEGATORS for w in before) or " ".join(before[-2:]) in _NEGATORS
+            or any(w in ("not", "never") for w in after))
 
 
 def _action_kinds(text: str) -> set[int]:

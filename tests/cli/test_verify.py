@@ -150,3 +150,58 @@ def test_missing_files_are_usage_errors(tasks: Path, tmp_path: Path):
     done = verify("--env", "retail", "--tasks", str(tasks), "--conversations", str(tasks),
                   "--protocol", "nope", cwd=tmp_path)
     assert done.returncode == 2 and "--protocol" in done.stderr
+
+
+def _tau_traj(task: dict, nested_extras: bool) -> list[dict]:
+    """A τ-bench-style trajectory that makes the task's ground-truth calls and says its
+    outputs; the recorded observations are made up (verify must not trust them)."""
+    traj = [{"role": "system", "content": "policy"}, {"role": "user", "content": "Hi"}]
+    for i, action in enumerate(task["actions"]):
+        kwargs = dict(action["kwargs"])
+        if nested_extras and action["name"] == "book_reservation":
+            kwargs["flights"] = [{**f, "origin": "SFO", "destination": "JFK"}
+                                 for f in kwargs["flights"]]
+        traj.append({"role": "assistant", "content": None, "tool_calls": [
+            {"id": f"c{i}", "type": "function",
+             "function": {"name": action["name"], "arguments": json.dumps(kwargs)}}]})
+        traj.append({"role": "tool", "tool_call_id": f"c{i}", "name": action["name"],
+                     "content": "all good"})
+    traj.append({"role": "assistant", "content": " and ".join(task["outputs"]) or "Done."})
+    return traj
+
+
+@pytest.mark.parametrize("domain", ["retail", "airline"])
+def test_tau_bench_results_replay_to_taus_reward(domain: str, tmp_path: Path):
+    from tests.conftest import ANCHORS
+
+    if not (ANCHORS / "tasks.json").exists():
+        pytest.skip(f"τ-bench anchors not found at {ANCHORS}")
+    split = f"{domain}_test"
+    tasks = json.loads((ANCHORS / "tasks.json").read_text())["splits"][split]
+    picked = [t for t in tasks if domain == "retail" or any(
+        a["name"] == "book_reservation" for a in t["actions"])][:12]
+    results = [{"task_id": t["index"], "reward": 1.0, "info": {"task": t},
+                "traj": _tau_traj(t, nested_extras=True)} for t in picked]
+    # a conversation that skips the last write: τ-bench would give it 0
+    short = dict(picked[0], actions=picked[0]["actions"][:-1])
+    results.append({"task_id": picked[0]["index"], "reward": 0.0, "info": {"task": picked[0]},
+                    "traj": _tau_traj(short, nested_extras=False)})
+    file = tmp_path / "results.json"
+    file.write_text(json.dumps(results))
+    done = verify("--env", domain, "--data-dir", str(ANCHORS / domain), "--tasks",
+                  str(ANCHORS / "tasks.json"), "--split", split, "--conversations", str(file),
+                  "--protocol", "tau", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = lines(done.stdout)
+    assert [r["passed"] for r in rows] == [True] * len(picked) + [False]
+    n = len(picked) + 1
+    assert f"{len(picked)} of {n} passed; agreement with recorded reward {n}/{n}" in done.stdout
+    # our own protocol also wants consent before each write: none was asked for here
+    ours = lines(verify("--env", domain, "--data-dir", str(ANCHORS / domain), "--tasks",
+                        str(ANCHORS / "tasks.json"), "--split", split, "--conversations",
+                        str(file), cwd=tmp_path).stdout)
+    writes = [any(a["name"] not in ("find_user_id_by_email", "find_user_id_by_name_zip")
+                  and not a["name"].startswith(("get_", "search_", "list_", "calculate",
+                                                "think", "transfer_to_human"))
+                  for a in t["actions"]) for t in picked]
+    assert [r["passed"] for r in ours[:len(picked)]] == [not w for w in writes]

@@ -129,3 +129,17 @@ def test_tau_bench_domains_run_calls_with_unknown_keys_in_nested_objects():
                          env.policy)
     assert "unexpected argument 'flights.0.origin'" in strict.execute("book_reservation", call)
     assert not strict.state.changes().get("reservations")
+
+
+def test_each_rule_is_named_in_config_and_a_wrong_name_is_refused():
+    from pydantic import ValidationError
+
+    from apigen_mt.rollout.settings import RolloutSettings
+
+    settings = RolloutSettings.model_validate({"judge": {"consent": False,
+                                                         "identification": False}})
+    assert settings.judge_rules() == JudgeSettings(consent=False, identification=False)
+    assert RolloutSettings().judge_rules() == JudgeSettings()  # all four on by default
+    assert RolloutSettings(require_conversation_rules=True).judge_rules().domain_rules
+    with pytest.raises(ValidationError, match="consnet"):
+        RolloutSettings.model_validate({"judge": {"consnet": False}})
