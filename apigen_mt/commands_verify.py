@@ -49,6 +49,7 @@ def _verify(env: str, data_dir: Path | None, tasks: Path, split: str | None,
     else:
         tmp, sink = None, sys.stdout.buffer
     summary = Summary()
+    done = False
     try:
         for item in verify_file(conversations, index, environment, settings):
             tally(summary, item)
@@ -62,9 +63,12 @@ def _verify(env: str, data_dir: Path | None, tasks: Path, split: str | None,
                                      "judged": summary.judged,
                                      "agreement": [summary.agree, summary.with_reward],
                                      "problems": len(summary.problems)}) + b"\n")
+        done = True
     finally:
         if tmp is not None:
             sink.close()
+            if not done:  # never leave half a file behind
+                tmp.unlink(missing_ok=True)
     if tmp is not None:
         tmp.replace(out)
     else:

@@ -8,10 +8,12 @@ Three inputs are read (the format is told from the content):
   the task taken from ``info.task`` when present;
 - the project's own trajectories files (``trajectories*.jsonl``, ``episodes.jsonl``).
 
-Every tool call is replayed on a fresh copy of the environment; the observations the
-conversation recorded are not trusted. A problem in the input (a line that is not JSON,
-an unknown task, a call to a tool that does not exist) is one :class:`Problem`, and the
-other conversations are still judged.
+Each output line's ``index`` is the conversation's place in the input (0-based; lines
+that hold no conversation keep their place), ``task`` what it named (blueprint id, task
+index or τ-bench ``task_id``). Every tool call is replayed on a fresh copy of the
+environment; the observations the conversation recorded are not trusted. A problem in
+the input (a line that is not JSON, an unknown task, a call to a tool that does not
+exist) is one :class:`Problem`, and the other conversations are still judged.
 """
 
 from __future__ import annotations
@@ -98,13 +100,11 @@ class TaskIndex:
     """The tasks a conversation may refer to: by blueprint id or by task index."""
 
     def __init__(self, rows: list[dict[str, Any]], env_name: str):
-        from apigen_mt.stats.evaluate import task_to_blueprint
-
         self.env_name = env_name
         self.by_id: dict[str, dict[str, Any]] = {}
         self.by_index: dict[Any, dict[str, Any]] = {}
         for position, row in enumerate(rows):
-            self.by_id[task_to_blueprint(row, env_name).id] = row
+            self.by_id[Blueprint.from_task(row, env_name).id] = row
             self.by_index[row.get("index", position)] = row
 
     def find(self, ref: Any, kind: str) -> dict[str, Any] | None:
@@ -116,12 +116,28 @@ class TaskIndex:
         return self.by_index.get(ref)
 
 
+def _shape_problem(messages: list[Any]) -> str | None:
+    """Why a message list cannot be read as OpenAI chat messages, or None."""
+    for m, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            return f"message {m} is not an object with a 'role'"
+        calls = message.get("tool_calls") or []
+        if not isinstance(calls, list) or not all(
+                isinstance(c, dict) and isinstance(c.get("function"), dict) for c in calls):
+            return f"message {m} has tool_calls that are not {{'function': {{…}}}} objects"
+    return None
+
+
 def _from_tau_results(data: list[Any], path: Path, tasks: TaskIndex
                       ) -> Iterator[Conversation | Problem]:
     for i, item in enumerate(data):
         where = f"{path}: result {i}"
         if not isinstance(item, dict) or not isinstance(item.get("traj"), list):
             yield Problem(where, "a τ-bench result needs a 'traj' list of messages")
+            continue
+        shape = _shape_problem(item["traj"])
+        if shape:
+            yield Problem(where, shape)
             continue
         ref = item.get("task_id")
         task = (item.get("info") or {}).get("task") if isinstance(item.get("info"), dict) \
@@ -145,6 +161,9 @@ def _from_tau_results(data: list[Any], path: Path, tasks: TaskIndex
 def _from_line(row: Any, i: int, where: str, tasks: TaskIndex) -> Conversation | Problem:
     if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
         return Problem(where, "expected an object with a 'messages' list")
+    shape = _shape_problem(row["messages"])
+    if shape:
+        return Problem(where, shape)
     recorded = None
     verdict = row.get("verdict")
     if isinstance(verdict, dict) and "passed" in verdict:  # the project's trajectories
@@ -229,9 +248,7 @@ def replay_calls(env: Environment, messages: list[dict[str, Any]]) -> Replay:
 def verify_one(conv: Conversation, env: Environment, settings: RolloutSettings,
                env_name: str) -> tuple[Outcome, list[str]]:
     """Judge one conversation; returns its outcome and the input problems it showed."""
-    from apigen_mt.stats.evaluate import task_to_blueprint
-
-    bp: Blueprint = task_to_blueprint(conv.task or {}, env_name)
+    bp = Blueprint.from_task(conv.task or {"actions": []}, env_name)
     target = target_for(env, bp)
     replay = replay_calls(env, conv.messages)
     verdict = judge(bp, target, replay.env, conv.messages, settings.judge_rules())
@@ -249,7 +266,11 @@ def verify_file(path: Path, tasks: TaskIndex, env: Environment,
         if isinstance(item, Problem):
             yield item
             continue
-        outcome, problems = verify_one(item, env, settings, tasks.env_name)
+        try:
+            outcome, problems = verify_one(item, env, settings, tasks.env_name)
+        except Exception as exc:  # a conversation we cannot judge must not stop the rest
+            yield Problem(item.where, f"could not be judged: {type(exc).__name__}: {exc}")
+            continue
         for message in problems:
             yield Problem(item.where, message)
         yield outcome

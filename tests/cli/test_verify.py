@@ -122,22 +122,26 @@ def test_bad_input_is_one_line_per_problem_and_the_rest_is_judged(tasks: Path, t
         json.dumps({"messages": ghost, "blueprint_id": bp.id}),
         json.dumps({"messages": good, "task_index": 0}),
         json.dumps({"messages": good}),
+        json.dumps({"messages": ["hello", {"role": "user"}], "task_index": 0}),
+        json.dumps({"messages": [{"role": "assistant", "tool_calls": ["x"]}], "task_index": 0}),
     ]) + "\n")
     done = verify("--env", "retail", "--tasks", str(tasks), "--conversations", str(convs),
                   cwd=tmp_path)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     problems = [line for line in done.stderr.splitlines() if line.startswith("problem:")]
-    assert len(problems) == 4, done.stderr
+    assert len(problems) == 6, done.stderr
     assert f"{convs}:1: blueprint_id 'bp-doesnotexist' is not a task" in problems[0]
     assert f"{convs}:2: not valid JSON" in problems[1]
     assert "tool that does not exist: 'teleport_order'" in problems[2]
     assert f"{convs}:5: names no task" in problems[3]
+    assert f"{convs}:6: message 0 is not an object with a 'role'" in problems[4]
+    assert f"{convs}:7: message 0 has tool_calls" in problems[5]
     rows = lines(done.stdout)
     assert [(r["index"], r["passed"]) for r in rows] == [(2, False), (3, True)]
     assert any("invalid tool call" in reason for reason in rows[0]["reasons"])
-    assert "1 of 2 passed; 4 problem(s) in the input" in done.stdout
-    assert done.stderr.strip().splitlines()[-1].startswith("error: 4 problem(s)")
+    assert "1 of 2 passed; 6 problem(s) in the input" in done.stdout
+    assert done.stderr.strip().splitlines()[-1].startswith("error: 6 problem(s)")
 
 
 def test_missing_files_are_usage_errors(tasks: Path, tmp_path: Path):
