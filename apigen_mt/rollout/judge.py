@@ -17,6 +17,7 @@ By default (each rule can be turned off by name, see :class:`JudgeSettings`):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,11 @@ def missing_outputs(outputs: list[str], messages: list[dict[str, Any]]) -> list[
     return [o for o in outputs if not any(o.lower() in reply for reply in said)]
 
 
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december")
+
+
 def _leaves(value: Any, skip: set[str], key: str = "") -> Iterator[Any]:
     if key in skip:
         return
@@ -83,7 +89,13 @@ def _spellings(value: Any) -> set[str]:
                 out.add(str(int(value)))
         return out
     text = str(value).lower().replace(",", "")
-    return {text, text.replace("_", " ")}
+    out = {text, text.replace("_", " ")}
+    date = _ISO_DATE.match(text)
+    if date:  # a date may be read back as "May 20" or "05/20/2024"
+        year, month, day = date.groups()
+        name = _MONTHS[int(month) - 1] if 1 <= int(month) <= 12 else month
+        out |= {f"{name} {int(day)}", f"{int(day)} {name}", f"{month}/{day}/{year}"}
+    return out
 
 
 def unstated_details(arguments: dict[str, Any], text: str, skip: set[str]) -> list[str]:

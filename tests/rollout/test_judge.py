@@ -143,3 +143,14 @@ def test_each_rule_is_named_in_config_and_a_wrong_name_is_refused():
     assert RolloutSettings(require_conversation_rules=True).judge_rules().domain_rules
     with pytest.raises(ValidationError, match="consnet"):
         RolloutSettings.model_validate({"judge": {"consnet": False}})
+
+
+def test_a_proposal_may_read_values_back_in_plain_words():
+    from apigen_mt.rollout.judge import unstated_details
+
+    call = {"flight_number": "HAT001", "date": "2024-05-20", "cabin": "basic_economy",
+            "amount": 1234.5, "user_id": "sara_doe_496", "insurance": True}
+    said = "I will book HAT001 on May 20, 2024 in basic economy for $1,234.50. OK?"
+    assert unstated_details(call, said, {"user_id"}) == []
+    assert unstated_details(call, "I will book HAT001 in basic economy.", {"user_id"}) == [
+        "2024-05-20", "1234.5"]
