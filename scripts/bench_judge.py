@@ -64,6 +64,18 @@ def funnel(run: Path) -> dict:
             only_new[key] += 1
             examples.setdefault(key, (v["reasons"] or [""])[0][:160])
     tools = [sum(len(m.get("tool_calls") or []) for m in t["messages"]) for t in kept]
+    manifest = json.loads((run / "manifest.json").read_text())
+    usage = manifest.get("usage", {}).values()
+    calls = sum(u.get("calls", 0) for u in usage)
+    tokens = sum(u.get("prompt_tokens", 0) + u.get("completion_tokens", 0) for u in usage)
+    from apigen_mt.env.domain import load_domain
+
+    domain = load_domain(manifest["env"]["spec"])
+    kinds = {t.name: t.kind for t in domain.tools}
+    writes = [sum(kinds.get(a["name"]) == "write" for a in b["actions"])
+              for b in blueprints.values()]
+    recombined = [b for b in blueprints.values()
+                  if (b.get("provenance") or {}).get("recombined_from")]
     turns = [sum(m["role"] == "user" for m in t["messages"]) for t in kept]
     return {
         "blueprints_accepted": len(blueprints),
@@ -74,8 +86,13 @@ def funnel(run: Path) -> dict:
         "failed_by_reason": dict(sorted(reasons.items())),
         "rejected_only_by_newer_rules": dict(sorted(only_new.items())),
         "example_reason": examples,
+        "distinct_blueprints_kept": len({t["blueprint_id"] for t in kept}),
+        "writes_per_blueprint": round(sum(writes) / max(1, len(writes)), 2),
+        "recombined_share": round(len(recombined) / max(1, len(blueprints)), 3),
         "tool_calls_per_kept": round(sum(tools) / max(1, len(tools)), 2),
         "user_turns_per_kept": round(sum(turns) / max(1, len(turns)), 2),
+        "model_calls_per_kept": round(calls / max(1, len(kept)), 1),
+        "tokens_per_kept": round(tokens / max(1, len(kept))),
     }
 
 
