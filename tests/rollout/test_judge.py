@@ -96,13 +96,8 @@ def test_a_wrong_state_fails_the_state_rule(env):
     assert not verdict.passed and verdict.failed_rules[0] == "state"
 
 
-def test_tau_bench_domains_run_calls_with_unknown_keys_in_nested_objects():
-    import dataclasses
-
-    from apigen_mt.env.domain import load_environment
-    from apigen_mt.env.environment import Environment
-
-    env = load_environment("airline")
+def _booking(env):
+    """A valid book_reservation call whose flight carries keys the schema does not name."""
     user_id, card = next((u, p) for u, user in env.state["users"].items()
                          for p, m in user["payment_methods"].items()
                          if m["source"] == "credit_card")
@@ -118,6 +113,17 @@ def test_tau_bench_domains_run_calls_with_unknown_keys_in_nested_objects():
                          "destination": "YYY"}],
             "payment_methods": [{"payment_id": card, "amount": price}],
             "total_baggages": 0, "nonfree_baggages": 0, "insurance": "no"}
+    return call, flight
+
+
+def test_tau_bench_domains_run_calls_with_unknown_keys_in_nested_objects():
+    import dataclasses
+
+    from apigen_mt.env.domain import load_environment
+    from apigen_mt.env.environment import Environment
+
+    env = load_environment("airline")
+    call, flight = _booking(env)
     world = env.fresh()
     observation = world.execute("book_reservation", call)
     assert not observation.startswith("Error"), observation
@@ -154,3 +160,27 @@ def test_a_proposal_may_read_values_back_in_plain_words():
     assert unstated_details(call, said, {"user_id"}) == []
     assert unstated_details(call, "I will book HAT001 in basic economy.", {"user_id"}) == [
         "2024-05-20", "1234.5"]
+
+
+def test_an_episode_in_a_tau_bench_domain_runs_such_a_call_as_a_valid_one():
+    import asyncio
+
+    from apigen_mt.env.domain import load_environment
+    from apigen_mt.llm.scripted import ScriptedModel
+    from apigen_mt.records import Action, Blueprint
+    from apigen_mt.rollout.episode import Roles, play_episode
+    from apigen_mt.rollout.settings import RolloutSettings
+
+    env = load_environment("airline")
+    call, _ = _booking(env)
+    clean = {**call, "flights": [{k: v for k, v in f.items() if k in ("flight_number", "date")}
+                                 for f in call["flights"]]}
+    bp = Blueprint(env="airline", user_id=call["user_id"], instruction="Book it.",
+                   actions=[Action(name="book_reservation", arguments=clean)]).with_id()
+    roles = Roles(human=ScriptedModel(["Book it.", "Yes.", "###STOP###"]),
+                  critic=ScriptedModel([]),
+                  agent=ScriptedModel(["Shall I book it? " + json.dumps(call),
+                                       ("book_reservation", call), "Booked."]))
+    traj = asyncio.run(play_episode(bp, env, target_for(env, bp), roles,
+                                    RolloutSettings(best_of_n=1), 0, 0))
+    assert traj.invalid_tool_calls == 0 and traj.verdict.state_match, traj.verdict.reasons
