@@ -127,6 +127,16 @@ def test_replay_dump_state_refuses_its_own_tasks_file(run, tmp_path):
     unchanged(out, before)
 
 
+def test_verify_out_refuses_its_own_conversations_file(run, tmp_path):
+    out, before = run
+    conversations = out / "trajectories.jsonl"
+    result = cli("verify", "--env", "retail", "--tasks", str(out / "blueprints.jsonl"),
+                 "--conversations", str(conversations), "--out", str(conversations),
+                 env=cli_env(tmp_path))
+    one_error_line(result, 2, "--out", "input")
+    unchanged(out, before)
+
+
 def test_eval_out_refuses_a_run_directory(run, tmp_path):
     out, before = run
     result = cli("eval", "--env", "retail", "--tasks", str(out / "blueprints.jsonl"),
