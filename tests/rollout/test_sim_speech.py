@@ -228,3 +228,16 @@ def _perfect_config(tmp_path: Path) -> Path:
     path.write_text("roles:\n  human: {model: 'sim:perfect'}\n  critic: {model: 'sim:perfect'}\n"
                     "  agent: {model: 'sim:perfect'}\n")
     return path
+
+
+def test_every_yes_of_the_customer_is_consent_and_every_careful_question_is_not():
+    from apigen_mt.rollout.consent import classify_reply
+    from apigen_mt.rollout.sim_roles import _SAYS
+
+    proposal = ("Just to be sure, I'll cancel your pending order, with the order #W1234567 "
+                "and the reason no longer needed. Shall I go ahead?")
+    for phrases in _SAYS["yes"].values():
+        for phrase in phrases:
+            assert classify_reply(phrase, proposal).agrees, phrase
+    for phrase in _SAYS["careful"]:
+        assert not classify_reply(phrase, proposal).agrees, phrase
