@@ -32,6 +32,7 @@ locks), and methods should change nothing but the object's graph.
 from __future__ import annotations
 
 import copy
+import enum
 import functools
 import importlib
 import importlib.util
@@ -39,6 +40,8 @@ import inspect
 import os
 import re
 import sys
+import types
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,8 +135,13 @@ class ClassAdapter:
             object.__setattr__(obj, name, value)
         return obj
 
-    def call(self, name: str, state: State, arguments: dict[str, Any]) -> Any:
-        """Run one method on a rebuilt object; write back what changed; JSON-able result."""
+    def call(self, name: str, state: State, arguments: dict[str, Any],
+             convert: dict[str, Callable[[Any], Any]] | None = None) -> Any:
+        """Run one method on a rebuilt object; write back what changed; JSON-able result.
+        ``convert`` turns JSON values into the members of Enum-typed parameters."""
+        for key, to_member in (convert or {}).items():
+            if arguments.get(key) is not None:
+                arguments[key] = to_member(arguments[key])
         obj = self.rebuild(state)
         try:
             result = getattr(obj, name)(**arguments)
@@ -167,13 +175,40 @@ class ClassAdapter:
             raise ClassEnvError(f"{self.cls.__name__}.{name}: {exc} (hide it with "
                                 f"__apigen_tools__ = {{{name!r}: 'hidden'}})") from None
 
+        convert = _enum_converters(func)
+
         def run(state: State, **arguments: Any) -> Any:
-            return self.call(name, state, arguments)
+            return self.call(name, state, arguments, convert)
 
         run.__name__ = name
         return Tool(name=name, func=run, kind=kind, description=description,
                     parameters=parameters, ends_conversation=ends_conversation,
                     _validator=validator)
+
+
+def _enum_converters(func: Callable[..., Any]) -> dict[str, Callable[[Any], Any]]:
+    """Parameters annotated with an Enum (or an Optional/Union of them): value → member."""
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:  # names the schema already resolved; nothing to convert then
+        return {}
+    out = {}
+    for name, hint in hints.items():
+        options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union,
+                                                                      types.UnionType) else (hint,)
+        enums = [o for o in options if isinstance(o, type) and issubclass(o, enum.Enum)]
+        if name != "return" and enums:
+            out[name] = functools.partial(_to_member, enums)
+    return out
+
+
+def _to_member(enums: list[type[enum.Enum]], value: Any) -> Any:
+    for cls in enums:
+        try:
+            return cls(value)
+        except ValueError:
+            continue
+    return value
 
 
 def state_object(state: State, cls: type) -> Any:

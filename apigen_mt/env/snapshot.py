@@ -7,7 +7,9 @@ engine can hash and diff it like any JSON record.
 
 Identity is kept. Every object, dict, list and set is written out in full once, at its
 *home*: the first place a depth-first walk meets it (attributes in their definition
-order, dict keys sorted, so equal graphs give equal snapshots whatever their history).
+order, those holding collections first; dict keys sorted; a collection's members homed
+in it before the walk goes deeper), so equal graphs give equal snapshots whatever their
+history, and an object lives in the collection that holds it.
 Every other place that holds the same object stores ``{"__ref__": "/root/children/home"}``,
 a JSON pointer (RFC 6901) into the snapshot to that home. Cycles, parent links and shared
 references therefore come back as the same object, not as copies, and a diff reads like
@@ -77,7 +79,7 @@ def _tracked(value: Any) -> bool:
     """Values with an identity worth keeping: mutable containers and class instances."""
     if isinstance(value, (dict, list, set)):
         return True
-    return not isinstance(value, (tuple, frozenset, enum.Enum, Decimal, dt.date, dt.time,
+    return not _scalar(value) and not isinstance(value, (tuple, frozenset, enum.Enum, Decimal, dt.date, dt.time,
                                   bytes, complex))
 
 
@@ -109,9 +111,7 @@ class Codec:
         attributes: ``/name`` is attribute ``name``; ``owner`` itself is ``""``).
         Also returns each tracked object's home pointer, by ``id``."""
         homes: dict[int, str] = {} if owner is None else {id(owner): ""}
-        encoder = _Encoder(self, homes)
-        out = {name: encoder.value(item, pointer("", name)) for name, item in fields.items()}
-        return out, homes
+        return _Encoder(self, homes).fields(fields, ""), homes
 
     # decode ------------------------------------------------------------------
     def resolve(self, tag: str) -> type:
@@ -162,22 +162,45 @@ class _Encoder:
                                 "not data")
         if _tracked(value):
             home = self.homes.get(id(value))
-            if home is not None:
+            if home is not None and home != where:
                 return {REF: home}
+            self.claim(value, where)
+        return self._body(value, where)
+
+    def claim(self, value: Any, where: str) -> None:
+        """Make ``where`` the home of ``value`` unless it has one already."""
+        if _tracked(value) and id(value) not in self.homes:
             self.homes[id(value)] = where
             self.alive.append(value)
-        return self._body(value, where)
+
+    def fields(self, fields: dict[str, Any], where: str) -> dict[str, Any]:
+        """An object's attributes. Those holding containers are walked first, and what a
+        container holds is homed there before anything inside it is walked, so an object
+        lives in the collection that holds it (``/posts/p4``), not behind a pointer
+        attribute (``session``, ``cwd``, ``parent``) or a reply list that also holds it."""
+        out: dict[str, Any] = dict.fromkeys(fields)
+        held = [n for n, v in fields.items() if isinstance(v, (dict, list, set, frozenset,
+                                                                tuple))]
+        for name in held:
+            self.claim(fields[name], pointer(where, name))
+        for name in [*held, *(n for n in fields if n not in held)]:
+            out[name] = self.value(fields[name], pointer(where, name))
+        return out
 
     def _body(self, value: Any, where: str) -> Any:
         if isinstance(value, dict):
             keys = sorted(value, key=_key_order)
             if _plain_keys(value):
+                for k in keys:
+                    self.claim(value[k], pointer(where, k))
                 return {k: self.value(value[k], pointer(where, k)) for k in keys}
             body = pointer(where, "__dict__")
             return {"__dict__": [[self.value(k, pointer(pointer(body, i), 0)),
                                   self.value(value[k], pointer(pointer(body, i), 1))]
                                  for i, k in enumerate(keys)]}
         if isinstance(value, list):
+            for i, v in enumerate(value):
+                self.claim(v, pointer(where, i))
             return [self.value(v, pointer(where, i)) for i, v in enumerate(value)]
         if isinstance(value, tuple) and not hasattr(value, "_fields"):
             body = pointer(where, "__tuple__")
@@ -196,10 +219,7 @@ class _Encoder:
                     not getattr(cls, "__slots__", None):  # state held in C, out of reach
                 raise ClassEnvError(f"{where or 'a value'} is a {cls.__name__} with no "
                                     "attributes to snapshot")
-        out: dict[str, Any] = {"__class__": self.codec._tag(cls)}
-        for name, item in fields.items():
-            out[name] = self.value(item, pointer(where, name))
-        return out
+        return {"__class__": self.codec._tag(cls), **self.fields(fields, where)}
 
     def _set_order(self, items: set | frozenset) -> list[Any]:
         """Set members sorted by their snapshot, so equal sets are written alike."""

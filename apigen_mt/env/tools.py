@@ -19,10 +19,12 @@ nested objects (``TypedDict``) from the annotations, through pydantic.
 
 from __future__ import annotations
 
+import enum
 import inspect
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, Optional, Union, get_type_hints
+from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin, get_type_hints
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError, WithJsonSchema, create_model
 
@@ -107,6 +109,17 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
     return summary, {name: entry.description for name, entry in args.items()}
 
 
+def json_side(hint: Any) -> Any:
+    """The type as JSON arguments carry it: an Enum becomes the Literal of its values
+    (the class adapter turns the value back into the member before the call)."""
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return Literal[tuple(member.value for member in hint)]
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return Union[tuple(json_side(arg) for arg in get_args(hint))]  # noqa: UP007
+    return hint
+
+
 def _parameter_type(func: Callable[..., Any], p: inspect.Parameter, hints: dict[str, Any],
                     arg_docs: dict[str, docstrings.ArgDoc]) -> Any:
     """The annotation, else the docstring's type, else the default's type."""
@@ -178,7 +191,7 @@ def derive_schema(func: Callable[..., Any]) -> tuple[str, dict[str, Any], Any]:
     fields: dict[str, Any] = {}
     for p in params:
         default = ... if p.default is inspect.Parameter.empty else p.default
-        fields[p.name] = (_parameter_type(func, p, hints, parsed), default)
+        fields[p.name] = (json_side(_parameter_type(func, p, hints, parsed)), default)
     model = create_model(
         f"{func.__name__}_arguments",
         __config__=ConfigDict(extra="forbid"),
