@@ -79,8 +79,8 @@ def _tracked(value: Any) -> bool:
     """Values with an identity worth keeping: mutable containers and class instances."""
     if isinstance(value, (dict, list, set)):
         return True
-    return not _scalar(value) and not isinstance(value, (tuple, frozenset, enum.Enum, Decimal, dt.date, dt.time,
-                                  bytes, complex))
+    return not _scalar(value) and not isinstance(value, (tuple, frozenset, enum.Enum, Decimal,
+                                                         dt.date, dt.time, bytes, complex))
 
 
 class Codec:
