@@ -68,13 +68,24 @@ def _call(func: Callable[..., Any], data: Any, who: str) -> Any:
                                 "JSON file (--env-config)")
         return func()
     if isinstance(data, dict) and _keywords_fit(params, data):
-        return func(**data)
-    if _one_argument_fits(params):
-        return func(data)
+        return _guarded(func, who, "keyword arguments", **data)
+    if _one_argument_fits(params) and not (isinstance(data, dict) and set(data) & set(params)):
+        return _guarded(func, who, "its one argument", data)
     raise ClassEnvError(f"{who} takes ({', '.join(params)}); the JSON "
                         + (f"keys ({', '.join(sorted(data))}) do not fit"
                            if isinstance(data, dict) else "is not an object of keyword "
                            "arguments"))
+
+
+def _guarded(func: Callable[..., Any], who: str, how: str, *args: Any, **kwargs: Any) -> Any:
+    """Call the class's own code; its failure names the class and how the JSON was given."""
+    try:
+        return func(*args, **kwargs)
+    except ClassEnvError:
+        raise
+    except Exception as exc:
+        raise ClassEnvError(f"{who} failed on the JSON given as {how}: "
+                            f"{type(exc).__name__}: {exc}") from exc
 
 
 def known_attributes(cls: type) -> dict[str, Any]:
@@ -155,16 +166,23 @@ def _automatic(cls: type, data: Any) -> Any:
                             f"--env-init {ATTRIBUTES}")
     if attributes:
         return _set_attributes(cls, data)
-    if positional:
+    if positional and not (isinstance(data, dict) and set(data) & set(params)):
         return _call(cls, data, name)
     keys = f"keys ({', '.join(sorted(data))})" if isinstance(data, dict) else \
         f"{type(data).__name__}"
     attrs = sorted({*attributes_of(cls()), *known_attributes(cls)}) if not _required(params) \
         else []
+    mismatch = ""
+    if isinstance(data, dict):
+        unknown = sorted(set(data) - set(params))
+        missing = [p for p in _required(params) if p not in data]
+        mismatch = "; ".join(part for part in (
+            f"unknown keys {', '.join(unknown)}" if unknown else "",
+            f"missing {', '.join(missing)}" if missing else "") if part)
     raise ClassEnvError(f"{name}: the JSON {keys} match neither {name}.__init__'s parameters "
-                        f"({', '.join(params) or 'none'}) nor its attributes "
-                        f"({', '.join(attrs) or 'none'}); name a loader method with "
-                        "--env-init METHOD")
+                        f"({', '.join(params) or 'none'}{': ' + mismatch if mismatch else ''}) "
+                        f"nor its attributes ({', '.join(attrs) or 'none'}); name a loader "
+                        "method with --env-init METHOD")
 
 
 def read_initial_data(init_path: str | Path | None) -> Any:

@@ -27,13 +27,16 @@ from typing import Any
 
 import orjson
 
+from apigen_mt.env.domain import EnvironmentNotFound
+
 REF = "__ref__"
 _TAGS = ("__class__", "__tuple__", "__set__", "__frozenset__", "__dict__", "__enum__",
          "__datetime__", "__date__", "__time__", "__decimal__", REF)
 
 
-class ClassEnvError(TypeError):
-    """A class, its initial data or its state cannot be used as an environment."""
+class ClassEnvError(EnvironmentNotFound, TypeError):
+    """A class, its initial data or its state cannot be used as an environment (a usage
+    error: the command exits with code 2)."""
 
 
 def attributes_of(obj: Any) -> dict[str, Any]:
