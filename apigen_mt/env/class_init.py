@@ -173,7 +173,7 @@ def _automatic(cls: type, data: Any) -> Any:
     attrs = sorted({*attributes_of(cls()), *known_attributes(cls)}) if not _required(params) \
         else []
     mismatch = ""
-    if isinstance(data, dict):
+    if isinstance(data, dict) and params:
         unknown = sorted(set(data) - set(params))
         missing = [p for p in _required(params) if p not in data]
         mismatch = "; ".join(part for part in (
