@@ -41,7 +41,9 @@ class ValuePool:
 
     values: dict[str, list[Any]] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
-    _scopes: dict[int, tuple[frozenset, ValuePool]] = field(default_factory=dict, repr=False)
+    # per record (by identity; the record is kept to pin its id): shared by copies
+    _scopes: dict[int, tuple[dict, frozenset, ValuePool]] = field(default_factory=dict,
+                                                                  repr=False)
     # the user's own record (their login, their handle) and what the last call returned
     preferred: ValuePool | None = None
     recent: ValuePool | None = None
@@ -50,18 +52,19 @@ class ValuePool:
     def copy(self) -> ValuePool:
         """An independent pool with the same values and records."""
         return ValuePool({k: list(v) for k, v in self.values.items()}, list(self.records),
-                         preferred=self.preferred, domain=self.domain)
+                         self._scopes, preferred=self.preferred, domain=self.domain)
 
     def scope(self, index: int) -> tuple[frozenset, ValuePool]:
         """The scalars (and keys) in record ``index``, and a pool of that record alone."""
-        if index not in self._scopes:
-            record = self.records[index]
+        record = self.records[index]
+        cached = self._scopes.get(id(record))
+        if cached is None or cached[0] is not record:
             sub = ValuePool()
             sub._absorb(record, None, keep=False)
             flat = frozenset(v for vs in sub.values.values() for v in vs
                              if isinstance(v, (str, int)))
-            self._scopes[index] = (flat | frozenset(_keys(record)), sub)
-        return self._scopes[index]
+            cached = self._scopes[id(record)] = (record, flat | frozenset(_keys(record)), sub)
+        return cached[1], cached[2]
 
     def add(self, key: str, value: Any) -> None:
         """Remember one value (deduplicated, insertion-ordered for determinism)."""

@@ -70,6 +70,7 @@ def text_kind(param: str, description: str, tool_name: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)
 def theme_of(tool_name: str, tool_description: str, domain: str = "") -> str:
     """Which bank suits a tool: the theme whose cue words its name and description use
     most (each distinct word counted once, twice for the tool's own words), with the

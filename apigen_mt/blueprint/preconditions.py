@@ -6,9 +6,11 @@ policy text), so the walk filler and the offline sim drafter can share them:
 
 - :func:`plan_session` puts a session tool (``login``, ``unlock``, ``cd`` …) before the
   first write when the policy asks for it to come first.
-- :func:`prerequisites` ranks the tools that could fix a failed call, from the words
-  of its error (``not logged in: log in first`` → ``login``; ``no ticket T9`` →
-  ``create_ticket``; ``no file notes.txt in the current directory`` → ``cd``).
+- :func:`prerequisites` ranks the tools that could fix a failed call whose error says
+  something must come first, from the words of that error (``not logged in: log in
+  first`` → ``login``; ``the car is locked: unlock it`` → ``unlock``; ``no file
+  notes.txt in the current directory`` → ``cd``). An error about a wrong value (``order
+  not found``) asks for another value, not another call, so it gets none.
 """
 
 from __future__ import annotations
@@ -95,10 +97,23 @@ def plan_session(walk: list[str], schemas: list[dict[str, Any]], policy: str,
     return [*walk[:first], *needed, *rest]
 
 
+_PRECONDITION = re.compile(r"\bfirst\b|\bbefore\b|log(ged)? ?in|sign(ed)? ?in|\blocked\b|"
+                           r"authenticat|\bsession\b|current (directory|folder)|"
+                           r"not (yet )?(open|started|active|connected|selected)", re.IGNORECASE)
+
+
+def states_precondition(error: str) -> bool:
+    """Whether an error says something must happen first (``log in first``, ``the car is
+    locked``, ``not in the current directory``) rather than that a value is wrong."""
+    return bool(_PRECONDITION.search(error))
+
+
 def prerequisites(error: str, failed: str, schemas: list[dict[str, Any]],
                   kinds: dict[str, str] | None = None, limit: int = 3) -> list[str]:
     """Tools that may make a failed call succeed, best first (writes only, when kinds
     are known: a read cannot change what the call needs)."""
+    if not states_precondition(error):
+        return []
     words = _tokens(error)
     ranked = []
     for schema in schemas:
