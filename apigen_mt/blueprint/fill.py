@@ -431,8 +431,25 @@ def fill_walk(env: Environment, walk: list[str], view: dict[str, Any], rng: rand
                                                   not substantive_exists) for a in actions)
         # a write that leaves the data as it was (same address, same item) proves nothing
         if wrote and scratch.state.changes() and scratch.diff():
-            return Fill(actions, scratch, pool)
+            return Fill(_pruned(env, actions, sessions, scratch.hash()), scratch, pool)
     return None
+
+
+def _pruned(env: Environment, actions: list[Action], sessions: set[str],
+            final: str) -> list[Action]:
+    """Drop a session step straight after another of the same tool (``cd`` then ``cd``)
+    when the rest still succeeds and ends in the same state: repairs leave such detours."""
+    i = 0
+    while i < len(actions) - 1:
+        if actions[i].name in sessions and actions[i + 1].name == actions[i].name:
+            trial = [*actions[:i], *actions[i + 1:]]
+            copy = env.fresh()
+            ran = copy.replay([a.model_dump() for a in trial], skip_ending=False)
+            if all(step.ok for step in ran) and copy.hash() == final:
+                actions = trial
+                continue
+        i += 1
+    return actions
 
 
 @dataclass

@@ -125,7 +125,7 @@ def prerequisites(error: str, failed: str, schemas: list[dict[str, Any]],
         if score == 0:
             continue
         if _verb(name) in _SESSION_VERBS:
-            score += 1
+            score += 2  # the error says something must come first: a session step
         if _verb(name) in _CREATE_VERBS and _overlap(name_words - {_verb(name)}, words):
             score += 1  # "no ticket T9": the tool that creates tickets
         ranked.append((-score, name))
