@@ -237,8 +237,8 @@ def _invented(name: str, schema: dict[str, Any], tool: dict[str, Any] | None, po
 
 
 def _preferred(pool: ValuePool, name: str, kind: str | None, rng: random.Random) -> list[Any]:
-    """The user's own identity values (their login) and what the last call returned."""
-    if pool.preferred is not None and not freetext.is_free_text(name) and rng.random() < 0.85:
+    """The user's own credentials (their login, PIN) and what the last call returned."""
+    if pool.preferred is not None and freetext.is_credential(name) and rng.random() < 0.85:
         own = [v for v in pool.preferred.candidates(name) if _fits(kind, v)]
         if own:
             return own

@@ -87,6 +87,14 @@ def theme_of(tool_name: str, tool_description: str, domain: str = "") -> str:
     return best
 
 
+_CREDENTIAL = re.compile(r"(^|_)(password|passwd|passcode|pin|username|login|handle|email)$")
+
+
+def is_credential(param: str) -> bool:
+    """A value that identifies or authenticates the user (their login, PIN, handle)."""
+    return bool(_CREDENTIAL.search(param.lower()))
+
+
 def is_free_text(param: str) -> bool:
     """Whether a value may be invented for ``param`` (never ids or credentials)."""
     return not _NEVER.search(param.lower())

@@ -84,9 +84,23 @@ def required_sessions(schemas: list[dict[str, Any]], policy: str) -> list[str]:
     return out
 
 
+_READ_VERBS = {"get", "list", "find", "search", "read", "show", "view", "lookup", "count",
+               "describe", "is", "has", "check", "fetch", "query", "whoami", "pwd", "ls",
+               "cat", "status", "timeline", "calculate", "think"}
+
+
+def guess_kinds(schemas: list[dict[str, Any]]) -> dict[str, str]:
+    """Read or write from a tool's name alone (``get_…``, ``list_…`` read), for a drafter
+    whose prompt lists the tools without their kinds."""
+    return {name: "read" if _verb(name) in _READ_VERBS else "write"
+            for name, _ in map(_describe, schemas)}
+
+
 def plan_session(walk: list[str], schemas: list[dict[str, Any]], policy: str,
-                 kinds: dict[str, str]) -> list[str]:
-    """``walk`` with the policy's session tools before its first write (when missing)."""
+                 kinds: dict[str, str] | None = None) -> list[str]:
+    """``walk`` with the policy's session tools before its first write (when missing);
+    without ``kinds``, writes are guessed from the tools' names."""
+    kinds = kinds if kinds is not None else guess_kinds(schemas)
     writes = [i for i, n in enumerate(walk) if kinds.get(n) == "write"]
     if not writes:
         return list(walk)

@@ -58,6 +58,9 @@ def test_the_policy_puts_session_steps_before_the_first_write():
     assert plan_session(["ls", "write", "cd"], schemas(shell), shell.policy,
                         kinds(shell)) == ["ls", "cd", "write", "cd"]  # a cursor may move
     assert plan_session(["shift"], schemas(car), car.policy, kinds(car))[0] == "unlock"
+    # a drafter that sees only the prompt (tool schemas, no kinds) gets the same plan
+    assert plan_session(["get_ticket", "create_ticket"], schemas(desk), desk.policy) == \
+        ["get_ticket", "login", "create_ticket"]
     assert plan_session(["follow"], schemas(feed), feed.policy, kinds(feed)) == ["follow"]
     assert plan_session(["get_ticket"], schemas(desk), desk.policy, kinds(desk)) == \
         ["get_ticket"]  # no write, no session
