@@ -238,7 +238,8 @@ def _invented(name: str, schema: dict[str, Any], tool: dict[str, Any] | None, po
 
 def _preferred(pool: ValuePool, name: str, kind: str | None, rng: random.Random) -> list[Any]:
     """The user's own credentials (their login, PIN) and what the last call returned."""
-    if pool.preferred is not None and freetext.is_credential(name) and rng.random() < 0.85:
+    # acting with someone else's login would be impersonation: the user's own, always
+    if pool.preferred is not None and freetext.is_credential(name):
         own = [v for v in pool.preferred.candidates(name) if _fits(kind, v)]
         if own:
             return own
