@@ -44,9 +44,8 @@ class ValuePool:
     # per record (by identity; the record is kept to pin its id): shared by copies
     _scopes: dict[int, tuple[dict, frozenset, ValuePool]] = field(default_factory=dict,
                                                                   repr=False)
-    # the user's own record (their login, their handle) and what the last call returned
+    # the user's own record: their login, their handle, their PIN
     preferred: ValuePool | None = None
-    recent: ValuePool | None = None
     domain: str = ""  # what the environment is about, for the theme of invented text
 
     def copy(self) -> ValuePool:
@@ -100,21 +99,14 @@ class ValuePool:
                         self.add(parent_key[:-1] + "_id", item)
 
     def absorb_observation(self, tool_name: str, observation: str) -> None:
-        """Add what a successful call returned (JSON, or a bare id string); it is also
-        the pool's ``recent`` part, which the next calls prefer (the ticket just created,
-        the folder just entered)."""
-        self.recent = ValuePool()
+        """Add what a successful call returned (JSON, or a bare id string)."""
         try:
-            data = json.loads(observation)
+            self.absorb(json.loads(observation))
         except (json.JSONDecodeError, TypeError):
             text = observation.strip()
             if text and " " not in text and len(text) < 80:
                 for stem in _output_names(tool_name):
                     self.add(stem, text)
-                    self.recent.add(stem, text)
-            return
-        self.absorb(data)
-        self.recent.absorb(data)
 
     def candidates(self, name: str) -> list[Any]:
         """Values usable for an argument called ``name``."""
@@ -210,10 +202,11 @@ def _output_names(tool_name: str) -> list[str]:
     return names or ["result"]
 
 
+# calls that write something new: their text is invented (a reused title is a duplicate)
 _CREATE_VERBS = {"create", "add", "new", "make", "mkdir", "register", "post", "publish", "write",
                  "start", "compose", "send", "submit", "upload", "file", "draft", "reply",
-                 "update", "set", "edit", "rename", "comment", "append"}
-_CONTENT = {"title", "text", "resolution", "tags", "person", "place", "url"}
+                 "comment", "append", "resolve"}
+_CONTENT = {"title", "text", "resolution", "tags"}
 
 
 def _invented(name: str, schema: dict[str, Any], tool: dict[str, Any] | None, pool: ValuePool,
@@ -227,24 +220,22 @@ def _invented(name: str, schema: dict[str, Any], tool: dict[str, Any] | None, po
     kind = freetext.text_kind(name, description, tool_name)
     if kind is None or not freetext.is_free_text(name):
         return None
-    if have_values:
-        creating = name.startswith("new_") or tool_name.split("_", 1)[0] in _CREATE_VERBS
-        if not (kind in _CONTENT or creating) or rng.random() < 0.2:
+    if have_values:  # the data has values: invent what a call writes anew, not a place
+        verb = tool_name.split("_", 1)[0]
+        if not (kind in _CONTENT or name.startswith("new_") or verb in _CREATE_VERBS):
+            return None
+        if verb not in _CREATE_VERBS and rng.random() < 0.2:
             return None
     known = [v for vs in pool.values.values() for v in vs if isinstance(v, str)][:200]
     return freetext.propose_text(name, description, tool_name, tool_description, rng, known,
                                  domain=pool.domain)
 
 
-def _preferred(pool: ValuePool, name: str, kind: str | None, rng: random.Random) -> list[Any]:
-    """The user's own credentials (their login, PIN) and what the last call returned."""
+def _preferred(pool: ValuePool, name: str, kind: str | None) -> list[Any]:
+    """The user's own credentials (their login, their PIN), for an argument that takes one."""
     # acting with someone else's login would be impersonation: the user's own, always
     if pool.preferred is not None and freetext.is_credential(name):
-        own = [v for v in pool.preferred.candidates(name) if _fits(kind, v)]
-        if own:
-            return own
-    if pool.recent is not None and rng.random() < 0.6:
-        return [v for v in pool.recent.candidates(name) if _fits(kind, v)]
+        return [v for v in pool.preferred.candidates(name) if _fits(kind, v)]
     return []
 
 
@@ -287,7 +278,7 @@ def propose_value(schema: dict[str, Any], name: str, pool: ValuePool,
             obj[prop] = value
         return True, obj
     if not scoped:
-        own = _preferred(pool, name, kind, rng)
+        own = _preferred(pool, name, kind)
         if own:
             return True, rng.choice(own)
     values = scoped or pool.candidates(name)
@@ -324,36 +315,18 @@ def propose_arguments(tool_schema: dict[str, Any], pool: ValuePool,
     """Arguments for one call, or None when a required one has no plausible value."""
     params = tool_schema["parameters"]
     required = set(params.get("required", []))
-    properties = params.get("properties", {})
     args = {}
-    for name, schema in properties.items():
+    for name, schema in params.get("properties", {}).items():
         if name not in required and rng.random() < 0.7:
             continue
         scoped = scoped_candidates(pool, name, args) if rng.random() < 0.85 else None
         ok, value = propose_value(schema, name, pool, rng, scoped, tool=tool_schema)
-        if not ok:
-            ok, value = _from_sibling(name, schema, properties, args, pool, rng)
         if not ok:
             if name in required:
                 return None
             continue
         args[name] = value
     return args
-
-
-def _from_sibling(name: str, schema: dict[str, Any], properties: dict[str, Any],
-                  chosen: dict[str, Any], pool: ValuePool,
-                  rng: random.Random) -> tuple[bool, Any]:
-    """A value of another argument's kind (``follow(handle, other)``: another handle)."""
-    kind = schema.get("type")
-    for sibling in properties:
-        if sibling == name or properties[sibling].get("type") != kind:
-            continue
-        values = [v for v in pool.candidates(sibling) if _fits(kind, v)
-                  and v not in chosen.values()]
-        if values:
-            return True, rng.choice(values)
-    return False, None
 
 
 def enrich(env: Environment, pool: ValuePool, budget: int = 12) -> None:
@@ -423,8 +396,8 @@ def fill_walk(env: Environment, walk: list[str], view: dict[str, Any], rng: rand
         scratch = env.fresh()
         pool = seed_pool.copy()
         actions: list[Action] = []
-        steps = plan_session(walk, listing, env.policy, kinds) if rng.random() < 0.85 \
-            else list(walk)
+        steps = plan_session(walk, listing, env.policy, kinds) \
+            if sessions and rng.random() < 0.85 else list(walk)
         for name in steps:
             if name in schemas:
                 scratch = step.run(name, scratch, pool, actions, repairs)
@@ -491,14 +464,12 @@ class _Stepper:
         for fix in prerequisites(error, name, self.listing, self.kinds):
             trial, trial_actions = scratch.fork(), list(actions)
             trial_pool = pool.copy()
-            trial_pool.recent = pool.recent
             if self.attempt(fix, trial, trial_pool, trial_actions) is not None:
                 continue
             trial = self.run(name, trial, trial_pool, trial_actions, repairs - 1)
             if len(trial_actions) > len(actions) + 1 and trial_actions[-1].name == name:
                 actions[:] = trial_actions
-                pool.values, pool.records, pool.recent = (trial_pool.values,
-                                                          trial_pool.records, trial_pool.recent)
+                pool.values, pool.records = trial_pool.values, trial_pool.records
                 return trial
         return scratch
 

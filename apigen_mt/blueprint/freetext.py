@@ -36,6 +36,10 @@ _KINDS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
+_PEOPLE = {"payee", "contact", "person", "recipient", "member", "customer", "employee",
+           "friend", "owner", "beneficiary", "guest", "passenger", "traveler", "traveller"}
+
+
 @lru_cache(maxsize=1)
 def _banks() -> dict[str, Any]:
     text = resources.files("apigen_mt.blueprint").joinpath("freetext.json").read_text()
@@ -62,12 +66,10 @@ def text_kind(param: str, description: str, tool_name: str) -> str | None:
         if tool_words & {"file", "write", "touch", "rename", "save", "upload"} or \
                 described & {"file"}:
             return "file"
-        return "title"
-    described = _words(description)
-    for kind, cues in _KINDS:
-        if any(w in cues for w in described[:6]):
-            return kind
-    return None
+        if (tool_words | described) & _PEOPLE:
+            return "person"
+        return None
+    return None  # the description alone is too loose a cue ("the first line of the address")
 
 
 @lru_cache(maxsize=1024)

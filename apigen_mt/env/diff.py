@@ -47,8 +47,10 @@ def diff_values(old: Any, new: Any, path: list[str], out: list[Change]) -> None:
         return
     if isinstance(old, list) and isinstance(new, list) and (
             len(old) == len(new) or (old and new and old[:len(new)] == new[:len(old)]
-                                     and any(isinstance(v, (dict, list)) for v in old + new))):
-        # same length: item by item; a list of records extended or cut: only those records
+                                     and any(isinstance(v, dict) and "__class__" in v
+                                             for v in old + new))):
+        # same length: item by item; a list of objects (a class environment's snapshot)
+        # extended or cut: only those objects
         for i, (a, b) in enumerate(zip(old, new, strict=False)):
             diff_values(a, b, [*path, str(i)], out)
         for i in range(len(new), len(old)):
