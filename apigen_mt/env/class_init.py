@@ -20,13 +20,13 @@ class and what did not match.
 from __future__ import annotations
 
 import inspect
-import json
 import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from apigen_mt.env.snapshot import ClassEnvError, attributes_of
+from apigen_mt.fileio import read_json
 
 CONSTRUCTOR = "constructor"
 ATTRIBUTES = "attributes"
@@ -192,10 +192,7 @@ def read_initial_data(init_path: str | Path | None) -> Any:
     path = Path(init_path)
     if not path.is_file():
         raise FileNotFoundError(f"initial state file not found: {path}")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ClassEnvError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    return read_json(path, "initial state file (--env-config)", ClassEnvError)
 
 
 def build_object(cls: type, init_path: str | Path | None = None,
