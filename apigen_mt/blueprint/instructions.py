@@ -67,7 +67,9 @@ _SEPARATORS = ("; ", ": ", "\n", "(", ")")
 def render_value(value: Any) -> str:
     """A value as an agent reports it (JSON for lists and objects, and for text that holds
     separators, so it reads back whole); expected outputs are written this way."""
-    if isinstance(value, str) and not any(sep in value for sep in _SEPARATORS):
+    # a sentence's own full stop would read as the end of the instruction's sentence
+    if isinstance(value, str) and not any(sep in value for sep in _SEPARATORS) \
+            and not value.endswith("."):
         return value
     return json.dumps(value)
 
