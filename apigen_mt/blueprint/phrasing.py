@@ -376,7 +376,12 @@ def match_intent(text: str, tools: list[str]) -> str | None:
     best: tuple[int, int, str] | None = None
     for tool in tools:
         verb, objects = intent_tokens(tool)
-        if verb not in said or not objects:
+        if not objects:  # a one-word tool ("cd", "unlock"): its name said as a verb
+            if re.search(rf"(?<!\bi )\b{re.escape(verb)}\b", text.lower()):
+                key = (0, 0, tool)
+                best = key if best is None or key > best else best
+            continue
+        if verb not in said:
             continue
         hits = sum(1 for o in objects if o in said)
         # a status word ("pending", "delivered") may go unsaid: "cancel order #W1"

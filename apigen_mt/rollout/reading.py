@@ -231,10 +231,6 @@ def read_instruction(text: str) -> Plan:
             break
     if plan.problem is None and not plan.requests:
         plan.problem = "it does not say what I want from the agent"
-    for request in plan.requests:
-        if plan.problem is None and not request.is_question and not request.details:
-            plan.problem = (f"the goal '{request.intent}' comes with no details I could give "
-                            "the agent")
     plan.traits = _traits(persona)
     found = re.search(r"you are (an? [a-z' -]+?)(?: who\b| with\b|,|\.)", persona)
     plan.who = found.group(1) if found else ""
