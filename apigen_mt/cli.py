@@ -81,7 +81,9 @@ def env_replay(
     if hash_method not in ("tau", "canonical"):
         raise UsageError(f"--hash must be 'tau' or 'canonical', not '{hash_method}'")
     task_list = load_tasks(tasks, split)
-    environment = load_environment(env, data_dir=data_dir)
+    # τ-bench's hashes only mean something with τ-bench's exact tools
+    environment = load_environment(env, data_dir=data_dir,
+                                   tau_compat=True if hash_method == "tau" else None)
     dumps = []
     for i, task in enumerate(task_list):
         result = replay_task(environment, task, method=hash_method)  # type: ignore[arg-type]

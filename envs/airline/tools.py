@@ -1,4 +1,4 @@
-"""The airline domain's fourteen tools, behaving exactly like τ-bench's airline tools.
+"""The airline domain's fourteen tools: τ-bench's airline tools, and their corrections.
 
 Every tool takes the environment state first (not part of its schema), then its typed
 arguments. Failures raise :class:`ToolError` with τ-bench's message, which the engine
@@ -6,14 +6,20 @@ turns into ``"Error: <message>"`` after rolling back anything the call changed.
 Successful calls return the same text τ-bench returns (mostly ``json.dumps`` of a
 record, with the record's keys in τ-bench's order).
 
-Several τ-bench oddities are kept on purpose because they shape the final database and
-so the state hash; each is marked ``Quirk`` below and listed in the domain README.
+With the state option ``tau_compat`` (τ-bench's own data, ``env replay --hash tau``, or
+``tau_compat: true``) the tools are τ-bench's exactly, oddities included, because those
+shape the final database and so the ground-truth hashes; each is marked ``Quirk`` below.
+Otherwise (generated data, by default) the oddities that would teach an agent wrong
+behaviour are corrected, each marked ``Corrected``; the domain README lists both.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+from datetime import date as Date
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -77,6 +83,52 @@ def _dump(record: Any) -> str:
     return json.dumps(record)
 
 
+def _tau(db: State) -> bool:
+    """τ-bench's exact behaviour, quirks included (the ``tau_compat`` option)."""
+    return bool(db.options.get("tau_compat"))
+
+
+_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def _fresh_id(taken: Any, material: Any, make: Any) -> str:
+    """An id not in ``taken``, derived from ``material`` (so replays agree on it)."""
+    salt = 0
+    while True:
+        digest = hashlib.sha256(
+            json.dumps([material, salt], sort_keys=True).encode()).digest()
+        candidate = make(digest)
+        if candidate not in taken:
+            return candidate
+        salt += 1
+
+
+def _move_seats(db: State, segments: list[dict[str, Any]], cabin: str, delta: int) -> None:
+    """Take (``delta`` < 0) or give back seats of ``cabin`` on the segments' flight dates.
+
+    Only dates still on sale list seats; a date that has flown or closed is left alone.
+    """
+    for seg in segments:
+        if seg["flight_number"] not in db["flights"]:
+            continue
+        day = db["flights"][seg["flight_number"]]["dates"].get(seg["date"])
+        if day is None or "available_seats" not in day:
+            continue
+        flight = db["flights"].edit(seg["flight_number"])
+        flight["dates"][seg["date"]]["available_seats"][cabin] += delta
+
+
+def _open_reservation(db: State, reservation_id: str) -> dict[str, Any]:
+    """The reservation; a cancelled one cannot change any more (unless τ-bench mode)."""
+    if reservation_id not in db["reservations"]:
+        raise ToolError("reservation not found")
+    current = db["reservations"][reservation_id]
+    if not _tau(db) and current.get("status") == "cancelled":
+        # Corrected: τ-bench lets cancelled reservations change (and be cancelled again)
+        raise ToolError("reservation is cancelled")
+    return current
+
+
 def _price_segments(db: State, segments: list[dict[str, Any]], cabin: str,
                     travellers: int) -> None:
     """Check a new segment is bookable, then stamp price, origin and destination on it."""
@@ -127,9 +179,16 @@ def book_reservation(
     if user_id not in db["users"]:
         raise ToolError("user not found")
     reservations = db["reservations"]
-    # Quirk: ids are not generated; the third id is reused even when already taken.
-    new_id = next((rid for rid in NEW_RESERVATION_IDS[:2] if rid not in reservations),
-                  NEW_RESERVATION_IDS[2])
+    if _tau(db):
+        # Quirk: ids are not generated; the third id is reused even when already taken.
+        new_id = next((rid for rid in NEW_RESERVATION_IDS[:2] if rid not in reservations),
+                      NEW_RESERVATION_IDS[2])
+    else:
+        # Corrected: a new id, never one in use, the same whenever the same booking is made
+        new_id = _fresh_id(
+            reservations,
+            [user_id, flights, passengers, cabin, db["users"][user_id]["reservations"]],
+            lambda d: "".join(_ID_CHARS[b % len(_ID_CHARS)] for b in d[:6]))
     record = {
         "reservation_id": new_id,
         "user_id": user_id,
@@ -177,7 +236,8 @@ def book_reservation(
         elif source == "certificate":
             # Quirk: a certificate is used up whole; any remainder is lost.
             del user["payment_methods"][pid]
-    # Quirk: seat counts on the flights are never decremented.
+    if not _tau(db):  # Corrected: the booked seats are taken (τ-bench never counts them)
+        _move_seats(db, record["flights"], cabin, -len(passengers))
     reservations[new_id] = record
     user["reservations"].append(new_id)
     return _dump(record)
@@ -204,14 +264,15 @@ def cancel_reservation(db: State, reservation_id: str) -> str:
     Args:
         reservation_id: The reservation ID, such as 'ZFA04Y'.
     """
-    if reservation_id not in db["reservations"]:
-        raise ToolError("reservation not found")
+    current = _open_reservation(db, reservation_id)
     record = db["reservations"].edit(reservation_id)
     history = record["payment_history"]
-    # Quirk: refunds are appended as negative payments, and cancelling again refunds
-    # the refunds too; the flights' seats are not released.
+    # Refunds are appended as negative payments (quirk: in τ-bench mode cancelling again
+    # refunds the refunds too, and the flights' seats are not released).
     history.extend([{"payment_id": p["payment_id"], "amount": -p["amount"]} for p in history])
     record["status"] = "cancelled"
+    if not _tau(db):  # Corrected: the seats go back on sale
+        _move_seats(db, current["flights"], current["cabin"], len(current["passengers"]))
     return _dump(record)
 
 
@@ -223,7 +284,8 @@ def get_reservation_details(db: State, reservation_id: str) -> str:
         reservation_id: The reservation id, such as '8JX2WO'.
     """
     if reservation_id not in db["reservations"]:
-        raise ToolError("user not found")  # Quirk: τ-bench's message says "user"
+        # Quirk: τ-bench's message says "user" (corrected: "reservation")
+        raise ToolError("user not found" if _tau(db) else "reservation not found")
     return _dump(db["reservations"][reservation_id])
 
 
@@ -282,6 +344,13 @@ def search_onestop_flight(db: State, origin: str, destination: str, date: str) -
         date: The date of the flight in the format 'YYYY-MM-DD', such as '2024-05-01'.
     """
     table = db["flights"]
+    tau = _tau(db)
+    next_day = None
+    if not tau:
+        try:
+            next_day = (Date.fromisoformat(date) + timedelta(days=1)).isoformat()
+        except ValueError:
+            raise ToolError(f"invalid date {date}, use the format 'YYYY-MM-DD'") from None
     found = []
     for first in table.values():
         if first["origin"] != origin:
@@ -290,11 +359,18 @@ def search_onestop_flight(db: State, origin: str, destination: str, date: str) -
         for second in table.values():
             if second["destination"] != destination or second["origin"] != first["destination"]:
                 continue
-            # Quirk: the next day is built without zero padding ("2024-05-9"), always in May.
-            second_date = f"2024-05-{int(date[-2:]) + 1}" if "+1" in arrival else date
-            # Quirk: times are compared as strings, "+1" suffix included.
-            if arrival > second["scheduled_departure_time_est"]:
-                continue
+            departure = second["scheduled_departure_time_est"]
+            if tau:
+                # Quirk: the next day is built without zero padding ("2024-05-9"), always
+                # in May (corrected: calendar arithmetic).
+                second_date = f"2024-05-{int(date[-2:]) + 1}" if "+1" in arrival else date
+                # Quirk: times are compared as strings, "+1" suffix included.
+                if arrival > departure:
+                    continue
+            else:
+                second_date = next_day if "+1" in arrival else date
+                if arrival.replace("+1", "") > departure:  # zero-padded HH:MM:SS
+                    continue
             if date not in first["dates"] or second_date not in second["dates"]:
                 continue
             if (first["dates"][date]["status"] != "available"
@@ -302,8 +378,9 @@ def search_onestop_flight(db: State, origin: str, destination: str, date: str) -
                 continue
             leg1 = _public(first, first["dates"][date])
             leg1["date"] = date
-            # Quirk: the second leg shows the first leg's date's seats and prices.
-            leg2 = _public(second, second["dates"][date])
+            # Quirk: the second leg shows the first leg's date's seats and prices
+            # (corrected: its own date's).
+            leg2 = _public(second, second["dates"][date if tau else second_date])
             leg2["date"] = second_date
             found.append([leg1, leg2])
     return _dump(found)
@@ -320,6 +397,13 @@ def send_certificate(db: State, user_id: str, amount: Number) -> str | None:
     if user_id not in db["users"]:
         raise ToolError("user not found")
     wallet = db["users"][user_id]["payment_methods"]
+    if not _tau(db):
+        # Corrected: always a new certificate with an id the user does not hold yet
+        pid = _fresh_id(wallet, [user_id, amount, sorted(wallet)],
+                        lambda d: f"certificate_{int.from_bytes(d[:8], 'big') % 10**7:07d}")
+        user = db["users"].edit(user_id)
+        user["payment_methods"][pid] = {"source": "certificate", "amount": amount, "id": pid}
+        return f"Certificate {pid} added to user {user_id} with amount {amount}."
     for pid in NEW_CERTIFICATE_IDS:
         if pid not in wallet:
             user = db["users"].edit(user_id)
@@ -389,15 +473,18 @@ def update_reservation_baggages(
         payment_id: The payment id stored in user profile, such as 'credit_card_7815826',
             'gift_card_7815826', 'certificate_7815826'.
     """
-    if reservation_id not in db["reservations"]:
-        raise ToolError("reservation not found")
-    current = db["reservations"][reservation_id]
+    current = _open_reservation(db, reservation_id)
+    if not _tau(db) and (total_baggages < current["total_baggages"]
+                         or nonfree_baggages < current["nonfree_baggages"]):
+        # Corrected: τ-bench lowers the counts and refunds nothing
+        raise ToolError("checked bags can be added but not removed")
     due = 50 * max(0, nonfree_baggages - current["nonfree_baggages"])
     owner = current["user_id"]
     method = _payment_source(db, owner, payment_id, due)
 
     record = db["reservations"].edit(reservation_id)
-    # Quirk: nothing stops the counts from going down, and nothing is refunded then.
+    # Quirk (τ-bench mode): nothing stops the counts from going down, and nothing is
+    # refunded then.
     record["total_baggages"] = total_baggages
     record["nonfree_baggages"] = nonfree_baggages
     if method["source"] == "gift_card":
@@ -425,12 +512,11 @@ def update_reservation_flights(
         payment_id: The payment id stored in user profile, such as 'credit_card_7815826',
             'gift_card_7815826', 'certificate_7815826'.
     """
-    if reservation_id not in db["reservations"]:
-        raise ToolError("reservation not found")
-    current = db["reservations"][reservation_id]
+    current = _open_reservation(db, reservation_id)
     travellers = len(current["passengers"])
     segments = copy.deepcopy(flights)
     total = 0
+    taken: list[dict[str, Any]] = []  # new segments, whose seats the change takes
     for seg in segments:
         # A segment the reservation already holds, in an unchanged cabin, keeps its old
         # price and skips the availability checks.
@@ -445,6 +531,7 @@ def update_reservation_flights(
             continue
         _price_segments(db, [seg], cabin, travellers)
         total += seg["price"] * travellers
+        taken.append(seg)
     total -= sum(old["price"] for old in current["flights"]) * travellers
 
     owner = current["user_id"]
@@ -452,7 +539,16 @@ def update_reservation_flights(
     if method["source"] == "gift_card":
         _charge_gift_card(db, owner, payment_id, total)  # a negative total refunds the card
     record = db["reservations"].edit(reservation_id)
-    # Quirk: the reservation's "cabin" is not updated, and seats are not moved.
+    # Quirk (τ-bench mode): the reservation's "cabin" is not updated, and seats are not
+    # moved.
+    if not _tau(db):  # Corrected: the new cabin is stored and the seats follow the change
+        new_ones = {id(seg) for seg in taken}
+        stays = {(s["flight_number"], s["date"]) for s in segments if id(s) not in new_ones}
+        released = [old for old in current["flights"]
+                    if (old["flight_number"], old["date"]) not in stays]
+        _move_seats(db, released, current["cabin"], travellers)
+        _move_seats(db, taken, cabin, -travellers)
+        record["cabin"] = cabin
     record["flights"] = segments
     if total != 0:
         record["payment_history"].append({"payment_id": payment_id, "amount": total})
@@ -471,9 +567,8 @@ def update_reservation_passengers(
         reservation_id: The reservation ID, such as 'ZFA04Y'.
         passengers: An array of objects containing details about each passenger.
     """
-    if reservation_id not in db["reservations"]:
-        raise ToolError("reservation not found")
-    if len(passengers) != len(db["reservations"][reservation_id]["passengers"]):
+    current = _open_reservation(db, reservation_id)
+    if len(passengers) != len(current["passengers"]):
         raise ToolError("number of passengers does not match")
     record = db["reservations"].edit(reservation_id)
     record["passengers"] = passengers

@@ -1,4 +1,4 @@
-"""The sixteen retail tools, behaving exactly like τ-bench's retail tools.
+"""The sixteen retail tools: τ-bench's retail tools, and their corrections.
 
 Every check runs in τ-bench's order and fails with τ-bench's error text, and every
 successful call returns the same text τ-bench returns (``json.dumps`` of the same
@@ -6,6 +6,11 @@ record, keys in the same order). Float arithmetic also follows τ-bench step by 
 because the τ-bench state hash is taken over ``str()`` of the stored floats: price
 differences of item modifications are stored unrounded, exchange differences are
 rounded to cents, and gift-card balances are rounded after each change.
+
+That is the behaviour with the state option ``tau_compat`` (τ-bench's own data,
+``env replay --hash tau``, or ``tau_compat: true``). Otherwise (generated data, by
+default) the few oddities that would teach an agent wrong facts are corrected, each
+marked ``Corrected`` below and listed in the domain README.
 
 Tools read records with ``db[table][key]`` and take a private copy with
 ``db[table].edit(key)`` before changing anything; the engine rolls a failed call back.
@@ -31,6 +36,18 @@ CancelReason = Annotated[str, WithJsonSchema({"type": "string", "enum": list(CAN
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _tau(db: State) -> bool:
+    """τ-bench's exact behaviour, quirks included (the ``tau_compat`` option)."""
+    return bool(db.options.get("tau_compat"))
+
+
+def _listed(db: State, item_ids: list[str]) -> list[str]:
+    """How a return or exchange stores its item ids."""
+    # Quirk: τ-bench sorts them, losing which old item pairs with which new one
+    # (corrected: kept in the order asked, so position i of both lists is one swap).
+    return sorted(item_ids) if _tau(db) else list(item_ids)
 
 
 def _order(db: State, order_id: str) -> dict[str, Any]:
@@ -180,8 +197,8 @@ def exchange_delivered_order_items(db: State, order_id: str, item_ids: list[str]
 
     order = db["orders"].edit(order_id)
     order["status"] = "exchange requested"
-    order["exchange_items"] = sorted(item_ids)
-    order["exchange_new_items"] = sorted(new_item_ids)
+    order["exchange_items"] = _listed(db, item_ids)
+    order["exchange_new_items"] = _listed(db, new_item_ids)
     order["exchange_payment_method_id"] = payment_method_id
     order["exchange_price_difference"] = difference
     return json.dumps(order)
@@ -324,7 +341,11 @@ def modify_pending_order_items(db: State, order_id: str, item_ids: list[str],
     missing = _missing_item(order, item_ids)
     if missing is not None:
         raise ToolError(f"{missing} not found")
-    difference = _price_difference(db, order, item_ids, new_item_ids)  # kept unrounded
+    difference = _price_difference(db, order, item_ids, new_item_ids)
+    if not _tau(db):
+        # Corrected: in cents, like every other amount (quirk: τ-bench keeps the float
+        # noise, e.g. 0.04999999999999716, in the payment entry and the gift-card check)
+        difference = round(difference, 2)
 
     methods = _user_methods(db, order)
     if payment_method_id not in methods:
@@ -334,11 +355,14 @@ def modify_pending_order_items(db: State, order_id: str, item_ids: list[str],
         raise ToolError("insufficient gift card balance to pay for the new item")
 
     order = db["orders"].edit(order_id)
-    order["payment_history"].append({
-        "transaction_type": "payment" if difference > 0 else "refund",
-        "amount": abs(difference),
-        "payment_method_id": payment_method_id,
-    })
+    # Quirk: a zero difference is recorded as a refund of 0 (corrected: nothing is paid or
+    # refunded, so nothing is recorded).
+    if difference != 0 or _tau(db):
+        order["payment_history"].append({
+            "transaction_type": "payment" if difference > 0 else "refund",
+            "amount": abs(difference),
+            "payment_method_id": payment_method_id,
+        })
     if method["source"] == "gift_card":
         user = db["users"].edit(order["user_id"])
         _adjust_balance(user["payment_methods"][payment_method_id], -difference)
@@ -437,9 +461,14 @@ def return_delivered_order_items(db: State, order_id: str, item_ids: list[str],
     """
     order = _order(db, order_id)
     _require_status(order, "delivered", "non-delivered order cannot be returned")
-    if payment_method_id not in _user_methods(db, order):
+    methods = _user_methods(db, order)
+    if payment_method_id not in methods:
         raise ToolError("payment method not found")
-    if ("gift_card" not in payment_method_id
+    # Quirk: τ-bench takes any id containing "gift_card" for a gift card (corrected: the
+    # method's source says, as in the other tools).
+    is_gift_card = ("gift_card" in payment_method_id if _tau(db)
+                    else methods[payment_method_id]["source"] == "gift_card")
+    if (not is_gift_card
             and payment_method_id != order["payment_history"][0]["payment_method_id"]):
         raise ToolError(
             "payment method should be either the original payment method or a gift card")
@@ -448,7 +477,7 @@ def return_delivered_order_items(db: State, order_id: str, item_ids: list[str],
 
     order = db["orders"].edit(order_id)
     order["status"] = "return requested"
-    order["return_items"] = sorted(item_ids)
+    order["return_items"] = _listed(db, item_ids)
     order["return_payment_method_id"] = payment_method_id
     return json.dumps(order)
 
