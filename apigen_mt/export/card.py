@@ -71,6 +71,14 @@ TRANSFORMS = {
 }
 
 
+TOOL_MODES = {
+    True: "τ-bench's exact behaviour, quirks included (`tau_compat`), as its ground-truth "
+          "hashes need",
+    False: "the domain's corrected tools: τ-bench behaviours that would teach wrong "
+           "facts are fixed (each is listed in the domain's README)",
+}
+
+
 def generator_version() -> str:
     """The installed apigen-mt version."""
     try:
@@ -158,6 +166,8 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
               + (f", data from `{env.get('data_dir')}`" if env.get("data_dir") else
                  ", built-in generated data")
               + f", run seed {run.manifest.get('seed', 0)}",
+              *([f"- tools: {TOOL_MODES[bool(env['tau_compat'])]}"]
+                if env.get("tau_compat") is not None else []),
               f"- {len(run.tools)} tools ("
               f"{sum(1 for k in run.tool_kinds.values() if k == 'write')} that write)", "",
               "## Models per role", ""]

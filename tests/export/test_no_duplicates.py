@@ -13,16 +13,21 @@ from apigen_mt.records import conversation_id, normalized_conversation
 from tests.export.conftest import cli, rows
 
 
-def _with_repeats(run30: Path, tmp_path: Path) -> tuple[Path, int]:
-    """A copy of the run whose accepted file repeats two conversations with new ids."""
+def _with_repeats(run30: Path, tmp_path: Path,
+                  name: str = "trajectories.jsonl") -> tuple[Path, int]:
+    """A copy of the run whose accepted (or failed) file repeats two conversations with
+    new ids; returns it and how many distinct conversations that file held before."""
     run = tmp_path / "run"
-    shutil.copytree(run30, run)
-    file = run / "trajectories.jsonl"
+    if not run.exists():
+        shutil.copytree(run30, run)
+    file = run / name
     kept = rows(file)
+    assert len({conversation_id(t["messages"]) for t in kept}) == len(kept)
     with file.open("a") as fh:
         for k, original in enumerate(kept[:2]):
             copy = json.loads(json.dumps(original))
-            copy["id"], copy["trial"] = f"traj-repeat{k:012d}", 7
+            tag = "f" if "failed" in name else "a"
+            copy["id"], copy["trial"] = f"traj-repeat{tag}{k:011d}", 7
             for m in copy["messages"]:
                 for c in m.get("tool_calls") or []:
                     c["id"] = f"call_again{k}_{c['id']}"
@@ -83,6 +88,7 @@ def test_export_keeps_each_conversation_once(run30: Path, tmp_path: Path, fmt: s
     assert f"Total: {distinct} records, {distinct} distinct conversations" in card
     assert "left out for repeating an earlier record: 2" in card
     assert f"accepted trajectories ({distinct} distinct)" in card
+    assert "- tools: the domain's corrected tools" in card
 
 
 def test_parquet_export_keeps_each_conversation_once(run30: Path, tmp_path: Path):
@@ -94,3 +100,16 @@ def test_parquet_export_keeps_each_conversation_once(run30: Path, tmp_path: Path
     table = pq.read_table(out / "train.parquet").to_pylist()
     said = [_said(r["messages"]) for r in table]
     assert len(said) == len(set(said)) == distinct
+
+
+def test_failure_files_hold_each_conversation_once(run30: Path, tmp_path: Path):
+    run, distinct = _with_repeats(run30, tmp_path)
+    run, distinct_failed = _with_repeats(run30, tmp_path, "trajectories.failed.jsonl")
+    out = tmp_path / "sg"
+    cli("export", "--run", str(run), "--format", "sharegpt", "--out", str(out),
+        "--include-failed")
+    good, bad = rows(out / "train.jsonl"), rows(out / "train.failed.jsonl")
+    assert len({json.dumps(r["conversations"]) for r in good}) == len(good) == distinct
+    assert len({json.dumps(r["conversations"]) for r in bad}) == len(bad) == distinct_failed
+    marker = json.loads((out / "export.json").read_text())
+    assert (marker["duplicates_left_out"], marker["failed_duplicates_left_out"]) == (2, 2)
