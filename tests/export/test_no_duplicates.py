@@ -113,3 +113,10 @@ def test_failure_files_hold_each_conversation_once(run30: Path, tmp_path: Path):
     assert len({json.dumps(r["conversations"]) for r in bad}) == len(bad) == distinct_failed
     marker = json.loads((out / "export.json").read_text())
     assert (marker["duplicates_left_out"], marker["failed_duplicates_left_out"]) == (2, 2)
+
+
+def test_stats_counts_distinct_conversations(run30: Path, tmp_path: Path):
+    run, distinct = _with_repeats(run30, tmp_path)
+    out = " ".join(cli("stats", "--run", str(run)).split())
+    assert f"trajectories accepted │ {distinct + 2} " in out
+    assert f"distinct conversations │ {distinct} " in out
