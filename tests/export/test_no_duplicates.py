@@ -120,3 +120,17 @@ def test_stats_counts_distinct_conversations(run30: Path, tmp_path: Path):
     out = " ".join(cli("stats", "--run", str(run)).split())
     assert f"trajectories accepted │ {distinct + 2} " in out
     assert f"distinct conversations │ {distinct} " in out
+
+
+def test_preference_pairs_are_not_repeated(run30: Path, tmp_path: Path):
+    plain = tmp_path / "plain"
+    cli("export", "--run", str(run30), "--format", "dpo", "--out", str(plain))
+    run, _ = _with_repeats(run30, tmp_path, "trajectories.failed.jsonl")
+    out = tmp_path / "dpo"
+    cli("export", "--run", str(run), "--format", "dpo", "--out", str(out))
+    pairs = rows(out / "train.jsonl")
+    said = [json.dumps([_said(p[k]) for k in ("prompt", "chosen", "rejected")])
+            for p in pairs]
+    assert len(said) == len(set(said)) == len(rows(plain / "train.jsonl"))
+    # the repeated failures did pair up again, and those pairs were left out
+    assert json.loads((out / "export.json").read_text())["duplicates_left_out"] > 0
