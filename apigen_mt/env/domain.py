@@ -47,6 +47,9 @@ class PolicyRule:
     check: Callable[[RuleInput], list[str]]
     conversation_only: bool = False
     tools: frozenset[str] = frozenset()
+    # what the rollout judge knows the rule for: "identification" (the user is identified
+    # before any write) or "confirmation" (the user agreed to each write); "" otherwise
+    purpose: str = ""
 
 
 @dataclass
@@ -71,6 +74,9 @@ class Domain:
     # tasks this domain must replay exactly: such data loaded from a data directory turns
     # the ``tau_compat`` option on (see :func:`load_environment`).
     tau_fingerprints: frozenset[str] = frozenset()
+    # τ-bench's domains run a call whose nested objects carry keys the schema does not
+    # name (the tool reads what it knows); elsewhere such a call is an argument error
+    nested_extra_keys: bool = False
 
     @property
     def policy_path(self) -> Path:

@@ -103,4 +103,5 @@ DOMAIN = Domain(
     generator_options={"users": 500, "orders": 1000, "products": 50},
     quirks=QUIRKS,
     tau_fingerprints=TAU_DATA,
+    nested_extra_keys=True,  # as τ-bench's tools run them
 )
