@@ -128,9 +128,13 @@ def book_reservation(
                       NEW_RESERVATION_IDS[2])
     else:
         # Corrected: a new id, never one in use, the same whenever the same booking is made
+        # (from the fields the schema names only: extra keys a call may carry change
+        # nothing else either)
         new_id = fresh_id(
             reservations,
-            [user_id, flights, passengers, cabin, db["users"][user_id]["reservations"]],
+            [user_id, [[f.get("flight_number"), f.get("date")] for f in flights],
+             [[p.get("first_name"), p.get("last_name"), p.get("dob")] for p in passengers],
+             cabin, db["users"][user_id]["reservations"]],
             lambda d: "".join(ID_CHARS[b % len(ID_CHARS)] for b in d[:6]))
     record = {
         "reservation_id": new_id,
