@@ -19,6 +19,7 @@ every flaw off.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import random
 import re
@@ -47,6 +48,21 @@ class SimRequest:
     rng: random.Random
     sim: SimSettings
     perfect: bool = False
+    # mistakes may be drawn apart from wording (see :meth:`worded_by_state`)
+    flaw_rng: random.Random | None = None
+
+    def worded_by_state(self) -> SimRequest:
+        """The same request whose wording depends only on the conversation so far (and the
+        best-of-N candidate, the last digit of ``settings.sample``), not on the trial;
+        mistakes stay random per trial. Trials then differ where a mistake happened."""
+        said = [{"role": m.get("role"), "content": m.get("content"),  # call ids differ
+                 "calls": [(c.get("function") or {}) for c in m.get("tool_calls") or []]}
+                for m in self.messages]
+        state = orjson.dumps(said, option=orjson.OPT_SORT_KEYS)
+        digest = hashlib.sha256(f"{self.sim.seed}|{self.settings.seed}|"
+                                f"{(self.settings.sample or 0) % 10}|".encode() + state)
+        return dataclasses.replace(self, rng=random.Random(digest.digest()),
+                                   flaw_rng=self.flaw_rng or self.rng)
 
     def flaw(self, name: str, default: float = 0.0) -> float:
         """The configured rate of the named imperfection (0 on ``sim:perfect``)."""
@@ -54,7 +70,7 @@ class SimRequest:
 
     def chance(self, name: str, default: float = 0.0) -> bool:
         """Draw once: does the named imperfection happen on this request?"""
-        return self.rng.random() < self.flaw(name, default)
+        return (self.flaw_rng or self.rng).random() < self.flaw(name, default)
 
     @property
     def system(self) -> str:

@@ -277,6 +277,7 @@ def agent(req: SimRequest) -> SimReply:
     """One agent turn: ask, look up, confirm, write, or report — one call per turn."""
     if req.settings.tool_choice not in (None, "auto", "none"):
         return default_handler(req)  # a forced call (e.g. `apigen-mt check`'s probe)
+    req = req.worded_by_state()
     functions = _functions(req.tools)
     msgs = req.messages
     calls = _calls(msgs)

@@ -192,6 +192,7 @@ def _pieces(value: str) -> list[str]:
 
 def human(req: SimRequest) -> SimReply:
     """The customer: announce a request, answer what is asked, consent, move on, stop."""
+    req = req.worded_by_state()
     plan = read_instruction(_instruction_of(req))
     if plan.problem:
         return SimReply(text=f"{UNREADABLE} I cannot play this customer: {plan.problem}.")
