@@ -209,7 +209,11 @@ def human(req: SimRequest) -> SimReply:
                 and "assistant" in roles[since:i]:
             current, since = current + 1, i + 1
     if current >= len(plan.requests):
-        bye = req.rng.choice(_SAYS["bye"][plan.tone]) + req.rng.choice(_SAYS["bye_tail"])
+        # one goodbye per conversation, whichever candidate is picked: a closing turn that
+        # differs alone would make trials differ only in what exports leave out
+        said = "|".join(str(m.get("content")) for m in req.messages)
+        rng = random.Random(hashlib.sha256(said.encode()).digest())
+        bye = rng.choice(_SAYS["bye"][plan.tone]) + rng.choice(_SAYS["bye_tail"])
         return SimReply(text=f"{bye} {STOP}")
     request = plan.requests[current]
     last = agent_lines[-1] if agent_lines else ""
