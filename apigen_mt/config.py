@@ -115,6 +115,9 @@ class Endpoint(_Strict):
     price_output_per_m: float = Field(0.0, ge=0)
     price_cached_per_m: float | None = Field(None, ge=0)  # None: same as input
     max_tokens_param: str = "max_tokens"  # or "max_completion_tokens" (reasoning models)
+    # several choices per request (`n`, best-of-N at one prompt's price); None: try it and
+    # fall back to one request per choice if the server refuses (`apigen-mt check` tells)
+    supports_n: bool | None = None
     extra_headers: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("base_url")

@@ -36,7 +36,7 @@ from tenacity import (
 )
 
 from apigen_mt.config import ConfigError, Endpoint
-from apigen_mt.llm.base import Completion, ModelError, Settings, ToolCall, Usage
+from apigen_mt.llm.base import Choice, Completion, ModelError, Settings, ToolCall, Usage
 from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
 
 log = logging.getLogger("apigen_mt.llm")
@@ -78,6 +78,7 @@ class EndpointRuntime:
         self.rpm: AsyncLimiter | None = None
         self.tpm: AsyncLimiter | None = None
         self.retries: Counter[str] = Counter()  # transient failures retried, by kind
+        self.supports_n = endpoint.supports_n  # None until a request with n > 1 answers
 
     def ensure(self) -> EndpointRuntime:
         loop = asyncio.get_running_loop()
@@ -124,6 +125,25 @@ class OpenAIChatModel:
                        tools: list[dict[str, Any]] | None = None,
                        settings: Settings | None = None) -> Completion:
         settings = settings or Settings()
+        if settings.n > 1 and self.runtime.supports_n is False:
+            settings = settings.model_copy(update={"n": 1})  # complete_n asks for the rest
+        if settings.n > 1 and self.runtime.supports_n is None:
+            try:
+                out = await self._complete(messages, tools, settings)
+            except ModelError as exc:
+                if exc.kind != "bad_request":
+                    raise
+                log.info("%s: the endpoint refused n=%d; asking one choice per request",
+                         self.name, settings.n)
+                self.runtime.supports_n = False
+                return await self._complete(messages, tools,
+                                            settings.model_copy(update={"n": 1}))
+            self.runtime.supports_n = len(out.choices) > 1
+            return out
+        return await self._complete(messages, tools, settings)
+
+    async def _complete(self, messages: list[dict[str, Any]],
+                        tools: list[dict[str, Any]] | None, settings: Settings) -> Completion:
         kwargs = self._request(messages, tools, settings)
         body = orjson.dumps(kwargs)  # once, however many attempts
         ep = self.endpoint
@@ -183,6 +203,8 @@ class OpenAIChatModel:
             kw["seed"] = s.seed + s.sample
         if s.response_format is not None:
             kw["response_format"] = s.response_format
+        if s.n > 1:
+            kw["n"] = s.n
         if s.extra:
             kw.update(s.extra)  # provider-specific fields go into the body as they are
         return kw
@@ -241,20 +263,11 @@ class OpenAIChatModel:
         choices = data.get("choices") if isinstance(data, dict) else None
         if not choices or not isinstance(choices[0], dict):
             raise _Transient("bad_response", "response has no choices")
-        choice = choices[0]
-        msg = choice.get("message") or {}
-        text = msg.get("content")
-        if isinstance(text, list):  # content parts
-            text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
-        calls: list[ToolCall] = []
-        for i, tc in enumerate(msg.get("tool_calls") or []):
-            fn = tc.get("function") or {}
-            args = fn.get("arguments")
-            raw = args if isinstance(args, str) else orjson.dumps(args or {}).decode()
-            calls.append(parse_tool_call(tc.get("id") or f"call_{i}", fn.get("name") or "",
-                                         raw, schemas))
-        if text is None and not calls:
+        parsed = [_parse_choice(c, schemas) for c in choices if isinstance(c, dict)]
+        if parsed[0].text is None and not parsed[0].tool_calls:
             raise _Transient("bad_response", "response message is empty")
+        parsed = [parsed[0], *(c for c in parsed[1:] if c.text is not None or c.tool_calls)]
+        first = parsed[0]
         u = data.get("usage") or {}
         details = u.get("prompt_tokens_details") or {}
         usage = Usage(prompt_tokens=u.get("prompt_tokens") or 0,
@@ -262,14 +275,31 @@ class OpenAIChatModel:
                       cached_tokens=details.get("cached_tokens") or 0)
         cost = self.endpoint.cost(usage.prompt_tokens, usage.completion_tokens,
                                   usage.cached_tokens)
-        finish = choice.get("finish_reason") or ("tool_calls" if calls else "stop")
-        return Completion(text=text, tool_calls=calls, finish_reason=finish, usage=usage,
-                          cost=cost, model=self.name)
+        return Completion(text=first.text, tool_calls=first.tool_calls,
+                          finish_reason=first.finish_reason,
+                          choices=parsed if len(parsed) > 1 else [], usage=usage, cost=cost,
+                          model=self.name)
 
     def _note_retry(self, exc: BaseException | None, attempt: int, wait: float) -> None:
         self.runtime.retries[getattr(exc, "kind", "error")] += 1
         log.info("%s: attempt %d failed (%s); retrying in %.2fs", self.name, attempt, exc,
                  wait)
+
+
+def _parse_choice(choice: dict[str, Any], schemas: dict[str, dict[str, Any]] | None) -> Choice:
+    msg = choice.get("message") or {}
+    text = msg.get("content")
+    if isinstance(text, list):  # content parts
+        text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
+    calls: list[ToolCall] = []
+    for i, tc in enumerate(msg.get("tool_calls") or []):
+        fn = tc.get("function") or {}
+        args = fn.get("arguments")
+        raw = args if isinstance(args, str) else orjson.dumps(args or {}).decode()
+        calls.append(parse_tool_call(tc.get("id") or f"call_{i}", fn.get("name") or "",
+                                     raw, schemas))
+    finish = choice.get("finish_reason") or ("tool_calls" if calls else "stop")
+    return Choice(text=text, tool_calls=calls, finish_reason=finish)
 
 
 class _Wait:
@@ -391,6 +421,8 @@ async def probe_endpoint(name: str, endpoint: Endpoint, model_ids: list[str]) ->
                                                         f"(server lists: {shown or 'none'})"))
                 continue
             results.append(await _probe_tool_call(name, where, model_id, quick, runtime))
+            if results[-1].ok:
+                results.append(await _probe_n(name, where, model_id, quick, runtime))
     finally:
         await runtime.aclose()
     return results
@@ -423,3 +455,22 @@ async def _probe_tool_call(name: str, where: str, model_id: str, endpoint: Endpo
             else f"answered with text: {_short(out.text or '', 60)!r}"
         return ProbeResult(name, False, f"{where}: {model_id}: no tool calling ({why})")
     return ProbeResult(name, True, f"{where}: {model_id}: ok, tool call in {ms:.0f} ms")
+
+
+async def _probe_n(name: str, where: str, model_id: str, endpoint: Endpoint,
+                   runtime: EndpointRuntime) -> ProbeResult:
+    """Does the endpoint answer ``n`` choices in one request (best-of-N at one prompt)?"""
+    model = OpenAIChatModel(f"{name}:{model_id}", model_id, endpoint, endpoint_name=name,
+                            runtime=runtime)
+    runtime.supports_n = None
+    messages = [{"role": "user", "content": "Say hello in one word."}]
+    try:
+        out = await model.complete(messages, None, Settings(n=2, max_tokens=8, temperature=1.0))
+    except ModelError as exc:
+        return ProbeResult(name, False, f"{where}: {model_id}: n=2 probe failed: {exc}")
+    if len(out.choices) >= 2:
+        return ProbeResult(name, True, f"{where}: {model_id}: n=2 ok (best-of-N candidates "
+                                       "in one request)")
+    return ProbeResult(name, True, f"{where}: {model_id}: n is not supported (best-of-N "
+                                   "asks one request per candidate; set supports_n: false "
+                                   "to skip the first try)")

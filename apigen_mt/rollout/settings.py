@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 TAU_GREETING = "Hi! How can I help you today?"
@@ -15,6 +17,8 @@ class RolloutSettings(BaseModel):
 
     trials: int = Field(3, ge=1)
     best_of_n: int = Field(4, ge=1)
+    # batched: one critic request scores all N candidates; each: one per candidate (paper)
+    critic: Literal["batched", "each"] = "batched"
     max_turns: int = Field(30, ge=1)
     greeting: str = TAU_GREETING
     one_tool_call_per_turn: bool = True

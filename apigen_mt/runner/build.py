@@ -22,6 +22,7 @@ from apigen_mt.llm.registry import RoleModels, build_role_models
 def load_builtin_sim_roles() -> None:
     """Register how `sim` plays each pipeline role (imports have that side effect)."""
     import apigen_mt.blueprint.sim_roles
+    import apigen_mt.rollout.sim_critic
     import apigen_mt.rollout.sim_roles  # noqa: F401
 
 
