@@ -16,10 +16,16 @@ from apigen_mt.commands_pipeline import (
     ENV_CONFIG_OPT,
     ENV_INIT_OPT,
     EXECUTOR_OPT,
+    MAX_CALLS_OPT,
+    MAX_COST_OPT,
     RAY_ADDRESS_OPT,
+    StoppedAtBudget,
     _positive,
+    attach_usage,
+    budget_line,
     executor_choice,
     load_config,
+    make_budget,
     resolve_env,
     run_batch,
     run_blueprint_phase,
@@ -46,7 +52,7 @@ def rollout_settings(config):
 
 def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
                       concurrency: int | None, quiet: bool, best_of_n: int | None = None,
-                      executor: str = "local", ray_address: str | None = None):
+                      executor: str = "local", ray_address: str | None = None, budget=None):
     """Phase 2 on a run directory; prints a closing summary; returns the outcome."""
     from apigen_mt.llm.registry import build_role_models
     from apigen_mt.records import Blueprint, Trajectory
@@ -86,9 +92,11 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
         progress = Progress("trajectories", n, models.usage.snapshot,
                             enabled=False if quiet else None)
 
+        attach_usage(models, run, "rollout", budget)
         outcome, cost, retries = run_batch(
             run_phase2(blueprints, env, roles, settings, run, n, seed, conc, progress,
-                       executor=pool, spec=spec),
+                       executor=pool, spec=spec,
+                       budget=models.usage.budget_reached if budget else None),
             run, "rollout", models, progress)
         accepted = sum(1 for _ in run.log(ACCEPTED).rows())
         reasons = failure_reasons(run.log(FAILED).iter_read(Trajectory))
@@ -97,6 +105,9 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
         _summary(run_path, blueprints, accepted, reasons, outcome, cost, models, n)
         if line := survived_line(retries):
             console.print(line)
+        if outcome.budget:
+            console.print(budget_line(outcome.budget, f"{accepted} trajectories"))
+            raise StoppedAtBudget(outcome.budget)
         return outcome
     finally:
         run.close()
@@ -149,6 +160,8 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet"),
         executor: str = EXECUTOR_OPT,
         ray_address: str | None = RAY_ADDRESS_OPT,
+        max_cost: float | None = MAX_COST_OPT,
+        max_calls: int | None = MAX_CALLS_OPT,
     ):
         """Play accepted blueprints out; keep conversations whose final state proves them."""
         from apigen_mt.runner.store import resolve_run
@@ -157,10 +170,14 @@ def register(app: typer.Typer) -> None:
         _positive("--trials", trials)
         _positive("--concurrency", concurrency)
         _positive("--best-of-n", best_of_n)
+        budget = make_budget(max_cost, max_calls)
         executor = executor_choice(executor, ray_address)
         cfg = load_config(config, {})
-        run_rollout_phase(cfg, resolve_run(run), n, trials, concurrency, quiet, best_of_n,
-                          executor, ray_address)
+        try:
+            run_rollout_phase(cfg, resolve_run(run), n, trials, concurrency, quiet, best_of_n,
+                              executor, ray_address, budget)
+        except StoppedAtBudget:
+            return
 
     @app.command("run")
     def run_all(
@@ -178,22 +195,29 @@ def register(app: typer.Typer) -> None:
         env_class: str | None = ENV_CLASS_OPT,
         env_config: Path | None = ENV_CONFIG_OPT,
         env_init: str | None = ENV_INIT_OPT,
+        max_cost: float | None = MAX_COST_OPT,
+        max_calls: int | None = MAX_CALLS_OPT,
     ):
         """Both phases: blueprints, then rollouts, until --n trajectories are accepted."""
         env, data_dir = resolve_env(env, data_dir, env_class, env_config, env_init)
         _positive("--n", n)
         _positive("--trials", trials)
         _positive("--concurrency", concurrency)
+        budget = make_budget(max_cost, max_calls)
         executor = executor_choice(executor, ray_address)
         cfg = load_config(config, {"seed": seed})
         per_blueprint = max(1, trials or rollout_settings(cfg).trials)
         wanted = max(1, math.ceil(n / per_blueprint * 1.25))
         run_path = None
         for _ in range(6):  # draft more blueprints while trials run out short of --n
-            run_path = run_blueprint_phase(cfg, env, data_dir, wanted, out, concurrency, quiet,
-                                           executor, ray_address)
-            outcome = run_rollout_phase(cfg, run_path, n, trials, concurrency, quiet,
-                                        executor=executor, ray_address=ray_address)
+            try:
+                run_path = run_blueprint_phase(cfg, env, data_dir, wanted, out, concurrency,
+                                               quiet, executor, ray_address, budget)
+                outcome = run_rollout_phase(cfg, run_path, n, trials, concurrency, quiet,
+                                            executor=executor, ray_address=ray_address,
+                                            budget=budget)
+            except StoppedAtBudget:
+                return
             if outcome.accepted_total >= n:
                 return
             missing = n - outcome.accepted_total

@@ -168,6 +168,14 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
     if run.trajectories:
         lines += ["", f"Total ${total_cost:.4f}, "
                   f"${total_cost / len(run.trajectories):.5f} per accepted trajectory."]
+    roles = [(phase, role, r) for phase, u in run.usage().items()
+             for role, r in (u.get("roles") or {}).items()]
+    if roles:
+        lines += ["", "| phase | role | calls | prompt tokens | cached prompt tokens | "
+                  "completion tokens | cost (USD) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| {phase} | {role} | {r.get('calls', 0):,} | {r.get('prompt_tokens', 0):,} | "
+                  f"{r.get('cached_tokens', 0):,} | {r.get('completion_tokens', 0):,} | "
+                  f"${float(r.get('cost', 0) or 0):.4f} |" for phase, role, r in roles]
     lines += [
         "", "## How records were verified", "",
         "- **Blueprints** (task + answer key: instruction, ground-truth actions, expected "

@@ -109,8 +109,21 @@ class RunData:
         return out
 
     def usage(self) -> dict[str, dict[str, Any]]:
-        """Phase → usage totals (calls, tokens, cost) from the manifest."""
-        return dict(self.manifest.get("usage") or {})
+        """Phase → usage totals (calls, tokens, cost, ``roles``: per role).
+
+        From the run's usage journal, written as the run goes (so a killed run's spend is
+        there too), else from the manifest (runs made before the journal existed)."""
+        from apigen_mt.llm.usage_log import USAGE_FILE, summary
+
+        manifest = dict(self.manifest.get("usage") or {})
+        if not (self.path / USAGE_FILE).exists():
+            return manifest
+        out = {phase: u for phase, u in summary(self.path / USAGE_FILE).items()
+               if phase != "total"}
+        for phase, u in out.items():
+            if manifest.get(phase, {}).get("retries"):
+                u["retries"] = manifest[phase]["retries"]
+        return out
 
 
 def system_text(traj: Trajectory) -> str:

@@ -67,6 +67,7 @@ class BoundModel:
                 if getattr(settings, k) is None and getattr(self.spec, k) is not None}
         if fill:
             settings = settings.model_copy(update=fill)
+        self.usage.check_budget()  # raises BudgetReached: stop before paying more
         started = time.perf_counter()
         try:
             out = await self.inner.complete(messages, tools, settings)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from apigen_mt.blueprint.produce import Phase1, SlotResult, produce
 from apigen_mt.errors import RunFailure
 from apigen_mt.llm.base import ModelError
+from apigen_mt.llm.usage import BudgetReached
 from apigen_mt.records import Blueprint, RejectedBlueprint
 from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, RemoteWork, run_ordered
 from apigen_mt.runner.progress import Progress
@@ -42,6 +44,7 @@ class Phase1Outcome:
     errored: int = 0
     scheduled: int = 0  # slots started; each ends accepted, rejected, errored or cancelled
     cancelled: int = 0  # started, not committed when the batch stopped (redone on resume)
+    budget: str | None = None  # why the run stopped at its budget (None: it did not)
     stages: Counter = field(default_factory=Counter)
     gave_up: bool = False
 
@@ -53,7 +56,8 @@ def visible_to(accepted: list[dict[str, Any]], slot: int, lag: int) -> list[dict
 
 async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
                      progress: Progress | None = None, executor: Executor | None = None,
-                     breaker_after: int = 8, spec: Any = None) -> Phase1Outcome:
+                     breaker_after: int = 8, spec: Any = None,
+                     budget: Callable[[], str | None] | None = None) -> Phase1Outcome:
     """Produce blueprints until ``n`` are accepted in the run directory.
 
     ``spec`` (a :class:`~apigen_mt.runner.remote.SlotSpec`) lets an executor rebuild
@@ -85,6 +89,9 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
         return await produce(phase, slot, visible(slot))
 
     def ready(slot: int) -> bool:
+        if budget is not None and (why := budget()):  # workers in other processes
+            outcome.budget = why
+            return False
         if any(k < slot - lag for k in in_flight):
             return False
         in_flight.add(slot)
@@ -99,6 +106,9 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
         committed[0] += 1
         if committed[0] >= slot_limit and outcome.accepted_total < n:
             outcome.gave_up = True
+            return False
+        if isinstance(result, Failed) and isinstance(result.error, BudgetReached):
+            outcome.budget = str(result.error)  # not committed: redone by a rerun
             return False
         if isinstance(result, Failed):
             if not isinstance(result.error, ModelError):

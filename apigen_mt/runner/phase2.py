@@ -8,12 +8,14 @@ diverse set rather than many trials of a few tasks.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from apigen_mt.env.environment import Environment
 from apigen_mt.errors import RunFailure
 from apigen_mt.llm.base import ModelError
+from apigen_mt.llm.usage import BudgetReached
 from apigen_mt.records import Blueprint, Trajectory
 from apigen_mt.rollout.episode import Roles, play_episode
 from apigen_mt.rollout.judge import target_for
@@ -54,6 +56,7 @@ class Phase2Outcome:
     errored: int = 0
     scheduled: int = 0  # episodes started: each ends added, failed, duplicate, errored …
     cancelled: int = 0  # … or cancelled: not committed when the batch stopped (redone)
+    budget: str | None = None  # why the run stopped at its budget (None: it did not)
     reasons: Counter = field(default_factory=Counter)
     exhausted: bool = False
 
@@ -62,7 +65,8 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                      settings: RolloutSettings, run: RunDir, n: int, seed: int,
                      concurrency: int, progress: Progress | None = None,
                      executor: Executor | None = None,
-                     breaker_after: int = 8, spec: Any = None) -> Phase2Outcome:
+                     breaker_after: int = 8, spec: Any = None,
+                     budget: Callable[[], str | None] | None = None) -> Phase2Outcome:
     """Play episodes until ``n`` trajectories are accepted or trials run out.
 
     ``spec`` (an :class:`~apigen_mt.runner.remote.EpisodeSpec`) lets an executor play
@@ -98,6 +102,9 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                                   key // count, seed)
 
     def ready(key: int) -> bool:
+        if budget is not None and (why := budget()):  # workers in other processes
+            outcome.budget = why
+            return False
         in_flight.add(key)
         outcome.scheduled += 1
         return True
@@ -105,6 +112,9 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
     def commit(key: int, result: Trajectory | Failed) -> bool:
         in_flight.discard(key)
         bp = blueprints[key % count]
+        if isinstance(result, Failed) and isinstance(result.error, BudgetReached):
+            outcome.budget = str(result.error)  # not committed: redone by a rerun
+            return False
         if isinstance(result, Failed):
             if not isinstance(result.error, ModelError):
                 raise result.error
@@ -153,5 +163,5 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
         raise RunFailure(f"stopped after {breaker.streak} episodes in a row hit model errors "
                          f"({breaker.last_error}); {outcome.accepted_total} trajectories are "
                          "saved, rerun the same command to resume")
-    outcome.exhausted = outcome.accepted_total < n
+    outcome.exhausted = outcome.accepted_total < n and outcome.budget is None
     return outcome

@@ -152,6 +152,8 @@ class Cost:
     per_trajectory_cost: float | None
     per_trajectory_tokens: float | None
     per_blueprint_cost: float | None
+    # (phase, role) → calls, cache hits, prompt / cached / completion tokens, cost
+    by_role: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -292,10 +294,15 @@ def cost(usage: dict[str, dict[str, Any]], trajectories: int, blueprints: int) -
     total_tokens = int(sum(p["prompt_tokens"] + p["completion_tokens"]
                            for p in by_phase.values()))
     bp_cost = by_phase.get("blueprint", {}).get("cost", 0.0)
+    by_role = {(phase, role): {k: float(r.get(k, 0) or 0) for k in
+                               ("calls", "cache_hits", "prompt_tokens", "cached_tokens",
+                                "completion_tokens", "cost")}
+               for phase, u in usage.items() for role, r in (u.get("roles") or {}).items()}
     return Cost(by_phase=by_phase, total_cost=total_cost, total_tokens=total_tokens,
                 per_trajectory_cost=total_cost / trajectories if trajectories else None,
                 per_trajectory_tokens=total_tokens / trajectories if trajectories else None,
-                per_blueprint_cost=bp_cost / blueprints if blueprints else None)
+                per_blueprint_cost=bp_cost / blueprints if blueprints else None,
+                by_role=by_role)
 
 
 def compute(env: str, blueprints: list[dict[str, Any]], rejected: list[dict[str, Any]],
