@@ -53,6 +53,7 @@ class ServeOptions:
     hang_s: float = 3600.0  # how long a `timeout` fault waits for the client to give up
     api_key: str | None = None  # if set, require "Authorization: Bearer <key>"
     seed: int = 0  # for the random fault draws
+    refuse_n: bool = False  # answer HTTP 400 to n > 1, as servers without `n` do
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.faults if f not in FAULTS]
@@ -150,6 +151,9 @@ class ChatServer:
             return await _error(send, 404, f"The model `{model}` does not exist "
                                            f"(this server serves `{self.model_name}`).",
                                 "model_not_found")
+        if self.opts.refuse_n and _choices_wanted(req.get("n")) > 1:
+            return await _error(send, 400, "n > 1 is not supported by this server",
+                                "invalid_request")
         fault = self._fault(number)
         if fault:
             self.stats.faults[fault] += 1
