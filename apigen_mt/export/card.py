@@ -7,7 +7,8 @@ from importlib import metadata
 from typing import Any
 
 from apigen_mt.export.source import RunData
-from apigen_mt.stats.compute import funnel_steps
+from apigen_mt.runner.funnel import Funnel
+from apigen_mt.stats.compute import funnel_counts
 
 FORMAT_NOTES = {
     "sharegpt": (
@@ -101,10 +102,13 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
     """Markdown with YAML front matter (licence, size, configs for the Hub)."""
     total = sum(f["records"] for f in files.values())
     env = run.manifest.get("env") or {}
-    steps, funnel = funnel_steps(
-        [b.model_dump(mode="json") for b in run.blueprints], run.rejected,
-        len(run.blueprint_errors), [{}] * len(run.trajectories), [{}] * len(run.failed),
-        run.ledger, len(run.episode_errors))
+    kept = len(run.trajectories)
+    behind = {row["blueprint_id"] for row in run.trajectories.rows()}
+    steps, funnel = funnel_counts(
+        Funnel.from_records(run.blueprints.rows(), run.rejected.rows()), len(run.blueprints),
+        len(run.rejected), len(run.blueprint_errors), kept, len(run.failed),
+        sum(1 for r in run.ledger.rows() if r.get("outcome") == "duplicate"),
+        len(run.episode_errors))
     counts = {s.label: s.count for s in steps}
     front = ["---", f"license: {license_id}", "language:", "- en", "tags:", "- function-calling",
              "- tool-use", "- agent", "- synthetic", "- apigen-mt", "task_categories:",
@@ -130,8 +134,8 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
         lines.append(f"| {split} (failures) | {info['records']} | `{info['file']}` |")
     if empty:
         lines += ["", "No records, so not written: " + ", ".join(f"`{e}`" for e in empty) + "."]
-    lines += ["", f"Total: {total} records from {len(run.trajectories)} accepted trajectories "
-              f"of {len({t.blueprint_id for t in run.trajectories})} blueprints."]
+    lines += ["", f"Total: {total} records from {kept} accepted trajectories "
+              f"of {len(behind)} blueprints."]
     if split_text:
         lines += ["", f"Split `{split_text}` by blueprint with seed {seed}: every trajectory "
                   "of a blueprint (and of the blueprints it was recombined from) is in one "
@@ -156,7 +160,7 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
         f"| blueprints accepted | {len(run.blueprints)} (rescued by feedback: "
         f"{funnel.rescued}, recombined: {funnel.recombined}) |",
         f"| episodes played | {counts['episodes played']} |",
-        f"| trajectories accepted | {len(run.trajectories)} |",
+        f"| trajectories accepted | {kept} |",
         f"| trajectories failed | {len(run.failed)} |", "",
         "## Cost", "", "| phase | calls | prompt tokens | completion tokens | cost (USD) |",
         "| --- | --- | --- | --- | --- |"]
@@ -165,9 +169,9 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
         total_cost += float(u.get("cost", 0) or 0)
         lines.append(f"| {phase} | {u.get('calls', 0):,} | {u.get('prompt_tokens', 0):,} | "
                      f"{u.get('completion_tokens', 0):,} | ${float(u.get('cost', 0) or 0):.4f} |")
-    if run.trajectories:
+    if kept:
         lines += ["", f"Total ${total_cost:.4f}, "
-                  f"${total_cost / len(run.trajectories):.5f} per accepted trajectory."]
+                  f"${total_cost / kept:.5f} per accepted trajectory."]
     roles = [(phase, role, r) for phase, u in run.usage().items()
              for role, r in (u.get("roles") or {}).items()]
     if roles:

@@ -1,4 +1,4 @@
-"""A run directory, read-only: everything export and stats need, loaded once.
+"""A run directory, read-only: everything export and stats need, streamed from disk.
 
 Reading never modifies the run (unlike :class:`~apigen_mt.runner.store.JsonlLog`, which
 repairs a torn tail in place): a torn last line is skipped, so exporting while a run is
@@ -8,11 +8,13 @@ still appending is safe.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
 from apigen_mt.errors import UsageError
 from apigen_mt.records import Blueprint, Trajectory
@@ -21,36 +23,87 @@ from apigen_mt.runner import phase1, phase2
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Every complete record of a JSONL file ([] when it does not exist)."""
+    return list(iter_jsonl(path))
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The complete records of a JSONL file, one at a time (none if it does not exist).
+
+    A torn last line (the writer is mid-line or crashed) is skipped; a corrupt line in
+    the middle is an error naming the file and line."""
     if not path.exists():
-        return []
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    rows: list[dict[str, Any]] = []
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            if lineno >= len(lines) - 1:  # a torn tail: the writer is mid-line or crashed
-                break
-            raise UsageError(f"{path}:{lineno}: corrupt record in the middle of the file") \
-                from None
-    return rows
+        return
+    with path.open("rb") as fh:
+        pending: tuple[int, bytes] | None = None  # a bad line: fatal unless it is the last
+        for lineno, line in enumerate(fh, 1):
+            if pending is not None:
+                raise UsageError(f"{path}:{pending[0]}: corrupt record in the middle of the "
+                                 "file")
+            if not line.strip():
+                continue
+            try:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError:
+                pending = (lineno, line)
+
+
+class Records:
+    """One run file's records, streamed from disk each time they are iterated.
+
+    Memory stays flat in the number of records: nothing is kept but the count (``len``
+    reads the file once). Iterating yields ``model`` instances (dicts when None);
+    ``rows()`` the raw dicts.
+    """
+
+    def __init__(self, path: Path, model: type[BaseModel] | None = None):
+        self.path = path
+        self.model = model
+        self._count: int | None = None
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """The raw records."""
+        return iter_jsonl(self.path)
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.model is None:
+            yield from self.rows()
+            return
+        for row in self.rows():
+            yield self.model.model_validate(row)
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = sum(1 for _ in self.rows())
+        return self._count
+
+    def __bool__(self) -> bool:
+        return next(iter(self.rows()), None) is not None
+
+
+def slim_blueprint(row: dict[str, Any]) -> Blueprint:
+    """A blueprint without the verdicts, reviews and context of its provenance (most of
+    its size); what export needs (task fields, ``recombined_from``) is kept."""
+    prov = row.get("provenance")
+    if isinstance(prov, dict):
+        row = {**row, "provenance": {k: prov[k] for k in
+                                     ("slot", "seed", "drafter", "rounds", "recombined_from")
+                                     if k in prov}}
+    return Blueprint.model_validate(row)
 
 
 @dataclass
 class RunData:
-    """One run directory's records, tool definitions and settings."""
+    """One run directory: its settings and tool definitions, and its record files
+    (streamed: a run of any size is read in flat memory)."""
 
     path: Path
     manifest: dict[str, Any]
     config: dict[str, Any]
-    blueprints: list[Blueprint]
-    rejected: list[dict[str, Any]]
-    trajectories: list[Trajectory]
-    failed: list[Trajectory]
-    ledger: list[dict[str, Any]] = field(default_factory=list)
+    blueprints: Records
+    rejected: Records
+    trajectories: Records
+    failed: Records
+    ledger: Records
     blueprint_errors: list[dict[str, Any]] = field(default_factory=list)
     episode_errors: list[dict[str, Any]] = field(default_factory=list)
     tools: list[dict[str, Any]] = field(default_factory=list)  # OpenAI ``tools`` entries
@@ -59,7 +112,7 @@ class RunData:
 
     @classmethod
     def load(cls, path: Path, with_env: bool = True) -> RunData:
-        """Read a run directory (and load its environment for the tool definitions)."""
+        """Open a run directory (and load its environment for the tool definitions)."""
         manifest_file = path / "manifest.json"
         if not manifest_file.exists():
             raise UsageError(f"{path} is not a run directory (no manifest.json)")
@@ -68,12 +121,11 @@ class RunData:
         config = json.loads(config_file.read_text()) if config_file.exists() else {}
         run = cls(
             path=path, manifest=manifest, config=config,
-            blueprints=[Blueprint.model_validate(r) for r in read_jsonl(path / phase1.ACCEPTED)],
-            rejected=read_jsonl(path / phase1.REJECTED),
-            trajectories=[Trajectory.model_validate(r)
-                          for r in read_jsonl(path / phase2.ACCEPTED)],
-            failed=[Trajectory.model_validate(r) for r in read_jsonl(path / phase2.FAILED)],
-            ledger=read_jsonl(path / phase2.LEDGER),
+            blueprints=Records(path / phase1.ACCEPTED, Blueprint),
+            rejected=Records(path / phase1.REJECTED),
+            trajectories=Records(path / phase2.ACCEPTED, Trajectory),
+            failed=Records(path / phase2.FAILED, Trajectory),
+            ledger=Records(path / phase2.LEDGER),
             blueprint_errors=read_jsonl(path / phase1.ERRORS),
             episode_errors=read_jsonl(path / phase2.ERRORS),
         )
@@ -88,8 +140,8 @@ class RunData:
         return run
 
     def blueprint_map(self) -> dict[str, Blueprint]:
-        """Blueprint id → blueprint."""
-        return {b.id: b for b in self.blueprints}
+        """Blueprint id → blueprint (slim: see :func:`slim_blueprint`)."""
+        return {row["id"]: slim_blueprint(row) for row in self.blueprints.rows()}
 
     def functions(self) -> list[dict[str, Any]]:
         """The tool definitions as bare function objects (name, description, parameters)."""
