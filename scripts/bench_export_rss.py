@@ -6,7 +6,8 @@
 Makes one small offline run (``run --env retail --n 60``), then synthesizes run
 directories of N accepted trajectories (plus failed ones in the same proportion) by
 copying its blueprints and trajectories under new ids: each copy's customer messages
-get a reference number, so every record is distinct content, as in a real run. Then
+(and its blueprint's instruction) get a reference number, so every record is distinct
+content, as in a real run. Then
 runs ``apigen-mt stats`` and ``apigen-mt export --format F`` on each as subprocesses and
 reads their peak RSS from the kernel (``wait4``). Prints a table and one JSON line
 (keys: ``runs``: [{records, run_dir_mb, stats_mb, export_<fmt>_mb, …}]).
@@ -65,9 +66,10 @@ def synthesize(base: Path, out: Path, records: int) -> Path:
             copy = j // len(pool)
             bp_src = blueprints[src["blueprint_id"]]
             bp_id = content_id("bp", {"src": bp_src["id"], "copy": copy})
-            if bp_id not in made_bp:
+            if bp_id not in made_bp:  # its instruction made distinct too, as in a real run
                 made_bp.add(bp_id)
-                bfh.write(orjson.dumps({**bp_src, "id": bp_id}) + b"\n")
+                bfh.write(orjson.dumps({**bp_src, "id": bp_id, "instruction":
+                                        f"{bp_src['instruction']} (ref {copy})"}) + b"\n")
             t = dict(src, blueprint_id=bp_id, trial=copy % PER_BLUEPRINT)
             msgs = [dict(m) for m in t["messages"]]
             for m in msgs:

@@ -285,7 +285,8 @@ def export_run(run: RunData, opts: ExportOptions) -> ExportResult:
     out = opts.out or (run.path / "export" / opts.fmt)
     result = ExportResult(out=out, files={})
     with_failed = opts.include_failed or opts.fmt == "dpo"
-    blueprints = run.blueprint_map()
+    # the task fields only where records carry them (Parquet / HF rows)
+    blueprints = run.blueprint_map(task=opts.fmt in ("parquet", "hf"))
     good_ids = [r["blueprint_id"] for r in run.trajectories.rows()]
     bad_ids = [r["blueprint_id"] for r in run.failed.rows()] if with_failed else []
     assignment = assign_splits(good_ids, bad_ids, splits or [("train", 1.0)], blueprints,

@@ -80,15 +80,19 @@ class Records:
         return next(iter(self.rows()), None) is not None
 
 
-def slim_blueprint(row: dict[str, Any]) -> Blueprint:
-    """A blueprint without the verdicts, reviews and context of its provenance (most of
-    its size); what export needs (task fields, ``recombined_from``) is kept."""
+def slim_blueprint(row: dict[str, Any], task: bool = True) -> Blueprint:
+    """A blueprint without its state diff and the verdicts, reviews and context of its
+    provenance (most of its size); ``recombined_from`` is kept, and the task fields
+    (instruction, actions, outputs) when ``task``."""
     prov = row.get("provenance")
+    slim: dict[str, Any] = {k: row[k] for k in ("id", "env", "user_id") if k in row}
+    slim.update({k: row[k] for k in ("instruction", "actions", "outputs") if k in row}
+                if task else {"instruction": "", "actions": []})
     if isinstance(prov, dict):
-        row = {**row, "provenance": {k: prov[k] for k in
-                                     ("slot", "seed", "drafter", "rounds", "recombined_from")
-                                     if k in prov}}
-    return Blueprint.model_validate(row)
+        slim["provenance"] = {k: prov[k] for k in
+                              ("slot", "seed", "drafter", "rounds", "recombined_from")
+                              if k in prov}
+    return Blueprint.model_validate(slim)
 
 
 @dataclass
@@ -139,9 +143,9 @@ class RunData:
             run.tool_kinds = {name: tool.kind for name, tool in env.tools.items()}
         return run
 
-    def blueprint_map(self) -> dict[str, Blueprint]:
+    def blueprint_map(self, task: bool = True) -> dict[str, Blueprint]:
         """Blueprint id → blueprint (slim: see :func:`slim_blueprint`)."""
-        return {row["id"]: slim_blueprint(row) for row in self.blueprints.rows()}
+        return {row["id"]: slim_blueprint(row, task) for row in self.blueprints.rows()}
 
     def functions(self) -> list[dict[str, Any]]:
         """The tool definitions as bare function objects (name, description, parameters)."""
