@@ -39,9 +39,12 @@ class BlueprintSettings(BaseModel):
     # give up (clearly) when drafting keeps failing: at most this many slots per wanted
     # blueprint, plus a small allowance, before the run stops with its top reasons
     max_slots_per_blueprint: int = Field(20, ge=1)
-    # slot k only sees blueprints accepted in slots < k - lag (default: the concurrency),
-    # so what a slot sees never depends on timing and a rerun writes the same files
-    example_lag: int | None = None
+    # slot k only sees blueprints accepted in slots < k - lag, so what a slot sees never
+    # depends on timing: a rerun, a resume and a run at any concurrency write the same
+    # files (None: the concurrency, which ties the files to it). Slots more than `lag`
+    # ahead of the oldest unfinished one wait, so a lag of about twice the concurrency
+    # keeps the endpoint busy while a slow slot finishes.
+    example_lag: int | None = Field(128, ge=0)
 
     def rounds_for(self, env: str) -> int:
         """Maximum drafting rounds (first draft + redrafts) for a domain."""
