@@ -41,6 +41,16 @@ from typing import Any
 import httpx2
 
 ROLES = ("drafter", "feedback", "human", "critic", "agent")
+# Items (slots, episodes) in flight per request the endpoint may hold: an item spends a
+# little time on the client between its requests (tools, judging, bookkeeping) and
+# phase-1 slots make 1 to 3 requests at a time, so exactly C items leave the endpoint's
+# C slots partly idle. The endpoint cap (`max_concurrency: C`) still bounds requests.
+OVERSUBSCRIBE = {"factor": 1.25}
+
+
+def items_for(c: int) -> int:
+    """``--concurrency`` for the run: items in flight for an endpoint that holds ``c``."""
+    return max(c, round(c * OVERSUBSCRIBE["factor"]))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -179,7 +189,8 @@ def warm_cache(cache: Path, n: int, c: int, work: Path, drafter: str) -> None:
         config = write_config(work, url, c, drafter)
         env = {k: v for k, v in os.environ.items() if not k.startswith("APIGEN_MT_")}
         env.update(APIGEN_MT_RUNS=str(work / "runs"), COLUMNS="200")
-        run_cli(["run", "--env", "retail", "--n", str(n), "--quiet", "--concurrency", str(c),
+        run_cli(["run", "--env", "retail", "--n", str(n), "--quiet", "--concurrency",
+                 str(items_for(c)),
                  "--out", str(work / f"warm-{n}-{c}"), "--config", str(config)], env)
     finally:
         server.terminate()
@@ -196,8 +207,8 @@ def pipeline(url: str, server_pid: int, n: int, c: int, work: Path, tag: str,
     server_cpu = cpu_seconds(server_pid)
     with Sampler(url, server_pid) as sampler:
         r = run_cli(["run", "--env", "retail", "--n", str(n), "--quiet", "--concurrency",
-                     str(c), "--out", str(work / f"run-{tag}"), "--config", str(config)], env,
-                    sampler)
+                     str(items_for(c)), "--out", str(work / f"run-{tag}"), "--config",
+                     str(config)], env, sampler)
     server_cpu = cpu_seconds(server_pid) - server_cpu
     calls = stats(url)["requests"]
     first = sampler.first_request_time()
@@ -316,7 +327,11 @@ def main() -> None:
     ap.add_argument("--cold-server", action="store_true",
                     help="no warm response cache in the server: the served sim computes "
                          "every answer (its drafter is CPU-heavy and then bounds phase 1)")
+    ap.add_argument("--oversubscribe", type=float, default=1.25,
+                    help="items in flight per endpoint slot (the run's --concurrency is "
+                         "C times this; the endpoint still holds at most C requests)")
     args = ap.parse_args()
+    OVERSUBSCRIBE["factor"] = args.oversubscribe
     c, lat, jit = args.concurrency, args.latency_ms, args.jitter_ms
     result: dict[str, Any] = {"concurrency": c, "latency_ms": lat, "jitter_ms": jit,
                               "cores": os.cpu_count(), "efficiency": None,
@@ -340,7 +355,8 @@ def main() -> None:
             serving_eff = r["calls"] / r["serving_s"] / ideal
             ph = r["phases"]
             print(f"latency-bound: run --n {args.n} at C={c}, L={lat:g}±{jit:g} ms, "
-                  f"drafter {args.drafter}, server {'cold' if args.cold_server else 'warm'} "
+                  f"drafter {args.drafter}, server {'cold' if args.cold_server else 'warm'}, "
+                  f"run --concurrency {items_for(c)} "
                   f"(ideal C/L̄ = {ideal:.1f} calls/s): {r['calls']} model calls in "
                   f"{r['wall_s']:.1f}s")
             print(f"  whole run (process start to exit): {r['calls_per_s']:.1f} calls/s, "
@@ -355,6 +371,7 @@ def main() -> None:
                   f"{demand:.2f} of {os.cpu_count()} cores. Peak RSS {r['peak_rss_mb']:.0f} MB")
             result.update(
                 n=args.n, drafter=args.drafter, warm_server=not args.cold_server,
+                run_concurrency=items_for(c),
                 calls=r["calls"], wall_s=round(r["wall_s"], 2),
                 calls_per_s=round(r["calls_per_s"], 1), ideal_calls_per_s=round(ideal, 1),
                 efficiency=round(eff, 3), efficiency_from_first_request=round(serving_eff, 3),
@@ -375,6 +392,8 @@ def main() -> None:
             server, url = start_server(0, 0, cache)
             try:
                 z = pipeline(url, server.pid, args.zero_n, c, work, "zero", None)
+                if cache is not None:  # the bare loops' requests into the server's cache too
+                    bare_client(url, c, requests, "post")
                 sdk = bare_client(url, c, requests, "sdk")
                 post = bare_client(url, c, requests, "post")
             finally:

@@ -8,7 +8,8 @@ from tests.faults.conftest import apigen, cli_env, file_bytes
 
 
 def test_files_are_byte_identical_at_any_concurrency(tmp_path: Path):
-    env = cli_env(tmp_path)
+    # a short lag, so later slots do draw on earlier accepted blueprints as examples
+    env = cli_env(tmp_path, APIGEN_MT_BLUEPRINT__EXAMPLE_LAG="2")
     runs = {}
     for c in ("3", "48"):
         out = tmp_path / f"c{c}"
