@@ -93,7 +93,7 @@ def write_config(folder: Path, url: str, concurrency: int, drafter: str = "llm")
 endpoints:
   local: {{base_url: "{url}", api_key_required: false, timeout_s: 120, max_retries: 2,
           max_concurrency: {concurrency}}}
-blueprint: {{drafter: {drafter}}}
+blueprint: {{drafter: {drafter}, example_lag: {2 * items_for(concurrency)}}}
 """)
     return path
 

@@ -42,9 +42,10 @@ class BlueprintSettings(BaseModel):
     # slot k only sees blueprints accepted in slots < k - lag, so what a slot sees never
     # depends on timing: a rerun, a resume and a run at any concurrency write the same
     # files (None: the concurrency, which ties the files to it). Slots more than `lag`
-    # ahead of the oldest unfinished one wait, so a lag of about twice the concurrency
-    # keeps the endpoint busy while a slow slot finishes.
-    example_lag: int | None = Field(128, ge=0)
+    # ahead of the oldest unfinished one wait, so at a high concurrency a lag of about
+    # twice the concurrency keeps the endpoint busy while a slow slot finishes (a longer
+    # lag means later, staler examples: a trade-off, hence not the default).
+    example_lag: int | None = Field(32, ge=0)
 
     def rounds_for(self, env: str) -> int:
         """Maximum drafting rounds (first draft + redrafts) for a domain."""

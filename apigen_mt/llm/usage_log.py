@@ -120,8 +120,7 @@ def _add(a: UsageStats, b: UsageStats) -> UsageStats:
 
 
 def _dump(st: UsageStats) -> dict[str, Any]:
-    data = st.model_dump()
+    data = st.model_dump(exclude={"seconds"})  # timing: not a figure to compare runs by
     data["cost"] = round(data["cost"], 8)
     data["saved_cost"] = round(data["saved_cost"], 8)
-    data["seconds"] = round(data["seconds"], 3)
     return data

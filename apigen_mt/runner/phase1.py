@@ -14,6 +14,7 @@ from apigen_mt.llm.base import ModelError
 from apigen_mt.llm.usage import BudgetReached
 from apigen_mt.records import Blueprint, RejectedBlueprint
 from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, RemoteWork, run_ordered
+from apigen_mt.runner.phase2 import enough_in_flight
 from apigen_mt.runner.progress import Progress
 from apigen_mt.runner.store import RunDir
 
@@ -93,6 +94,9 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
             outcome.budget = why
             return False
         if any(k < slot - lag for k in in_flight):
+            return False
+        if in_flight and enough_in_flight(outcome.accepted_total, len(in_flight), n,
+                                          outcome.added, outcome.added + outcome.rejected):
             return False
         in_flight.add(slot)
         outcome.scheduled += 1

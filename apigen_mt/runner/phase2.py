@@ -30,6 +30,15 @@ LEDGER = "episodes.jsonl"  # every committed episode, including duplicate succes
 ERRORS = "episodes.errors.jsonl"
 
 
+def enough_in_flight(accepted: int, in_flight: int, n: int, passed: int, judged: int) -> bool:
+    """Would the items in flight reach ``n`` at the pass rate seen so far? Then no more
+    are started: near the end of a phase this saves the items that the stop at ``n``
+    would cancel unfinished (their calls paid for nothing). What is committed does not
+    change (items still start and commit in key order), only how many run at once."""
+    rate = max(passed / judged, 0.25) if judged >= 8 else 1.0
+    return accepted + in_flight * rate >= n
+
+
 def failure_reason(t: Trajectory) -> str:
     """A short label for why an episode was not kept."""
     if t.end_reason in ("max_turns", "model_error"):
@@ -104,6 +113,10 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
     def ready(key: int) -> bool:
         if budget is not None and (why := budget()):  # workers in other processes
             outcome.budget = why
+            return False
+        if in_flight and enough_in_flight(outcome.accepted_total, len(in_flight), n,
+                                          outcome.added, outcome.added + outcome.failed
+                                          + outcome.duplicates):
             return False
         in_flight.add(key)
         outcome.scheduled += 1
