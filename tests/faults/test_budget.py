@@ -16,7 +16,8 @@ PRICES = {"price_input_per_m": 1.0, "price_output_per_m": 4.0}
 
 def test_max_cost_stops_at_the_budget_and_a_higher_budget_resumes(tmp_path: Path, serve):
     server = serve()
-    cfg = write_config(tmp_path, server.base_url, rollout_concurrency=8, **PRICES)
+    cfg = write_config(tmp_path, server.base_url, rollout_concurrency=8, timeout_s=300,
+                       **PRICES)
     env = cli_env(tmp_path)
     whole = tmp_path / "whole"
     done = apigen("run", "--env", "retail", "--n", "6", "--config", str(cfg),
@@ -51,6 +52,14 @@ def test_max_cost_stops_at_the_budget_and_a_higher_budget_resumes(tmp_path: Path
     assert len(rows(run / "trajectories.jsonl")) == 6
     # the stop and the resume leave the same data an uninterrupted run writes
     assert file_bytes(run) == file_bytes(whole)
+    # the run's spend per role, in stats and in the dataset card
+    shown = apigen("stats", "--run", str(run), env=env)
+    assert shown.returncode == 0 and "Usage per role" in shown.stdout
+    assert any(line.split()[:2] == ["rollout", "critic"] for line in
+               shown.stdout.replace("│", " ").splitlines() if line.strip())
+    assert apigen("export", "--run", str(run), "--format", "sharegpt", env=env).returncode == 0
+    card = (run / "export" / "sharegpt" / "README.md").read_text()
+    assert "| rollout | human |" in card and "| blueprint | drafter |" in card
 
 
 def test_max_calls_offline_and_bad_budgets(tmp_path: Path):
@@ -72,7 +81,9 @@ def test_max_calls_offline_and_bad_budgets(tmp_path: Path):
 
 def test_a_killed_run_keeps_the_usage_of_every_answered_call(tmp_path: Path, serve):
     server = serve(latency_ms=5)
-    cfg = write_config(tmp_path, server.base_url, rollout_concurrency=8, **PRICES)
+    # a generous timeout: a retried attempt would be a second request for one call
+    cfg = write_config(tmp_path, server.base_url, rollout_concurrency=8, timeout_s=300,
+                       **PRICES)
     run = tmp_path / "killed"
     proc = popen("run", "--env", "retail", "--n", "40", "--config", str(cfg),
                  "--out", str(run), "--quiet", env=cli_env(tmp_path))
