@@ -6,13 +6,12 @@ function of (seed, slot, the accepted blueprints it may see) and the models' ans
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from apigen_mt.blueprint.checks import check_execution, check_format, check_policy
-from apigen_mt.blueprint.committee import Reviewer, reduce_reviews, review_messages
+from apigen_mt.blueprint.committee import Reviewer, reduce_reviews, review_all, review_messages
 from apigen_mt.blueprint.context import Context, ContextSampler
 from apigen_mt.blueprint.drafters import Drafter
 from apigen_mt.blueprint.feedback import FeedbackWriter
@@ -89,7 +88,7 @@ async def run_checks(p: Phase1, draft: dict[str, Any], review: bool = True,
         return verdicts, bp, []
     writes = {t.name for t in p.env.domain.tools if t.kind == "write"}
     messages = review_messages(bp, [c.render() for c in run.diff], _policy_excerpt(p.env), writes)
-    answers = await asyncio.gather(*(r.review(messages) for r in p.reviewers))
+    answers = await review_all(p.reviewers, messages)
     reviews = [a for a in answers if a is not None]
     verdicts.append(reduce_reviews(reviews, p.settings.accept_threshold))
     return verdicts, bp, reviews

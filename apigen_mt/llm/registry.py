@@ -139,7 +139,7 @@ def build_role_models(config: RunConfig, run_dir: str | Path | None = None,
     r = config.roles
     return RoleModels(
         drafter=bind("drafter", r.drafter),
-        reviewers=[bind("reviewers", spec) for spec in r.reviewers],
+        reviewers=_bind_reviewers(bind, r.reviewers),
         feedback=bind("feedback", r.feedback),
         human=bind("human", r.human),
         critic=bind("critic", r.critic),
@@ -148,3 +148,10 @@ def build_role_models(config: RunConfig, run_dir: str | Path | None = None,
         cache=cache,
         runtimes=runtimes,
     )
+
+
+def _bind_reviewers(bind: Any, specs: list[RoleSpec]) -> list[ChatModel]:
+    """One bound model per distinct reviewer spec: identical members share it, so the
+    committee can ask for all their reviews in one request (``n``)."""
+    seen: dict[str, ChatModel] = {}
+    return [seen.setdefault(spec.model_dump_json(), bind("reviewers", spec)) for spec in specs]
