@@ -80,3 +80,17 @@ def test_identical_reviewers_share_one_request_and_retry_alone():
     # one request for the three first replies, then the malformed one retried on its own
     assert [s.n for s in asked] == [3, 1] and asked[1].sample == 2
     assert asked[1].sample == members[1].settings.sample + 1
+
+
+def test_a_majority_against_correctness_rejects_whatever_the_threshold():
+    votes = [review("a", 0, 1, 1, 1, "the refund goes to the wrong card"),
+             review("b", 0, 1, 1, 1), review("c", 1, 1, 1, 1)]
+    verdict = reduce_reviews(votes, threshold=0.75)
+    assert verdict.details["mean"] == 0.75 and not verdict.passed
+    assert any("majority holds the task incorrect" in r for r in verdict.reasons)
+    assert any("wrong card" in r for r in verdict.reasons)
+    assert not reduce_reviews(votes, threshold=0.0).passed
+    # the threshold still applies when correctness holds
+    right = [review("a", 1, 0, 0, 0), review("b", 1, 0, 0, 0)]
+    assert reduce_reviews(right, threshold=0.25).passed
+    assert not reduce_reviews(right, threshold=0.5).passed
