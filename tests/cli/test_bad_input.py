@@ -291,9 +291,11 @@ def test_an_unreachable_endpoint_stops_the_run_with_one_line(existing, tmp_path)
                    "rerun the same command to resume")
     after = snapshot(out)
     for name, digest in before.items():  # data files only grew (errors are logged)
-        if name.endswith(".jsonl") and name != "blueprints.errors.jsonl":
+        if name.endswith(".jsonl") and name not in ("blueprints.errors.jsonl", "usage.jsonl"):
             assert after[name] == digest, name
     assert len(rows(out / "blueprints.errors.jsonl")) >= 8
+    # the usage journal counts the failed requests too
+    assert sum(r.get("errors", 0) for r in rows(out / "usage.jsonl")) >= 8
     json.loads((out / "manifest.json").read_text())  # still whole
 
 
