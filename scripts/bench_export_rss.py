@@ -6,7 +6,7 @@
 Makes one small offline run (``run --env retail --n 60``), then synthesizes run
 directories of N accepted trajectories (plus failed ones in the same proportion) by
 copying its blueprints and trajectories under new ids: each copy's customer messages
-(and its blueprint's instruction) get a reference number, so every record is distinct
+(and its blueprint's instruction) get the copy's number, so every record is distinct
 content, as in a real run. Then
 runs ``apigen-mt stats`` and ``apigen-mt export --format F`` on each as subprocesses and
 reads their peak RSS from the kernel (``wait4``). Prints a table and one JSON line
@@ -69,7 +69,7 @@ def synthesize(base: Path, out: Path, records: int) -> Path:
             if bp_id not in made_bp:  # its instruction made distinct too, as in a real run
                 made_bp.add(bp_id)
                 bfh.write(orjson.dumps({**bp_src, "id": bp_id, "instruction":
-                                        f"{bp_src['instruction']} (ref {copy})"}) + b"\n")
+                                        _distinct(bp_src["instruction"], copy)}) + b"\n")
             t = dict(src, blueprint_id=bp_id, trial=copy % PER_BLUEPRINT)
             msgs = [dict(m) for m in t["messages"]]
             for m in msgs:
@@ -80,6 +80,16 @@ def synthesize(base: Path, out: Path, records: int) -> Path:
             t["id"] = content_id("traj", {"blueprint": bp_id, "messages": msgs})
             fh.write(orjson.dumps(t) + b"\n")
     return out
+
+
+def _distinct(text: str, copy: int) -> str:
+    """The text with every third word tagged by the copy number: copies of one instruction
+    share no word 3-gram, so they are not near-duplicates of each other (a real run's
+    instructions differ in names, ids and requests; copies that all matched would make
+    `stats`' near-duplicate search report millions of pairs instead)."""
+    if copy == 0:
+        return text
+    return " ".join(f"{w}-{copy}" if i % 3 == 0 else w for i, w in enumerate(text.split()))
 
 
 def peak_mb(args: list[str]) -> tuple[float, float]:
@@ -109,7 +119,7 @@ def main() -> int:
             row: dict = {"records": size, "run_dir_mb": round(mb, 1)}
             rss, wall = peak_mb(["stats", "--run", str(run)])
             row.update(stats_mb=round(rss, 1), stats_s=round(wall, 1))
-            for fmt in args.formats.split(","):
+            for fmt in filter(None, args.formats.split(",")):
                 rss, wall = peak_mb(["export", "--run", str(run), "--format", fmt,
                                      "--out", str(folder / f"out-{size}-{fmt}")])
                 row[f"export_{fmt}_mb"] = round(rss, 1)
