@@ -35,6 +35,11 @@ def _verify(env: str, data_dir: Path | None, tasks: Path, split: str | None,
 
     if not conversations.is_file():
         raise UsageError(f"--conversations: file not found: {conversations}")
+    if out is not None:  # never over an input or a run's file, before any work
+        from apigen_mt.outputs import check_output_file
+
+        check_output_file(out, "--out", inputs=[conversations, tasks],
+                          input_dirs=[data_dir])
     settings = protocol_settings(config, protocol)
     rows = load_tasks(tasks, split)
     environment = EnvRef(env, str(data_dir) if data_dir else None, 0).load()

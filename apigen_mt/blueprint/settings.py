@@ -25,7 +25,7 @@ class BlueprintSettings(BaseModel):
     drafter: str = Field("llm", pattern="^(llm|walk)$")
     max_rounds: dict[str, int] = Field(default_factory=lambda: {"retail": 3, "airline": 5})
     default_max_rounds: int = 3
-    committee_size: int = Field(3, ge=1)
+    committee_size: int = Field(3, ge=1, le=64)
     accept_threshold: float = Field(0.75, ge=0, le=1)
     recombine_share: float = Field(0.15, ge=0, le=1)
     reuse_user_rate: float = Field(0.3, ge=0, le=1)
@@ -35,10 +35,10 @@ class BlueprintSettings(BaseModel):
     max_writes: int = 2
     personas_file: str | None = None
     parse_retries: int = 2
-    concurrency: int = Field(32, ge=1)
+    concurrency: int = Field(32, ge=1, le=4_096)
     # give up (clearly) when drafting keeps failing: at most this many slots per wanted
     # blueprint, plus a small allowance, before the run stops with its top reasons
-    max_slots_per_blueprint: int = Field(20, ge=1)
+    max_slots_per_blueprint: int = Field(20, ge=1, le=10_000)
     # slot k only sees blueprints accepted in slots < k - lag, so what a slot sees never
     # depends on timing: a rerun, a resume and a run at any concurrency write the same
     # files (None: the concurrency, which ties the files to it). Slots more than `lag`

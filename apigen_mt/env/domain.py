@@ -21,6 +21,7 @@ from typing import Any
 from apigen_mt.env.environment import Environment, Executed
 from apigen_mt.env.state import BaseState, State
 from apigen_mt.env.tools import Tool
+from apigen_mt.fileio import read_json
 
 ENTRY_POINT_GROUP = "apigen_mt.envs"
 
@@ -169,7 +170,10 @@ def read_data_dir(domain: Domain, data_dir: Path) -> dict[str, dict[str, Any]]:
         if not file.exists():
             raise FileNotFoundError(f"{file} is missing (domain '{domain.name}' needs "
                                     f"{', '.join(t + '.json' for t in domain.tables)})")
-        tables[name] = json.loads(file.read_text())
+        tables[name] = read_json(file, f"'{name}' data file", EnvironmentNotFound)
+        if not isinstance(tables[name], dict):
+            raise EnvironmentNotFound(f"{file}: the '{name}' data file must hold a JSON object "
+                                      "of records by id")
     return tables
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from apigen_mt.env.environment import Environment, HashMethod
+from apigen_mt.fileio import parse_json, read_text
 
 
 class TaskFileError(ValueError):
@@ -37,7 +38,7 @@ def load_tasks(path: str | Path, split: str | None = None) -> list[dict[str, Any
     path = Path(path)
     if not path.exists():
         raise TaskFileError(f"tasks file not found: {path}")
-    text = path.read_text()
+    text = read_text(path, "tasks file", TaskFileError)
     if path.suffix == ".jsonl":
         tasks = []
         for lineno, line in enumerate(text.splitlines(), 1):
@@ -47,11 +48,10 @@ def load_tasks(path: str | Path, split: str | None = None) -> list[dict[str, Any
                 tasks.append(normalise_task(json.loads(line), f"{path}:{lineno}"))
             except json.JSONDecodeError as exc:
                 raise TaskFileError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise TaskFileError(f"{path}:{lineno}: nested too deeply to read") from None
         return tasks
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TaskFileError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    data = parse_json(text, path, "tasks file", TaskFileError)
     if isinstance(data, dict) and "splits" in data:
         splits = data["splits"]
         if split is None:

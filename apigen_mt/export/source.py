@@ -7,44 +7,34 @@ still appending is safe.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 from pydantic import BaseModel
 
 from apigen_mt.errors import UsageError
+from apigen_mt.fileio import read_json, scan_jsonl
 from apigen_mt.records import Blueprint, Trajectory
 from apigen_mt.runner import phase1, phase2
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every complete record of a JSONL file ([] when it does not exist)."""
+    """Every complete record of a JSONL file ([] when it does not exist): see
+    :func:`iter_jsonl`."""
     return list(iter_jsonl(path))
 
 
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """The complete records of a JSONL file, one at a time (none if it does not exist).
 
-    A torn last line (the writer is mid-line or crashed) is skipped; a corrupt line in
-    the middle is an error naming the file and line."""
+    A corrupt complete line is an error naming the file and line; a duplicate line or
+    an incomplete last line is reported on stderr and skipped."""
     if not path.exists():
         return
-    with path.open("rb") as fh:
-        pending: tuple[int, bytes] | None = None  # a bad line: fatal unless it is the last
-        for lineno, line in enumerate(fh, 1):
-            if pending is not None:
-                raise UsageError(f"{path}:{pending[0]}: corrupt record in the middle of the "
-                                 "file")
-            if not line.strip():
-                continue
-            try:
-                yield orjson.loads(line)
-            except orjson.JSONDecodeError:
-                pending = (lineno, line)
+    for _, row in scan_jsonl(path, torn_ok=True):
+        yield row
 
 
 class Records:
@@ -120,9 +110,11 @@ class RunData:
         manifest_file = path / "manifest.json"
         if not manifest_file.exists():
             raise UsageError(f"{path} is not a run directory (no manifest.json)")
-        manifest = json.loads(manifest_file.read_text())
+        manifest = read_json(manifest_file, "run manifest")
+        if not isinstance(manifest, dict):
+            raise UsageError(f"{manifest_file}: the run manifest is not a JSON object")
         config_file = path / "config.json"
-        config = json.loads(config_file.read_text()) if config_file.exists() else {}
+        config = read_json(config_file, "run config") if config_file.exists() else {}
         run = cls(
             path=path, manifest=manifest, config=config,
             blueprints=Records(path / phase1.ACCEPTED, Blueprint),

@@ -43,11 +43,11 @@ class RolloutSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    trials: int = Field(3, ge=1)
-    best_of_n: int = Field(4, ge=1)
+    trials: int = Field(3, ge=1, le=1_000)
+    best_of_n: int = Field(4, ge=1, le=64)
     # batched: one critic request scores all N candidates; each: one per candidate (paper)
     critic: Literal["batched", "each"] = "batched"
-    max_turns: int = Field(30, ge=1)
+    max_turns: int = Field(30, ge=1, le=1_000)
     greeting: str = TAU_GREETING
     one_tool_call_per_turn: bool = True
     require_conversation_rules: bool = False  # older name for judge.domain_rules
@@ -55,7 +55,7 @@ class RolloutSettings(BaseModel):
     # a kept conversation teaches what it shows: one with a malformed tool call (even if
     # the agent recovered) is kept apart as a failure, useful as a "rejected" sample
     reject_invalid_tool_calls: bool = True
-    concurrency: int = Field(64, ge=1)
+    concurrency: int = Field(64, ge=1, le=4_096)
     parse_retries: int = 2
 
     def judge_rules(self) -> JudgeSettings:

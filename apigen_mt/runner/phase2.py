@@ -17,6 +17,7 @@ from apigen_mt.errors import RunFailure
 from apigen_mt.llm.base import ModelError
 from apigen_mt.llm.usage import BudgetReached
 from apigen_mt.records import Blueprint, Trajectory
+from apigen_mt.redact import redact_text
 from apigen_mt.rollout.episode import Roles, play_episode
 from apigen_mt.rollout.judge import target_for
 from apigen_mt.rollout.settings import RolloutSettings
@@ -83,7 +84,8 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                      concurrency: int, progress: Progress | None = None,
                      executor: Executor | None = None,
                      breaker_after: int = 8, spec: Any = None,
-                     budget: Callable[[], str | None] | None = None) -> Phase2Outcome:
+                     budget: Callable[[], str | None] | None = None,
+                     models: dict[str, Any] | None = None) -> Phase2Outcome:
     """Play episodes until ``n`` trajectories are accepted or trials run out.
 
     ``spec`` (an :class:`~apigen_mt.runner.remote.EpisodeSpec`) lets an executor play
@@ -103,8 +105,8 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
         outcome.exhausted = not blueprints
         return outcome
     count = len(blueprints)
-    keys = [k for k in range(count * settings.trials)
-            if (blueprints[k % count].id, k // count) not in done]
+    keys = (k for k in range(count * settings.trials)  # lazily: trials × blueprints is big
+            if (blueprints[k % count].id, k // count) not in done)
     breaker = CircuitBreaker(breaker_after)
     in_flight: set[int] = set()
     if progress is not None:
@@ -141,11 +143,13 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                 raise result.error
             outcome.errored += 1
             errors.append([{"blueprint_id": bp.id, "trial": key // count,
-                            "error": str(result.error)}])
+                            "error": redact_text(str(result.error))}])
             if progress:
                 progress.bump("errored")
             return breaker.record(False, result.error)
         breaker.record(True)
+        if models and not result.models:  # every record names the models that made it
+            result = result.model_copy(update={"models": models})
         if result.verdict.passed:
             if result.id in contents:
                 outcome.duplicates += 1
