@@ -59,13 +59,13 @@ def unchanged(folder: Path, before: dict[str, str]) -> None:
     assert {k: after.get(k) for k in before} == before
 
 
-def _endpoint_config(folder: Path, base_url: str, headers: str = "") -> Path:
+def _endpoint_config(folder: Path, base_url: str, headers: str = "", retries: int = 2) -> Path:
     roles = "\n".join(f'  {r}: {{model: "local:sim"}}' for r in ROLES)
     extra = f", extra_headers: {{{headers}}}" if headers else ""
     path = folder / "local.yaml"
     path.write_text(f'roles:\n{roles}\n  reviewers: [{{model: "local:sim"}}]\nendpoints:\n'
                     f'  local: {{base_url: "{base_url}", api_key_required: false, '
-                    f'timeout_s: 300, max_retries: 2, retry_backoff_s: 0.01{extra}}}\n')
+                    f'timeout_s: 300, max_retries: {retries}, retry_backoff_s: 0.01{extra}}}\n')
     return path
 
 
@@ -339,7 +339,8 @@ def test_credentials_in_a_url_and_any_header_appear_nowhere(serve, tmp_path):
 
 def test_a_reply_that_is_not_json_is_retried_not_recorded(done, serve, tmp_path):
     handle = serve(faults=("bad-json",), fault_first=6)
-    config = _endpoint_config(tmp_path, handle.base_url)
+    # best-of-N is one request per turn: one request may meet all six faults in a row
+    config = _endpoint_config(tmp_path, handle.base_url, retries=6)
     out = tmp_path / "eval"
     result = cli("eval", "--env", "retail", "--tasks", str(done / "blueprints.jsonl"),
                  "--trials", "1", "--config", str(config), "--out", str(out), "--quiet",
