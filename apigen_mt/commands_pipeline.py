@@ -18,6 +18,9 @@ blueprint_app = typer.Typer(help="Phase 1: draft and verify task blueprints.")
 CONFIG_OPT = typer.Option(None, "--config", help="Run config YAML (default: offline sim).")
 EXECUTOR_OPT = typer.Option("local", "--executor",
                             help="local (asyncio, this process) or ray (Ray actors).")
+LOG_REQUESTS_OPT = typer.Option(False, "--log-requests",
+                                help="Write every model request and reply (secrets removed) "
+                                     "to requests.jsonl in the run directory.")
 RAY_ADDRESS_OPT = typer.Option(None, "--ray-address",
                                help="Ray cluster to join (auto, ray://host:10001); "
                                     "default: start a local Ray. Implies --executor ray.")
@@ -83,6 +86,27 @@ def check_models(config) -> None:
     runtimes: dict[str, Any] = {}
     for _, spec in config.roles.items():
         build_model(spec.model, config, runtimes)
+    probe_endpoints(config)
+
+
+def probe_endpoints(config) -> None:
+    """Look at each endpoint the roles use once (GET /models, no retries) before a run
+    starts: an unreachable one fails the command in seconds, with `check`'s words,
+    instead of after every request's retries."""
+    providers = sorted({spec.provider for _, spec in config.roles.items()} - {"sim"})
+    if not providers:
+        return
+    from apigen_mt.errors import RunFailure
+    from apigen_mt.llm.openai_adapter import probe_reachable
+
+    async def look():
+        return await asyncio.gather(*(probe_reachable(p, config.endpoints[p])
+                                      for p in providers if p in config.endpoints))
+
+    failures = [r for r in asyncio.run(look()) if r is not None]
+    if failures:
+        lines = "; ".join(r.message for r in failures)
+        raise RunFailure(f"{lines} — nothing was run (see `apigen-mt check`)")
 
 
 def open_run(out: Path | None, env_ref, config, command: str):
@@ -188,6 +212,10 @@ def blueprint(
     env_class: str | None = ENV_CLASS_OPT,
     env_config: Path | None = ENV_CONFIG_OPT,
     env_init: str | None = ENV_INIT_OPT,
+    log_requests: bool = LOG_REQUESTS_OPT,
+    max_slots: int | None = typer.Option(
+        None, "--max-slots", help="Stop after this many drafting slots (e.g. 1, to try a "
+                                  "model), accepted or not."),
 ):
     """Draft blueprints and keep those that pass every check."""
     if ctx.invoked_subcommand is not None:
@@ -195,14 +223,17 @@ def blueprint(
     env, data_dir = resolve_env(env, data_dir, env_class, env_config, env_init)
     _positive("--n", n)
     _positive("--concurrency", concurrency)
+    _positive("--max-slots", max_slots)
     executor = executor_choice(executor, ray_address)
-    cfg = load_config(config, {"seed": seed, "blueprint.drafter": drafter})
-    run_blueprint_phase(cfg, env, data_dir, n, out, concurrency, quiet, executor, ray_address)
+    cfg = load_config(config, {"seed": seed, "blueprint.drafter": drafter,
+                               "request_log": log_requests or None})
+    run_blueprint_phase(cfg, env, data_dir, n, out, concurrency, quiet, executor, ray_address,
+                        max_slots)
 
 
 def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
                         concurrency: int | None, quiet: bool, executor: str = "local",
-                        ray_address: str | None = None):
+                        ray_address: str | None = None, max_slots: int | None = None):
     """Phase 1 end to end, with progress and the closing funnel; returns the run dir."""
     from apigen_mt.runner.build import EnvRef, blueprint_settings, build_phase1
     from apigen_mt.runner.funnel import Funnel
@@ -228,7 +259,8 @@ def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path 
                             enabled=False if quiet else None)
 
         outcome, cost, retries = run_batch(
-            run_phase1(phase, run, n, conc, progress, executor=pool, spec=spec),
+            run_phase1(phase, run, n, conc, progress, executor=pool, spec=spec,
+                       max_slots=max_slots),
             run, "blueprint", models, progress)
         if not quiet:  # read one record at a time: a long run's files stay on disk
             Funnel.from_records(run.log(ACCEPTED).rows(), run.log(REJECTED).rows()).print(
