@@ -125,12 +125,16 @@ class Endpoint(_Strict):
     # one — llama.cpp, vLLM — else an estimate), "server", "estimate", or the path of a
     # Hugging Face tokenizer.json (needs the `tokenizers` package).
     tokenizer: str = "auto"
+    # The server's chat template HTML-escapes message text (llama-cpp-python's
+    # chatml-function-calling does: a JSON prompt's quotes reach the model as &#34;, about
+    # twice the tokens); tokens are then counted on the escaped text.
+    html_escaped_prompts: bool = False
     # A self-hosted server keeps computing a request the client abandoned, so a timeout
     # there is not retried blindly: in-flight requests are halved and the timeout is
     # retried at most `timeout_retries` times. None: inferred from the host (loopback,
     # private or .local addresses are self-hosted).
     self_hosted: bool | None = None
-    timeout_retries: int | None = Field(None, ge=0)  # None: 0 self-hosted, else max_retries
+    timeout_retries: int | None = Field(None, ge=0)  # None: 1 self-hosted, else max_retries
     # The server answers with its one loaded model whatever the request names
     # (llama.cpp): `check` and the pre-run probe do not look the name up in /models.
     single_model: bool = False

@@ -265,7 +265,8 @@ async def fit(role: str, model: str, messages: list[dict[str, Any]],
     """``messages`` cut until ``prompt + reply <= window``; ContextOverflow if impossible."""
     budget = window - reply
     # A token is at least a byte for the tokenizers in use: a request this small fits.
-    if _bytes(messages, tools) + request_overhead(messages, tools) <= budget:
+    factor = getattr(counter, "bytes_factor", 1)
+    if _bytes(messages, tools) * factor + request_overhead(messages, tools) <= budget:
         n = await count_request(_Estimate(), messages, tools)
         return Fit(messages, n, n, window, reply)
     original = tokens = await count_request(counter, messages, tools)
@@ -307,7 +308,7 @@ def _tally(labels: list[str]) -> str:
 class _Estimate:
     name = "estimate"
 
-    async def count(self, texts: list[str]) -> list[int]:
+    async def count(self, texts: list[str], raw: bool = False) -> list[int]:
         return [estimate(t) for t in texts]
 
 

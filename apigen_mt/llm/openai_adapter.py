@@ -14,7 +14,8 @@ during a backoff sleep.
 Timeouts on a self-hosted endpoint are not retried blindly: the server is still computing
 the abandoned request, so each timeout halves the endpoint's in-flight limit
 (:mod:`apigen_mt.llm.throttle`) and is retried at most ``timeout_retries`` times (default
-none), with the usual backoff; the error then says what to change.
+once), after the usual backoff and under the lowered limit; the error then says what to
+change.
 """
 
 from __future__ import annotations
@@ -305,8 +306,9 @@ class _TimeoutBudget:
 
     def __init__(self, ep: Endpoint):
         self.cap = ep.timeout_retries if ep.timeout_retries is not None else (
-            0 if ep.is_self_hosted() else ep.max_retries)
+            min(1, ep.max_retries) if ep.is_self_hosted() else ep.max_retries)
         self.seen = 0  # timeouts so far
+        self.max_retries = ep.max_retries
         self.exhausted = False
 
     def allows(self, exc: BaseException) -> bool:
@@ -316,7 +318,7 @@ class _TimeoutBudget:
         if exc.kind == "timeout":
             self.seen += 1
             if self.seen > self.cap:
-                self.exhausted = True
+                self.exhausted = self.cap < self.max_retries  # the cap, not the stop, ended it
                 return False
         return True
 

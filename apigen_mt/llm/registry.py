@@ -193,4 +193,5 @@ def token_counter(ref: str, config: RunConfig) -> Any:
     import os
 
     key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
-    return make_counter(endpoint.tokenizer, endpoint.base_url, model_id, key)
+    return make_counter(endpoint.tokenizer, endpoint.base_url, model_id, key,
+                        endpoint.html_escaped_prompts)

@@ -35,8 +35,8 @@ class Counter(Protocol):
 
     name: str
 
-    async def count(self, texts: list[str]) -> list[int]:
-        """Token counts of ``texts``, in order."""
+    async def count(self, texts: list[str], raw: bool = False) -> list[int]:
+        """Token counts of ``texts``, in order (``raw``: tool schemas, never escaped)."""
         ...
 
 
@@ -51,7 +51,7 @@ class EstimateCounter:
 
     name = "estimate"
 
-    async def count(self, texts: list[str]) -> list[int]:
+    async def count(self, texts: list[str], raw: bool = False) -> list[int]:
         return [estimate(t) for t in texts]
 
 
@@ -73,7 +73,7 @@ class FileCounter:
         self.tokenizer = Tokenizer.from_file(path)
         self.name = f"file:{Path(path).name}"
 
-    async def count(self, texts: list[str]) -> list[int]:
+    async def count(self, texts: list[str], raw: bool = False) -> list[int]:
         return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
 
 
@@ -156,7 +156,7 @@ class ServerCounter:
                 return n
         return None
 
-    async def count(self, texts: list[str]) -> list[int]:
+    async def count(self, texts: list[str], raw: bool = False) -> list[int]:
         if self._fallback:
             return [estimate(t) for t in texts]
         out: list[int] = []
@@ -180,23 +180,50 @@ class ServerCounter:
         return out
 
 
+_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
+
+
+class HtmlEscaped:
+    """Counts texts as a chat template that HTML-escapes them renders them.
+
+    llama-cpp-python's ``chatml-function-calling`` format renders messages with Jinja
+    autoescaping on, so every quote of a JSON prompt reaches the model as ``&#34;``: the
+    same text is about twice the tokens. ``bytes_factor`` bounds the growth (a quote
+    becomes five bytes).
+    """
+
+    bytes_factor = 5
+
+    def __init__(self, inner: Counter):
+        self.inner = inner
+        self.name = f"{inner.name}+html-escaped"
+
+    async def count(self, texts: list[str], raw: bool = False) -> list[int]:
+        if raw:  # tool schemas: the template renders them with `tojson`, unescaped
+            return await self.inner.count(texts)
+        return await self.inner.count([t.translate(_HTML) for t in texts])
+
+
 class Memo:
     """A counter with an LRU memory of texts already counted."""
 
     def __init__(self, inner: Counter, size: int = 4096):
         self.inner = inner
         self.size = size
+        self.bytes_factor = getattr(inner, "bytes_factor", 1)
         self._seen: OrderedDict[bytes, int] = OrderedDict()
 
     @property
     def name(self) -> str:
-        return self.inner.name
+        return getattr(self.inner, "name", "counter")
 
-    async def count(self, texts: list[str]) -> list[int]:
-        keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in texts]
+    async def count(self, texts: list[str], raw: bool = False) -> list[int]:
+        keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=16, person=b"raw" if raw
+                                else b"").digest() for t in texts]
         missing = sorted({i for i, k in enumerate(keys) if k not in self._seen})
         if missing:
-            fresh = await self.inner.count([texts[i] for i in missing])
+            sub = [texts[i] for i in missing]
+            fresh = await self.inner.count(sub, raw=raw)
             for i, n in zip(missing, fresh, strict=True):
                 self._seen[keys[i]] = n
         out = []
@@ -228,7 +255,9 @@ def message_texts(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | 
 async def count_request(counter: Counter, messages: list[dict[str, Any]],
                         tools: list[dict[str, Any]] | None) -> int:
     """Prompt tokens of a chat request: its texts plus each message's template overhead."""
-    counts = await counter.count(message_texts(messages, tools))
+    counts = await counter.count(message_texts(messages, None))
+    if tools:
+        counts += await counter.count([orjson.dumps(tools).decode()], raw=True)
     return sum(counts) + request_overhead(messages, tools)
 
 
@@ -238,10 +267,14 @@ def request_overhead(messages: list[dict[str, Any]], tools: list[dict[str, Any]]
 
 
 def make_counter(tokenizer: str, base_url: str | None, model: str,
-                 api_key: str | None = None) -> Counter:
-    """The counter a ``tokenizer`` setting names (memoised)."""
+                 api_key: str | None = None, html_escaped: bool = False) -> Counter:
+    """The counter a ``tokenizer`` setting names (memoised); ``html_escaped`` for servers
+    whose chat template HTML-escapes message text."""
+    inner: Counter
     if tokenizer == "estimate" or (base_url is None and tokenizer in ("auto", "server")):
-        return Memo(EstimateCounter())
-    if tokenizer in ("auto", "server"):
-        return Memo(ServerCounter(base_url or "", model, api_key, required=tokenizer == "server"))
-    return Memo(FileCounter(tokenizer))
+        inner = EstimateCounter()
+    elif tokenizer in ("auto", "server"):
+        inner = ServerCounter(base_url or "", model, api_key, required=tokenizer == "server")
+    else:
+        inner = FileCounter(tokenizer)
+    return Memo(HtmlEscaped(inner) if html_escaped else inner)
