@@ -112,10 +112,17 @@ def _collections(value: Any) -> list[Any]:
         return [value] if value and all(isinstance(v, dict) for v in value) else []
     if not isinstance(value, dict) or not value:
         return []
-    if all(isinstance(v, dict) for v in value.values()) and len(value) > 1:
-        nested = [c for v in value.values() for c in _collections(v)]
-        return [value, *nested]
-    return [c for v in value.values() for c in _collections(v)]
+    nested = [c for v in value.values() for c in _collections(v)]
+    if all(isinstance(v, dict) for v in value.values()) and not any(
+            _grouping(v) for v in value.values()):
+        return [value, *nested]  # id → record
+    return nested  # a grouping: {"user": {...}, "orders": {id: record}}
+
+
+def _grouping(value: Any) -> bool:
+    """A dict of dicts only (a collection, or a grouping of them), not a record."""
+    return isinstance(value, dict) and bool(value) and all(isinstance(v, dict)
+                                                           for v in value.values())
 
 
 def _record_ids(collection: Any) -> list[Any]:

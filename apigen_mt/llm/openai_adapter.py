@@ -457,7 +457,8 @@ async def probe_endpoint(name: str, endpoint: Endpoint, model_ids: list[str]) ->
         key = endpoint_api_key(name, endpoint)
     except ConfigError as exc:
         return [ProbeResult(name, False, f"{where}: {exc}")]
-    quick = _quick(endpoint, 30.0)
+    # a model on a CPU may take minutes for its first answer: wait as long as a run would
+    quick = _quick(endpoint, endpoint.timeout_s if endpoint.is_self_hosted() else 30.0)
     runtime = EndpointRuntime(name, quick, key)
     try:
         listed, failure = await _list_models(name, endpoint, runtime)

@@ -220,7 +220,11 @@ class Memo:
     async def count(self, texts: list[str], raw: bool = False) -> list[int]:
         keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=16, person=b"raw" if raw
                                 else b"").digest() for t in texts]
-        missing = sorted({i for i, k in enumerate(keys) if k not in self._seen})
+        first: dict[bytes, int] = {}
+        for i, k in enumerate(keys):
+            if k not in self._seen:
+                first.setdefault(k, i)
+        missing = sorted(first.values())
         if missing:
             sub = [texts[i] for i in missing]
             fresh = await self.inner.count(sub, raw=raw)
