@@ -138,7 +138,7 @@ class _Tokenizer(BaseHTTPRequestHandler):
 
     calls = 0
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if self.path != "/tokenize" or "content" not in body:
             self.send_response(404)
