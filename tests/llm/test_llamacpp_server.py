@@ -161,7 +161,7 @@ def test_check_one_slot_and_one_episode_on_a_real_model(config, tmp_path):
     assert len(kept) + len(failed) == 1, played.stdout
     traj = (kept + failed)[0]
     # the judge ran: a verdict with the state hashes compared
-    assert traj["verdict"]["stage"] and traj["final_hash"] and traj["target_hash"]
+    assert "state_match" in traj["verdict"] and traj["final_hash"] and traj["target_hash"]
     assert traj["end_reason"] in ("stop", "max_turns", "ending_tool", "model_error")
     assert failed == [] or traj["verdict"]["reasons"], traj["verdict"]
     episode_calls, logged = _accounted(episode_run, "rollout")
