@@ -26,6 +26,8 @@ class AdaptiveLimit:
         self.limit = self.maximum
         self.name = name
         self.in_flight = 0
+        self.waiting = 0
+        self._wakers: set[asyncio.Future] = set()
         self.lowered = 0  # how many times a timeout lowered the limit
         self._streak = 0
         self._cond = asyncio.Condition()
@@ -34,14 +36,18 @@ class AdaptiveLimit:
     async def slot(self) -> AsyncIterator[None]:
         """Hold one slot while a request is on the wire."""
         async with self._cond:
-            await self._cond.wait_for(lambda: self.in_flight < self.limit)
+            self.waiting += 1
+            try:
+                await self._cond.wait_for(lambda: self.in_flight < self.limit)
+            finally:
+                self.waiting -= 1
             self.in_flight += 1
         try:
             yield
         finally:
             async with self._cond:
                 self.in_flight -= 1
-                self._cond.notify_all()
+                self._cond.notify()  # one slot freed: one waiter (no herd of wake-ups)
 
     def success(self) -> None:
         """One request answered in time: after ``limit`` in a row, allow one more."""
@@ -51,6 +57,14 @@ class AdaptiveLimit:
         if self._streak >= self.limit:
             self._streak = 0
             self.limit += 1
+            if self.waiting:  # a new slot: wake one waiter for it
+                task = asyncio.ensure_future(self._wake())
+                self._wakers.add(task)
+                task.add_done_callback(self._wakers.discard)
+
+    async def _wake(self) -> None:
+        async with self._cond:
+            self._cond.notify()
 
     def timed_out(self, timeout_s: float) -> None:
         """A request timed out: halve the limit (the waiters see it at their next turn)."""
