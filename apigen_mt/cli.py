@@ -129,7 +129,7 @@ def _register_optional() -> None:
     import importlib
 
     for module in ("apigen_mt.commands_model", "apigen_mt.commands_pipeline",
-                   "apigen_mt.commands_export"):
+                   "apigen_mt.commands_export", "apigen_mt.commands_verify"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -75,7 +75,7 @@ def _default_eval_dir(env: str, tasks: Path, split: str | None, seed: int) -> Pa
 
 def _eval(env: str, tasks: Path, split: str | None, data_dir: Path | None, trials: int,
           config: Path | None, concurrency: int | None, out: Path | None,
-          quiet: bool) -> None:
+          quiet: bool, protocol: str = "apigen-mt") -> None:
     from apigen_mt.commands_pipeline import load_config
     from apigen_mt.commands_rollout import rollout_settings
     from apigen_mt.env.tasks import load_tasks
@@ -100,9 +100,13 @@ def _eval(env: str, tasks: Path, split: str | None, data_dir: Path | None, trial
                 raise UsageError(f"{tasks}: task {task.get('index', i)} action {j} names an "
                                  f"unknown tool '{action['name']}'")
     blueprints = [task_to_blueprint(t, env_name) for t in task_rows]
+    from apigen_mt.rollout.settings import PROTOCOLS
+
+    if protocol not in PROTOCOLS:
+        raise UsageError(f"--protocol must be one of {', '.join(PROTOCOLS)}, not '{protocol}'")
     cfg = load_config(config, {})
     load_builtin_sim_roles()
-    settings = rollout_settings(cfg)
+    settings = rollout_settings(cfg).for_protocol(protocol)
     out_dir = out or _default_eval_dir(env, tasks, split, cfg.seed)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -131,7 +135,8 @@ def _eval(env: str, tasks: Path, split: str | None, data_dir: Path | None, trial
                                                         strict=True))]
     summary = summarize(results, trials)
     snap = models.usage.snapshot().total
-    summary.update({"env": env_ref.as_dict(), "tasks_file": str(tasks), "split": split,
+    summary.update({"protocol": protocol, "protocol_rules": PROTOCOLS[protocol],
+                    "env": env_ref.as_dict(), "tasks_file": str(tasks), "split": split,
                     "seed": cfg.seed, "models": {"agent": cfg.roles.agent.model,
                                                  "human": cfg.roles.human.model,
                                                  "critic": cfg.roles.critic.model},
@@ -142,12 +147,14 @@ def _eval(env: str, tasks: Path, split: str | None, data_dir: Path | None, trial
             for t in r.outcomes:
                 fh.write(t.model_dump_json() + "\n")
     _print_passk(summary, trials)
+    console.print(f"protocol {protocol}: {PROTOCOLS[protocol]}", highlight=False)
     console.print(f"{out_dir}: results.json, episodes.jsonl ({total} episodes, "
                   f"{snap.calls} model calls, ${snap.cost:.4f})")
 
 
 def _print_passk(summary: dict, trials: int) -> None:
-    table = Table(title=f"pass^k over {summary['tasks']} tasks × {trials} trials")
+    table = Table(title=f"pass^k over {summary['tasks']} tasks × {trials} trials, "
+                        f"protocol {summary.get('protocol', 'apigen-mt')}")
     table.add_column("domain")
     table.add_column("tasks", justify="right")
     for k in range(1, trials + 1):
@@ -208,6 +215,10 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out",
                                            help="Results folder (default: runs/eval/…)."),
         quiet: bool = typer.Option(False, "--quiet"),
+        protocol: str = typer.Option(
+            "apigen-mt", "--protocol",
+            help="apigen-mt (ours: best-of-N user, strict judge) or tau (τ-bench's "
+                 "protocol, so pass^k compares with its published numbers)."),
     ):
         """Play a fixed task set with the configured agent and report pass^k."""
-        _eval(env, tasks, split, data_dir, trials, config, concurrency, out, quiet)
+        _eval(env, tasks, split, data_dir, trials, config, concurrency, out, quiet, protocol)

@@ -47,6 +47,9 @@ class PolicyRule:
     check: Callable[[RuleInput], list[str]]
     conversation_only: bool = False
     tools: frozenset[str] = frozenset()
+    # what the rollout judge knows the rule for: "identification" (the user is identified
+    # before any write) or "confirmation" (the user agreed to each write); "" otherwise
+    purpose: str = ""
 
 
 @dataclass
@@ -67,6 +70,9 @@ class Domain:
     graph_remove: list[tuple[str, str]] = field(default_factory=list)
     generator_options: dict[str, int] = field(default_factory=dict)
     quirks: list[str] = field(default_factory=list)
+    # τ-bench's domains run a call whose nested objects carry keys the schema does not
+    # name (the tool reads what it knows); elsewhere such a call is an argument error
+    nested_extra_keys: bool = False
 
     @property
     def policy_path(self) -> Path:

@@ -13,7 +13,9 @@ class TaskFileError(ValueError):
     """A tasks file that cannot be read; the message names the file and the place."""
 
 
-def _normalise(task: Any, where: str) -> dict[str, Any]:
+def normalise_task(task: Any, where: str) -> dict[str, Any]:
+    """A task with its actions as ``{name, arguments}`` (τ-bench's ``kwargs`` renamed);
+    :class:`TaskFileError` naming ``where`` when it is not one."""
     if not isinstance(task, dict):
         raise TaskFileError(f"{where}: a task must be a JSON object")
     actions = task.get("actions")
@@ -42,7 +44,7 @@ def load_tasks(path: str | Path, split: str | None = None) -> list[dict[str, Any
             if not line.strip():
                 continue
             try:
-                tasks.append(_normalise(json.loads(line), f"{path}:{lineno}"))
+                tasks.append(normalise_task(json.loads(line), f"{path}:{lineno}"))
             except json.JSONDecodeError as exc:
                 raise TaskFileError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
         return tasks
@@ -60,7 +62,7 @@ def load_tasks(path: str | Path, split: str | None = None) -> list[dict[str, Any
         data = splits[split]
     if not isinstance(data, list):
         raise TaskFileError(f"{path}: expected a JSON list of tasks")
-    return [_normalise(t, f"{path}: task {i}") for i, t in enumerate(data)]
+    return [normalise_task(t, f"{path}: task {i}") for i, t in enumerate(data)]
 
 
 def replay_task(env: Environment, task: dict[str, Any],

@@ -28,14 +28,22 @@ LEDGER = "episodes.jsonl"  # every committed episode, including duplicate succes
 ERRORS = "episodes.errors.jsonl"
 
 
+RULE_LABELS = {"identification": "not_identified", "consent": "no_consent",
+               "domain_rules": "policy"}
+
+
 def failure_reason(t: Trajectory) -> str:
     """A short label for why an episode was not kept."""
     if t.end_reason in ("max_turns", "model_error"):
         return t.end_reason
-    if not t.verdict.state_match:
+    failed = t.verdict.failed_rules
+    if not t.verdict.state_match and (not failed or "state" in failed):
         return "state_mismatch"
     if t.verdict.missing_outputs:
         return "missing_outputs"
+    for rule in failed:  # the judge's rules in order; older records have none listed
+        if rule in RULE_LABELS:
+            return RULE_LABELS[rule]
     if t.verdict.rule_violations:
         return "policy"
     if t.invalid_tool_calls:

@@ -66,4 +66,5 @@ DOMAIN = Domain(
     user_view=user_view,
     generator_options={"users": 500, "flights": 300, "reservations": 2000},
     quirks=QUIRKS,
+    nested_extra_keys=True,  # as τ-bench's tools run them
 )
