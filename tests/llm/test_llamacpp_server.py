@@ -109,7 +109,7 @@ def _accounted(run: Path, phase: str) -> tuple[int, list[dict]]:
 
 
 def test_check_one_slot_and_one_episode_on_a_real_model(config, tmp_path):
-    env = cli_env(tmp_path, APIGEN_MT_ROLLOUT__MAX_TURNS="4")
+    env = cli_env(tmp_path, APIGEN_MT_ROLLOUT__MAX_TURNS="2")
     timings = {}
 
     started = time.monotonic()
