@@ -22,6 +22,9 @@ EXECUTOR_OPT = typer.Option("local", "--executor",
 FORCE_CONFIG_OPT = typer.Option(False, "--force-config",
                                 help="Resume a run made with another configuration (the "
                                      "change is recorded in its manifest).")
+LOG_REQUESTS_OPT = typer.Option(False, "--log-requests",
+                                help="Write every model request and reply (secrets removed) "
+                                     "to requests.jsonl in the run directory.")
 RAY_ADDRESS_OPT = typer.Option(None, "--ray-address",
                                help="Ray cluster to join (auto, ray://host:10001); "
                                     "default: start a local Ray. Implies --executor ray.")
@@ -83,6 +86,27 @@ def check_models(config) -> None:
     runtimes: dict[str, Any] = {}
     for _, spec in config.roles.items():
         build_model(spec.model, config, runtimes)
+    probe_endpoints(config)
+
+
+def probe_endpoints(config) -> None:
+    """Look at each endpoint the roles use once (GET /models, no retries) before a run
+    starts: an unreachable one fails the command in seconds, with `check`'s words,
+    instead of after every request's retries."""
+    providers = sorted({spec.provider for _, spec in config.roles.items()} - {"sim"})
+    if not providers:
+        return
+    from apigen_mt.errors import RunFailure
+    from apigen_mt.llm.openai_adapter import probe_reachable
+
+    async def look():
+        return await asyncio.gather(*(probe_reachable(p, config.endpoints[p])
+                                      for p in providers if p in config.endpoints))
+
+    failures = [r for r in asyncio.run(look()) if r is not None]
+    if failures:
+        lines = "; ".join(r.message for r in failures)
+        raise RunFailure(f"{lines} — nothing was run (see `apigen-mt check`)")
 
 
 # what only a run directory holds (``.lock``: a run is being opened there right now)
@@ -277,21 +301,27 @@ def blueprint(
     env_config: Path | None = ENV_CONFIG_OPT,
     env_init: str | None = ENV_INIT_OPT,
     force_config: bool = FORCE_CONFIG_OPT,
+    log_requests: bool = LOG_REQUESTS_OPT,
+    max_slots: int | None = typer.Option(
+        None, "--max-slots", help="Stop after this many drafting slots (e.g. 1, to try a "
+                                  "model), accepted or not."),
 ):
     """Draft blueprints and keep those that pass every check."""
     if ctx.invoked_subcommand is not None:
         return
     env, data_dir = resolve_env(env, data_dir, env_class, env_config, env_init)
-    bounds.check(n=n, concurrency=concurrency, seed=seed)
+    bounds.check(n=n, concurrency=concurrency, seed=seed, max_slots=max_slots)
     executor = executor_choice(executor, ray_address)
-    cfg = load_config(config, {"seed": seed, "blueprint.drafter": drafter})
+    cfg = load_config(config, {"seed": seed, "blueprint.drafter": drafter,
+                               "request_log": log_requests or None})
     run_blueprint_phase(cfg, env, data_dir, n, out, concurrency, quiet, executor, ray_address,
-                        force_config)
+                        force_config, max_slots)
 
 
 def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
                         concurrency: int | None, quiet: bool, executor: str = "local",
-                        ray_address: str | None = None, force_config: bool = False):
+                        ray_address: str | None = None, force_config: bool = False,
+                        max_slots: int | None = None):
     """Phase 1 end to end, with progress and the closing funnel; returns the run dir."""
     from apigen_mt.runner.build import EnvRef, blueprint_settings, build_phase1
     from apigen_mt.runner.funnel import Funnel
@@ -318,7 +348,8 @@ def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path 
                             enabled=False if quiet else None)
 
         outcome, cost, retries = run_batch(
-            run_phase1(phase, run, n, conc, progress, executor=pool, spec=spec),
+            run_phase1(phase, run, n, conc, progress, executor=pool, spec=spec,
+                       max_slots=max_slots),
             run, "blueprint", models, progress)
         if not quiet:  # read one record at a time: a long run's files stay on disk
             Funnel.from_records(run.log(ACCEPTED).rows(), run.log(REJECTED).rows()).print(

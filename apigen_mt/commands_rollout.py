@@ -18,6 +18,7 @@ from apigen_mt.commands_pipeline import (
     ENV_INIT_OPT,
     EXECUTOR_OPT,
     FORCE_CONFIG_OPT,
+    LOG_REQUESTS_OPT,
     RAY_ADDRESS_OPT,
     check_models,
     executor_choice,
@@ -164,14 +165,17 @@ def register(app: typer.Typer) -> None:
         executor: str = EXECUTOR_OPT,
         ray_address: str | None = RAY_ADDRESS_OPT,
         force_config: bool = FORCE_CONFIG_OPT,
+        log_requests: bool = LOG_REQUESTS_OPT,
     ):
         """Play accepted blueprints out; keep conversations whose final state proves them."""
         from apigen_mt.runner.store import resolve_run
 
         bounds.check(n=n, trials=trials, concurrency=concurrency, best_of_n=best_of_n)
         executor = executor_choice(executor, ray_address)
-        cfg = load_config(config, {})
-        run_rollout_phase(cfg, resolve_run(run), n, trials, concurrency, quiet, best_of_n,
+        cfg = load_config(config, {"request_log": log_requests or None})
+        run_path = resolve_run(run)
+        check_models(cfg)  # a missing key or an unreachable endpoint: before any file
+        run_rollout_phase(cfg, run_path, n, trials, concurrency, quiet, best_of_n,
                           executor, ray_address, force_config)
 
     @app.command("run")
@@ -191,12 +195,13 @@ def register(app: typer.Typer) -> None:
         env_config: Path | None = ENV_CONFIG_OPT,
         env_init: str | None = ENV_INIT_OPT,
         force_config: bool = FORCE_CONFIG_OPT,
+        log_requests: bool = LOG_REQUESTS_OPT,
     ):
         """Both phases: blueprints, then rollouts, until --n trajectories are accepted."""
         env, data_dir = resolve_env(env, data_dir, env_class, env_config, env_init)
         bounds.check(n=n, trials=trials, concurrency=concurrency, seed=seed)
         executor = executor_choice(executor, ray_address)
-        cfg = load_config(config, {"seed": seed})
+        cfg = load_config(config, {"seed": seed, "request_log": log_requests or None})
         per_blueprint = max(1, trials or rollout_settings(cfg).trials)
         wanted = max(1, math.ceil(n / per_blueprint * 1.25))
         run_path = None

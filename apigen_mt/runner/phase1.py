@@ -54,8 +54,11 @@ def visible_to(accepted: list[dict[str, Any]], slot: int, lag: int) -> list[dict
 
 async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
                      progress: Progress | None = None, executor: Executor | None = None,
-                     breaker_after: int = 8, spec: Any = None) -> Phase1Outcome:
+                     breaker_after: int = 8, spec: Any = None,
+                     max_slots: int | None = None) -> Phase1Outcome:
     """Produce blueprints until ``n`` are accepted in the run directory.
+
+    ``max_slots`` stops after that many new slots, whatever they gave (to try a model).
 
     ``spec`` (a :class:`~apigen_mt.runner.remote.SlotSpec`) lets an executor rebuild
     the slot function in another process (workers mirror the accepted blueprints).
@@ -72,8 +75,10 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
     if len(accepted) >= n:
         return outcome
     top = max(done, default=-1)
-    keys = itertools.chain((s for s in range(top + 1) if s not in done),
-                           itertools.count(top + 1))
+    keys: Any = itertools.chain((s for s in range(top + 1) if s not in done),
+                                itertools.count(top + 1))
+    if max_slots is not None:
+        keys = itertools.islice(keys, max_slots)
     lag = phase.settings.example_lag if phase.settings.example_lag is not None else concurrency
     in_flight: set[int] = set()
     breaker = CircuitBreaker(breaker_after)

@@ -59,10 +59,11 @@ def unchanged(folder: Path, before: dict[str, str]) -> None:
     assert {k: after.get(k) for k in before} == before
 
 
-def _endpoint_config(folder: Path, base_url: str, headers: str = "") -> Path:
+def _endpoint_config(folder: Path, base_url: str, headers: str = "",
+                     name: str = "local.yaml") -> Path:
     roles = "\n".join(f'  {r}: {{model: "local:sim"}}' for r in ROLES)
     extra = f", extra_headers: {{{headers}}}" if headers else ""
-    path = folder / "local.yaml"
+    path = folder / name
     path.write_text(f'roles:\n{roles}\n  reviewers: [{{model: "local:sim"}}]\nendpoints:\n'
                     f'  local: {{base_url: "{base_url}", api_key_required: false, '
                     f'timeout_s: 300, max_retries: 2, retry_backoff_s: 0.01{extra}}}\n')
@@ -320,14 +321,23 @@ def test_credentials_in_a_url_and_any_header_appear_nowhere(serve, tmp_path):
              "--quiet", "--config", str(good), env=env)
     assert ok.returncode == 0, ok.stderr
     outputs += [ok.stdout, ok.stderr, cli("check", "--config", str(good), env=env).stdout]
-    handle.stop()  # now every request fails: errors files, error lines and check's FAIL
-    bad = cli("run", "--env", "retail", "--n", "2", "--out", str(tmp_path / "runs" / "down"),
-              "--quiet", "--config", str(good), env=env)
+    handle.stop()
+    # a server that is reachable but fails every completion: errors files and error lines
+    failing = serve(faults=("500",), fault_first=10**6)
+    failing_host = failing.base_url.split("://", 1)[1]
+    broken = _endpoint_config(tmp_path, f"http://user:{url_secret}@{failing_host}",
+                              f'X-Org-Credential: "{header_secret}"', name="broken.yaml")
+    bad = cli("run", "--env", "retail", "--n", "2", "--out", str(tmp_path / "runs" / "bad"),
+              "--quiet", "--config", str(broken), env=env)
     one_error_line(bad, 1, "http://***@")
+    assert rows(tmp_path / "runs" / "bad" / "blueprints.errors.jsonl")
+    # an unreachable one: the probe before the run, and check's FAIL line
+    down = cli("run", "--env", "retail", "--n", "2", "--out", str(tmp_path / "runs" / "down"),
+               "--quiet", "--config", str(good), env=env)
+    one_error_line(down, 1, "***@")
     check = cli("check", "--config", str(good), env=env)
     assert check.returncode == 1 and "FAIL" in check.stdout and "***@" in check.stdout
-    outputs += [bad.stdout, bad.stderr, check.stdout, check.stderr]
-    assert rows(tmp_path / "runs" / "down" / "blueprints.errors.jsonl")
+    outputs += [bad.stdout, bad.stderr, down.stdout, down.stderr, check.stdout, check.stderr]
     files = [p for p in (tmp_path / "runs").rglob("*") if p.is_file()]
     assert any(p.name == "config.json" for p in files)
     for secret in (url_secret, header_secret):
