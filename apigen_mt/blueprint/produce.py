@@ -11,7 +11,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from apigen_mt.blueprint.checks import check_execution, check_format, check_policy
+from apigen_mt.blueprint.checks import (
+    Execution,
+    check_execution,
+    check_format,
+    check_policy,
+)
 from apigen_mt.blueprint.committee import Reviewer, reduce_reviews, review_messages
 from apigen_mt.blueprint.context import Context, ContextSampler
 from apigen_mt.blueprint.drafters import Drafter
@@ -62,10 +67,36 @@ class SlotResult:
     rejected: RejectedBlueprint | None = None
 
 
-def _policy_excerpt(env: Environment, limit: int = 2500) -> str:
-    rules = [f"- {r.name}: {r.description}" for r in env.domain.rules]
-    text = "\n".join(rules) if rules else env.policy
-    return text[:limit]
+def _policy_for(env: Environment, tools: set[str]) -> str:
+    """The policy sections that bear on the blueprint's tools (the whole text otherwise)."""
+    hints = env.domain.hints
+    if hints is not None and hints.policy_for is not None and env.policy:
+        return hints.policy_for(env.policy, tools)
+    return env.policy or "\n".join(f"- {r.name}: {r.description}" for r in env.domain.rules)
+
+
+def _scalars(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _scalars(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _scalars(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def touched_records(env: Environment, bp: Blueprint, run: Execution) -> dict[str, Any]:
+    """The records the actions name (and the user's), before and after the actions."""
+    before = run.before[0] if run.before else env.fresh().state
+    after = run.env.state
+    names = {bp.user_id, *(v for a in bp.actions for v in _scalars(a.arguments))}
+    names |= {c.path[1] for c in run.diff if len(c.path) > 1}
+    out: dict[str, Any] = {}
+    for table in env.domain.tables:
+        for key in sorted(n for n in names if isinstance(n, str)):
+            old = before[table][key] if key in before[table] else None
+            new = after[table][key] if key in after[table] else None
+            if old is not None or new is not None:
+                out[f"{table}/{key}"] = {"before": old, "after": new}
+    return out
 
 
 async def run_checks(p: Phase1, draft: dict[str, Any], review: bool = True,
@@ -88,7 +119,9 @@ async def run_checks(p: Phase1, draft: dict[str, Any], review: bool = True,
     if not v.passed or not review:
         return verdicts, bp, []
     writes = {t.name for t in p.env.domain.tools if t.kind == "write"}
-    messages = review_messages(bp, [c.render() for c in run.diff], _policy_excerpt(p.env), writes)
+    messages = review_messages(bp, [c.render() for c in run.diff],
+                               _policy_for(p.env, {a.name for a in bp.actions}), writes,
+                               touched_records(p.env, bp, run), p.env.domain.hints)
     answers = await asyncio.gather(*(r.review(messages) for r in p.reviewers))
     reviews = [a for a in answers if a is not None]
     verdicts.append(reduce_reviews(reviews, p.settings.accept_threshold))

@@ -49,6 +49,30 @@ class PolicyRule:
     tools: frozenset[str] = frozenset()
 
 
+Precondition = Callable[[State, str], "dict[str, list[Any]] | None"]
+
+
+@dataclass
+class DraftingHints:
+    """What a domain tells drafters, declared next to its tools.
+
+    - ``preconditions``: tool name → a function of (state, user id) that says whether the
+      tool can succeed for that user: ``None`` when it cannot (no pending order to
+      cancel), else the argument values it applies to (``{"order_id": ["#W1"]}``), or
+      ``{}`` when anything goes. Tools without an entry are always possible.
+    - ``excerpts``: (state, user id, tools in the suggested walk, rng) → extra context
+      keys such as ``catalogue`` (products the user's items can change to) or ``flights``
+      (search results for the trips in play).
+    - ``policy_for``: (policy text, tools in the walk) → the sections that bear on them.
+    - ``now``: the domain's current time, for time-dependent policies.
+    """
+
+    preconditions: dict[str, Precondition] = field(default_factory=dict)
+    excerpts: Callable[[State, str, list[str], Any], dict[str, Any]] | None = None
+    policy_for: Callable[[str, set[str]], str] | None = None
+    now: str | None = None
+
+
 @dataclass
 class Domain:
     """Everything the engine needs to know about one domain."""
@@ -67,6 +91,8 @@ class Domain:
     graph_remove: list[tuple[str, str]] = field(default_factory=list)
     generator_options: dict[str, int] = field(default_factory=dict)
     quirks: list[str] = field(default_factory=list)
+    # What drafters are shown beyond the user's records (see :class:`DraftingHints`).
+    hints: DraftingHints | None = None
 
     @property
     def policy_path(self) -> Path:

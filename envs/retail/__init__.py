@@ -16,6 +16,7 @@ from apigen_mt.env.domain import Domain
 from apigen_mt.env.state import State
 
 from .data import generate
+from .hints import HINTS
 from .rules import RULES
 from .tools import ALL_TOOLS
 
@@ -94,4 +95,5 @@ DOMAIN = Domain(
     ],
     generator_options={"users": 500, "orders": 1000, "products": 50},
     quirks=QUIRKS,
+    hints=HINTS,
 )
