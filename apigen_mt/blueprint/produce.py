@@ -92,8 +92,8 @@ def touched_records(env: Environment, bp: Blueprint, run: Execution) -> dict[str
     out: dict[str, Any] = {}
     for table in env.domain.tables:
         for key in sorted(n for n in names if isinstance(n, str)):
-            old = before[table][key] if key in before[table] else None
-            new = after[table][key] if key in after[table] else None
+            old = before[table][key] if key in before[table] else None  # noqa: SIM401
+            new = after[table][key] if key in after[table] else None  # noqa: SIM401
             if old is not None or new is not None:
                 out[f"{table}/{key}"] = {"before": old, "after": new}
     return out

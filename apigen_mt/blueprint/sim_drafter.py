@@ -213,7 +213,7 @@ def fill_walk(walk: list[dict[str, Any]], tools: dict[str, dict[str, Any]],
                 break
         else:
             continue
-        for key, value in writes[i].items():
+        for value in writes[i].values():
             if isinstance(value, str):
                 used.add(value)
     if not writes:

@@ -30,7 +30,8 @@ def _swappable(state: State, order: dict[str, Any]) -> list[str]:
     products = state["products"]
     out = []
     for item in order["items"]:
-        product = products[item["product_id"]] if item["product_id"] in products else None
+        pid = item["product_id"]
+        product = products[pid] if pid in products else None  # noqa: SIM401
         if product and any(v["available"] and vid != item["item_id"]
                            for vid, v in product["variants"].items()):
             out.append(item["item_id"])
@@ -113,8 +114,8 @@ def catalogue(state: State, user_id: str, limit: int = CATALOGUE_BUDGET) -> dict
                     continue
                 product = products[pid]
                 entry = {"name": product["name"], "product_id": pid,
-                         "variants": {vid: {"item_id": vid, "options": v["options"], "price": v["price"],
-                                            "available": v["available"]}
+                         "variants": {vid: {"item_id": vid, "options": v["options"],
+                                            "price": v["price"], "available": v["available"]}
                                       for vid, v in product["variants"].items()}}
                 cost = len(json.dumps(entry))
                 if size + cost > limit:
