@@ -186,8 +186,10 @@ def register(app: typer.Typer) -> None:
         _positive("--concurrency", concurrency)
         executor = executor_choice(executor, ray_address)
         cfg = load_config(config, {"seed": seed})
-        per_blueprint = max(1, trials or rollout_settings(cfg).trials)
-        wanted = max(1, math.ceil(n / per_blueprint * 1.25))
+        # about one blueprint per wanted trajectory (and a margin for failed episodes):
+        # phase 2 plays every blueprint once before any twice, so --n is reached across
+        # distinct tasks and extra trials only top it up
+        wanted = max(1, math.ceil(n * 1.2))
         run_path = None
         for _ in range(6):  # draft more blueprints while trials run out short of --n
             run_path = run_blueprint_phase(cfg, env, data_dir, wanted, out, concurrency, quiet,
@@ -197,6 +199,6 @@ def register(app: typer.Typer) -> None:
             if outcome.accepted_total >= n:
                 return
             missing = n - outcome.accepted_total
-            wanted += max(1, math.ceil(missing / per_blueprint * 1.5))
+            wanted += max(1, math.ceil(missing * 1.5))
         console.print(f"stopped short of {n}: see {run_path}")
         raise typer.Exit(1)

@@ -7,7 +7,9 @@ function of (seed, slot, the accepted blueprints it may see) and the models' ans
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,12 +140,8 @@ def _provenance(p: Phase1, slot: int, ctx: Context, rounds: int, verdicts: list[
 
 
 async def produce(p: Phase1, slot: int, visible: list[dict[str, Any]]) -> SlotResult:
-    """Run one slot; ``visible`` are accepted blueprints (as dicts) this slot may use."""
-    group = pick_recombination(p, slot, visible)
-    if group:
-        result = await recombine(p, slot, group)
-        if result.accepted is not None:
-            return result
+    """Run one drafting slot; ``visible`` are accepted blueprints this slot may use.
+    (Recombination has its own attempts, after drafting: see :func:`recombination_groups`.)"""
     return await draft_with_feedback(p, slot, visible)
 
 
@@ -183,23 +181,28 @@ async def draft_with_feedback(p: Phase1, slot: int,
         draft=previous, verdicts=history, feedback=advice))
 
 
-def pick_recombination(p: Phase1, slot: int,
-                       visible: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """2–3 accepted blueprints of one user, for a share of slots (empty: draft normally)."""
-    rng = p.sampler.rng(slot, "recombine")
-    if rng.random() >= p.settings.recombine_share:
-        return []
+def recombination_groups(accepted: list[dict[str, Any]], seed: int,
+                         tried: set[tuple[str, ...]]) -> list[list[dict[str, Any]]]:
+    """Every untried pair and triple of drafted (not recombined) blueprints of one user,
+    in a seeded order (pairs and triples mixed)."""
     by_user: dict[str, list[dict[str, Any]]] = {}
-    for bp in visible:
-        prov = bp.get("provenance") or {}
-        if bp.get("user_id") and not prov.get("recombined_from"):
+    for bp in accepted:
+        if bp.get("user_id") and not (bp.get("provenance") or {}).get("recombined_from"):
             by_user.setdefault(bp["user_id"], []).append(bp)
-    users = sorted(u for u, bps in by_user.items() if len(bps) >= 2)
-    if not users:
-        return []
-    chosen = by_user[rng.choice(users)]
-    k = min(len(chosen), rng.choice([2, 2, 3]))
-    return rng.sample(chosen, k=k)
+    groups = []
+    for user in sorted(by_user):
+        bps = by_user[user]
+        for size in (2, 3):
+            for combo in itertools.combinations(bps, size):
+                if tuple(sorted(b["id"] for b in combo)) not in tried:
+                    groups.append(list(combo))
+    rng = random.Random(f"{seed}:recombine")
+    rng.shuffle(groups)
+    # one group per user first, so the recombined tasks spread over many customers
+    seen: set[str] = set()
+    first = [g for g in groups if g[0]["user_id"] not in seen and not seen.add(g[0]["user_id"])]
+    rest = [g for g in groups if not any(g is f for f in first)]
+    return first + rest
 
 
 async def recombine(p: Phase1, slot: int, group: list[dict[str, Any]]) -> SlotResult:
@@ -210,9 +213,10 @@ async def recombine(p: Phase1, slot: int, group: list[dict[str, Any]]) -> SlotRe
     draft = {"user_id": group[0]["user_id"], "instruction": instruction,
              "actions": [a.model_dump() for a in actions], "outputs": outputs}
     verdicts, bp, reviews = await run_checks(p, draft)
-    ctx = Context(env=p.env.name, user_id=group[0]["user_id"])
+    persona = next((g.get("persona") for g in group if g.get("persona")), None)
+    ctx = Context(env=p.env.name, user_id=group[0]["user_id"], persona=persona)
     if verdicts[-1].passed and bp is not None:
-        bp = bp.model_copy(update={"provenance": _provenance(
+        bp = bp.model_copy(update={"persona": persona, "provenance": _provenance(
             p, slot, ctx, 1, verdicts, reviews, [], [g["id"] for g in group])}).with_id()
         return SlotResult(slot, accepted=bp)
     return SlotResult(slot, rejected=RejectedBlueprint(
@@ -222,12 +226,14 @@ async def recombine(p: Phase1, slot: int, group: list[dict[str, Any]]) -> SlotRe
 
 async def _merged_instruction(p: Phase1, slot: int, group: list[dict[str, Any]]) -> str:
     tasks = [{"instruction": g["instruction"], "actions": g["actions"]} for g in group]
+    persona = next((g.get("persona") for g in group if g.get("persona")), None)
     fallback = " Also: ".join(g["instruction"] for g in group)
     if p.recombiner is None:
         return fallback
     messages = [{"role": "system", "content": load_prompt("recombine").render()},
-                {"role": "user", "content": "Tasks:\n```json\n" + json.dumps(tasks, indent=1)
-                 + "\n```"}]
+                {"role": "user", "content": "Tasks:\n```json\n"
+                 + json.dumps(tasks, separators=(",", ":"), ensure_ascii=False) + "\n```"
+                 + (f"\n\nThe customer's persona (keep it): {persona}" if persona else "")}]
     settings = p.recombiner_settings.model_copy(update={"sample": slot})
     done = await p.recombiner.complete(messages, None, settings)
     try:
