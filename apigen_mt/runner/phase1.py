@@ -117,10 +117,12 @@ async def _recombine(phase: Phase1, run: RunDir, n: int, concurrency: int,
         row: dict[str, Any] = {"attempt": start + k, "sources": [g["id"] for g in groups[k]],
                                "user_id": groups[k][0]["user_id"]}
         outcome.recombination_attempts += 1
+        outcome.scheduled += 1  # an attempt counts like a slot in the closing line
         if isinstance(result, Failed):
             if not isinstance(result.error, ModelError):
                 raise result.error
             row.update(outcome="error", reasons=[str(result.error)])
+            outcome.errored += 1
         elif result.accepted is not None and \
                 result.accepted.action_signature() not in signatures:
             bp = result.accepted
@@ -139,6 +141,9 @@ async def _recombine(phase: Phase1, run: RunDir, n: int, concurrency: int,
         else:
             rej = result.rejected
             row.update(outcome="rejected", stage=rej.stage, reasons=rej.reasons)
+        if row["outcome"] == "rejected":
+            outcome.rejected += 1
+            outcome.stages[f"recombination {row['stage']}"] += 1
         attempts_log.append([row])
         return total[0] < n
 
