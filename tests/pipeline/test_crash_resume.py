@@ -26,6 +26,11 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def _written(run: Path) -> int:
+    """Bytes in the run's data files so far."""
+    return sum((run / name).stat().st_size for name in DATA_FILES if (run / name).exists())
+
+
 def test_killed_runs_resume_to_identical_files(tmp_path):
     env = _env(tmp_path)
     reference = tmp_path / "reference"
@@ -35,9 +40,16 @@ def test_killed_runs_resume_to_identical_files(tmp_path):
     rng = random.Random(11)
     kills = 0
     for _ in range(5):
-        proc = subprocess.Popen(_command(crashed), env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.8, 2.5))
+        # Kill once the run has written something new, not after a fixed sleep: a fast
+        # machine would finish first and a slow one would never get past start-up.
+        before = _written(crashed)
+        proc = subprocess.Popen(_command(crashed), env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        grow = rng.randint(1, 4000)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and _written(crashed) < before + grow \
+                and time.monotonic() < deadline:
+            time.sleep(0.005)
         if proc.poll() is not None:
             break
         proc.send_signal(signal.SIGKILL)
