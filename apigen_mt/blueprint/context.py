@@ -185,12 +185,14 @@ class ContextSampler:
                                            self.settings.user_token_budget)
         if rng.random() < rates.walk:
             possible = self.possible(ctx.user_id)
-            core, targets = claim_targets(possible, self.settings.draw_writes(rng), rng)
+            core, targets = claim_targets(possible, self.settings.draw_writes(rng), rng,
+                                          self.hints.exclusive)
             ctx.walk = self.graph.walk(rng, allowed=set(possible), core=core or None)
             ctx.targets = {t: targets.get(t, possible.get(t, {})) for t in ctx.walk
                            if t in possible}
             if ctx.user_id is not None and self.hints.excerpts is not None:
-                ctx.excerpts = self.hints.excerpts(self.env.state, ctx.user_id, ctx.walk,
+                walk = {t: ctx.targets.get(t, {}) for t in ctx.walk}
+                ctx.excerpts = self.hints.excerpts(self.env.state, ctx.user_id, walk,
                                                    self.rng(slot, "excerpts"))
         if rng.random() < rates.rules:
             ctx.policy = self._policy_for(ctx.walk)
@@ -211,34 +213,46 @@ class ContextSampler:
 
 
 def claim_targets(possible: dict[str, dict[str, list[Any]]], count: int,
-                  rng: random.Random) -> tuple[list[str], dict[str, dict[str, list[Any]]]]:
-    """Up to ``count`` writes that can all hold at once: each claims a record of its own
-    (its first target argument), so two writes never need the same pending order."""
+                  rng: random.Random, exclusive: frozenset[str] | None = None
+                  ) -> tuple[list[str], dict[str, dict[str, list[Any]]]]:
+    """Up to ``count`` writes that can all hold at once. An exclusive write claims a record
+    of its own (its first target argument) that no other write of the task may use; the
+    others may share records among themselves but not with an exclusive one."""
     names = sorted(possible)
     rng.shuffle(names)
-    claimed: set[Any] = set()
-    core: list[str] = []
-    targets: dict[str, dict[str, list[Any]]] = {}
+    chosen: list[str] = []
     for name in names * 2:  # a tool may come twice when it has records to spare
-        if len(core) >= count:
+        if len(chosen) >= count:
             break
+        if name not in chosen or possible[name]:
+            chosen.append(name)
+
+    def is_exclusive(name: str) -> bool:
+        return bool(possible[name]) and (exclusive is None or name in exclusive)
+
+    claimed: set[Any] = set()
+    targets: dict[str, dict[str, list[Any]]] = {}
+    core: list[str] = []
+    for name in sorted(chosen, key=lambda n: not is_exclusive(n)):  # exclusive ones first
         found = possible[name]
         if not found:
-            if name not in core:
-                core.append(name)
+            core.append(name)
             continue
         key = next(iter(found))
         free = [v for v in found[key] if v not in claimed]
         if not free:
             continue
-        pick = rng.choice(free)
-        claimed.add(pick)
-        if name in targets:
-            targets[name][key] = [*targets[name][key], pick]
+        if is_exclusive(name):
+            pick = [rng.choice(free)]
+            claimed.add(pick[0])
         else:
-            targets[name] = {**found, key: [pick]}
+            pick = free
+        previous = targets.get(name, {}).get(key, [])
+        targets[name] = {**found, key: list(dict.fromkeys([*previous, *pick]))}
         core.append(name)
     rng.shuffle(core)
+    # an exclusive write ends what can happen to its record: it comes after the others
+    core.sort(key=is_exclusive)
     return core, targets
 
 

@@ -55,6 +55,16 @@ def build_pool(ctx: dict[str, Any]) -> ValuePool:
     return pool
 
 
+def offers(pool: ValuePool) -> ValuePool:
+    """A pool of the offered records alone (catalogue entries, search results): where a
+    replacement comes from, rather than another item of the same order."""
+    cached = getattr(pool, "_offers", None)
+    if cached is None:
+        cached = ValuePool(records=pool.records[pool.offered:])
+        pool._offers = cached
+    return cached
+
+
 def _record_objects(pool: ValuePool, props: list[str]) -> list[dict[str, Any]]:
     """Records that hold every one of ``props``: offers first (a booking takes its flights
     from the search results, not from trips already taken), else the customer's own."""
@@ -154,8 +164,21 @@ def fill_call(schema: dict[str, Any], pool: ValuePool, targets: dict[str, list[A
         if name.startswith("new_") and scoped and rng.random() > careless:
             scoped = _offered(pool, scoped) or scoped
         if name.startswith("new_") and isinstance(args.get(name[4:]), list) and scoped:
-            size = len(args[name[4:]])  # as many new items as old ones
-            args[name] = [rng.choice(scoped) for _ in range(size)]
+            # one new value per old one, each from the old one's own record (a variant of
+            # that item's product)
+            values = []
+            for old in args[name[4:]]:
+                chosen = {**args, name[4:]: [old]}
+                own = scoped_candidates(offers(pool), name, chosen) or \
+                    scoped_candidates(pool, name, chosen)
+                if not own:  # the context does not show this item's alternatives
+                    if rng.random() > careless:
+                        return None
+                    own = scoped
+                if rng.random() > careless:
+                    own = _offered(pool, own) or own
+                values.append(rng.choice(own))
+            args[name] = values
             continue
         ok, value = propose_value(sub, name, pool, rng, scoped or None)
         if not ok:

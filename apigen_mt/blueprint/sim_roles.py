@@ -37,17 +37,18 @@ from apigen_mt.blueprint.sim_drafter import (
     parse_tools,
 )
 from apigen_mt.llm.sim import SimReply, SimRequest, register_sim_role
+from apigen_mt.records import Action
 
 DEFAULT_FLAWS = {
-    "drafter.bad_format": 0.08,
-    "drafter.wrong_argument": 0.10,
-    "drafter.omit_detail": 0.12,
-    "drafter.policy_violation": 0.10,
+    "drafter.bad_format": 0.10,
+    "drafter.wrong_argument": 0.12,
+    "drafter.omit_detail": 0.15,
+    "drafter.policy_violation": 0.25,
     "drafter.unparseable": 0.05,
     "drafter.info_request": 0.3,  # not a flaw: a share of tasks also ask for a fact
-    "reviewer.false_reject": 0.06,
+    "reviewer.false_reject": 0.08,
     "reviewer.miss": 0.10,
-    "reviewer.dull": 0.08,
+    "reviewer.dull": 0.10,
 }
 _REDRAFT_DAMPING = 0.2  # feedback fixes most flaws: later rounds repeat them rarely
 
@@ -133,15 +134,33 @@ def _mangle(value: str, rng: random.Random) -> str:
     return value[:i] + str((int(value[i]) + rng.randint(1, 8)) % 10) + value[i + 1:]
 
 
-def _off_target(walk: list[dict[str, Any]], pool: Any,
-                rng: random.Random) -> list[dict[str, Any]] | None:
-    """The walk with one write aimed at a record its preconditions exclude (an order
-    that is no longer pending, a reservation that cannot be cancelled …)."""
+def _example_values(examples: list[Any], tool: str, name: str) -> list[Any]:
+    """Values an example's calls used for an argument called ``name`` (calls of the same
+    tool first)."""
+    out, same = [], []
+    for ex in examples:
+        for action in (ex.get("actions") or []) if isinstance(ex, dict) else []:
+            if isinstance(action, dict):
+                value = (action.get("arguments") or {}).get(name)
+                if isinstance(value, str):
+                    (same if action.get("name") == tool else out).append(value)
+    return same or out
+
+
+def _off_target(walk: list[dict[str, Any]], pool: Any, rng: random.Random,
+                examples: list[Any]) -> list[dict[str, Any]] | None:
+    """The walk with one write aimed at a record its preconditions exclude: an order that
+    is no longer pending, a reservation that cannot be cancelled, or a record copied from
+    an example (someone else's order)."""
     options = []
     for i, step in enumerate(walk):
         for name, allowed in (step.get("applies_to") or {}).items():
             others = [v for v in pool.candidates(name) if v not in allowed
                       and isinstance(v, str)]
+            copied = [v for v in _example_values(examples, step["name"], name)
+                      if v not in allowed]
+            if copied and (not others or rng.random() < 0.8):
+                others = copied
             if others:
                 options.append((i, name, others))
     if not options:
@@ -150,6 +169,15 @@ def _off_target(walk: list[dict[str, Any]], pool: Any,
     changed = [dict(s) for s in walk]
     changed[i]["applies_to"] = {**changed[i]["applies_to"], name: [rng.choice(others)]}
     return changed
+
+
+def _keep_old_value(actions: list[Action], writes: set[str], rng: random.Random) -> None:
+    """A change that keeps the old value (``new_item_ids`` equal to ``item_ids``)."""
+    options = [(a, k) for a in actions if a.name in writes for k in a.arguments
+               if k.startswith("new_") and k[4:] in a.arguments]
+    if options:
+        action, key = rng.choice(options)
+        action.arguments[key] = json.loads(json.dumps(action.arguments[key[4:]]))
 
 
 def drafter(req: SimRequest) -> SimReply:
@@ -176,9 +204,16 @@ def drafter(req: SimRequest) -> SimReply:
     pool = build_pool(ctx)
     actions = corrected(previous, feedback) if previous else None
     if actions is None:
-        if _flaw(req, "policy_violation", round_no, named):
-            walk = _off_target(walk, pool, req.rng) or walk
+        careless = _flaw(req, "policy_violation", round_no, named)
+        swaps = any(s.get("changes_records") and s["name"] in tools and any(
+            k.startswith("new_") for k in tools[s["name"]].get("parameters", {})
+            .get("properties", {})) for s in walk)
+        if careless and not (swaps and req.rng.random() < 0.7):
+            walk = _off_target(walk, pool, req.rng, ctx.get("examples") or []) or walk
+            careless = False
         actions = fill_walk(walk, tools, pool, req.rng, avoid)
+        if careless and actions:
+            _keep_old_value(actions, writes, req.rng)
     if not actions:
         return SimReply(text="I could not find a request that works with these records.")
     actions = [a.model_copy(deep=True) for a in actions]
@@ -186,8 +221,17 @@ def drafter(req: SimRequest) -> SimReply:
     omit = None
     if write_at and _flaw(req, "omit_detail", round_no, named):
         i = req.rng.choice(write_at)
-        if actions[i].arguments:
-            omit = (i, req.rng.choice(sorted(actions[i].arguments)))
+        keys = sorted(actions[i].arguments)
+        req.rng.shuffle(keys)
+        # the detail forgotten is one the rest of the instruction does not give either
+        plain = write_instruction(actions, kinds, ctx.get("user_id"),
+                                  ctx.get("user_records"), None, random.Random(0),
+                                  omit=None).lower()
+        for key in keys:
+            said = re.escape(render_value(actions[i].arguments[key]).lower())
+            if len(re.findall(rf"(?<!\w){said}(?!\w)", plain)) == 1:
+                omit = (i, key)
+                break
     questions, outputs = [], []
     if req.chance("drafter.info_request", DEFAULT_FLAWS["drafter.info_request"]):
         asked = fact_to_ask(actions, tools, pool, writes, req.rng)
@@ -236,7 +280,8 @@ def _missing_details(task: dict[str, Any]) -> list[str]:
             values = value if isinstance(value, list) else [value]
             for v in values:
                 scalar = isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                if scalar and render_value(v).lower() not in instruction:
+                said = re.escape(render_value(v).lower())
+                if scalar and not re.search(rf"(?<!\w){said}(?!\w)", instruction):
                     missing.append(f"{action['name']}.{key} = {render_value(v)}")
     return missing
 

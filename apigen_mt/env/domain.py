@@ -60,15 +60,20 @@ class DraftingHints:
       tool can succeed for that user: ``None`` when it cannot (no pending order to
       cancel), else the argument values it applies to (``{"order_id": ["#W1"]}``), or
       ``{}`` when anything goes. Tools without an entry are always possible.
-    - ``excerpts``: (state, user id, tools in the suggested walk, rng) → extra context
-      keys such as ``catalogue`` (products the user's items can change to) or ``flights``
-      (search results for the trips in play).
+    - ``excerpts``: (state, user id, the walk's tools → their targets, rng) → extra
+      context keys such as ``catalogue`` (products the user's items can change to) or
+      ``flights`` (search results for the trips in play).
     - ``policy_for``: (policy text, tools in the walk) → the sections that bear on them.
     - ``now``: the domain's current time, for time-dependent policies.
+    - ``exclusive``: writes that use up the record they act on (a cancelled order cannot
+      be changed again), so no other write of a task may target it; other writes may
+      share a record. ``None``: every write with a precondition is exclusive.
     """
 
     preconditions: dict[str, Precondition] = field(default_factory=dict)
-    excerpts: Callable[[State, str, list[str], Any], dict[str, Any]] | None = None
+    exclusive: frozenset[str] | None = None
+    excerpts: Callable[[State, str, dict[str, dict[str, list[Any]]], Any],
+                       dict[str, Any]] | None = None
     policy_for: Callable[[str, set[str]], str] | None = None
     now: str | None = None
 

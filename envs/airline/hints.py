@@ -110,13 +110,16 @@ def _routes(state: State) -> list[tuple[str, str]]:
     return sorted({(f["origin"], f["destination"]) for f in state["flights"].values()})
 
 
-def flights_excerpt(state: State, user_id: str, tools: list[str],
+def flights_excerpt(state: State, user_id: str, walk: dict[str, dict[str, list[Any]]],
                     rng: random.Random) -> list[dict[str, Any]]:
-    """Search results for the trips the walk's tools could book or change to."""
+    """Search results for the trips the walk's tools could book or change to: the
+    routes of the reservations a flight change applies to, new routes for a booking."""
     found: list[dict[str, Any]] = []
+    tools = set(walk)
     if "update_reservation_flights" in tools:
+        wanted = set(walk["update_reservation_flights"].get("reservation_id", []))
         for r in _reservations(state, user_id):
-            if not _open(state, r) or r["cabin"] == "basic_economy":
+            if r["reservation_id"] not in wanted:
                 continue
             for seg in r["flights"]:
                 base = date.fromisoformat(seg["date"])
@@ -143,10 +146,11 @@ def flights_excerpt(state: State, user_id: str, tools: list[str],
     return list(unique.values())[:MAX_FLIGHTS]
 
 
-def excerpts(state: State, user_id: str, tools: list[str], rng: random.Random) -> dict[str, Any]:
+def excerpts(state: State, user_id: str, walk: dict[str, dict[str, list[Any]]],
+             rng: random.Random) -> dict[str, Any]:
     """Flights the customer could take, when a booking or a flight change is in the walk."""
-    if FLIGHT_TOOLS & set(tools):
-        return {"flights": flights_excerpt(state, user_id, tools, rng)}
+    if FLIGHT_TOOLS & set(walk):
+        return {"flights": flights_excerpt(state, user_id, walk, rng)}
     return {}
 
 
@@ -167,5 +171,10 @@ def policy_for(text: str, tools: set[str]) -> str:
     return sections_for(text, tools, POLICY_KEYWORDS, always=["behave", "records", "basic"])
 
 
+EXCLUSIVE = frozenset({"cancel_reservation", "send_certificate"})
+"""Writes after which nothing else may target the same record (changes to flights, bags
+and passengers can share a reservation)."""
+
+
 HINTS = DraftingHints(preconditions=PRECONDITIONS, excerpts=excerpts, policy_for=policy_for,
-                      now=NOW_TEXT)
+                      now=NOW_TEXT, exclusive=EXCLUSIVE)

@@ -98,37 +98,44 @@ PRECONDITIONS = {
 }
 
 
-def catalogue(state: State, user_id: str, limit: int = CATALOGUE_BUDGET) -> dict[str, Any]:
+def catalogue(state: State, user_id: str, first: list[str] = (),
+              limit: int = CATALOGUE_BUDGET) -> dict[str, Any]:
     """The products of the user's pending and delivered items, every variant with its
-    options, price and availability, nearest orders first, within ``limit`` characters."""
+    item id, options, price and availability, within ``limit`` characters: the orders in
+    ``first`` (those the walk changes) before the others."""
     import json
 
     products = state["products"]
+    orders = state["orders"]
+    mine = [o for status in ("pending", "delivered") for o in _orders(state, user_id, status)]
+    ranked = [orders[oid] for oid in first if oid in orders] + mine
     out: dict[str, Any] = {}
     size = 0
-    for status in ("pending", "delivered"):
-        for order in _orders(state, user_id, status):
-            for item in order["items"]:
-                pid = item["product_id"]
-                if pid in out or pid not in products:
-                    continue
-                product = products[pid]
-                entry = {"name": product["name"], "product_id": pid,
-                         "variants": {vid: {"item_id": vid, "options": v["options"],
-                                            "price": v["price"], "available": v["available"]}
-                                      for vid, v in product["variants"].items()}}
-                cost = len(json.dumps(entry))
-                if size + cost > limit:
-                    return out
-                out[pid] = entry
-                size += cost
+    for order in ranked:
+        for item in order["items"]:
+            pid = item["product_id"]
+            if pid in out or pid not in products:
+                continue
+            product = products[pid]
+            entry = {"name": product["name"], "product_id": pid,
+                     "variants": {vid: {"item_id": vid, "options": v["options"],
+                                        "price": v["price"], "available": v["available"]}
+                                  for vid, v in product["variants"].items()}}
+            cost = len(json.dumps(entry))
+            if size + cost > limit:
+                continue  # a smaller product may still fit
+            out[pid] = entry
+            size += cost
     return out
 
 
-def excerpts(state: State, user_id: str, tools: list[str], rng: random.Random) -> dict[str, Any]:
+def excerpts(state: State, user_id: str, walk: dict[str, dict[str, list[Any]]],
+             rng: random.Random) -> dict[str, Any]:
     """A catalogue excerpt when an item-changing tool is in the walk."""
-    if ITEM_TOOLS & set(tools):
-        return {"catalogue": catalogue(state, user_id)}
+    tools = ITEM_TOOLS & set(walk)
+    if tools:
+        first = [oid for t in sorted(tools) for oid in walk[t].get("order_id", [])]
+        return {"catalogue": catalogue(state, user_id, first)}
     return {}
 
 
@@ -149,4 +156,11 @@ def policy_for(text: str, tools: set[str]) -> str:
     return sections_for(text, tools, POLICY_KEYWORDS, always=["working", "store", "basic"])
 
 
-HINTS = DraftingHints(preconditions=PRECONDITIONS, excerpts=excerpts, policy_for=policy_for)
+EXCLUSIVE = frozenset({"cancel_pending_order", "modify_pending_order_items",
+                       "return_delivered_order_items", "exchange_delivered_order_items"})
+"""Writes after which the order takes no other change (address and payment changes keep
+an order pending, so they can share it)."""
+
+
+HINTS = DraftingHints(preconditions=PRECONDITIONS, excerpts=excerpts, policy_for=policy_for,
+                      exclusive=EXCLUSIVE)
