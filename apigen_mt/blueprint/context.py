@@ -144,17 +144,43 @@ class ContextSampler:
 
     def user_for(self, slot: int) -> str | None:
         """The slot's user: at ``sibling_rate`` the previous slot's (up to three slots in a
-        row share one), so a run holds users with several tasks to recombine."""
+        row share one), so a run holds users with several tasks to recombine. A user is
+        drawn among a few at random, preferring one whose records allow the most writes
+        (a long task needs a customer with several orders or trips)."""
         if not self.users:
             return None
         first, back = slot, 0
         while first > 0 and back < 2 and \
                 self.rng(first, "sibling").random() < self.settings.sibling_rate:
             first, back = first - 1, back + 1
-        return self.rng(first, "user").choice(self.users)
+        rng = self.rng(first, "user")
+        picks = [rng.choice(self.users) for _ in range(3)]
+        return max(picks, key=lambda u: (self._room(u), -picks.index(u)))
 
-    def possible(self, user_id: str | None) -> dict[str, dict[str, list[Any]]]:
-        """Write tools whose preconditions can hold for the user, with their targets."""
+    def _room(self, user_id: str) -> int:
+        """How many writes the user's records allow (one per record a write may target)."""
+        room = 0
+        for targets in self.possible(user_id).values():
+            room += len(next(iter(targets.values()))) if targets else 1
+        return room
+
+    def _sibling_claims(self, slot: int, user_id: str | None) -> set[Any]:
+        """Records the slot before claimed for the same user: a sibling task leaves them
+        alone, so the two can later be recombined into one conversation."""
+        if slot == 0 or user_id is None or self.user_for(slot - 1) != user_id:
+            return set()
+        prev = self.sample(slot - 1, [], user_id=user_id)
+        taken = set()
+        for name, targets in prev.targets.items():
+            exclusive = self.hints.exclusive
+            if targets and (exclusive is None or name in exclusive):
+                taken.update(next(iter(targets.values())))
+        return taken
+
+    def possible(self, user_id: str | None,
+                 taken: set[Any] = frozenset()) -> dict[str, dict[str, list[Any]]]:
+        """Write tools whose preconditions can hold for the user, with their targets
+        (minus the records in ``taken``)."""
         out: dict[str, dict[str, list[Any]]] = {}
         for name in self.graph.writes():
             check = self.hints.preconditions.get(name)
@@ -162,6 +188,11 @@ class ContextSampler:
                 out[name] = {}
                 continue
             found = check(self.env.state, user_id)
+            if found and taken:
+                key = next(iter(found))
+                found = {**found, key: [v for v in found[key] if v not in taken]}
+                if not found[key]:
+                    continue
             if found is not None:
                 out[name] = found
         return out
@@ -180,13 +211,13 @@ class ContextSampler:
             ctx.user_id = rng.choice(reusable)
         else:
             ctx.user_id = self.user_for(slot)
+        writes = self.settings.draw_writes(rng)
         if ctx.user_id is not None and rng.random() < rates.user:
             ctx.user_data = trim_to_budget(user_view(self.env, ctx.user_id),
                                            self.settings.user_token_budget)
         if rng.random() < rates.walk:
-            possible = self.possible(ctx.user_id)
-            core, targets = claim_targets(possible, self.settings.draw_writes(rng), rng,
-                                          self.hints.exclusive)
+            possible = self.possible(ctx.user_id, self._sibling_claims(slot, ctx.user_id))
+            core, targets = claim_targets(possible, writes, rng, self.hints.exclusive)
             ctx.walk = self.graph.walk(rng, allowed=set(possible), core=core or None)
             ctx.targets = {t: targets.get(t, possible.get(t, {})) for t in ctx.walk
                            if t in possible}

@@ -181,10 +181,29 @@ async def draft_with_feedback(p: Phase1, slot: int,
         draft=previous, verdicts=history, feedback=advice))
 
 
+def _records_written(bp: dict[str, Any], env: Environment | None,
+                     writes: set[str]) -> set[str]:
+    """Ids of records (keys of the environment's tables) that the blueprint's writes name."""
+    if env is None:
+        return set()
+    out = set()
+    for action in bp["actions"]:
+        if action["name"] not in writes:
+            continue
+        for value in _scalars(action.get("arguments") or {}):
+            if value != bp.get("user_id") and any(value in env.state[t]
+                                                  for t in env.domain.tables):
+                out.add(value)
+    return out
+
+
 def recombination_groups(accepted: list[dict[str, Any]], seed: int,
-                         tried: set[tuple[str, ...]]) -> list[list[dict[str, Any]]]:
-    """Every untried pair and triple of drafted (not recombined) blueprints of one user,
-    in a seeded order (pairs and triples mixed)."""
+                         tried: set[tuple[str, ...]],
+                         env: Environment | None = None) -> list[list[dict[str, Any]]]:
+    """Every untried pair and triple of drafted (not recombined) blueprints of one user
+    whose writes change different records (two tasks that both cancel one order cannot
+    be done in one conversation), in a seeded order (pairs and triples mixed)."""
+    writes = {t.name for t in env.domain.tools if t.kind == "write"} if env else set()
     by_user: dict[str, list[dict[str, Any]]] = {}
     for bp in accepted:
         if bp.get("user_id") and not (bp.get("provenance") or {}).get("recombined_from"):
@@ -194,8 +213,13 @@ def recombination_groups(accepted: list[dict[str, Any]], seed: int,
         bps = by_user[user]
         for size in (2, 3):
             for combo in itertools.combinations(bps, size):
-                if tuple(sorted(b["id"] for b in combo)) not in tried:
-                    groups.append(list(combo))
+                if tuple(sorted(b["id"] for b in combo)) in tried:
+                    continue
+                touched = [_records_written(b, env, writes) for b in combo]
+                if any(touched[i] & touched[j] for i, j in
+                       itertools.combinations(range(len(combo)), 2)):
+                    continue
+                groups.append(list(combo))
     rng = random.Random(f"{seed}:recombine")
     rng.shuffle(groups)
     # one group per user first, so the recombined tasks spread over many customers

@@ -106,7 +106,7 @@ async def _recombine(phase: Phase1, run: RunDir, n: int, concurrency: int,
         signatures.add(bp.action_signature())
     previous = list(attempts_log.rows())
     tried = {tuple(sorted(r["sources"])) for r in previous}
-    groups = recombination_groups(accepted, phase.seed, tried)
+    groups = recombination_groups(accepted, phase.seed, tried, phase.env)
     start = max((r["attempt"] for r in previous), default=-1) + 1
     total = [len(accepted)]
 
