@@ -154,15 +154,19 @@ class ContextSampler:
                 self.rng(first, "sibling").random() < self.settings.sibling_rate:
             first, back = first - 1, back + 1
         rng = self.rng(first, "user")
-        picks = [rng.choice(self.users) for _ in range(3)]
+        picks = [rng.choice(self.users) for _ in range(4)]
         return max(picks, key=lambda u: (self._room(u), -picks.index(u)))
 
     def _room(self, user_id: str) -> int:
         """How many writes the user's records allow (one per record a write may target)."""
-        room = 0
+        records: set[Any] = set()
+        free = 0
         for targets in self.possible(user_id).values():
-            room += len(next(iter(targets.values()))) if targets else 1
-        return room
+            if targets:
+                records.update(next(iter(targets.values())))
+            else:
+                free += 1
+        return len(records) + free
 
     def _sibling_claims(self, slot: int, user_id: str | None) -> set[Any]:
         """Records the slot before claimed for the same user: a sibling task leaves them

@@ -39,7 +39,7 @@ class BlueprintSettings(BaseModel):
     examples: int = 2
     # writes per blueprint: count → probability (normalised); longer tasks make longer
     # conversations (the paper's trajectories average about 7 tool calls)
-    writes: dict[int, float] = Field(default_factory=lambda: {1: 0.1, 2: 0.4, 3: 0.5})
+    writes: dict[int, float] = Field(default_factory=lambda: {1: 0.05, 2: 0.4, 3: 0.55})
     personas_file: str | None = None
     parse_retries: int = 2
     concurrency: int = Field(32, ge=1)
