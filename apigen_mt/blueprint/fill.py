@@ -40,6 +40,7 @@ class ValuePool:
     values: dict[str, list[Any]] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
     offered: int = 0  # records from this index on are offers (catalogue, search results)
+    offers_pool: ValuePool | None = field(default=None, repr=False)  # those records alone
     _scopes: dict[int, tuple[frozenset, ValuePool]] = field(default_factory=dict, repr=False)
 
     def copy(self) -> ValuePool:

@@ -58,11 +58,9 @@ def build_pool(ctx: dict[str, Any]) -> ValuePool:
 def offers(pool: ValuePool) -> ValuePool:
     """A pool of the offered records alone (catalogue entries, search results): where a
     replacement comes from, rather than another item of the same order."""
-    cached = getattr(pool, "_offers", None)
-    if cached is None:
-        cached = ValuePool(records=pool.records[pool.offered:])
-        pool._offers = cached
-    return cached
+    if pool.offers_pool is None:
+        pool.offers_pool = ValuePool(records=pool.records[pool.offered:])
+    return pool.offers_pool
 
 
 def _record_objects(pool: ValuePool, props: list[str]) -> list[dict[str, Any]]:
