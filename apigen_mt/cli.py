@@ -10,7 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from apigen_mt import bounds
+from apigen_mt.atomic import write_atomic
 from apigen_mt.errors import UsageError, guarded
+from apigen_mt.outputs import check_output_file, check_output_folder
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Manufacture verified multi-turn tool-use training data.")
@@ -80,6 +83,8 @@ def env_replay(
 
     if hash_method not in ("tau", "canonical"):
         raise UsageError(f"--hash must be 'tau' or 'canonical', not '{hash_method}'")
+    if dump_state is not None:  # before any work: a refusal leaves every file as it was
+        check_output_file(dump_state, "--dump-state", inputs=[tasks], input_dirs=[data_dir])
     task_list = load_tasks(tasks, split)
     environment = load_environment(env, data_dir=data_dir)
     dumps = []
@@ -90,7 +95,10 @@ def env_replay(
         if dump_state is not None:
             dumps.append({"index": index, "changes": result["env"].state.changes()})
     if dump_state is not None:
-        dump_state.write_text(json.dumps(dumps, indent=1))
+        try:
+            write_atomic(dump_state, json.dumps(dumps, indent=1))
+        except OSError as exc:
+            raise UsageError(str(exc)) from None
 
 
 @env_app.command("data")
@@ -104,7 +112,9 @@ def env_data(
     """Generate a domain's data (same seed and options, byte-identical files)."""
     from apigen_mt.env.domain import load_domain
 
+    bounds.check(seed=seed, users=users)
     domain = load_domain(name)
+    check_output_folder(out, "--out", [f"{t}.json" for t in domain.tables])
     options: dict[str, int] = {}
     for item in size:
         key, _, value = item.partition("=")
@@ -117,9 +127,14 @@ def env_data(
             raise UsageError("--users must be positive")
         options["users"] = users
     tables = domain.generate(seed=seed, **options)
-    out.mkdir(parents=True, exist_ok=True)
-    for table, records in tables.items():
-        (out / f"{table}.json").write_text(json.dumps(records, indent=2, sort_keys=False) + "\n")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for table, records in tables.items():
+            write_atomic(out / f"{table}.json",
+                         json.dumps(records, indent=2, sort_keys=False) + "\n")
+    except OSError as exc:
+        raise UsageError(str(exc) if "cannot write" in str(exc)
+                         else f"cannot write to {out}: {exc.strerror or exc}") from None
     console.print(f"wrote {', '.join(f'{t}.json ({len(r)})' for t, r in tables.items())} "
                   f"to {out}")
 
@@ -129,7 +144,7 @@ def _register_optional() -> None:
     import importlib
 
     for module in ("apigen_mt.commands_model", "apigen_mt.commands_pipeline",
-                   "apigen_mt.commands_export"):
+                   "apigen_mt.commands_export", "apigen_mt.commands_verify"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

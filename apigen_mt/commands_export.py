@@ -11,9 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from apigen_mt.errors import UsageError
+from apigen_mt import bounds
+from apigen_mt.atomic import write_atomic
+from apigen_mt.errors import RunFailure, UsageError
+from apigen_mt.outputs import check_output_file, check_output_folder
 
 console = Console()
+EVAL_FILES = ("results.json", "episodes.jsonl", "cache")  # what `eval` writes in --out
 
 
 def _export(run: Path | None, fmt: str, out: Path | None, split: str | None,
@@ -46,6 +50,8 @@ def _stats(run: Path | None, html: Path | None) -> None:
     from apigen_mt.stats.terminal import print_stats
 
     path = resolve_run(run)
+    if html is not None:  # before any work: a refusal leaves every file as it was
+        check_output_file(html, "--html", input_dirs=[path])
     data = RunData.load(path)
     stats = compute(
         env=data.env_name, blueprints=[b.model_dump(mode="json") for b in data.blueprints],
@@ -56,11 +62,9 @@ def _stats(run: Path | None, html: Path | None) -> None:
     print_stats(stats, console)
     if html is not None:
         page = render_html(stats, f"apigen-mt run report: {path.name}")
-        tmp = html.parent / f".{html.name}.tmp"
         try:
             html.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(page, encoding="utf-8")
-            tmp.replace(html)
+            write_atomic(html, page)
         except OSError as exc:
             raise UsageError(f"cannot write {html}: {exc.strerror or exc}") from None
         console.print(f"report written to {html}")
@@ -75,7 +79,7 @@ def _default_eval_dir(env: str, tasks: Path, split: str | None, seed: int) -> Pa
 
 def _eval(env: str, tasks: Path, split: str | None, data_dir: Path | None, trials: int,
           config: Path | None, concurrency: int | None, out: Path | None,
-          quiet: bool) -> None:
+          quiet: bool, protocol: str = "apigen-mt") -> None:
     from apigen_mt.commands_pipeline import load_config
     from apigen_mt.commands_rollout import rollout_settings
     from apigen_mt.env.tasks import load_tasks
@@ -84,10 +88,9 @@ def _eval(env: str, tasks: Path, split: str | None, data_dir: Path | None, trial
     from apigen_mt.runner.build import EnvRef, load_builtin_sim_roles
     from apigen_mt.stats.evaluate import TaskResult, evaluate, summarize, task_to_blueprint
 
-    if trials <= 0:
-        raise UsageError(f"--trials must be a positive number, got {trials}")
-    if concurrency is not None and concurrency <= 0:
-        raise UsageError(f"--concurrency must be a positive number, got {concurrency}")
+    bounds.check(trials=trials, concurrency=concurrency)
+    if out is not None:
+        check_output_folder(out, "--out", EVAL_FILES)
     task_rows = load_tasks(tasks, split)
     if not task_rows:
         raise UsageError(f"{tasks} holds no tasks" + (f" in split {split}" if split else ""))
@@ -100,10 +103,15 @@ def _eval(env: str, tasks: Path, split: str | None, data_dir: Path | None, trial
                 raise UsageError(f"{tasks}: task {task.get('index', i)} action {j} names an "
                                  f"unknown tool '{action['name']}'")
     blueprints = [task_to_blueprint(t, env_name) for t in task_rows]
+    from apigen_mt.rollout.settings import PROTOCOLS
+
+    if protocol not in PROTOCOLS:
+        raise UsageError(f"--protocol must be one of {', '.join(PROTOCOLS)}, not '{protocol}'")
     cfg = load_config(config, {})
     load_builtin_sim_roles()
-    settings = rollout_settings(cfg)
+    settings = rollout_settings(cfg).for_protocol(protocol)
     out_dir = out or _default_eval_dir(env, tasks, split, cfg.seed)
+    check_output_folder(out_dir, "--out", EVAL_FILES)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -131,23 +139,30 @@ def _eval(env: str, tasks: Path, split: str | None, data_dir: Path | None, trial
                                                         strict=True))]
     summary = summarize(results, trials)
     snap = models.usage.snapshot().total
-    summary.update({"env": env_ref.as_dict(), "tasks_file": str(tasks), "split": split,
+    summary.update({"protocol": protocol, "protocol_rules": PROTOCOLS[protocol],
+                    "env": env_ref.as_dict(), "tasks_file": str(tasks), "split": split,
                     "seed": cfg.seed, "models": {"agent": cfg.roles.agent.model,
                                                  "human": cfg.roles.human.model,
                                                  "critic": cfg.roles.critic.model},
                     "usage": snap.model_dump()})
-    (out_dir / "results.json").write_text(json.dumps(summary, indent=1) + "\n")
-    with open(out_dir / "episodes.jsonl", "w", encoding="utf-8") as fh:
-        for r in results:
-            for t in r.outcomes:
-                fh.write(t.model_dump_json() + "\n")
+    try:  # each file whole or not at all
+        write_atomic(out_dir / "episodes.jsonl", "".join(
+            t.model_dump_json() + "\n" for r in results for t in r.outcomes))
+        write_atomic(out_dir / "results.json", json.dumps(summary, indent=1) + "\n")
+    except OSError as exc:
+        raise RunFailure(str(exc)) from None
     _print_passk(summary, trials)
+    console.print(f"protocol {protocol}: {PROTOCOLS[protocol]}", highlight=False)
+    if models.cache is not None and models.cache.invalid:
+        console.print(f"response cache {models.cache.path}: {models.cache.invalid} invalid "
+                      "entries ignored and asked again")
     console.print(f"{out_dir}: results.json, episodes.jsonl ({total} episodes, "
                   f"{snap.calls} model calls, ${snap.cost:.4f})")
 
 
 def _print_passk(summary: dict, trials: int) -> None:
-    table = Table(title=f"pass^k over {summary['tasks']} tasks × {trials} trials")
+    table = Table(title=f"pass^k over {summary['tasks']} tasks × {trials} trials, "
+                        f"protocol {summary.get('protocol', 'apigen-mt')}")
     table.add_column("domain")
     table.add_column("tasks", justify="right")
     for k in range(1, trials + 1):
@@ -208,6 +223,10 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out",
                                            help="Results folder (default: runs/eval/…)."),
         quiet: bool = typer.Option(False, "--quiet"),
+        protocol: str = typer.Option(
+            "apigen-mt", "--protocol",
+            help="apigen-mt (ours: best-of-N user, strict judge) or tau (τ-bench's "
+                 "protocol, so pass^k compares with its published numbers)."),
     ):
         """Play a fixed task set with the configured agent and report pass^k."""
-        _eval(env, tasks, split, data_dir, trials, config, concurrency, out, quiet)
+        _eval(env, tasks, split, data_dir, trials, config, concurrency, out, quiet, protocol)

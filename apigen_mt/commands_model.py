@@ -12,8 +12,10 @@ from pathlib import Path
 
 import typer
 
+from apigen_mt import bounds
 from apigen_mt.config import ConfigError, RunConfig
 from apigen_mt.errors import RunFailure
+from apigen_mt.redact import redact_text, redact_url
 
 
 def serve(
@@ -23,7 +25,7 @@ def serve(
     latency_ms: float = typer.Option(0.0, "--latency-ms", help="Added delay per request."),
     jitter_ms: float = typer.Option(0.0, "--jitter-ms", help="Random extra delay, 0..this."),
     fault_rate: float = typer.Option(0.0, "--fault-rate", help="Share of requests that fail."),
-    faults: str = typer.Option("429,500,timeout,disconnect,bad-json,empty", "--faults",
+    faults: str = typer.Option("429,500,timeout,disconnect,bad-json,bad-args,empty", "--faults",
                                help="Comma-separated fault kinds to draw from."),
     fault_first: int = typer.Option(0, "--fault-first",
                                     help="Fail the first N requests (deterministic)."),
@@ -39,6 +41,8 @@ def serve(
     from apigen_mt.llm.registry import build_model
     from apigen_mt.llm.server import ServeOptions, run_server
 
+    bounds.check(port=port, latency_ms=latency_ms, jitter_ms=jitter_ms, fault_rate=fault_rate,
+                 fault_first=fault_first, retry_after=retry_after)
     cfg = RunConfig.load(config)
     api_key = None
     if api_key_env:
@@ -97,10 +101,10 @@ def check(
         results = asyncio.run(probe_endpoint(provider, endpoint, ids))
         bad = [r for r in results if not r.ok]
         for r in bad:
-            typer.echo(f"FAIL  {r.message}")
+            typer.echo(f"FAIL  {redact_text(r.message)}")
         if not bad:
             detail = "; ".join(r.message.split(": ", 1)[1] for r in results)
-            typer.echo(f"ok    {provider} ({endpoint.base_url}): {detail}")
+            typer.echo(redact_text(f"ok    {provider} ({redact_url(endpoint.base_url)}): {detail}"))
         failed += bool(bad)
     if failed:
         raise RunFailure(f"{failed} endpoint(s) failed the check")

@@ -10,7 +10,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from apigen_mt.errors import UsageError
+from apigen_mt import bounds
+from apigen_mt.errors import Interrupted, UsageError
 
 console = Console()
 blueprint_app = typer.Typer(help="Phase 1: draft and verify task blueprints.")
@@ -18,6 +19,9 @@ blueprint_app = typer.Typer(help="Phase 1: draft and verify task blueprints.")
 CONFIG_OPT = typer.Option(None, "--config", help="Run config YAML (default: offline sim).")
 EXECUTOR_OPT = typer.Option("local", "--executor",
                             help="local (asyncio, this process) or ray (Ray actors).")
+FORCE_CONFIG_OPT = typer.Option(False, "--force-config",
+                                help="Resume a run made with another configuration (the "
+                                     "change is recorded in its manifest).")
 RAY_ADDRESS_OPT = typer.Option(None, "--ray-address",
                                help="Ray cluster to join (auto, ray://host:10001); "
                                     "default: start a local Ray. Implies --executor ray.")
@@ -56,11 +60,6 @@ def resolve_env(env: str | None, data_dir: Path | None, env_class: str | None,
     return spec, env_config
 
 
-def _positive(name: str, value: int | None) -> None:
-    if value is not None and value <= 0:
-        raise UsageError(f"{name} must be a positive number, got {value}")
-
-
 def executor_choice(executor: str, ray_address: str | None) -> str:
     """Validate --executor / --ray-address early (before any file is touched)."""
     if executor not in ("local", "ray"):
@@ -85,21 +84,70 @@ def check_models(config) -> None:
         build_model(spec.model, config, runtimes)
 
 
-def open_run(out: Path | None, env_ref, config, command: str):
-    """Open (and lock) the run directory; refuse one that belongs to another environment."""
+# what only a run directory holds (``.lock``: a run is being opened there right now)
+RUN_RECORDS = ("blueprints.jsonl", "blueprints.rejected.jsonl", "trajectories.jsonl",
+               "trajectories.failed.jsonl", ".lock")
+
+
+def check_run_folder(path: Path, env_name: str) -> None:
+    """Refuse a folder the run does not own, before anything is written into it.
+
+    A new run goes into a missing or empty folder; an existing one has a manifest. A
+    folder with run files but no manifest (it was deleted) is accepted only when its
+    records are of the same environment, so two domains never mix in one run.
+    """
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise UsageError(f"--out {path} is a file, not a folder")
+    if (path / "manifest.json").exists():
+        return
+    entries = [e.name for e in path.iterdir()]
+    if not entries:
+        return
+    if not any(name in RUN_RECORDS for name in entries):
+        raise UsageError(f"--out {path} is not empty and is not a run directory; choose an "
+                         "empty or new folder")
+    from apigen_mt.fileio import scan_jsonl
+
+    for name in ("blueprints.jsonl", "trajectories.jsonl", "trajectories.failed.jsonl"):
+        file = path / name
+        if not file.exists():
+            continue
+        for lineno, row in scan_jsonl(file, torn_ok=True):
+            other = row.get("env") if isinstance(row, dict) else None
+            if other is not None and other != env_name:
+                raise UsageError(f"{file}:{lineno}: this run (its manifest.json is missing) "
+                                 f"holds env {other!r}, not {env_name!r}; use another --out")
+            break
+
+
+def open_run(out: Path | None, env_ref, config, command: str, env=None,
+             force_config: bool = False):
+    """Open (and lock) the run directory; refuse one that belongs to another environment
+    or, on resume, another configuration (``force_config`` accepts and records it)."""
+    from apigen_mt.runner.fingerprint import enforce, phase_values
     from apigen_mt.runner.store import RunDir, default_run_dir, remember_latest
 
+    env = env if env is not None else env_ref.load()
     path = out or default_run_dir(env_ref.spec, config.seed)
+    check_run_folder(path, env.name)
     run = RunDir(path).open()
-    manifest = run.manifest()
-    if manifest and (manifest.get("env") != env_ref.as_dict()
-                     or manifest.get("seed") != config.seed):
+    try:
+        manifest = run.manifest()
+        if manifest and (manifest.get("env") != env_ref.as_dict()
+                         or manifest.get("seed") != config.seed):
+            raise UsageError(f"{path} holds a run of env "
+                             f"{manifest.get('env', {}).get('spec')} with seed "
+                             f"{manifest.get('seed')}; use another --out")
+        enforce(run, "blueprint", phase_values("blueprint", config, env_ref, env, config.seed),
+                force_config, command)
+        run.update_manifest(env=env_ref.as_dict(), seed=config.seed,
+                            commands=[*manifest.get("commands", []), command][-20:])
+        run.write_json("config.json", config.redacted_dump())
+    except BaseException:
         run.close()
-        raise UsageError(f"{path} holds a run of env {manifest.get('env', {}).get('spec')} with "
-                         f"seed {manifest.get('seed')}; use another --out")
-    run.update_manifest(env=env_ref.as_dict(), seed=config.seed,
-                        commands=[*manifest.get("commands", []), command][-20:])
-    run.write_json("config.json", config.redacted_dump())
+        raise
     remember_latest(path)
     return run
 
@@ -145,6 +193,30 @@ def add_usage(run, phase: str, snapshot, retries: dict[str, int] | None = None) 
     return merged["cost"]
 
 
+SAVED_FILES = {"blueprint": ("blueprints.jsonl", "blueprints", "blueprints.rejected.jsonl"),
+               "rollout": ("trajectories.jsonl", "trajectories",
+                           "trajectories.failed.jsonl")}
+
+
+def _count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, "rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+
+
+def saved_line(run, phase: str) -> str:
+    """``12 blueprints (3 rejected) are saved in R; rerun `apigen-mt …` to resume``."""
+    import shlex
+    import sys
+
+    kept, label, other = SAVED_FILES[phase]
+    again = "apigen-mt " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    return (f"{_count_lines(run.path / kept)} {label} ({_count_lines(run.path / other)} "
+            f"{'rejected' if phase == 'blueprint' else 'failed'}) and the usage so far are "
+            f"saved in {run.path}; rerun `{again}` to resume")
+
+
 def run_batch(batch, run, phase: str, models, progress):
     """Run one phase's batch; its usage and retries are recorded even when it fails.
 
@@ -161,6 +233,9 @@ def run_batch(batch, run, phase: str, models, progress):
 
     try:
         outcome = asyncio.run(go())
+    except KeyboardInterrupt:  # Ctrl-C: keep what was spent, say what is saved and how on
+        add_usage(run, phase, models.usage.snapshot(), retries_by_kind(models))
+        raise Interrupted(saved_line(run, phase)) from None
     except Exception:  # e.g. the circuit breaker: still record and say what was retried
         retries = retries_by_kind(models)
         add_usage(run, phase, models.usage.snapshot(), retries)
@@ -168,6 +243,10 @@ def run_batch(batch, run, phase: str, models, progress):
             console.print(line)
         raise
     retries = retries_by_kind(models)
+    cache = getattr(models, "cache", None)
+    if cache is not None and cache.invalid:
+        console.print(f"response cache {cache.path}: {cache.invalid} invalid entr"
+                      f"{'y' if cache.invalid == 1 else 'ies'} ignored and asked again")
     return outcome, add_usage(run, phase, models.usage.snapshot(), retries), retries
 
 
@@ -188,21 +267,22 @@ def blueprint(
     env_class: str | None = ENV_CLASS_OPT,
     env_config: Path | None = ENV_CONFIG_OPT,
     env_init: str | None = ENV_INIT_OPT,
+    force_config: bool = FORCE_CONFIG_OPT,
 ):
     """Draft blueprints and keep those that pass every check."""
     if ctx.invoked_subcommand is not None:
         return
     env, data_dir = resolve_env(env, data_dir, env_class, env_config, env_init)
-    _positive("--n", n)
-    _positive("--concurrency", concurrency)
+    bounds.check(n=n, concurrency=concurrency, seed=seed)
     executor = executor_choice(executor, ray_address)
     cfg = load_config(config, {"seed": seed, "blueprint.drafter": drafter})
-    run_blueprint_phase(cfg, env, data_dir, n, out, concurrency, quiet, executor, ray_address)
+    run_blueprint_phase(cfg, env, data_dir, n, out, concurrency, quiet, executor, ray_address,
+                        force_config)
 
 
 def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
                         concurrency: int | None, quiet: bool, executor: str = "local",
-                        ray_address: str | None = None):
+                        ray_address: str | None = None, force_config: bool = False):
     """Phase 1 end to end, with progress and the closing funnel; returns the run dir."""
     from apigen_mt.runner.build import EnvRef, blueprint_settings, build_phase1
     from apigen_mt.runner.funnel import Funnel
@@ -210,10 +290,10 @@ def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path 
     from apigen_mt.runner.progress import Progress
 
     env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0)
-    env_ref.load()  # fail on a bad name or data dir before touching the disk
+    environment = env_ref.load()  # fail on a bad name or data dir before touching the disk
     check_models(cfg)  # … and on a missing API key or an unknown provider
     blueprint_settings(cfg)  # … and on a bad `blueprint:` block
-    run = open_run(out, env_ref, cfg, f"blueprint --n {n}")
+    run = open_run(out, env_ref, cfg, f"blueprint --n {n}", environment, force_config)
     try:
         phase, models = build_phase1(cfg, env_ref, run.path)
         conc = concurrency or phase.settings.concurrency

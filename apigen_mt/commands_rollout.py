@@ -10,14 +10,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from apigen_mt import bounds
 from apigen_mt.commands_pipeline import (
     CONFIG_OPT,
     ENV_CLASS_OPT,
     ENV_CONFIG_OPT,
     ENV_INIT_OPT,
     EXECUTOR_OPT,
+    FORCE_CONFIG_OPT,
     RAY_ADDRESS_OPT,
-    _positive,
+    check_models,
     executor_choice,
     load_config,
     resolve_env,
@@ -46,12 +48,14 @@ def rollout_settings(config):
 
 def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
                       concurrency: int | None, quiet: bool, best_of_n: int | None = None,
-                      executor: str = "local", ray_address: str | None = None):
+                      executor: str = "local", ray_address: str | None = None,
+                      force_config: bool = False):
     """Phase 2 on a run directory; prints a closing summary; returns the outcome."""
     from apigen_mt.llm.registry import build_role_models
     from apigen_mt.records import Blueprint, Trajectory
     from apigen_mt.rollout.episode import Roles
-    from apigen_mt.runner.build import EnvRef, load_builtin_sim_roles
+    from apigen_mt.runner.build import EnvRef, load_builtin_sim_roles, models_description
+    from apigen_mt.runner.fingerprint import enforce, phase_values
     from apigen_mt.runner.phase1 import ACCEPTED as BLUEPRINTS
     from apigen_mt.runner.phase2 import ACCEPTED, FAILED, run_phase2
     from apigen_mt.runner.progress import Progress
@@ -73,6 +77,10 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
         if not blueprints:
             raise UsageError(f"{run_path} has no accepted blueprints; run `apigen-mt blueprint`")
         env = env_ref.load()
+        check_models(cfg)  # a missing key or unknown provider is told first
+        # the run's seed, not this invocation's default: rollout has no --seed
+        enforce(run, "rollout", phase_values("rollout", cfg, env_ref, env, seed, settings),
+                force_config, f"rollout --n {n}")
         models = build_role_models(cfg, run.path)
         roles = Roles(human=models.human, critic=models.critic, agent=models.agent)
         conc = concurrency or settings.concurrency
@@ -88,7 +96,8 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
 
         outcome, cost, retries = run_batch(
             run_phase2(blueprints, env, roles, settings, run, n, seed, conc, progress,
-                       executor=pool, spec=spec),
+                       executor=pool, spec=spec,
+                       models=models_description(cfg, ("human", "critic", "agent"))),
             run, "rollout", models, progress)
         accepted = sum(1 for _ in run.log(ACCEPTED).rows())
         reasons = failure_reasons(run.log(FAILED).iter_read(Trajectory))
@@ -149,18 +158,16 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet"),
         executor: str = EXECUTOR_OPT,
         ray_address: str | None = RAY_ADDRESS_OPT,
+        force_config: bool = FORCE_CONFIG_OPT,
     ):
         """Play accepted blueprints out; keep conversations whose final state proves them."""
         from apigen_mt.runner.store import resolve_run
 
-        _positive("--n", n)
-        _positive("--trials", trials)
-        _positive("--concurrency", concurrency)
-        _positive("--best-of-n", best_of_n)
+        bounds.check(n=n, trials=trials, concurrency=concurrency, best_of_n=best_of_n)
         executor = executor_choice(executor, ray_address)
         cfg = load_config(config, {})
         run_rollout_phase(cfg, resolve_run(run), n, trials, concurrency, quiet, best_of_n,
-                          executor, ray_address)
+                          executor, ray_address, force_config)
 
     @app.command("run")
     def run_all(
@@ -178,12 +185,11 @@ def register(app: typer.Typer) -> None:
         env_class: str | None = ENV_CLASS_OPT,
         env_config: Path | None = ENV_CONFIG_OPT,
         env_init: str | None = ENV_INIT_OPT,
+        force_config: bool = FORCE_CONFIG_OPT,
     ):
         """Both phases: blueprints, then rollouts, until --n trajectories are accepted."""
         env, data_dir = resolve_env(env, data_dir, env_class, env_config, env_init)
-        _positive("--n", n)
-        _positive("--trials", trials)
-        _positive("--concurrency", concurrency)
+        bounds.check(n=n, trials=trials, concurrency=concurrency, seed=seed)
         executor = executor_choice(executor, ray_address)
         cfg = load_config(config, {"seed": seed})
         # about one blueprint per wanted trajectory (and a margin for failed episodes):
@@ -193,9 +199,10 @@ def register(app: typer.Typer) -> None:
         run_path = None
         for _ in range(6):  # draft more blueprints while trials run out short of --n
             run_path = run_blueprint_phase(cfg, env, data_dir, wanted, out, concurrency, quiet,
-                                           executor, ray_address)
+                                           executor, ray_address, force_config)
             outcome = run_rollout_phase(cfg, run_path, n, trials, concurrency, quiet,
-                                        executor=executor, ray_address=ray_address)
+                                        executor=executor, ray_address=ray_address,
+                                        force_config=force_config)
             if outcome.accepted_total >= n:
                 return
             missing = n - outcome.accepted_total

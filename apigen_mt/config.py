@@ -38,7 +38,6 @@ from apigen_mt.rollout.settings import RolloutSettings
 
 ENV_PREFIX = "APIGEN_MT_"
 MODEL_REF = re.compile(r"^[A-Za-z0-9_.-]+:\S+$")
-_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|password", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
@@ -105,10 +104,10 @@ class Endpoint(_Strict):
     api_key_env: str | None = None  # NAME of the env var holding the key, never the key
     api_key_required: bool = True  # False: run keyless if the variable is unset (local vLLM)
     timeout_s: float = Field(60.0, gt=0)
-    max_retries: int = Field(5, ge=0)  # transport retries after the first attempt
+    max_retries: int = Field(5, ge=0, le=100)  # transport retries after the first attempt
     retry_backoff_s: float = Field(1.0, ge=0)  # first backoff; doubles, with jitter
     retry_backoff_max_s: float = Field(30.0, ge=0)
-    max_concurrency: int = Field(64, ge=1)
+    max_concurrency: int = Field(64, ge=1, le=4_096)
     rpm: int | None = Field(None, ge=1)  # requests per minute, client side
     tpm: int | None = Field(None, ge=1)  # (estimated) tokens per minute, client side
     price_input_per_m: float = Field(0.0, ge=0)
@@ -222,14 +221,16 @@ class RunConfig(BaseSettings):
     def redacted_dump(self) -> dict[str, Any]:
         """The resolved config as JSON-able data, safe to write into a run directory.
 
-        API keys are never part of a config (only env var names are); header values that
-        look like credentials and passwords in URLs are masked as well.
+        API keys are never part of a config (only env var names are); every header value
+        (any header may carry a credential, whatever its name) and credentials in URLs
+        are masked as well.
         """
+        from apigen_mt.redact import MASK, redact_url
+
         data = self.model_dump(mode="json")
         for ep in data["endpoints"].values():
-            ep["base_url"] = re.sub(r"//[^/@]+@", "//***@", ep["base_url"])
-            ep["extra_headers"] = {k: ("***" if _SECRET_HEADER.search(k) else v)
-                                   for k, v in ep["extra_headers"].items()}
+            ep["base_url"] = redact_url(ep["base_url"])
+            ep["extra_headers"] = {k: MASK for k in ep["extra_headers"]}
         return data
 
 
@@ -251,11 +252,20 @@ def packaged_config(name: str) -> Any:
 
 def _read_text(source: Any) -> str:
     try:
-        return source.read_text(encoding="utf-8")
+        data = source.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{source}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: the config is a folder, not a YAML file") from None
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read config file ({exc.strerror})") from None
+    if b"\x00" in data:
+        raise ConfigError(f"{source}: the config is a binary file, not YAML text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: the config is not UTF-8 text (byte {exc.start})") \
+            from None
 
 
 def _check_yaml(text: str, source: Any) -> None:
@@ -304,10 +314,26 @@ def _explain(exc: ValidationError, text: str, source: Any) -> str:
         msg = "required key is missing"
     else:
         msg = err["msg"]
-    line = _line_of(text, loc)
-    where = f"{source}:{line}: " if line else ""
+    variable = _env_variable_for(loc)
+    if variable is not None:  # the environment overrides the file: blame the variable
+        where = f"environment variable {variable}: "
+    else:
+        line = _line_of(text, loc)
+        where = f"{source}:{line}: " if line else ""
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{where}{dotted}: {msg}{more}"
+
+
+def _env_variable_for(loc: list[str]) -> str | None:
+    """The ``APIGEN_MT_*`` variable that set ``loc`` (or one of its parents), if any."""
+    import os
+
+    names = {k.upper(): k for k in os.environ if k.upper().startswith(ENV_PREFIX)}
+    for depth in range(len(loc), 0, -1):
+        name = ENV_PREFIX + "__".join(loc[:depth]).upper()
+        if name in names:
+            return names[name]
+    return None
 
 
 def _line_of(text: str, loc: list[str]) -> int | None:

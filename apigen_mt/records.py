@@ -92,6 +92,17 @@ class Blueprint(BaseModel):
         """This blueprint with its content-derived id filled in."""
         return self.model_copy(update={"id": content_id("bp", self.key())})
 
+    @classmethod
+    def from_task(cls, task: dict[str, Any], env_name: str) -> Blueprint:
+        """A task (τ-bench's ``{user_id, instruction, actions: [{name, kwargs}], outputs}``
+        or a blueprint row) as a blueprint, its id derived from its content."""
+        actions = [Action(name=a["name"], arguments=a.get("arguments", a.get("kwargs", {})))
+                   for a in task["actions"]]
+        bp = cls(env=str(task.get("env") or env_name), user_id=task.get("user_id"),
+                 instruction=str(task.get("instruction") or ""), actions=actions,
+                 outputs=[str(o) for o in task.get("outputs") or []])
+        return bp.with_id() if not task.get("id") else bp.model_copy(update={"id": task["id"]})
+
     def action_signature(self) -> str:
         """Identity of the action sequence, for duplicate detection."""
         return content_id("acts", [a.model_dump() for a in self.actions])
@@ -119,6 +130,9 @@ class JudgeVerdict(BaseModel):
     missing_outputs: list[str] = Field(default_factory=list)
     diff: list[str] = Field(default_factory=list)  # rendered diff against the target
     rule_violations: list[str] = Field(default_factory=list)
+    # the judge's rules that failed, by name (state, outputs, identification, consent,
+    # domain_rules), in that order
+    failed_rules: list[str] = Field(default_factory=list)
 
 
 EndReason = Literal["stop", "ending_tool", "max_turns", "model_error"]

@@ -15,7 +15,8 @@ CRITERIA = ("correctness", "completeness", "satisfaction", "creativity")
 
 
 def reduce_reviews(reviews: list[Review], threshold: float) -> Verdict:
-    """Majority per criterion (a tie counts as 0); accept when their mean ≥ threshold."""
+    """Majority per criterion (a tie counts as 0); accept when the majority holds the
+    blueprint correct and the mean over the criteria is ≥ threshold."""
     if not reviews:
         return Verdict(stage="committee", passed=False, reasons=["no reviewer answered"])
     majority = {}
@@ -23,12 +24,17 @@ def reduce_reviews(reviews: list[Review], threshold: float) -> Verdict:
         ones = sum(getattr(r, criterion) for r in reviews)
         majority[criterion] = 1 if ones * 2 > len(reviews) else 0
     mean = sum(majority.values()) / len(CRITERIA)
-    passed = mean >= threshold
+    # correctness is not traded against the other criteria: a wrong task is never kept
+    passed = mean >= threshold and majority["correctness"] == 1
     reasons = []
     if not passed:
         failed = [c for c, v in majority.items() if not v]
-        reasons.append(f"committee score {mean:.2f} below {threshold:.2f} "
-                       f"(failed: {', '.join(failed)})")
+        if mean < threshold:
+            reasons.append(f"committee score {mean:.2f} below {threshold:.2f} "
+                           f"(failed: {', '.join(failed)})")
+        if majority["correctness"] == 0:
+            reasons.append("correctness: the committee's majority holds the task incorrect, "
+                           "whatever the other criteria score")
         for r in reviews:
             if r.reflection and any(getattr(r, c) == 0 for c in failed):
                 reasons.append(f"{r.reviewer}: {r.reflection}")

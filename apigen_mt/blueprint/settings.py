@@ -25,7 +25,7 @@ class BlueprintSettings(BaseModel):
     drafter: str = Field("llm", pattern="^(llm|walk)$")
     max_rounds: dict[str, int] = Field(default_factory=lambda: {"retail": 3, "airline": 5})
     default_max_rounds: int = 3
-    committee_size: int = Field(3, ge=1)
+    committee_size: int = Field(3, ge=1, le=64)
     accept_threshold: float = Field(0.75, ge=0, le=1)
     # share of the accepted blueprints that are recombinations of others (same user);
     # phase 1 drafts the rest first, then recombines
@@ -42,10 +42,10 @@ class BlueprintSettings(BaseModel):
     writes: dict[int, float] = Field(default_factory=lambda: {1: 0.05, 2: 0.4, 3: 0.55})
     personas_file: str | None = None
     parse_retries: int = 2
-    concurrency: int = Field(32, ge=1)
+    concurrency: int = Field(32, ge=1, le=4_096)
     # give up (clearly) when drafting keeps failing: at most this many slots per wanted
     # blueprint, plus a small allowance, before the run stops with its top reasons
-    max_slots_per_blueprint: int = Field(20, ge=1)
+    max_slots_per_blueprint: int = Field(20, ge=1, le=10_000)
     # slot k only sees blueprints accepted in slots < k - lag (default: the concurrency),
     # so what a slot sees never depends on timing and a rerun writes the same files
     example_lag: int | None = None

@@ -41,7 +41,6 @@ import functools
 import importlib
 import importlib.util
 import inspect
-import json
 import os
 import re
 import sys
@@ -145,7 +144,9 @@ def build_object(cls: type, init_path: str | Path | None = None,
         path = Path(init_path)
         if not path.is_file():
             raise FileNotFoundError(f"initial state file not found: {path}")
-        data = json.loads(path.read_text())
+        from apigen_mt.fileio import read_json
+
+        data = read_json(path, "initial state file (--env-config)")
     if not init_method:
         return _call_with(cls, data)
     raw = inspect.getattr_static(cls, init_method, None)

@@ -21,6 +21,7 @@ from typing import Any
 from apigen_mt.env.environment import Environment, Executed
 from apigen_mt.env.state import BaseState, State
 from apigen_mt.env.tools import Tool
+from apigen_mt.fileio import read_json
 
 ENTRY_POINT_GROUP = "apigen_mt.envs"
 
@@ -47,6 +48,9 @@ class PolicyRule:
     check: Callable[[RuleInput], list[str]]
     conversation_only: bool = False
     tools: frozenset[str] = frozenset()
+    # what the rollout judge knows the rule for: "identification" (the user is identified
+    # before any write) or "confirmation" (the user agreed to each write); "" otherwise
+    purpose: str = ""
 
 
 Precondition = Callable[[State, str], "dict[str, list[Any]] | None"]
@@ -98,6 +102,9 @@ class Domain:
     quirks: list[str] = field(default_factory=list)
     # What drafters are shown beyond the user's records (see :class:`DraftingHints`).
     hints: DraftingHints | None = None
+    # τ-bench's domains run a call whose nested objects carry keys the schema does not
+    # name (the tool reads what it knows); elsewhere such a call is an argument error
+    nested_extra_keys: bool = False
 
     @property
     def policy_path(self) -> Path:
@@ -194,7 +201,10 @@ def read_data_dir(domain: Domain, data_dir: Path) -> dict[str, dict[str, Any]]:
         if not file.exists():
             raise FileNotFoundError(f"{file} is missing (domain '{domain.name}' needs "
                                     f"{', '.join(t + '.json' for t in domain.tables)})")
-        tables[name] = json.loads(file.read_text())
+        tables[name] = read_json(file, f"'{name}' data file", EnvironmentNotFound)
+        if not isinstance(tables[name], dict):
+            raise EnvironmentNotFound(f"{file}: the '{name}' data file must hold a JSON object "
+                                      "of records by id")
     return tables
 
 

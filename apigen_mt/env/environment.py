@@ -77,7 +77,7 @@ class Environment:
             return obs
         self.state.begin()
         try:
-            tool.validate(arguments)
+            tool.validate(arguments, self.domain.nested_extra_keys)
             # The tool may store argument objects in the state; give it its own copy.
             obs = render_observation(tool.func(self.state, **copy.deepcopy(arguments)))
         except ArgumentError as exc:

@@ -7,13 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from apigen_mt.env.environment import Environment, HashMethod
+from apigen_mt.fileio import parse_json, read_text
 
 
 class TaskFileError(ValueError):
     """A tasks file that cannot be read; the message names the file and the place."""
 
 
-def _normalise(task: Any, where: str) -> dict[str, Any]:
+def normalise_task(task: Any, where: str) -> dict[str, Any]:
+    """A task with its actions as ``{name, arguments}`` (τ-bench's ``kwargs`` renamed);
+    :class:`TaskFileError` naming ``where`` when it is not one."""
     if not isinstance(task, dict):
         raise TaskFileError(f"{where}: a task must be a JSON object")
     actions = task.get("actions")
@@ -35,21 +38,20 @@ def load_tasks(path: str | Path, split: str | None = None) -> list[dict[str, Any
     path = Path(path)
     if not path.exists():
         raise TaskFileError(f"tasks file not found: {path}")
-    text = path.read_text()
+    text = read_text(path, "tasks file", TaskFileError)
     if path.suffix == ".jsonl":
         tasks = []
         for lineno, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
-                tasks.append(_normalise(json.loads(line), f"{path}:{lineno}"))
+                tasks.append(normalise_task(json.loads(line), f"{path}:{lineno}"))
             except json.JSONDecodeError as exc:
                 raise TaskFileError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise TaskFileError(f"{path}:{lineno}: nested too deeply to read") from None
         return tasks
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TaskFileError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    data = parse_json(text, path, "tasks file", TaskFileError)
     if isinstance(data, dict) and "splits" in data:
         splits = data["splits"]
         if split is None:
@@ -60,7 +62,7 @@ def load_tasks(path: str | Path, split: str | None = None) -> list[dict[str, Any
         data = splits[split]
     if not isinstance(data, list):
         raise TaskFileError(f"{path}: expected a JSON list of tasks")
-    return [_normalise(t, f"{path}: task {i}") for i, t in enumerate(data)]
+    return [normalise_task(t, f"{path}: task {i}") for i, t in enumerate(data)]
 
 
 def replay_task(env: Environment, task: dict[str, Any],

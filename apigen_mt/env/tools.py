@@ -66,23 +66,31 @@ class Tool:
             },
         }
 
-    def validate(self, arguments: Any) -> dict[str, Any]:
-        """Check arguments against the schema; raise :class:`ArgumentError` with a reason."""
+    def validate(self, arguments: Any, nested_extra_keys: bool = False) -> dict[str, Any]:
+        """Check arguments against the schema; raise :class:`ArgumentError` with a reason.
+
+        ``nested_extra_keys`` lets objects nested inside the arguments carry keys the
+        schema does not name (τ-bench's tools read the keys they know and ignore the
+        rest); an unknown argument at the top level is always an error.
+        """
         if not isinstance(arguments, dict):
             raise ArgumentError(f"arguments must be a JSON object, got {type(arguments).__name__}")
         try:
             self._validator.validate_python(arguments, strict=True)
         except ValidationError as exc:
-            raise ArgumentError(_explain(exc)) from None
+            errors = [e for e in exc.errors() if not (
+                nested_extra_keys and e["type"] == "extra_forbidden" and len(e["loc"]) > 1)]
+            if errors:
+                raise ArgumentError(_explain(errors)) from None
         return arguments
 
 
 _BRANCHES = {"int", "float", "str", "bool", "list", "dict", "none"}
 
 
-def _explain(exc: ValidationError) -> str:
+def _explain(errors: list[Any]) -> str:
     by_loc: dict[str, str] = {}
-    for err in exc.errors():
+    for err in errors:
         loc_parts = []
         for p in err["loc"]:
             if isinstance(p, str) and (p in _BRANCHES or "[" in p):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from apigen_mt.atomic import clean_stale_folders
 from apigen_mt.errors import UsageError
 from apigen_mt.export import convert
 from apigen_mt.export.card import build_card, generator_version
@@ -93,6 +94,7 @@ def _prepare_out(out: Path) -> Path:
         raise UsageError(f"--out {out} is not empty and holds no earlier export; choose "
                          "another folder")
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    clean_stale_folders(out)  # half-written exports of killed processes
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if tmp.exists():

@@ -7,36 +7,25 @@ still appending is safe.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from apigen_mt.errors import UsageError
+from apigen_mt.fileio import read_json, scan_jsonl
 from apigen_mt.records import Blueprint, Trajectory
 from apigen_mt.runner import phase1, phase2
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every complete record of a JSONL file ([] when it does not exist)."""
+    """Every complete record of a JSONL file ([] when it does not exist).
+
+    A corrupt complete line is an error naming the file and line; a duplicate line or
+    an incomplete last line is reported on stderr and skipped.
+    """
     if not path.exists():
         return []
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    rows: list[dict[str, Any]] = []
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            if lineno >= len(lines) - 1:  # a torn tail: the writer is mid-line or crashed
-                break
-            raise UsageError(f"{path}:{lineno}: corrupt record in the middle of the file") \
-                from None
-    return rows
+    return [row for _, row in scan_jsonl(path, torn_ok=True)]
 
 
 @dataclass
@@ -63,9 +52,11 @@ class RunData:
         manifest_file = path / "manifest.json"
         if not manifest_file.exists():
             raise UsageError(f"{path} is not a run directory (no manifest.json)")
-        manifest = json.loads(manifest_file.read_text())
+        manifest = read_json(manifest_file, "run manifest")
+        if not isinstance(manifest, dict):
+            raise UsageError(f"{manifest_file}: the run manifest is not a JSON object")
         config_file = path / "config.json"
-        config = json.loads(config_file.read_text()) if config_file.exists() else {}
+        config = read_json(config_file, "run config") if config_file.exists() else {}
         run = cls(
             path=path, manifest=manifest, config=config,
             blueprints=[Blueprint.model_validate(r) for r in read_jsonl(path / phase1.ACCEPTED)],

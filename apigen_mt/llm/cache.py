@@ -29,7 +29,18 @@ from apigen_mt.llm.base import ChatModel, Completion, Settings
 
 log = logging.getLogger("apigen_mt.llm")
 CACHE_FILE = "responses.jsonl"
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: the model identity includes the endpoint
+
+
+def model_identity(ref: str, base_url: str | None = None) -> str:
+    """What the cache keys a model by: its reference and, for a served model, the
+    endpoint's base URL (credentials masked), so pointing a role at another server never
+    answers from the old one."""
+    if base_url is None:
+        return ref
+    from apigen_mt.redact import redact_url
+
+    return f"{ref}@{redact_url(base_url)}"
 
 
 def request_key(model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
@@ -51,6 +62,8 @@ class ResponseCache:
         self.hits = 0
         self.misses = 0
         self.dropped_lines = 0  # torn or corrupt lines ignored on load
+        self.first_dropped_line = 0  # line number of the first of those, for the report
+        self.invalid = 0  # entries whose value was not a valid completion (asked again)
         self.read_only = False
         # key → where the entry's line is in the file (offset << 32 | length), or the line
         # itself when there is no file to read it back from. A long run caches hundreds of
@@ -77,7 +90,7 @@ class ResponseCache:
         self._fh.seek(0)
         good_end = pos = 0
         last = b""
-        for raw in self._fh:  # line by line: the file can be far larger than memory wants
+        for lineno, raw in enumerate(self._fh, 1):  # line by line: the file can be large
             end = pos + len(raw)
             line = raw.strip()
             if line:
@@ -89,12 +102,13 @@ class ResponseCache:
                     good_end = end
                 except (orjson.JSONDecodeError, KeyError, TypeError):
                     self.dropped_lines += 1
+                    self.first_dropped_line = self.first_dropped_line or lineno
             else:
                 good_end = end
             pos, last = end, raw
         if self.dropped_lines:
-            log.warning("response cache %s: ignored %d torn/corrupt line(s)", path,
-                        self.dropped_lines)
+            log.warning("response cache %s:%d: ignored %d torn/corrupt line(s) from here on",
+                        path, self.first_dropped_line, self.dropped_lines)
         self._end = pos
         if not self.read_only:
             if good_end < pos:  # a torn tail: cut it so appends start clean
@@ -133,12 +147,42 @@ class ResponseCache:
                     ref = fh.read(size)
         return orjson.loads(ref)["v"]
 
+    def lookup(self, key: str) -> Completion | None:
+        """The stored completion for ``key``, validated; a bad entry is a miss.
+
+        An entry whose value is not a usable completion (the file was damaged or edited,
+        or an older version wrote it) is counted in ``invalid``, reported once, and asked
+        again; the fresh answer is appended and wins on the next load.
+        """
+        try:
+            stored = self.get(key)
+            if stored is None:
+                return None
+            completion = Completion.model_validate(stored)
+            if completion.text is None and not completion.tool_calls:
+                raise ValueError("empty completion")
+            return completion
+        except (ValueError, TypeError, KeyError, OSError):  # ValidationError is a ValueError
+            self.invalid += 1
+            if self.invalid == 1:
+                log.warning("response cache %s: an entry is not a valid completion; it is "
+                            "ignored and the request asked again", self.path or "(memory)")
+            with self._lock:
+                self._data.pop(key, None)
+            return None
+
     def put(self, key: str, value: dict[str, Any]) -> None:
         line = orjson.dumps({"k": key, "v": value})
         with self._lock:
             if self._fh is not None and not self.read_only:
-                self._fh.write(line + b"\n")
-                self._fh.flush()  # in the OS page cache now: it survives kill -9
+                try:
+                    self._fh.write(line + b"\n")
+                    self._fh.flush()  # in the OS page cache now: it survives kill -9
+                except OSError as exc:  # disk full: name the file (a torn tail is cut later)
+                    from apigen_mt.atomic import describe
+                    from apigen_mt.errors import RunFailure
+
+                    raise RunFailure(f"cannot write {self.path}: {describe(exc)}") from None
                 self._data[key] = self._end << 32 | len(line)
                 self._end += len(line) + 1
             else:
@@ -184,10 +228,10 @@ class CachedModel:
         settings = settings or Settings()
         key = request_key(self.fingerprint, messages, tools, settings)
         while True:
-            stored = self.cache.get(key)
+            stored = self.cache.lookup(key)
             if stored is not None:
                 self.cache.hits += 1
-                return _as_hit(Completion.model_validate(stored))
+                return _as_hit(stored)
             pending = self.cache._inflight.get(key)
             if pending is None:
                 break

@@ -38,6 +38,7 @@ from tenacity import (
 from apigen_mt.config import ConfigError, Endpoint
 from apigen_mt.llm.base import Completion, ModelError, Settings, ToolCall, Usage
 from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
+from apigen_mt.redact import redact_url, register_secret, url_credentials
 
 log = logging.getLogger("apigen_mt.llm")
 MAX_RETRY_AFTER_S = 300.0
@@ -59,6 +60,7 @@ def endpoint_api_key(name: str, endpoint: Endpoint) -> str | None:
     if not endpoint.api_key_env:
         return None
     key = os.environ.get(endpoint.api_key_env)
+    register_secret(key)
     if not key and endpoint.api_key_required:
         raise ConfigError(f"endpoint {name!r} needs the environment variable "
                           f"{endpoint.api_key_env}")
@@ -78,6 +80,9 @@ class EndpointRuntime:
         self.rpm: AsyncLimiter | None = None
         self.tpm: AsyncLimiter | None = None
         self.retries: Counter[str] = Counter()  # transient failures retried, by kind
+        for secret in [api_key, *endpoint.extra_headers.values(),
+                       *url_credentials(endpoint.base_url)]:
+            register_secret(secret)  # so no error line or record can carry them
 
     def ensure(self) -> EndpointRuntime:
         loop = asyncio.get_running_loop()
@@ -160,7 +165,7 @@ class OpenAIChatModel:
                 failure = exc
         raise ModelError(
             f"{self.name}: gave up after {ep.max_retries + 1} attempt(s) at "
-            f"{ep.base_url}: {failure}", kind=failure.kind, retryable=True) from None
+            f"{redact_url(ep.base_url)}: {failure}", kind=failure.kind, retryable=True) from None
 
     def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
                  s: Settings) -> dict[str, Any]:
@@ -216,7 +221,7 @@ class OpenAIChatModel:
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
         code = exc.status_code
         detail = _error_detail(exc)
-        where = f"endpoint {self.endpoint_name!r} ({self.endpoint.base_url})"
+        where = f"endpoint {self.endpoint_name!r} ({redact_url(self.endpoint.base_url)})"
         if code == 429:
             return _Transient("rate_limit", f"rate limited (HTTP 429): {detail}",
                               retry_after=_retry_after(exc.response.headers))
@@ -358,7 +363,7 @@ _PROBE_TOOL = {"type": "function", "function": {
 async def probe_endpoint(name: str, endpoint: Endpoint, model_ids: list[str]) -> list[ProbeResult]:
     """Reachable? key accepted? each model listed? a one-shot tool call works? latency."""
     results: list[ProbeResult] = []
-    where = f"{name} ({endpoint.base_url})"
+    where = f"{name} ({redact_url(endpoint.base_url)})"
     try:
         key = endpoint_api_key(name, endpoint)
     except ConfigError as exc:

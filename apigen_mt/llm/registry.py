@@ -15,7 +15,7 @@ from typing import Any
 from apigen_mt.config import ConfigError, RunConfig
 from apigen_mt.config import RoleModel as RoleSpec
 from apigen_mt.llm.base import ChatModel, Completion, ModelError, Settings
-from apigen_mt.llm.cache import CACHE_FILE, CachedModel, ResponseCache
+from apigen_mt.llm.cache import CACHE_FILE, CachedModel, ResponseCache, model_identity
 from apigen_mt.llm.sim import SimModel
 from apigen_mt.llm.usage import UsageTracker
 
@@ -116,6 +116,14 @@ def open_cache(config: RunConfig, run_dir: str | Path | None) -> ResponseCache |
     return ResponseCache(Path(folder) / CACHE_FILE) if folder is not None else None
 
 
+def cache_identity(ref: str, backend: ChatModel, config: RunConfig) -> str:
+    """The cache identity: a sim's own fingerprint (seed, flaws), or model + endpoint."""
+    endpoint = config.endpoints.get(ref.split(":", 1)[0])
+    if endpoint is None:
+        return getattr(backend, "fingerprint", None) or ref
+    return model_identity(ref, endpoint.base_url)
+
+
 def build_role_models(config: RunConfig, run_dir: str | Path | None = None,
                       usage: UsageTracker | None = None) -> RoleModels:
     """Build every role's model from config; fails fast (ConfigError) on a missing key."""
@@ -128,7 +136,8 @@ def build_role_models(config: RunConfig, run_dir: str | Path | None = None,
     cacheable = {ref for ref in backends if not ref.startswith("sim:") or config.cache.sim}
     cache = open_cache(config, run_dir) if cacheable else None
     cached: dict[str, ChatModel] = {
-        ref: CachedModel(backend, cache) if cache is not None and ref in cacheable else backend
+        ref: CachedModel(backend, cache, cache_identity(ref, backend, config))
+        if cache is not None and ref in cacheable else backend
         for ref, backend in backends.items()
     }
 

@@ -9,7 +9,10 @@ first ``fault_first`` requests, cycling through ``faults``):
 - ``500``: internal server error;
 - ``timeout``: never answers (until the client gives up and disconnects);
 - ``disconnect``: starts a response and drops the connection mid-body;
-- ``bad-json``: a normal 200 whose (first) tool call has arguments that are not JSON;
+- ``bad-json``: a 200 whose body is not valid JSON (cut short): a transport fault, which
+  a client must retry and never take for the model's answer;
+- ``bad-args``: a normal 200 whose (first) tool call has arguments that are not JSON, as a
+  weak model writes them (model behaviour: the agent sees a typed tool-call error);
 - ``empty``: a 200 chat.completion with no choices (a client must retry it).
 
 The app is a bare ASGI callable with orjson, so the server is never the bottleneck.
@@ -34,7 +37,7 @@ import orjson
 
 from apigen_mt.llm.base import ChatModel, Completion, Settings
 
-FAULTS = ("429", "500", "timeout", "disconnect", "bad-json", "empty")
+FAULTS = ("429", "500", "timeout", "disconnect", "bad-json", "bad-args", "empty")
 log = logging.getLogger("apigen_mt.serve")
 
 
@@ -171,6 +174,13 @@ class ChatServer:
                                     (b"content-length", b"4096")]})
             await send({"type": "http.response.body", "body": b'{"id": "chatc', "more_body": True})
             raise _Drop()
+        if fault == "bad-json":  # a whole response whose body is not JSON
+            body = b'{"id": "chatcmpl-cut", "choices": [{"message": {"role": "assi'
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return None
         if fault == "empty":
             return await _json(send, 200, {"id": _id(), "object": "chat.completion",
                                            "created": int(time.time()), "model": model,
@@ -181,7 +191,7 @@ class ChatServer:
         except Exception as exc:  # the wrapped model failed: report it like a server would
             log.warning("model error: %s", exc)
             return await _error(send, 500, f"model error: {exc}", "server_error")
-        return await _json(send, 200, completion_json(out, model, corrupt=fault == "bad-json",
+        return await _json(send, 200, completion_json(out, model, corrupt=fault == "bad-args",
                                                       tools=tools))
 
     def _fault(self, number: int) -> str | None:

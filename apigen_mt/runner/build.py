@@ -47,12 +47,27 @@ def blueprint_settings(config: RunConfig) -> BlueprintSettings:
     return config.blueprint
 
 
-def models_description(config: RunConfig) -> dict[str, Any]:
-    """Role → model names, for provenance and dataset cards."""
-    roles = config.roles
-    return {"drafter": roles.drafter.model, "reviewers": [r.model for r in roles.reviewers],
-            "feedback": roles.feedback.model, "human": roles.human.model,
-            "critic": roles.critic.model, "agent": roles.agent.model}
+def models_description(config: RunConfig,
+                       roles: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Role → model names (and the endpoints serving them), for provenance and cards.
+
+    ``roles`` limits it to the roles that made a record (e.g. a trajectory's human,
+    critic and agent); endpoints appear by name with their base URL, credentials masked.
+    """
+    from apigen_mt.redact import redact_url
+
+    r = config.roles
+    every: dict[str, Any] = {"drafter": r.drafter.model,
+                             "reviewers": [x.model for x in r.reviewers],
+                             "feedback": r.feedback.model, "human": r.human.model,
+                             "critic": r.critic.model, "agent": r.agent.model}
+    out = {k: v for k, v in every.items() if roles is None or k in roles}
+    refs = [m for v in out.values() for m in (v if isinstance(v, list) else [v])]
+    endpoints = {ref.split(":", 1)[0] for ref in refs} & set(config.endpoints)
+    if endpoints:
+        out["endpoints"] = {name: redact_url(config.endpoints[name].base_url)
+                            for name in sorted(endpoints)}
+    return out
 
 
 def build_phase1(config: RunConfig, env_ref: EnvRef, run_dir: Path | None,

@@ -11,6 +11,7 @@ from apigen_mt.blueprint.produce import Phase1, SlotResult, produce
 from apigen_mt.errors import RunFailure
 from apigen_mt.llm.base import ModelError
 from apigen_mt.records import Blueprint, RejectedBlueprint
+from apigen_mt.redact import redact_text
 from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, RemoteWork, run_ordered
 from apigen_mt.runner.progress import Progress
 from apigen_mt.runner.store import RunDir
@@ -200,7 +201,7 @@ async def _draft(phase: Phase1, run: RunDir, n: int, target: int, concurrency: i
             if not isinstance(result.error, ModelError):
                 raise result.error
             outcome.errored += 1
-            row = {"slot": slot, "error": str(result.error),
+            row = {"slot": slot, "error": redact_text(str(result.error)),
                    "kind": getattr(result.error, "kind", "error")}
             seen_errors.append(row)
             errors_log.append([row])

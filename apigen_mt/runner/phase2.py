@@ -15,6 +15,7 @@ from apigen_mt.env.environment import Environment
 from apigen_mt.errors import RunFailure
 from apigen_mt.llm.base import ModelError
 from apigen_mt.records import Blueprint, Trajectory
+from apigen_mt.redact import redact_text
 from apigen_mt.rollout.episode import Roles, play_episode
 from apigen_mt.rollout.judge import target_for
 from apigen_mt.rollout.settings import RolloutSettings
@@ -28,14 +29,22 @@ LEDGER = "episodes.jsonl"  # every committed episode, including duplicate succes
 ERRORS = "episodes.errors.jsonl"
 
 
+RULE_LABELS = {"identification": "not_identified", "consent": "no_consent",
+               "domain_rules": "policy"}
+
+
 def failure_reason(t: Trajectory) -> str:
     """A short label for why an episode was not kept."""
     if t.end_reason in ("max_turns", "model_error"):
         return t.end_reason
-    if not t.verdict.state_match:
+    failed = t.verdict.failed_rules
+    if not t.verdict.state_match and (not failed or "state" in failed):
         return "state_mismatch"
     if t.verdict.missing_outputs:
         return "missing_outputs"
+    for rule in failed:  # the judge's rules in order; older records have none listed
+        if rule in RULE_LABELS:
+            return RULE_LABELS[rule]
     if t.verdict.rule_violations:
         return "policy"
     if t.invalid_tool_calls:
@@ -62,7 +71,8 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                      settings: RolloutSettings, run: RunDir, n: int, seed: int,
                      concurrency: int, progress: Progress | None = None,
                      executor: Executor | None = None,
-                     breaker_after: int = 8, spec: Any = None) -> Phase2Outcome:
+                     breaker_after: int = 8, spec: Any = None,
+                     models: dict[str, Any] | None = None) -> Phase2Outcome:
     """Play episodes until ``n`` trajectories are accepted or trials run out.
 
     ``spec`` (an :class:`~apigen_mt.runner.remote.EpisodeSpec`) lets an executor play
@@ -82,8 +92,8 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
         outcome.exhausted = not blueprints
         return outcome
     count = len(blueprints)
-    keys = [k for k in range(count * settings.trials)
-            if (blueprints[k % count].id, k // count) not in done]
+    keys = (k for k in range(count * settings.trials)  # lazily: trials × blueprints is big
+            if (blueprints[k % count].id, k // count) not in done)
     breaker = CircuitBreaker(breaker_after)
     in_flight: set[int] = set()
     if progress is not None:
@@ -110,11 +120,13 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                 raise result.error
             outcome.errored += 1
             errors.append([{"blueprint_id": bp.id, "trial": key // count,
-                            "error": str(result.error)}])
+                            "error": redact_text(str(result.error))}])
             if progress:
                 progress.bump("errored")
             return breaker.record(False, result.error)
         breaker.record(True)
+        if models and not result.models:  # every record names the models that made it
+            result = result.model_copy(update={"models": models})
         if result.verdict.passed:
             if result.id in contents:
                 outcome.duplicates += 1

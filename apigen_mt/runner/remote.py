@@ -30,7 +30,7 @@ from apigen_mt.blueprint.produce import SlotResult
 from apigen_mt.config import RunConfig
 from apigen_mt.llm.base import Completion, ModelError, Usage
 from apigen_mt.llm.cache import CachedModel, ResponseCache
-from apigen_mt.llm.registry import RoleModels, build_role_models
+from apigen_mt.llm.registry import RoleModels, build_role_models, cache_identity
 from apigen_mt.llm.usage import UsageTracker
 from apigen_mt.records import Blueprint, RejectedBlueprint, Trajectory
 
@@ -218,7 +218,9 @@ class WorkerRuntime:
             for bound in [models.drafter, *models.reviewers, models.feedback, models.human,
                           models.critic, models.agent]:
                 if not bound.spec.model.startswith("sim:") or config.cache.sim:
-                    bound.inner = CachedModel(bound.inner, self.cache)
+                    bound.inner = CachedModel(bound.inner, self.cache,
+                                              cache_identity(bound.spec.model, bound.inner,
+                                                             config))
         self.models.append(models)
         return models
 

@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from apigen_mt.atomic import TMP_MARK, describe, write_atomic
 from apigen_mt.errors import RunFailure, UsageError
+from apigen_mt.fileio import read_json, scan_jsonl, warn
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -42,9 +44,7 @@ def remember_latest(run_dir: Path) -> None:
     """Point ``runs/latest`` at this run so later commands find it without ``--run``."""
     root = runs_root()
     root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f".{LATEST}.tmp"
-    tmp.write_text(str(run_dir.resolve()) + "\n")
-    tmp.replace(root / LATEST)
+    write_atomic(root / LATEST, str(run_dir.resolve()) + "\n")
 
 
 def resolve_run(run: Path | None) -> Path:
@@ -101,19 +101,15 @@ class JsonlLog:
         return size - end
 
     def _numbered(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        self.repair()
+        cut = self.repair()
+        if cut:
+            warn(f"{self.path}: dropped an incomplete last line ({cut} bytes) left by an "
+                 "interrupted write; that record is redone")
         if not self.path.exists():
             return
-        with open(self.path, "rb") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield lineno, orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    # a damaged input file, like a bad tasks file: exit 2 (export agrees)
-                    raise UsageError(f"{self.path}:{lineno}: corrupt record (not JSON); fix "
-                                     "or remove that line") from None
+        # a corrupt complete line is damage, like a bad tasks file: exit 2 (export agrees);
+        # a duplicated line is reported with its line number and read once
+        yield from scan_jsonl(self.path, torn_ok=False)
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Every complete record as a dict (the torn tail, if any, is repaired first)."""
@@ -147,9 +143,13 @@ class JsonlLog:
             body = rec.model_dump_json() if isinstance(rec, BaseModel) else orjson.dumps(
                 rec).decode()
             chunks.append(body + "\n")
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write("".join(chunks))
-            fh.flush()
+        try:
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write("".join(chunks))
+                fh.flush()
+        except OSError as exc:  # a part-written line is a torn tail: repaired on resume
+            raise RunFailure(f"cannot write {self.path}: {describe(exc)}; what was written "
+                             "before is kept, free space and rerun to resume") from None
 
 
 class RunDir:
@@ -181,6 +181,11 @@ class RunDir:
         fh.write(str(os.getpid()))
         fh.flush()
         self._lock_fh = fh
+        # we hold the lock, so any temporary file here was left by a killed process
+        for entry in self.path.iterdir():
+            if entry.name.startswith(".") and (entry.name.endswith(".tmp")
+                                               or TMP_MARK in entry.name) and entry.is_file():
+                entry.unlink(missing_ok=True)
         return self
 
     def close(self) -> None:
@@ -206,13 +211,16 @@ class RunDir:
     def manifest(self) -> dict[str, Any]:
         """The manifest (empty for a new run)."""
         file = self.path / "manifest.json"
-        return json.loads(file.read_text()) if file.exists() else {}
+        if not file.exists():
+            return {}
+        data = read_json(file, "run manifest")
+        if not isinstance(data, dict):
+            raise UsageError(f"{file}: the run manifest is not a JSON object")
+        return data
 
     def write_json(self, name: str, data: Any) -> None:
         """Write a JSON file atomically (temp file, then rename)."""
-        tmp = self.path / f".{name}.tmp"
-        tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
-        tmp.replace(self.path / name)
+        write_atomic(self.path / name, json.dumps(data, indent=1, default=str) + "\n")
 
     def update_manifest(self, **fields: Any) -> dict[str, Any]:
         """Merge fields into the manifest."""

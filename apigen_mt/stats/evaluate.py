@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apigen_mt.env.environment import Environment
-from apigen_mt.records import Action, Blueprint, Trajectory
+from apigen_mt.records import Blueprint, Trajectory
 from apigen_mt.rollout.episode import Roles, play_episode
 from apigen_mt.rollout.judge import Target, target_for
 from apigen_mt.rollout.settings import RolloutSettings
@@ -22,14 +22,9 @@ from apigen_mt.stats.passk import pass_hat_curve
 
 
 def task_to_blueprint(task: dict[str, Any], env_name: str) -> Blueprint:
-    """A task (τ-bench's ``{user_id, instruction, actions: [{name, kwargs}], outputs}`` or
-    a blueprint row) as a :class:`Blueprint`, its id derived from its content."""
-    actions = [Action(name=a["name"], arguments=a.get("arguments", a.get("kwargs", {})))
-               for a in task["actions"]]
-    bp = Blueprint(env=str(task.get("env") or env_name), user_id=task.get("user_id"),
-                   instruction=str(task.get("instruction") or ""), actions=actions,
-                   outputs=[str(o) for o in task.get("outputs") or []])
-    return bp.with_id() if not task.get("id") else bp.model_copy(update={"id": task["id"]})
+    """A task (τ-bench's or a blueprint row) as a :class:`Blueprint`
+    (see :meth:`Blueprint.from_task`)."""
+    return Blueprint.from_task(task, env_name)
 
 
 @dataclass

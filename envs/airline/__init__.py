@@ -68,4 +68,5 @@ DOMAIN = Domain(
     generator_options={"users": 500, "flights": 300, "reservations": 2000},
     quirks=QUIRKS,
     hints=HINTS,
+    nested_extra_keys=True,  # as τ-bench's tools run them
 )

@@ -382,11 +382,12 @@ def explicit_confirmation_before_write(inp: RuleInput) -> list[str]:
     return out
 
 
-def _rule(check: Any, tools: frozenset[str] | set[str], conversation_only: bool = False
-          ) -> PolicyRule:
+def _rule(check: Any, tools: frozenset[str] | set[str], conversation_only: bool = False,
+          purpose: str = "") -> PolicyRule:
     description = " ".join((check.__doc__ or "").split())
     return PolicyRule(name=check.__name__, description=description, check=check,
-                      conversation_only=conversation_only, tools=frozenset(tools))
+                      conversation_only=conversation_only, purpose=purpose,
+                      tools=frozenset(tools))
 
 
 RULES: list[PolicyRule] = [
@@ -401,6 +402,8 @@ RULES: list[PolicyRule] = [
     _rule(cancellation_eligible, {"cancel_reservation"}),
     _rule(cancel_only_unflown_trips, {"cancel_reservation"}),
     _rule(compensation_eligible, {"send_certificate"}),
-    _rule(user_identified_before_write, WRITE_TOOLS, conversation_only=True),
-    _rule(explicit_confirmation_before_write, WRITE_TOOLS, conversation_only=True),
+    _rule(user_identified_before_write, WRITE_TOOLS, conversation_only=True,
+          purpose="identification"),
+    _rule(explicit_confirmation_before_write, WRITE_TOOLS, conversation_only=True,
+          purpose="confirmation"),
 ]

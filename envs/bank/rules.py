@@ -291,10 +291,10 @@ def explicit_yes_before_write(data: RuleInput) -> list[str]:
     return reasons
 
 
-def _rule(check: Any, tools: set[str] | frozenset[str], conversation_only: bool = False
-          ) -> PolicyRule:
+def _rule(check: Any, tools: set[str] | frozenset[str], conversation_only: bool = False,
+          purpose: str = "") -> PolicyRule:
     return PolicyRule(name=check.__name__, description=" ".join(check.__doc__.split()),
-                      check=check, conversation_only=conversation_only,
+                      check=check, conversation_only=conversation_only, purpose=purpose,
                       tools=frozenset(tools))
 
 
@@ -307,7 +307,8 @@ RULES: list[PolicyRule] = [
     _rule(disputes_within_window, {"open_dispute"}),
     _rule(bank_freezes_stay, {"unfreeze_card"}),
     _rule(one_customer_per_conversation, WRITE_TOOLS),
-    _rule(customer_identified_before_write, WRITE_TOOLS | LOOKUPS, conversation_only=True),
-    _rule(explicit_yes_before_write, WRITE_TOOLS, conversation_only=True),
+    _rule(customer_identified_before_write, WRITE_TOOLS | LOOKUPS, conversation_only=True,
+          purpose="identification"),
+    _rule(explicit_yes_before_write, WRITE_TOOLS, conversation_only=True, purpose="confirmation"),
 ]
 """Every bank rule; the last two need a conversation."""

@@ -96,4 +96,5 @@ DOMAIN = Domain(
     generator_options={"users": 500, "orders": 1000, "products": 50},
     quirks=QUIRKS,
     hints=HINTS,
+    nested_extra_keys=True,  # as τ-bench's tools run them
 )

@@ -242,10 +242,10 @@ def one_tool_call_per_turn(data: RuleInput) -> list[str]:
     return multi_call_violations(data.messages)
 
 
-def _rule(check: Any, tools: set[str] | frozenset[str], conversation_only: bool = False
-          ) -> PolicyRule:
+def _rule(check: Any, tools: set[str] | frozenset[str], conversation_only: bool = False,
+          purpose: str = "") -> PolicyRule:
     return PolicyRule(name=check.__name__, description=" ".join(check.__doc__.split()),
-                      check=check, conversation_only=conversation_only,
+                      check=check, conversation_only=conversation_only, purpose=purpose,
                       tools=frozenset(tools))
 
 
@@ -263,8 +263,9 @@ RULES: list[PolicyRule] = [
     _rule(user_identified_before_write, WRITE_TOOLS | {"find_user_id_by_email",
                                                        "find_user_id_by_name_zip",
                                                        "get_user_details"},
-          conversation_only=True),
-    _rule(explicit_confirmation_before_write, WRITE_TOOLS, conversation_only=True),
+          conversation_only=True, purpose="identification"),
+    _rule(explicit_confirmation_before_write, WRITE_TOOLS, conversation_only=True,
+          purpose="confirmation"),
     _rule(one_tool_call_per_turn, frozenset(t.name for t in ALL_TOOLS), conversation_only=True),
 ]
 """Every retail rule; the last three need a conversation."""

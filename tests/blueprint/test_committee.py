@@ -54,3 +54,17 @@ def test_reviewer_answers_parse_errors_with_the_error_then_accepts_the_fix():
 def test_reviewer_gives_up_after_retries():
     model = ScriptedModel(["no", "still no", "never"])
     assert asyncio.run(Reviewer("r", model, Settings(), retries=2).review([])) is None
+
+
+def test_a_majority_against_correctness_rejects_whatever_the_threshold():
+    votes = [review("a", 0, 1, 1, 1, "the refund goes to the wrong card"),
+             review("b", 0, 1, 1, 1), review("c", 1, 1, 1, 1)]
+    verdict = reduce_reviews(votes, threshold=0.75)
+    assert verdict.details["mean"] == 0.75 and not verdict.passed
+    assert any("majority holds the task incorrect" in r for r in verdict.reasons)
+    assert any("wrong card" in r for r in verdict.reasons)
+    assert not reduce_reviews(votes, threshold=0.0).passed
+    # the threshold still applies when correctness holds
+    right = [review("a", 1, 0, 0, 0), review("b", 1, 0, 0, 0)]
+    assert reduce_reviews(right, threshold=0.25).passed
+    assert not reduce_reviews(right, threshold=0.5).passed

@@ -49,7 +49,7 @@ def serve() -> Iterator[Any]:
 
 
 def client(handle: ServerHandle, **endpoint: Any) -> OpenAIChatModel:
-    settings = {"timeout_s": 2.0, "max_retries": 3, "retry_backoff_s": 0.01,
+    settings = {"timeout_s": 30.0, "max_retries": 3, "retry_backoff_s": 0.01,
                 "retry_backoff_max_s": 0.05, **endpoint}
     return OpenAIChatModel("local:sim", "sim", Endpoint(base_url=handle.base_url, **settings))
 
@@ -90,11 +90,25 @@ def test_429_honours_retry_after(serve: Any) -> None:
     assert out.tool_calls[0].error is None and handle.stats()["requests"] == 2
 
 
-def test_bad_json_is_a_typed_tool_call_error_not_a_retry(serve: Any) -> None:
-    handle = serve(faults=("bad-json",), fault_first=1)
+def test_malformed_arguments_are_a_typed_tool_call_error_not_a_retry(serve: Any) -> None:
+    handle = serve(faults=("bad-args",), fault_first=1)
     call = ask(client(handle)).tool_calls[0]
     assert call.arguments is None and call.error is not None and call.error.kind == "bad_json"
     assert handle.stats()["requests"] == 1
+
+
+def test_a_body_that_is_not_json_is_retried_and_never_cached(serve: Any, tmp_path) -> None:
+    from apigen_mt.llm.cache import CachedModel, ResponseCache
+
+    handle = serve(faults=("bad-json",), fault_first=1)
+    model = client(handle)
+    cache = ResponseCache(tmp_path / "responses.jsonl")
+    out = asyncio.run(CachedModel(model, cache).complete(MSGS, TOOLS, REQUIRED))
+    assert out.tool_calls[0].error is None  # the retry's answer, not the broken body
+    assert handle.stats()["requests"] == 2 and model.runtime.retries["bad_response"] == 1
+    cache.close()
+    stored = (tmp_path / "responses.jsonl").read_text().splitlines()
+    assert len(stored) == 1 and "chatcmpl-cut" not in stored[0]
 
 
 def test_sustained_failure_gives_model_error_in_bounded_time(serve: Any) -> None:

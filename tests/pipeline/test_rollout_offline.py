@@ -9,7 +9,7 @@ import pytest
 
 from apigen_mt.env.domain import load_environment
 from apigen_mt.records import Blueprint, Trajectory
-from apigen_mt.rollout.judge import missing_outputs
+from apigen_mt.rollout.judge import consent_violations, missing_outputs
 from apigen_mt.runner.phase2 import failure_reason
 from tests.pipeline.conftest import cli
 
@@ -40,6 +40,7 @@ def test_run_keeps_only_conversations_the_state_proves(domain, tmp_path):
     blueprints = {b.id: b for b in (Blueprint.model_validate_json(x)
                                     for x in (out / "blueprints.jsonl").open())}
     env = load_environment(domain)
+    writes = {name for name, tool in env.tools.items() if tool.kind == "write"}
     targets = {}
     for bp_id, bp in blueprints.items():
         target = env.fresh()
@@ -51,6 +52,7 @@ def test_run_keeps_only_conversations_the_state_proves(domain, tmp_path):
         final = replay_conversation(env, t.messages)
         assert final.hash() == targets[t.blueprint_id] == t.target_hash
         assert not missing_outputs(blueprints[t.blueprint_id].outputs, t.messages)
+        assert not consent_violations(t.messages, writes)
         _check_openai_messages(t.messages)
     for t in failed:
         final = replay_conversation(env, t.messages)
@@ -61,11 +63,15 @@ def test_run_keeps_only_conversations_the_state_proves(domain, tmp_path):
             assert not state_ok and t.verdict.diff
         elif reason == "missing_outputs":
             assert missing_outputs(blueprints[t.blueprint_id].outputs, t.messages)
+        elif reason == "no_consent":  # the sim agent's named flaw: it skipped the question
+            assert state_ok and consent_violations(t.messages, writes)
         else:
             assert reason in ("max_turns", "model_error", "policy", "invalid_tool_call")
             if reason == "invalid_tool_call":
                 assert state_ok and t.invalid_tool_calls > 0
     assert len({t.id for t in accepted}) == 100
+    # the judge visibly catches the agent that writes without asking
+    assert any(failure_reason(t) == "no_consent" for t in failed)
     # some tasks also ask for a fact, and the kept conversations say it
     assert any(blueprints[t.blueprint_id].outputs for t in accepted)
 

@@ -16,6 +16,7 @@ from apigen_mt.rollout.settings import RolloutSettings
 from tests.env.test_engine import NOTES
 
 MOVE = {"from_account_id": "acc_1", "to_account_id": "acc_2", "amount": 5}
+ASK = "I will transfer 5 from acc_1 to acc_2. Shall I go ahead?"
 BP = Blueprint(env="notes", user_id="acc_1", instruction="You are Owner 1. Move 5 to acc_2.",
                actions=[Action(name="transfer", arguments=MOVE)], outputs=["moved"]).with_id()
 
@@ -29,15 +30,15 @@ def play(agent_script, human_script, critic=None, **settings):
 
 
 def test_a_faithful_episode_is_kept_and_recorded_as_openai_messages():
-    traj, roles = play([("transfer", MOVE), "Done, moved."],
-                       ["Please move 5 to acc_2.", "Thanks ###STOP###"])
+    traj, roles = play([ASK, ("transfer", MOVE), "Done, moved."],
+                       ["Please move 5 to acc_2.", "Yes.", "Thanks ###STOP###"])
     assert traj.verdict.passed and traj.end_reason == "stop"
     roles_seen = [m["role"] for m in traj.messages]
-    assert roles_seen == ["system", "assistant", "user", "assistant", "tool", "assistant",
-                          "user"]
-    call = traj.messages[3]["tool_calls"][0]
+    assert roles_seen == ["system", "assistant", "user", "assistant", "user", "assistant",
+                          "tool", "assistant", "user"]
+    call = traj.messages[5]["tool_calls"][0]
     assert json.loads(call["function"]["arguments"]) == MOVE
-    assert traj.messages[4]["tool_call_id"] == call["id"]
+    assert traj.messages[6]["tool_call_id"] == call["id"]
     assert traj.messages[1]["content"] == "Hi! How can I help you today?"
     # the human never sees tools or tool results
     human_prompt = roles.human.calls[1].messages
@@ -54,13 +55,14 @@ def test_a_wrong_write_fails_with_a_readable_diff_and_missing_outputs():
 
 
 def test_malformed_calls_become_error_observations_and_are_counted():
-    traj, _ = play([("transfer", '{"from_account_id": "acc_1",'), ("transfer", MOVE),
-                    "moved it"], ["Move 5.", "###STOP###"])
+    traj, _ = play([ASK, ("transfer", '{"from_account_id": "acc_1",'), ("transfer", MOVE),
+                    "moved it"], ["Move 5.", "yes", "###STOP###"])
     tool_messages = [m["content"] for m in traj.messages if m["role"] == "tool"]
     assert tool_messages[0].startswith("Error:") and traj.invalid_tool_calls == 1
     assert traj.verdict.state_match and not traj.verdict.passed  # kept apart by default
-    traj, _ = play([("transfer", '{"from_account_id": "acc_1",'), ("transfer", MOVE),
-                    "moved it"], ["Move 5.", "###STOP###"], reject_invalid_tool_calls=False)
+    traj, _ = play([ASK, ("transfer", '{"from_account_id": "acc_1",'), ("transfer", MOVE),
+                    "moved it"], ["Move 5.", "yes", "###STOP###"],
+                   reject_invalid_tool_calls=False)
     assert traj.verdict.passed
 
 
@@ -72,8 +74,9 @@ def test_max_turns_and_ending_tools_end_the_episode():
 
 
 def test_only_one_tool_call_per_turn_runs_by_default():
-    traj, _ = play([[("transfer", MOVE), ("transfer", MOVE)], "moved"], ["Move 5.", "###STOP###"])
-    assert len(traj.messages[3]["tool_calls"]) == 1 and traj.verdict.passed
+    traj, _ = play([ASK, [("transfer", MOVE), ("transfer", MOVE)], "moved"],
+                   ["Move 5.", "Yep", "###STOP###"])
+    assert len(traj.messages[5]["tool_calls"]) == 1 and traj.verdict.passed
 
 
 def test_best_of_n_sends_the_candidate_the_critic_scores_highest():

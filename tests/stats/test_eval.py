@@ -57,3 +57,37 @@ def test_eval_bad_input(tmp_path: Path, monkeypatch, capsys):
     code, err = cli_error(monkeypatch, capsys, "eval", "--env", "retail", "--tasks",
                           str(tmp_path / "missing.json"), "--trials", "0")
     assert code == 2 and "--trials" in err
+
+
+def test_eval_names_its_protocol_and_tau_is_taus(run30: Path, tmp_path: Path):
+    from apigen_mt.rollout.settings import RolloutSettings
+
+    tasks = str(run30 / "blueprints.jsonl")
+    ours = cli("eval", "--env", "retail", "--tasks", tasks, "--trials", "1",
+               "--out", str(tmp_path / "ours"), "--quiet")
+    assert "protocol apigen-mt" in ours
+    tau = cli("eval", "--env", "retail", "--tasks", tasks, "--trials", "1",
+              "--out", str(tmp_path / "tau"), "--quiet", "--protocol", "tau")
+    assert "protocol tau" in tau
+    results = json.loads((tmp_path / "tau" / "results.json").read_text())
+    assert results["protocol"] == "tau"
+    assert json.loads((tmp_path / "ours" / "results.json").read_text())["protocol"] == \
+        "apigen-mt"
+    episodes = rows(tmp_path / "tau" / "episodes.jsonl")
+    # one user sample per turn, so no critic scores
+    assert all(turn == [] for e in episodes for turn in e["human_scores"])
+    # a skipped confirmation or a recovered invalid call is not held against it
+    # (as in τ-bench, a conversation cut off before its end earns nothing)
+    assert all(e["verdict"]["passed"] == (e["verdict"]["state_match"]
+                                          and not e["verdict"]["missing_outputs"]
+                                          and e["end_reason"] in ("stop", "ending_tool"))
+               for e in episodes)
+    tau_settings = RolloutSettings().for_protocol("tau")
+    assert tau_settings.best_of_n == 1 and not tau_settings.reject_invalid_tool_calls
+    assert not (tau_settings.judge.consent or tau_settings.judge.identification)
+
+
+def test_eval_refuses_an_unknown_protocol(monkeypatch, capsys, run30: Path):
+    code, err = cli_error(monkeypatch, capsys, "eval", "--env", "retail", "--tasks",
+                          str(run30 / "blueprints.jsonl"), "--protocol", "tau2")
+    assert code == 2 and "--protocol" in err
