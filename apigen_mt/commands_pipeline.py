@@ -39,7 +39,8 @@ ENV_CLASS_OPT = typer.Option(None, "--env-class",
 ENV_CONFIG_OPT = typer.Option(None, "--env-config",
                               help="JSON with the class's initial state (with --env-class).")
 ENV_INIT_OPT = typer.Option(None, "--env-init",
-                            help="Loader method that takes --env-config (with --env-class).")
+                            help="How --env-config is applied: constructor, attributes, or "
+                                 "a loader method's name (default: the one that fits).")
 
 
 def resolve_env(env: str | None, data_dir: Path | None, env_class: str | None,

@@ -14,6 +14,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from apigen_mt.blueprint import freetext
+from apigen_mt.blueprint.preconditions import plan_session, prerequisites, session_tools
 from apigen_mt.env.environment import Environment
 from apigen_mt.records import Action
 
@@ -39,24 +41,31 @@ class ValuePool:
 
     values: dict[str, list[Any]] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
+    # per record (by identity; the record is kept to pin its id): shared by copies
+    _scopes: dict[int, tuple[dict, frozenset, ValuePool]] = field(default_factory=dict,
+                                                                  repr=False)
+    # the user's own record: their login, their handle, their PIN
+    preferred: ValuePool | None = None
+    domain: str = ""  # what the environment is about, for the theme of invented text
     offered: int = 0  # records from this index on are offers (catalogue, search results)
     offers_pool: ValuePool | None = field(default=None, repr=False)  # those records alone
-    _scopes: dict[int, tuple[frozenset, ValuePool]] = field(default_factory=dict, repr=False)
 
     def copy(self) -> ValuePool:
         """An independent pool with the same values and records."""
-        return ValuePool({k: list(v) for k, v in self.values.items()}, list(self.records))
+        return ValuePool({k: list(v) for k, v in self.values.items()}, list(self.records),
+                         self._scopes, preferred=self.preferred, domain=self.domain)
 
     def scope(self, index: int) -> tuple[frozenset, ValuePool]:
         """The scalars (and keys) in record ``index``, and a pool of that record alone."""
-        if index not in self._scopes:
-            record = self.records[index]
+        record = self.records[index]
+        cached = self._scopes.get(id(record))
+        if cached is None or cached[0] is not record:
             sub = ValuePool()
             sub._absorb(record, None, keep=False)
             flat = frozenset(v for vs in sub.values.values() for v in vs
                              if isinstance(v, (str, int)))
-            self._scopes[index] = (flat | frozenset(_keys(record)), sub)
-        return self._scopes[index]
+            cached = self._scopes[id(record)] = (record, flat | frozenset(_keys(record)), sub)
+        return cached[1], cached[2]
 
     def add(self, key: str, value: Any) -> None:
         """Remember one value (deduplicated, insertion-ordered for determinism)."""
@@ -65,8 +74,11 @@ class ValuePool:
             bucket.append(value)
 
     def absorb(self, data: Any, parent_key: str | None = None) -> None:
-        """Walk JSON data; dict keys that look like ids count as values of ``<parent>_id``."""
+        """Walk JSON data; dict keys that look like ids count as values of ``<parent>_id``;
+        named records nested in records of the same kind (a folder tree) give ``path``s."""
         self._absorb(data, parent_key, keep=True)
+        for path in _tree_paths(data):
+            self.add("path", path)
 
     def _absorb(self, data: Any, parent_key: str | None, keep: bool) -> None:
         if isinstance(data, dict):
@@ -104,6 +116,31 @@ class ValuePool:
             if self.values.get(stem):
                 return self.values[stem]
         return []
+
+
+def _tree_paths(data: Any) -> list[str]:
+    """``/home/ana`` for a record named ``ana`` held, under the same key (``children``),
+    by a record named ``home``, itself held by a named record: paths of a tree."""
+    out: list[str] = []
+
+    def walk(node: Any, names: list[str], via: list[str], key: str | None) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, names, via, key)
+            return
+        if not isinstance(node, dict):
+            return
+        name = node.get("name")
+        if isinstance(name, str) and "/" not in name.strip("/"):
+            names, via = [*names, name.strip("/")], [*via, key or ""]
+            if len(names) >= 2 and len(set(via[1:])) == 1:
+                out.append("/" + "/".join(n for n in names if n))
+        for k, value in node.items():
+            if isinstance(value, (dict, list)):
+                walk(value, names, via, k)
+
+    walk(data, [], [], None)
+    return list(dict.fromkeys(out))
 
 
 def _keys(data: Any) -> list[str]:
@@ -167,19 +204,67 @@ def _output_names(tool_name: str) -> list[str]:
     return names or ["result"]
 
 
+# calls that write something new: their text is invented (a reused title is a duplicate)
+_CREATE_VERBS = {"create", "add", "new", "make", "mkdir", "register", "post", "publish", "write",
+                 "start", "compose", "send", "submit", "upload", "file", "draft", "reply",
+                 "comment", "append", "resolve"}
+_CONTENT = {"title", "text", "resolution", "tags"}
+
+
+def _invented(name: str, schema: dict[str, Any], tool: dict[str, Any] | None, pool: ValuePool,
+              rng: random.Random, have_values: bool) -> str | None:
+    """A free-text value for a string argument: always when the data has none, and
+    mostly for content (titles, messages) or what a creating call names anew."""
+    if tool is None:
+        return None
+    tool_name, tool_description = tool.get("name", ""), tool.get("description", "") or ""
+    description = schema.get("description", "") or ""
+    kind = freetext.text_kind(name, description, tool_name)
+    if kind is None or not freetext.is_free_text(name):
+        return None
+    if have_values:  # the data has values: invent what a call writes anew, not a place
+        verb = tool_name.split("_", 1)[0]
+        if not (kind in _CONTENT or name.startswith("new_") or verb in _CREATE_VERBS):
+            return None
+        if verb not in _CREATE_VERBS and rng.random() < 0.2:
+            return None
+    known = [v for vs in pool.values.values() for v in vs if isinstance(v, str)][:200]
+    return freetext.propose_text(name, description, tool_name, tool_description, rng, known,
+                                 domain=pool.domain)
+
+
+def _preferred(pool: ValuePool, name: str, kind: str | None) -> list[Any]:
+    """The user's own credentials (their login, their PIN), for an argument that takes one."""
+    # acting with someone else's login would be impersonation: the user's own, always
+    if pool.preferred is not None and freetext.is_credential(name):
+        return [v for v in pool.preferred.candidates(name) if _fits(kind, v)]
+    return []
+
+
 def propose_value(schema: dict[str, Any], name: str, pool: ValuePool,
-                  rng: random.Random, scoped: list[Any] | None = None) -> tuple[bool, Any]:
-    """Draw a value for one argument; (False, None) when nothing plausible exists."""
+                  rng: random.Random, scoped: list[Any] | None = None,
+                  tool: dict[str, Any] | None = None) -> tuple[bool, Any]:
+    """Draw a value for one argument; (False, None) when nothing plausible exists.
+    ``tool`` (the tool's schema: name, description) lets free text be invented."""
     if "enum" in schema:
         return True, rng.choice(schema["enum"])
+    if "anyOf" in schema and "type" not in schema:  # Optional[...] / Union: the first kind
+        options = [o for o in schema["anyOf"] if o.get("type") != "null"]
+        if options:
+            return propose_value({**options[0], **{k: v for k, v in schema.items()
+                                                   if k != "anyOf"}},
+                                 name, pool, rng, scoped, tool)
     kind = schema.get("type")
     if kind == "array":
         items = schema.get("items", {})
         if items.get("type") == "object":
-            ok, obj = propose_value(items, _singular(name), pool, rng)
+            ok, obj = propose_value(items, _singular(name), pool, rng, tool=tool)
             return ok, [obj] if ok else None
         values = [v for v in (scoped or pool.candidates(name))
                   if not isinstance(v, (dict, list))]
+        tags = freetext.text_kind(name, schema.get("description", "") or "", "") == "tags"
+        if tags and (not values or rng.random() < 0.5):
+            return True, freetext.propose_tags(name, rng)
         if not values:
             return False, None
         k = 1 if len(values) == 1 or rng.random() < 0.7 else 2
@@ -194,8 +279,16 @@ def propose_value(schema: dict[str, Any], name: str, pool: ValuePool,
                 return False, None
             obj[prop] = value
         return True, obj
+    if not scoped:
+        own = _preferred(pool, name, kind)
+        if own:
+            return True, rng.choice(own)
     values = scoped or pool.candidates(name)
     typed = [v for v in values if _fits(kind, v)]
+    if kind in ("string", None):
+        text = _invented(name, schema, tool, pool, rng, bool(typed))
+        if text is not None:
+            return True, text
     if typed:
         return True, rng.choice(typed)
     if kind == "integer":
@@ -229,7 +322,7 @@ def propose_arguments(tool_schema: dict[str, Any], pool: ValuePool,
         if name not in required and rng.random() < 0.7:
             continue
         scoped = scoped_candidates(pool, name, args) if rng.random() < 0.85 else None
-        ok, value = propose_value(schema, name, pool, rng, scoped)
+        ok, value = propose_value(schema, name, pool, rng, scoped, tool=tool_schema)
         if not ok:
             if name in required:
                 return None
@@ -268,17 +361,28 @@ class Fill:
 def fill_walk(env: Environment, walk: list[str], view: dict[str, Any], rng: random.Random,
               attempts: int = 24, avoid: set[tuple[str, str]] | None = None,
               extra_views: list[dict[str, Any]] | None = None,
-              tries_per_step: int = 4) -> Fill | None:
+              tries_per_step: int = 4, repairs: int = 2) -> Fill | None:
     """Turn a walk into executable actions on a scratch copy.
 
-    Each step gets a few argument proposals; a step none of whose proposals succeeds is
-    dropped. A fill counts when at least one write succeeded and the data changed.
-    ``extra_views`` (other records) only widen the choice of values, e.g. a new address.
+    Each step gets a few argument proposals; a step none of whose proposals succeeds
+    first gets up to ``repairs`` prerequisite calls that its error points to (log in,
+    create the record, change directory) and is dropped if it still fails. Session
+    tools the policy asks for come before the first write. A fill counts when a write
+    other than a session step succeeded and the data changed. ``extra_views`` (other
+    records) only widen the choice of values, e.g. a new address.
     """
     avoid = avoid or set()
     schemas = {t.name: t.schema["function"] for t in env.domain.tools}
-    seed_pool = ValuePool()
+    listing = [t.schema for t in env.domain.tools]
+    kinds = {t.name: t.kind for t in env.domain.tools}
+    sessions = set(session_tools(listing))
+    substantive_exists = any(k == "write" and n not in sessions for n, k in kinds.items())
+    seed_pool = ValuePool(domain=env.domain.description or env.policy[:400])
     seed_pool.absorb(view)
+    user = view.get("user") if isinstance(view, dict) else None
+    if isinstance(user, dict):
+        seed_pool.preferred = ValuePool()
+        seed_pool.preferred.absorb(user)
     enrich(env.fresh(), seed_pool)
     for other in extra_views or []:
         extra = ValuePool()
@@ -289,29 +393,87 @@ def fill_walk(env: Environment, walk: list[str], view: dict[str, Any], rng: rand
             if not (key == "id" or key.endswith("_id") or key in _IDENTITY_KEYS):
                 for value in values:
                     seed_pool.add(key, value)
+    step = _Stepper(schemas, listing, kinds, avoid, rng, tries_per_step)
     for _ in range(attempts):
         scratch = env.fresh()
         pool = seed_pool.copy()
         actions: list[Action] = []
-        for name in walk:
-            if name not in schemas:
-                continue
-            for _try in range(tries_per_step):
-                args = propose_arguments(schemas[name], pool, rng)
-                if args is None:
-                    break
-                if _avoided(name, args, avoid):
-                    continue
-                obs = scratch.execute(name, args)
-                if not obs.startswith("Error:"):
-                    actions.append(Action(name=name, arguments=args))
-                    pool.absorb_observation(name, obs)
-                    break
-        wrote = any(env.tools[a.name].kind == "write" for a in actions)
+        steps = plan_session(walk, listing, env.policy, kinds) \
+            if sessions and rng.random() < 0.85 else list(walk)
+        for name in steps:
+            if name in schemas:
+                scratch = step.run(name, scratch, pool, actions, repairs)
+        wrote = any(kinds[a.name] == "write" and (a.name not in sessions or
+                                                  not substantive_exists) for a in actions)
         # a write that leaves the data as it was (same address, same item) proves nothing
         if wrote and scratch.state.changes() and scratch.diff():
-            return Fill(actions, scratch, pool)
+            return Fill(_pruned(env, actions, sessions, scratch.hash()), scratch, pool)
     return None
+
+
+def _pruned(env: Environment, actions: list[Action], sessions: set[str],
+            final: str) -> list[Action]:
+    """Drop a session step straight after another of the same tool (``cd`` then ``cd``)
+    when the rest still succeeds and ends in the same state: repairs leave such detours."""
+    i = 0
+    while i < len(actions) - 1:
+        if actions[i].name in sessions and actions[i + 1].name == actions[i].name:
+            trial = [*actions[:i], *actions[i + 1:]]
+            copy = env.fresh()
+            ran = copy.replay([a.model_dump() for a in trial], skip_ending=False)
+            if all(step.ok for step in ran) and copy.hash() == final:
+                actions = trial
+                continue
+        i += 1
+    return actions
+
+
+@dataclass
+class _Stepper:
+    """Runs one walk step on a scratch copy, repairing its preconditions when it fails."""
+
+    schemas: dict[str, dict[str, Any]]
+    listing: list[dict[str, Any]]
+    kinds: dict[str, str]
+    avoid: set[tuple[str, str]]
+    rng: random.Random
+    tries: int
+
+    def attempt(self, name: str, scratch: Environment, pool: ValuePool,
+                actions: list[Action]) -> str | None:
+        """Try a few proposals; None on success, else the last error."""
+        error = None
+        for _try in range(self.tries):
+            args = propose_arguments(self.schemas[name], pool, self.rng)
+            if args is None:
+                return error or "no values"
+            if _avoided(name, args, self.avoid):
+                continue
+            obs = scratch.execute(name, args)
+            if not obs.startswith("Error:"):
+                actions.append(Action(name=name, arguments=args))
+                pool.absorb_observation(name, obs)
+                return None
+            error = obs
+        return error or "avoided"
+
+    def run(self, name: str, scratch: Environment, pool: ValuePool, actions: list[Action],
+            repairs: int) -> Environment:
+        """The environment after the step (and any prerequisite that made it work)."""
+        error = self.attempt(name, scratch, pool, actions)
+        if error is None or repairs <= 0:
+            return scratch
+        for fix in prerequisites(error, name, self.listing, self.kinds):
+            trial, trial_actions = scratch.fork(), list(actions)
+            trial_pool = pool.copy()
+            if self.attempt(fix, trial, trial_pool, trial_actions) is not None:
+                continue
+            trial = self.run(name, trial, trial_pool, trial_actions, repairs - 1)
+            if len(trial_actions) > len(actions) + 1 and trial_actions[-1].name == name:
+                actions[:] = trial_actions
+                pool.values, pool.records = trial_pool.values, trial_pool.records
+                return trial
+        return scratch
 
 
 def _avoided(name: str, args: dict[str, Any], avoid: set[tuple[str, str]]) -> bool:

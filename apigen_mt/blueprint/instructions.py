@@ -28,7 +28,9 @@ _SEPARATORS = ("; ", ": ", "\n", "(", ")")
 def render_value(value: Any) -> str:
     """Argument values as a customer would say them (JSON for lists and objects, and for
     text that holds the separators details are written with, so it reads back whole)."""
-    if isinstance(value, str) and not any(sep in value for sep in _SEPARATORS):
+    # a sentence's own full stop would read as the end of the instruction's sentence
+    if isinstance(value, str) and not any(sep in value for sep in _SEPARATORS) \
+            and not value.endswith("."):
         return value
     return json.dumps(value)
 

@@ -2,14 +2,13 @@
 the state.
 
 ``load_class_environment("package.module:ClassName", init_path, init_method)`` builds the
-object (from a JSON file, through the constructor's keyword arguments or a named loader
-method), then snapshots each of its attributes into one record of the table ``state``
-(key: the attribute name). Snapshots are JSON-like and reversible: plain objects and
-dataclasses become their attributes plus a ``"__class__"`` tag (the class name for
-classes of the environment's own module, ``module:QualName`` for others), and tuples,
-sets, enums, dates and dicts with non-string keys are tagged too. Fresh copies, both
-state hashes and readable diffs (``state[positions].ACME.quantity: 10 -> 15``) then come
-from the engine unchanged.
+object from a JSON file (see :mod:`apigen_mt.env.class_init` for how the JSON is
+applied), then snapshots each of its attributes into one record of the table ``state``
+(key: the attribute name), all in one reference space (:mod:`apigen_mt.env.snapshot`):
+object graphs with cycles, parent links and shared objects keep their identity, and
+session state (who is logged in, the current directory) is state like any other, so the
+state hash and the diff cover it. Fresh copies, both state hashes and readable diffs
+(``state[positions].ACME.quantity: 10 -> 15``) then come from the engine unchanged.
 
 Before each call the object is rebuilt from the current records (its classes restored,
 every container new, so nothing the engine holds is ever mutated); after the call every
@@ -17,26 +16,23 @@ attribute whose snapshot changed is written back. A call fails, and leaves the s
 it was, when the method raises or returns an error value (a dict with an ``"error"``
 entry, or a string starting with ``Error:``).
 
-Each public method (not starting with ``_``) with type hints and a Google-style
-docstring is a tool; its schema is derived as for ``@tool`` functions (``self`` takes
-the place of the state parameter). Whether it reads or writes is decided by trying it
-on scratch copies with values found in the initial state: a call that changed the
-snapshot makes it a write, calls that succeeded without a change a read, and a method
-that never succeeded is classed by its name (``get_…``, ``list_…`` … read). Both
-can be overridden, per method, with the class attribute
-``__apigen_tools__ = {"method": "read" | "write" | "hidden"}`` or the decorator
-:func:`env_tool`. The class docstring is the policy. The users drafters sample are the
-keys of a ``users``-like attribute (``__apigen_users__`` names it), else one
-pseudo-user; a second table, ``users``, lists them (it never changes).
+Tools and their kinds come from :mod:`apigen_mt.env.class_tools`; schemas are derived as
+for ``@tool`` functions (``self`` takes the place of the state), from annotations or,
+without them, from the docstring's types (Google, reST or numpy style). The class
+docstring is the policy. Policy rules come from ``__apigen_rules__`` on the class (a list
+of ``PolicyRule``, or ``"module:NAME"`` naming one), else from ``RULES`` in a sibling
+module ``<module>_rules`` or ``rules``. The users drafters sample are the keys of a
+``users``-like attribute (``__apigen_users__`` names it), else one pseudo-user; a second
+table, ``users``, lists them (it never changes).
 
-Limits: the object graph must be a tree (a cycle is reported at load time; an object
-referenced twice comes back as two copies), attribute values must be of the kinds
-above, and methods should change nothing but the object's attributes.
+Limits: attribute values must be of the kinds the snapshot holds (no functions, files or
+locks), and methods should change nothing but the object's graph.
 """
 
 from __future__ import annotations
 
 import copy
+import enum
 import functools
 import importlib
 import importlib.util
@@ -44,49 +40,33 @@ import inspect
 import os
 import re
 import sys
+import types
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from apigen_mt.env.domain import CLASS_PREFIX, Domain
-from apigen_mt.env.environment import Environment, is_error
-from apigen_mt.env.snapshot import ClassEnvError, Codec, attributes_of, canonical_bytes, to_plain
+from apigen_mt.env.class_init import build_object
+from apigen_mt.env.class_tools import env_tool, probe_kind, public_methods, value_pool
+from apigen_mt.env.domain import CLASS_PREFIX, Domain, PolicyRule
+from apigen_mt.env.environment import Environment
+from apigen_mt.env.plain import plain_result, to_plain
+from apigen_mt.env.snapshot import ClassEnvError, Codec, attributes_of, canonical_bytes
 from apigen_mt.env.state import BaseState, State
 from apigen_mt.env.tools import Tool, ToolError, ToolKind, derive_schema
 
+__all__ = ["ClassAdapter", "ClassEnvError", "Codec", "build_object", "env_tool",
+           "load_class_environment", "parse_class_spec", "state_object", "to_plain"]
+
 STATE_TABLE = "state"
 USERS_TABLE = "users"
-TOOLS_ATTR = "__apigen_tools__"
 USERS_ATTR = "__apigen_users__"
-_MARK = "__apigen_tool__"
+RULES_ATTR = "__apigen_rules__"
 _USER_NAMES = ("users", "customers", "accounts", "members", "clients", "people", "players",
-               "patients", "students", "employees")
-_READ_WORDS = {"get", "list", "find", "search", "read", "show", "view", "lookup", "count",
-               "describe", "is", "has", "check", "quote", "preview", "calculate", "fetch",
-               "query"}
+               "patients", "students", "employees", "drivers", "owners")
 
 
-def env_tool(kind: ToolKind | None = None, *, ends_conversation: bool = False,
-             hidden: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Mark a method's tool kind (skipping inference), end-of-conversation, or hide it."""
-
-    def mark(func: Callable[..., Any]) -> Callable[..., Any]:
-        setattr(func, _MARK, {"kind": kind, "ends_conversation": ends_conversation,
-                              "hidden": hidden})
-        return func
-
-    return mark
-
-
-# ------------------------------------------------------------------- snapshots
-
-
-
-
-def _import_target(target: str) -> type:
-    module_name, sep, qualname = target.rpartition(":")
-    if not sep or not module_name or not qualname:
-        raise ClassEnvError(f"expected 'package.module:ClassName', got {target!r}")
+def _import_module(module_name: str) -> Any:
     if module_name.endswith(".py") or "/" in module_name:
         path = Path(module_name).expanduser().resolve()
         name = f"apigen_mt_class_env_{abs(hash(str(path)))}"
@@ -98,16 +78,22 @@ def _import_target(target: str) -> type:
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             spec.loader.exec_module(module)
-    else:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            # like `uvicorn pkg.mod:app`: a module of the current directory is found too
-            if os.getcwd() in sys.path or module_name.split(".")[0] in sys.modules:
-                raise
-            sys.path.append(os.getcwd())
-            module = importlib.import_module(module_name)
-    cls: Any = module
+        return module
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        # like `uvicorn pkg.mod:app`: a module of the current directory is found too
+        if os.getcwd() in sys.path or module_name.split(".")[0] in sys.modules:
+            raise
+        sys.path.append(os.getcwd())
+        return importlib.import_module(module_name)
+
+
+def _import_target(target: str) -> type:
+    module_name, sep, qualname = target.rpartition(":")
+    if not sep or not module_name or not qualname:
+        raise ClassEnvError(f"expected 'package.module:ClassName', got {target!r}")
+    cls: Any = _import_module(module_name)
     for part in qualname.split("."):
         cls = getattr(cls, part, None)
         if cls is None:
@@ -115,51 +101,6 @@ def _import_target(target: str) -> type:
     if not inspect.isclass(cls):
         raise ClassEnvError(f"{target} is not a class")
     return cls
-
-
-def _call_with(func: Callable[..., Any], data: Any) -> Any:
-    """Call a constructor or loader with JSON data: an object as keyword arguments when
-    its keys are parameter names, otherwise as one positional argument."""
-    params = inspect.signature(func).parameters
-    if data is None:
-        needed = [n for n, p in params.items() if p.default is inspect.Parameter.empty
-                  and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        if needed:
-            raise ClassEnvError(f"{getattr(func, '__qualname__', func)} needs initial data "
-                                f"({', '.join(needed)}): give the JSON file (--data-dir)")
-        return func()
-    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    if isinstance(data, dict) and (takes_kwargs or set(data) <= set(params)):
-        return func(**data)
-    return func(data)
-
-
-def build_object(cls: type, init_path: str | Path | None = None,
-                 init_method: str | None = None) -> Any:
-    """The initial object: JSON from ``init_path`` into the constructor, or into the
-    loader ``init_method`` (an instance method of a default-constructed object, or a
-    class/static method returning the instance)."""
-    data = None
-    if init_path:
-        path = Path(init_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"initial state file not found: {path}")
-        from apigen_mt.fileio import read_json
-
-        data = read_json(path, "initial state file (--env-config)")
-    if not init_method:
-        return _call_with(cls, data)
-    raw = inspect.getattr_static(cls, init_method, None)
-    if raw is None:
-        raise ClassEnvError(f"{cls.__name__} has no method {init_method!r}")
-    if isinstance(raw, (classmethod, staticmethod)):
-        obj = _call_with(getattr(cls, init_method), data)
-        if not isinstance(obj, cls):
-            raise ClassEnvError(f"{cls.__name__}.{init_method} must return a {cls.__name__}")
-        return obj
-    obj = cls()
-    _call_with(getattr(obj, init_method), data)
-    return obj
 
 
 # ----------------------------------------------------------------------- tools
@@ -181,20 +122,26 @@ class ClassAdapter:
         self.cls = cls
         self.codec = codec
 
-    def snapshot(self, obj: Any) -> dict[str, Any]:
-        """Each attribute of the object as one record."""
-        return {name: self.codec.encode(value, name) for name, value in attributes_of(obj).items()}
+    def snapshot(self, obj: Any) -> tuple[dict[str, Any], dict[int, str]]:
+        """Each attribute of the object as one record (one reference space), and the
+        home pointer of every object in the graph."""
+        return self.codec.encode_fields(attributes_of(obj), owner=obj)
 
     def rebuild(self, state: State) -> Any:
         """A live object from the current records (the constructor is not called)."""
         obj = self.cls.__new__(self.cls)
         records = state[STATE_TABLE]
-        for name in records:
-            object.__setattr__(obj, name, self.codec.decode(records[name]))
+        for name, value in self.codec.decode_fields(dict(records.items()), owner=obj).items():
+            object.__setattr__(obj, name, value)
         return obj
 
-    def call(self, name: str, state: State, arguments: dict[str, Any]) -> Any:
-        """Run one method on a rebuilt object; write back what changed; JSON-able result."""
+    def call(self, name: str, state: State, arguments: dict[str, Any],
+             convert: dict[str, Callable[[Any], Any]] | None = None) -> Any:
+        """Run one method on a rebuilt object; write back what changed; JSON-able result.
+        ``convert`` turns JSON values into the members of Enum-typed parameters."""
+        for key, to_member in (convert or {}).items():
+            if arguments.get(key) is not None:
+                arguments[key] = to_member(arguments[key])
         obj = self.rebuild(state)
         try:
             result = getattr(obj, name)(**arguments)
@@ -205,8 +152,11 @@ class ClassAdapter:
         failure = error_of(result)
         if failure is not None:
             raise ToolError(failure)
+        try:
+            after, homes = self.snapshot(obj)
+        except ClassEnvError as exc:
+            raise ToolError(f"the call left the state unreadable: {exc}") from None
         records = state[STATE_TABLE]
-        after = self.snapshot(obj)
         for attr, value in after.items():
             if attr not in records or canonical_bytes(records[attr]) != canonical_bytes(value):
                 records[attr] = value
@@ -214,19 +164,21 @@ class ClassAdapter:
             del records[attr]
         if result is None:
             return "OK"
-        return result if isinstance(result, str) else to_plain(self.codec.encode(result))
+        return result if isinstance(result, str) else plain_result(self.codec, result, homes)
 
     def tool(self, name: str, func: Callable[..., Any], kind: ToolKind,
              ends_conversation: bool) -> Tool:
         """A Tool whose schema comes from the method (``self`` stands for the state)."""
         try:
             description, parameters, validator = derive_schema(func)
-        except TypeError as exc:
+        except (TypeError, NameError) as exc:
             raise ClassEnvError(f"{self.cls.__name__}.{name}: {exc} (hide it with "
-                                f"{TOOLS_ATTR} = {{{name!r}: 'hidden'}})") from None
+                                f"__apigen_tools__ = {{{name!r}: 'hidden'}})") from None
+
+        convert = _enum_converters(func)
 
         def run(state: State, **arguments: Any) -> Any:
-            return self.call(name, state, arguments)
+            return self.call(name, state, arguments, convert)
 
         run.__name__ = name
         return Tool(name=name, func=run, kind=kind, description=description,
@@ -234,115 +186,78 @@ class ClassAdapter:
                     _validator=validator)
 
 
-def _methods(cls: type, init_method: str | None) -> list[tuple[str, Callable[..., Any], dict]]:
-    """(name, function, settings) of every public instance method, in definition order."""
-    overrides = getattr(cls, TOOLS_ATTR, {}) or {}
-    out = []
-    seen: set[str] = set()
-    for klass in reversed([k for k in cls.__mro__ if k is not object]):
-        for name, raw in vars(klass).items():
-            if name.startswith("_") or name == init_method or name in seen:
-                continue
-            if not inspect.isfunction(raw):  # class/static methods, properties, data
-                continue
-            seen.add(name)
-            settings = dict(getattr(raw, _MARK, {}))
-            override = overrides.get(name)
-            if isinstance(override, str):
-                override = {"hidden": True} if override == "hidden" else {"kind": override}
-            settings.update(override or {})
-            if settings.get("kind") not in (None, "read", "write"):
-                raise ClassEnvError(f"{cls.__name__}.{name}: kind must be read, write or hidden")
-            if not settings.get("hidden"):
-                out.append((name, getattr(cls, name), settings))
-    # a subclass's override keeps the position of the first definition, with its body
-    return [(n, getattr(cls, n), s) for n, _, s in out]
-
-
-def _looks_like_read(name: str) -> bool:
-    return name.split("_", 1)[0] in _READ_WORDS
-
-
-# ------------------------------------------------------------------- the probe
-
-
-def _value_pool(records: dict[str, Any]) -> dict[str, list[Any]]:
-    """Scalars found in the initial state, by the key they sit under; keys of id-keyed
-    collections also count as ``<singular>_id`` values."""
-    pool: dict[str, list[Any]] = {}
-
-    def add(key: str, value: Any) -> None:
-        bucket = pool.setdefault(key, [])
-        if value not in bucket and len(bucket) < 8:
-            bucket.append(value)
-
-    def walk(data: Any, key: str) -> None:
-        if isinstance(data, dict):
-            singular = key[:-1] if key.endswith("s") else key
-            for k, v in data.items():
-                if isinstance(v, (dict, list)):
-                    if not re.fullmatch(r"[a-z_]+", k):
-                        add(f"{singular}_id", k)
-                        add(singular, k)
-                    walk(v, k)
-                else:
-                    add(k, v)
-        elif isinstance(data, list):
-            for item in data:
-                if isinstance(item, (dict, list)):
-                    walk(item, key)
-                else:
-                    add(key[:-1] if key.endswith("s") else key, item)
-
-    walk({k: to_plain(v) for k, v in records.items()}, "")
-    return pool
-
-
-def _candidates(name: str, schema: dict[str, Any], pool: dict[str, list[Any]]) -> list[Any]:
-    if "enum" in schema:
-        return list(schema["enum"])
-    kind = schema.get("type")
-    stems = [name, re.sub(r"^(new|from|to|old|target|source)_", "", name)]
-    stems += [s[:-1] for s in stems if s.endswith("s")]
-    stems += [s[:-3] for s in stems if s.endswith("_id")]
-    values = [v for s in stems for v in pool.get(s, [])]
-    if kind == "array":
-        inner = _candidates(name[:-1] if name.endswith("s") else name, schema.get("items", {}),
-                            pool)
-        return [[v] for v in inner]
-    typed = {"string": str, "integer": int, "number": (int, float), "boolean": bool}.get(kind)
-    out = [v for v in values if typed is None or (isinstance(v, typed)
-                                                  and not (kind != "boolean"
-                                                           and isinstance(v, bool)))]
-    if kind == "integer":
-        out += [1, 2]
-    elif kind == "number":
-        out += [1, 10.5]
-    elif kind == "boolean":
-        out += [True, False]
-    if "default" in schema:
-        out.append(schema["default"])
+def _enum_converters(func: Callable[..., Any]) -> dict[str, Callable[[Any], Any]]:
+    """Parameters annotated with an Enum (or an Optional/Union of them): value → member."""
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:  # names the schema already resolved; nothing to convert then
+        return {}
+    out = {}
+    for name, hint in hints.items():
+        options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union,
+                                                                      types.UnionType) else (hint,)
+        enums = [o for o in options if isinstance(o, type) and issubclass(o, enum.Enum)]
+        if name != "return" and enums:
+            out[name] = functools.partial(_to_member, enums)
     return out
 
 
-def probe_kind(template: Environment, tool: Tool, pool: dict[str, list[Any]],
-               tries: int = 8) -> ToolKind:
-    """Read or write, from what calls on scratch copies do to the state."""
-    params = tool.parameters
-    required = params.get("required", [])
-    options = {p: _candidates(p, params["properties"][p], pool) for p in required}
-    succeeded = False
-    if all(options.values()):
-        for i in range(tries):
-            args = {p: values[i % len(values)] for p, values in options.items()}
-            scratch = template.fresh()
-            if not is_error(scratch.execute(tool.name, args)):
-                if scratch.state.changes():
-                    return "write"
-                succeeded = True
-            if not required:
-                break
-    return "read" if succeeded or _looks_like_read(tool.name) else "write"
+def _to_member(enums: list[type[enum.Enum]], value: Any) -> Any:
+    for cls in enums:
+        try:
+            return cls(value)
+        except ValueError:
+            continue
+    return value
+
+
+def state_object(state: State, cls: type) -> Any:
+    """The live object a class environment's state holds (a fresh rebuild): what policy
+    rules of class environments inspect, e.g. ``state_object(data.before[i], Desk)``."""
+    return ClassAdapter(cls, Codec(cls.__module__)).rebuild(state)
+
+
+# ----------------------------------------------------------------------- rules
+
+
+def _rules_from(value: Any, where: str, cls: type) -> list[PolicyRule]:
+    if isinstance(value, dict):
+        value = value.get(cls.__name__, [])
+    if callable(value) and not isinstance(value, PolicyRule):
+        value = value()
+    rules = list(value or [])
+    bad = [r for r in rules if not isinstance(r, PolicyRule)]
+    if bad:
+        raise ClassEnvError(f"{where} must hold PolicyRule objects, not {type(bad[0]).__name__}")
+    return rules
+
+
+def class_rules(cls: type) -> list[PolicyRule]:
+    """The policy rules of a class environment (see the module docstring)."""
+    declared = getattr(cls, RULES_ATTR, None)
+    if isinstance(declared, str):
+        module_name, sep, attr = declared.rpartition(":")
+        if not sep:
+            raise ClassEnvError(f"{RULES_ATTR} must look like 'module:NAME', not {declared!r}")
+        return _rules_from(getattr(_import_module(module_name), attr), declared, cls)
+    if declared is not None:
+        return _rules_from(declared, f"{cls.__name__}.{RULES_ATTR}", cls)
+    file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    if not file:
+        return []
+    folder = Path(file).resolve().parent
+    from_path = cls.__module__.startswith("apigen_mt_class_env_")
+    package = "" if from_path else cls.__module__.rpartition(".")[0]
+    for sibling in (f"{Path(file).stem}_rules", "rules"):
+        path = folder / f"{sibling}.py"
+        if not path.is_file():
+            continue
+        # a module of the class's package is imported by name, so its own imports work
+        found = _import_module(str(path) if from_path or not package else
+                               f"{package}.{sibling}")
+        if hasattr(found, "RULES"):
+            return _rules_from(found.RULES, f"{path.name}: RULES", cls)
+    return []
 
 
 # ------------------------------------------------------------------- the domain
@@ -378,16 +293,16 @@ def _user_attribute(cls: type, records: dict[str, Any]) -> str | None:
 
 def _user_view(user_attr: str | None) -> Callable[[State, str], dict[str, Any]]:
     def view(state: State, user_id: str) -> dict[str, Any]:
-        records = state[STATE_TABLE]
+        records = dict(state[STATE_TABLE].items())
         user: dict[str, Any] = {"id": user_id}
         if user_attr is not None and user_attr in records:
-            found = to_plain(records[user_attr]).get(user_id)
+            found = to_plain(records[user_attr], records).get(user_id)
             if isinstance(found, dict):
                 user.update(found)
         out: dict[str, Any] = {"user": user}
         for name in records:
             if not name.startswith("_") and name != "user":
-                out[name] = to_plain(records[name])
+                out[name] = to_plain(records[name], records)
         return out
 
     return view
@@ -404,14 +319,14 @@ def _template(target: str, init_path: str | None, init_method: str | None) -> En
     cls = _import_target(target)
     codec = Codec(cls.__module__)
     adapter = ClassAdapter(cls, codec)
-    records = adapter.snapshot(build_object(cls, init_path, init_method))
+    records, _ = adapter.snapshot(build_object(cls, init_path, init_method))
     user_attr = _user_attribute(cls, records)
     if user_attr is not None:
-        users = {str(k): {"id": str(k)} for k in to_plain(records[user_attr])}
+        users = {str(k): {"id": str(k)} for k in to_plain(records[user_attr], records)}
     else:
         users = {_snake(cls.__name__): {"id": _snake(cls.__name__)}}
     tables = {STATE_TABLE: records, USERS_TABLE: users}
-    methods = _methods(cls, init_method)
+    methods = public_methods(cls, init_method)
     tools = [adapter.tool(name, func, settings.get("kind") or "read",
                           bool(settings.get("ends_conversation")))
              for name, func, settings in methods]
@@ -420,10 +335,10 @@ def _template(target: str, init_path: str | None, init_method: str | None) -> En
         name=cls.__name__, tools=tools, tables=[STATE_TABLE, USERS_TABLE],
         generate=lambda seed=0, **_: copy.deepcopy(tables), root=Path(inspect.getfile(cls)).parent,
         description=policy.split("\n\n", 1)[0].replace("\n", " "), user_table=USERS_TABLE,
-        user_view=_user_view(user_attr))
+        user_view=_user_view(user_attr), rules=class_rules(cls))
     domain.cls = cls
     template = Environment(domain, BaseState(tables), policy)
-    pool = _value_pool(records)
+    pool = value_pool(records)
     for tool, (_, _, settings) in zip(tools, methods, strict=True):
         if settings.get("kind") is None:
             tool.kind = probe_kind(template, tool, pool)

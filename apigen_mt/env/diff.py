@@ -45,9 +45,18 @@ def diff_values(old: Any, new: Any, path: list[str], out: list[Change]) -> None:
             else:
                 diff_values(old[key], new[key], sub, out)
         return
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+    if isinstance(old, list) and isinstance(new, list) and (
+            len(old) == len(new) or (old and new and old[:len(new)] == new[:len(old)]
+                                     and any(isinstance(v, dict) and "__class__" in v
+                                             for v in old + new))):
+        # same length: item by item; a list of objects (a class environment's snapshot)
+        # extended or cut: only those objects
+        for i, (a, b) in enumerate(zip(old, new, strict=False)):
             diff_values(a, b, [*path, str(i)], out)
+        for i in range(len(new), len(old)):
+            out.append(Change(path=[*path, str(i)], old=old[i], new_present=False))
+        for i in range(len(old), len(new)):
+            out.append(Change(path=[*path, str(i)], new=new[i], old_present=False))
         return
     if old != new or type(old) is not type(new):
         out.append(Change(path=path, old=old, new=new))

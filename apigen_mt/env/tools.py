@@ -19,13 +19,16 @@ nested objects (``TypedDict``) from the annotations, through pydantic.
 
 from __future__ import annotations
 
+import enum
 import inspect
-import re
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, Union, get_type_hints
+from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin, get_type_hints
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError, WithJsonSchema, create_model
+
+from apigen_mt.env import docstrings
 
 ToolKind = Literal["read", "write"]
 
@@ -108,38 +111,40 @@ def _explain(errors: list[Any]) -> str:
     return "; ".join(list(by_loc.values())[:3])
 
 
-_ARG_START = re.compile(r"^(\w+)\s*(?:\([^)]*\))?:\s*(.*)$")
-
-
 def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
-    """Split a Google-style docstring into (summary, {argument: description})."""
-    if not doc:
-        return "", {}
-    summary: list[str] = []
-    args: dict[str, str] = {}
-    section = "summary"
-    arg_indent: int | None = None
-    current: str | None = None
-    for line in inspect.cleandoc(doc).splitlines():
-        stripped = line.strip()
-        indent = len(line) - len(line.lstrip())
-        if indent == 0 and stripped.endswith(":") and " " not in stripped:
-            section = "args" if stripped in ("Args:", "Arguments:", "Parameters:") else "other"
-            arg_indent, current = None, None
-            continue
-        if section == "summary":
-            if stripped:
-                summary.append(stripped)
-        elif section == "args" and stripped:
-            if arg_indent is None:
-                arg_indent = indent
-            match = _ARG_START.match(stripped)
-            if indent == arg_indent and match:
-                current = match.group(1)
-                args[current] = match.group(2)
-            elif current:
-                args[current] = f"{args[current]} {stripped}".strip()
-    return " ".join(summary), args
+    """Split a docstring (Google, reST or numpy style) into (summary, {argument: text})."""
+    summary, args = docstrings.parse(doc)
+    return summary, {name: entry.description for name, entry in args.items()}
+
+
+def json_side(hint: Any) -> Any:
+    """The type as JSON arguments carry it: an Enum becomes the Literal of its values
+    (the class adapter turns the value back into the member before the call)."""
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return Literal[tuple(member.value for member in hint)]
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return Union[tuple(json_side(arg) for arg in get_args(hint))]  # noqa: UP007
+    return hint
+
+
+def _parameter_type(func: Callable[..., Any], p: inspect.Parameter, hints: dict[str, Any],
+                    arg_docs: dict[str, docstrings.ArgDoc]) -> Any:
+    """The annotation, else the docstring's type, else the default's type."""
+    if p.name in hints:
+        return hints[p.name]
+    doc = arg_docs.get(p.name)
+    found = docstrings.type_from_text(doc.type_text if doc else None)
+    if found is not None:
+        if p.default is None:
+            return Optional[found]  # noqa: UP045 (built at run time)
+        return found
+    if p.default is not inspect.Parameter.empty:
+        if p.default is None:
+            return Any
+        return Number if type(p.default) is float else type(p.default)  # 1 fits 0.5 too
+    raise TypeError(f"tool {func.__name__}: argument '{p.name}' has no type hint and its "
+                    "docstring gives no type")
 
 
 def _inline_refs(schema: Any, defs: dict[str, Any]) -> Any:
@@ -186,15 +191,15 @@ def _clean_enum(schema: Any) -> Any:
 
 def derive_schema(func: Callable[..., Any]) -> tuple[str, dict[str, Any], Any]:
     """Derive (description, JSON parameters schema, validator) from a typed function."""
-    summary, arg_docs = parse_docstring(func.__doc__)
+    summary, parsed = docstrings.parse(func.__doc__)
+    arg_docs = {name: entry.description for name, entry in parsed.items()}
     hints = get_type_hints(func, include_extras=True)
-    params = list(inspect.signature(func).parameters.values())[1:]  # first is the state
+    params = [p for p in list(inspect.signature(func).parameters.values())[1:]  # the state
+              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     fields: dict[str, Any] = {}
     for p in params:
-        if p.name not in hints:
-            raise TypeError(f"tool {func.__name__}: argument '{p.name}' has no type hint")
         default = ... if p.default is inspect.Parameter.empty else p.default
-        fields[p.name] = (hints[p.name], default)
+        fields[p.name] = (json_side(_parameter_type(func, p, hints, parsed)), default)
     model = create_model(
         f"{func.__name__}_arguments",
         __config__=ConfigDict(extra="forbid"),

@@ -472,13 +472,19 @@ def test_codec_round_trips_every_supported_kind():
     assert to_plain(snapshot)["color"] == "red"
 
 
-def test_cycles_and_non_data_are_refused():
-    node: dict = {"name": "a"}
+def test_cycles_and_shared_objects_keep_their_identity_and_non_data_is_refused():
+    node: dict = {"name": "a", "kids": []}
     node["self"] = node
-    with pytest.raises(ClassEnvError, match="cycle"):
-        Codec().encode(node, "root")
+    shared = Slotted()
+    node["kids"] += [shared, shared]
+    snapshot = Codec().encode(node)
+    assert snapshot["self"] == {"__ref__": ""}
+    assert snapshot["kids"][1] == {"__ref__": "/kids/0"}
+    back = Codec().decode(snapshot)
+    assert back["self"] is back and back["kids"][0] is back["kids"][1]
+    assert back["kids"][0] is not shared and back["kids"][0].b == (2, 3)
     with pytest.raises(ClassEnvError, match="not data"):
-        Codec().encode({"f": print}, "hooks")
+        Codec().encode({"f": print})
 
 
 # -------------------------------------------------------------- end to end
