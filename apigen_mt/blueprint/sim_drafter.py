@@ -43,9 +43,14 @@ EXCERPTS = ("catalogue", "flights")  # what is on offer, beside the customer's o
 
 def build_pool(ctx: dict[str, Any]) -> ValuePool:
     """Every value the context shows, by the key it appears under."""
-    pool = ValuePool()
+    pool = ValuePool(domain=str(ctx.get("policy") or "")[:400])
     if ctx.get("user_records"):
         pool.absorb(ctx["user_records"])
+        user = ctx["user_records"].get("user") if isinstance(ctx["user_records"], dict) \
+            else None
+        if isinstance(user, dict):  # the customer's own login, handle, PIN
+            pool.preferred = ValuePool()
+            pool.preferred.absorb(user)
     pool.offered = len(pool.records)  # records from here on are offers (search results)
     for key in EXCERPTS:
         if ctx.get(key):
@@ -178,7 +183,7 @@ def fill_call(schema: dict[str, Any], pool: ValuePool, targets: dict[str, list[A
                 values.append(rng.choice(own))
             args[name] = values
             continue
-        ok, value = propose_value(sub, name, pool, rng, scoped or None)
+        ok, value = propose_value(sub, name, pool, rng, scoped or None, tool=schema)
         if not ok:
             if name in required:
                 return None
