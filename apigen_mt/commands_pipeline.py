@@ -136,8 +136,16 @@ def open_run(out: Path | None, env_ref, config, command: str, env=None,
     run = RunDir(path).open()
     try:
         manifest = run.manifest()
-        if manifest and (manifest.get("env") != env_ref.as_dict()
-                         or manifest.get("seed") != config.seed):
+        recorded = dict(manifest.get("env") or {})
+        wanted = env_ref.as_dict()
+        if "tau_compat" not in recorded:  # a run made before the option existed: adopt it
+            recorded["tau_compat"] = wanted["tau_compat"]
+        if manifest and (recorded != wanted or manifest.get("seed") != config.seed):
+            if {**recorded, "tau_compat": None} == {**wanted, "tau_compat": None} and \
+                    manifest.get("seed") == config.seed:
+                raise UsageError(f"{path} was made with tau_compat: "
+                                 f"{str(recorded['tau_compat']).lower()}; its blueprints need "
+                                 "the same tools, so use another --out or the same setting")
             raise UsageError(f"{path} holds a run of env "
                              f"{manifest.get('env', {}).get('spec')} with seed "
                              f"{manifest.get('seed')}; use another --out")
@@ -290,8 +298,9 @@ def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path 
     from apigen_mt.runner.phase1 import ACCEPTED, REJECTED, run_phase1
     from apigen_mt.runner.progress import Progress
 
-    env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0)
-    environment = env_ref.load()  # fail on a bad name or data dir before touching the disk
+    # loading decides tau_compat, and fails on a bad name or data dir before touching the disk
+    env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0, cfg.tau_compat).resolved()
+    environment = env_ref.load()
     check_models(cfg)  # … and on a missing API key or an unknown provider
     blueprint_settings(cfg)  # … and on a bad `blueprint:` block
     run = open_run(out, env_ref, cfg, f"blueprint --n {n}", environment, force_config)
@@ -346,7 +355,7 @@ def blueprint_check(
 
     task_list = load_tasks(tasks, split)
     cfg = load_config(config, {})
-    env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0)
+    env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0, cfg.tau_compat)
     phase, models = build_phase1(cfg, env_ref, None)
     stages: dict[str, int] = {}
 

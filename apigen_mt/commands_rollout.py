@@ -57,7 +57,7 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
     from apigen_mt.runner.build import EnvRef, load_builtin_sim_roles, models_description
     from apigen_mt.runner.fingerprint import enforce, phase_values
     from apigen_mt.runner.phase1 import ACCEPTED as BLUEPRINTS
-    from apigen_mt.runner.phase2 import ACCEPTED, FAILED, run_phase2
+    from apigen_mt.runner.phase2 import FAILED, LEDGER, run_phase2
     from apigen_mt.runner.progress import Progress
     from apigen_mt.runner.store import RunDir
 
@@ -99,11 +99,14 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
                        executor=pool, spec=spec,
                        models=models_description(cfg, ("human", "critic", "agent"))),
             run, "rollout", models, progress)
-        accepted = sum(1 for _ in run.log(ACCEPTED).rows())
+        # distinct conversations: a file written before repeats were refused may hold some
+        accepted = outcome.accepted_total
         reasons = failure_reasons(run.log(FAILED).iter_read(Trajectory))
+        repeats = sum(1 for r in run.log(LEDGER).rows() if r.get("outcome") == "duplicate")
         run.update_manifest(trajectories={"accepted": accepted,
-                                          "failed": sum(reasons.values())})
-        _summary(run_path, blueprints, accepted, reasons, outcome, cost, models, n)
+                                          "failed": sum(reasons.values()),
+                                          "repeats_not_kept": repeats})
+        _summary(run_path, blueprints, accepted, reasons, outcome, cost, models, n, repeats)
         if line := survived_line(retries):
             console.print(line)
         return outcome
@@ -118,16 +121,18 @@ def failure_reasons(failed) -> Counter:
     return Counter(failure_reason(t) for t in failed)
 
 
-def _summary(run_path, blueprints, accepted, reasons, outcome, cost, models, n):
+def _summary(run_path, blueprints, accepted, reasons, outcome, cost, models, n, repeats=0):
     table = Table(title="Rollouts")
     table.add_column("stage")
     table.add_column("count")
-    episodes = accepted + sum(reasons.values())
+    episodes = accepted + sum(reasons.values()) + repeats
     table.add_row("blueprints", str(len(blueprints)))
     table.add_row("episodes judged", str(episodes))
     for reason, count in sorted(reasons.items()):
         table.add_row(f"  failed: {reason}", str(count))
-    table.add_row("accepted trajectories", str(accepted))
+    if repeats:
+        table.add_row("  passed, repeating a kept conversation", str(repeats))
+    table.add_row("accepted trajectories (distinct)", str(accepted))
     if episodes:
         table.add_row("acceptance rate", f"{accepted / episodes:.1%}")
     console.print(table)
@@ -206,6 +211,9 @@ def register(app: typer.Typer) -> None:
             if outcome.accepted_total >= n:
                 return
             missing = n - outcome.accepted_total
-            wanted += max(1, math.ceil(missing * 1.5))
+            # Repeated conversations are not kept, so a blueprint yields fewer than its
+            # trials: plan the next round on the yield seen so far.
+            per_blueprint = max(0.2, outcome.accepted_total / wanted)
+            wanted += max(1, math.ceil(missing / per_blueprint * 1.25))
         console.print(f"stopped short of {n}: see {run_path}")
         raise typer.Exit(1)

@@ -171,6 +171,9 @@ class RunConfig(BaseSettings):
     )
 
     seed: int = 0
+    # τ-bench's exact tools, quirks included (true), or the domains' corrected tools
+    # (false); unset: exact only on τ-bench's own data loaded with --data-dir.
+    tau_compat: bool | None = None
     roles: Roles = Field(default_factory=Roles)
     endpoints: dict[str, Endpoint] = Field(default_factory=dict)
     sim: SimSettings = Field(default_factory=SimSettings)

@@ -71,6 +71,14 @@ TRANSFORMS = {
 }
 
 
+TOOL_MODES = {
+    True: "τ-bench's exact behaviour, quirks included (`tau_compat`), as its ground-truth "
+          "hashes need",
+    False: "the domain's corrected tools: τ-bench behaviours that would teach wrong "
+           "facts are fixed (each is listed in the domain's README)",
+}
+
+
 def generator_version() -> str:
     """The installed apigen-mt version."""
     try:
@@ -97,9 +105,16 @@ def _models_table(models: dict[str, Any]) -> list[str]:
 
 def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
                failed_files: dict[str, dict[str, Any]], notes: Counter, license_id: str,
-               seed: int, split_text: str | None, empty: list[str] | None = None) -> str:
-    """Markdown with YAML front matter (licence, size, configs for the Hub)."""
+               seed: int, split_text: str | None, empty: list[str] | None = None,
+               duplicates: int = 0) -> str:
+    """Markdown with YAML front matter (licence, size, configs for the Hub).
+
+    ``duplicates`` is how many records the export left out for repeating an earlier
+    record's conversation; the card states the distinct counts.
+    """
     total = sum(f["records"] for f in files.values())
+    distinct_trajs = len({t.conversation_id() for t in run.trajectories})
+    repeats = sum(1 for r in run.ledger if r.get("outcome") == "duplicate")
     env = run.manifest.get("env") or {}
     steps, funnel = funnel_steps(
         [b.model_dump(mode="json") for b in run.blueprints], run.rejected,
@@ -130,8 +145,14 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
         lines.append(f"| {split} (failures) | {info['records']} | `{info['file']}` |")
     if empty:
         lines += ["", "No records, so not written: " + ", ".join(f"`{e}`" for e in empty) + "."]
-    lines += ["", f"Total: {total} records from {len(run.trajectories)} accepted trajectories "
-              f"of {len({t.blueprint_id for t in run.trajectories})} blueprints."]
+    unit = "preference pairs" if fmt == "dpo" else "conversations"
+    lines += ["", f"Total: {total} records, {total} distinct {unit}: no two records are "
+              "the same conversation (compared with tool-call ids ignored)"
+              + (f"; left out for repeating an earlier record: {duplicates}" if
+                 duplicates else "") + ". "
+              f"They come from {len(run.trajectories)} accepted trajectories "
+              f"({distinct_trajs} distinct) of "
+              f"{len({t.blueprint_id for t in run.trajectories})} blueprints."]
     if split_text:
         lines += ["", f"Split `{split_text}` by blueprint with seed {seed}: every trajectory "
                   "of a blueprint (and of the blueprints it was recombined from) is in one "
@@ -145,6 +166,8 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
               + (f", data from `{env.get('data_dir')}`" if env.get("data_dir") else
                  ", built-in generated data")
               + f", run seed {run.manifest.get('seed', 0)}",
+              *([f"- tools: {TOOL_MODES[bool(env['tau_compat'])]}"]
+                if env.get("tau_compat") is not None else []),
               f"- {len(run.tools)} tools ("
               f"{sum(1 for k in run.tool_kinds.values() if k == 'write')} that write)", "",
               "## Models per role", ""]
@@ -156,7 +179,9 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
         f"| blueprints accepted | {len(run.blueprints)} (rescued by feedback: "
         f"{funnel.rescued}, recombined: {funnel.recombined}) |",
         f"| episodes played | {counts['episodes played']} |",
-        f"| trajectories accepted | {len(run.trajectories)} |",
+        f"| trajectories accepted (distinct conversations) | {len(run.trajectories)} "
+        f"({distinct_trajs}) |",
+        f"| passing episodes that repeated a kept conversation (not kept) | {repeats} |",
         f"| trajectories failed | {len(run.failed)} |", "",
         "## Cost", "", "| phase | calls | prompt tokens | completion tokens | cost (USD) |",
         "| --- | --- | --- | --- | --- |"]

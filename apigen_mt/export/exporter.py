@@ -22,7 +22,7 @@ from apigen_mt.export.card import build_card, generator_version
 from apigen_mt.export.formats import DPORecord, ShareGPTRecord, openai_problems
 from apigen_mt.export.source import RunData
 from apigen_mt.export.split import assign_splits, parse_split
-from apigen_mt.records import Trajectory
+from apigen_mt.records import Trajectory, content_id, normalized_conversation
 from apigen_mt.runner.phase2 import failure_reason
 
 FORMATS = ("sharegpt", "openai", "parquet", "hf", "dpo")
@@ -56,6 +56,8 @@ class ExportResult:
     notes: Counter = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)
     empty: list[str] = field(default_factory=list)  # files left out for having no records
+    duplicates: int = 0  # records left out because an earlier one holds the same conversation
+    failed_duplicates: int = 0
 
 
 def _check_options(run: RunData, opts: ExportOptions) -> list[tuple[str, float]]:
@@ -126,6 +128,40 @@ def _by_split(trajs: list[Trajectory], assignment: dict[str, str],
     for t in trajs:
         out[assignment.get(t.blueprint_id, names[0])].append(t)
     return out
+
+
+def record_key(fmt: str, rec: dict[str, Any]) -> str:
+    """What makes two records of one format the same conversation (ids ignored).
+
+    Taken from the record as written, after the conversion: two trajectories that differ
+    only in what a format leaves out (a greeting, text beside a tool call) are one
+    conversation there.
+    """
+    if fmt == "sharegpt":  # ShareGPT carries no ids at all
+        payload: Any = [rec.get("system"), rec.get("conversations")]
+    elif fmt == "dpo":
+        payload = [normalized_conversation(rec.get(k) or []) for k in
+                   ("prompt", "chosen", "rejected")]
+    else:
+        payload = normalized_conversation(rec.get("messages") or [])
+    return content_id("rec", payload)
+
+
+class _Distinct:
+    """Keeps the first record of each conversation across every split of one export."""
+
+    def __init__(self, fmt: str):
+        self.fmt = fmt
+        self.seen: set[str] = set()
+        self.dropped = 0
+
+    def keep(self, rec: dict[str, Any]) -> bool:
+        key = record_key(self.fmt, rec)
+        if key in self.seen:
+            self.dropped += 1
+            return False
+        self.seen.add(key)
+        return True
 
 
 def _failure(t: Trajectory) -> dict[str, Any]:
@@ -251,9 +287,11 @@ def export_run(run: RunData, opts: ExportOptions) -> ExportResult:
     records: dict[str, list[dict[str, Any]]] = {}
     ids: dict[str, list[str]] = {}
     failed_records: dict[str, list[dict[str, Any]]] = {}
+    distinct, distinct_failed = _Distinct(opts.fmt), _Distinct(opts.fmt)
     if opts.fmt == "dpo":
         for name in names:
-            records[name] = dpo_records(run, good_parts[name], bad_parts[name], result)
+            records[name] = [r for r in dpo_records(run, good_parts[name], bad_parts[name],
+                                                    result) if distinct.keep(r)]
             ids[name] = [r["rejected_id"] for r in records[name]]
         if not any(records.values()):
             raise UsageError(f"{run.path}: no blueprint has both an accepted and a failed "
@@ -261,12 +299,15 @@ def export_run(run: RunData, opts: ExportOptions) -> ExportResult:
     else:
         builder = _Builder(run, opts.fmt, result, opts.skip_invalid)
         for name in names:
-            kept = [(t, builder.record(t, False)) for t in good_parts[name]]
-            records[name] = [r for _, r in kept if r is not None]
-            ids[name] = [t.id for t, r in kept if r is not None]
+            kept = [(t, r) for t, r in ((t, builder.record(t, False)) for t in good_parts[name])
+                    if r is not None and distinct.keep(r)]
+            records[name] = [r for _, r in kept]
+            ids[name] = [t.id for t, _ in kept]
             if opts.include_failed:
                 failed_records[name] = [r for r in (builder.record(t, True)
-                                                    for t in bad_parts[name]) if r is not None]
+                                                    for t in bad_parts[name])
+                                        if r is not None and distinct_failed.keep(r)]
+    result.duplicates, result.failed_duplicates = distinct.dropped, distinct_failed.dropped
 
     tmp = _prepare_out(out)
     try:
@@ -275,12 +316,14 @@ def export_run(run: RunData, opts: ExportOptions) -> ExportResult:
                   "seed": opts.seed, "license": opts.license,
                   "generator": f"apigen-mt {generator_version()}",
                   "files": result.files, "failed_files": result.failed_files,
-                  "ids": ids, "skipped": result.skipped, "empty": result.empty}
+                  "ids": ids, "skipped": result.skipped, "empty": result.empty,
+                  "duplicates_left_out": result.duplicates,
+                  "failed_duplicates_left_out": result.failed_duplicates}
         (tmp / MARKER).write_text(json.dumps(marker, indent=1) + "\n")
         (tmp / "README.md").write_text(build_card(run, opts.fmt, result.files,
                                                   result.failed_files, result.notes,
                                                   opts.license, opts.seed, opts.split,
-                                                  result.empty))
+                                                  result.empty, result.duplicates))
         _swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

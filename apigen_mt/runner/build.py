@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from apigen_mt.blueprint.feedback import FeedbackWriter
 from apigen_mt.blueprint.produce import Phase1
 from apigen_mt.blueprint.settings import BlueprintSettings
 from apigen_mt.config import RunConfig
-from apigen_mt.env.domain import load_environment
+from apigen_mt.env.domain import TAU_COMPAT, load_environment
 from apigen_mt.env.environment import Environment
 from apigen_mt.llm.base import Settings
 from apigen_mt.llm.registry import RoleModels, build_role_models
@@ -32,14 +32,25 @@ class EnvRef:
     spec: str
     data_dir: str | None = None
     seed: int = 0
+    # τ-bench's exact tools (True), the domain's corrected ones (False), or decided from the
+    # data (None: on for a reference database loaded from data_dir). A run records the
+    # decided value, so every later command of the run uses the same tools.
+    tau_compat: bool | None = None
 
     def load(self) -> Environment:
         """A fresh environment."""
-        return load_environment(self.spec, data_dir=self.data_dir, seed=self.seed)
+        return load_environment(self.spec, data_dir=self.data_dir, seed=self.seed,
+                                tau_compat=self.tau_compat)
+
+    def resolved(self) -> EnvRef:
+        """This reference with ``tau_compat`` decided (loads the environment once)."""
+        env = self.load()
+        return replace(self, tau_compat=bool(env.state.options.get(TAU_COMPAT, False)))
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON form for manifests."""
-        return {"spec": self.spec, "data_dir": self.data_dir, "seed": self.seed}
+        """JSON form for manifests (never a prompt)."""
+        return {"spec": self.spec, "data_dir": self.data_dir, "seed": self.seed,
+                "tau_compat": self.tau_compat}
 
 
 def blueprint_settings(config: RunConfig) -> BlueprintSettings:

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from apigen_mt.records import Trajectory
+from apigen_mt.records import Trajectory, conversation_id
 from apigen_mt.runner.funnel import STAGES, Funnel
 from apigen_mt.runner.phase2 import failure_reason
 from apigen_mt.stats.text import distinct_n, near_duplicates
@@ -218,6 +218,10 @@ def funnel_steps(blueprints: list[dict[str, Any]], rejected: list[dict[str, Any]
                    "rollout"),
         FunnelStep("episodes passed the judge", len(accepted) + duplicates, "rollout"),
         FunnelStep("trajectories accepted", len(accepted), "rollout"),
+        # equal to the above unless the run file predates refusing repeats
+        FunnelStep("distinct conversations",
+                   len({conversation_id(r.get("messages") or []) for r in accepted}),
+                   "rollout"),
     ]
     return steps, f
 

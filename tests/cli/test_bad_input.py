@@ -216,7 +216,7 @@ def test_an_unknown_tool_in_a_tasks_file_is_named(finished, tmp_path):
                     env=cli_env(tmp_path))
     assert result.returncode == 0, result.stderr
     found = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
-    assert [r["accepted"] for r in found] == [True, False]
+    assert [r["accepted"] for r in found] == [i != 1 for i in range(len(tasks))]
     assert found[1]["stage"] == "format"
     assert found[1]["reasons"] == ["action 0: unknown tool 'teleport_order'"]
     # replay reports the failing call in that task's row
@@ -292,10 +292,12 @@ def test_an_unreachable_endpoint_stops_the_run_with_one_line(existing, tmp_path)
                    f"gave up after 2 attempt(s) at {url}", "connection failed",
                    "rerun the same command to resume")
     after = snapshot(out)
+    logs = ("blueprints.errors.jsonl", "episodes.errors.jsonl")
     for name, digest in before.items():  # data files only grew (errors are logged)
-        if name.endswith(".jsonl") and name != "blueprints.errors.jsonl":
+        if name.endswith(".jsonl") and name not in logs:
             assert after[name] == digest, name
-    assert len(rows(out / "blueprints.errors.jsonl")) >= 8
+    # drafting or playing, whichever the run needed first, logged its failed calls
+    assert sum(len(rows(out / name)) for name in logs) >= 8
     json.loads((out / "manifest.json").read_text())  # still whole
 
 
