@@ -202,8 +202,10 @@ def register(app: typer.Typer) -> None:
         bounds.check(n=n, trials=trials, concurrency=concurrency, seed=seed)
         executor = executor_choice(executor, ray_address)
         cfg = load_config(config, {"seed": seed, "request_log": log_requests or None})
-        per_blueprint = max(1, trials or rollout_settings(cfg).trials)
-        wanted = max(1, math.ceil(n / per_blueprint * 1.25))
+        # about one blueprint per wanted trajectory (and a margin for failed episodes):
+        # phase 2 plays every blueprint once before any twice, so --n is reached across
+        # distinct tasks and extra trials only top it up
+        wanted = max(1, math.ceil(n * 1.2))
         run_path = None
         for _ in range(6):  # draft more blueprints while trials run out short of --n
             run_path = run_blueprint_phase(cfg, env, data_dir, wanted, out, concurrency, quiet,
@@ -216,7 +218,7 @@ def register(app: typer.Typer) -> None:
             missing = n - outcome.accepted_total
             # Repeated conversations are not kept, so a blueprint yields fewer than its
             # trials: plan the next round on the yield seen so far.
-            per_blueprint = min(per_blueprint, max(0.2, outcome.accepted_total / wanted))
+            per_blueprint = max(0.2, outcome.accepted_total / wanted)
             wanted += max(1, math.ceil(missing / per_blueprint * 1.25))
         console.print(f"stopped short of {n}: see {run_path}")
         raise typer.Exit(1)

@@ -19,6 +19,7 @@ from apigen_mt.runner.store import RunDir
 ACCEPTED = "blueprints.jsonl"
 REJECTED = "blueprints.rejected.jsonl"
 ERRORS = "blueprints.errors.jsonl"
+RECOMBINATIONS = "recombinations.jsonl"  # every recombination attempt and its outcome
 
 
 def example_view(bp: Blueprint) -> dict[str, Any]:
@@ -28,7 +29,7 @@ def example_view(bp: Blueprint) -> dict[str, Any]:
     prov = bp.provenance
     return {"id": bp.id, "user_id": bp.user_id, "instruction": bp.instruction,
             "actions": [a.model_dump(mode="json") for a in bp.actions],
-            "outputs": list(bp.outputs),
+            "outputs": list(bp.outputs), "persona": bp.persona,
             "provenance": {"slot": prov.slot if prov else -1,
                            "recombined_from": list(prov.recombined_from) if prov else []}}
 
@@ -45,11 +46,20 @@ class Phase1Outcome:
     cancelled: int = 0  # started, not committed when the batch stopped (redone on resume)
     stages: Counter = field(default_factory=Counter)
     gave_up: bool = False
+    recombined: int = 0  # recombinations accepted this invocation
+    recombination_attempts: int = 0
+
+
+RECOMBINE_SLOTS = 10_000_000  # recombined blueprints' slot numbers start here
 
 
 def visible_to(accepted: list[dict[str, Any]], slot: int, lag: int) -> list[dict[str, Any]]:
     """The accepted blueprints a slot may learn from: those of slots before ``slot - lag``."""
     return [b for b in accepted if b["provenance"]["slot"] < slot - lag]
+
+
+def _recombined(bp: dict[str, Any]) -> bool:
+    return bool((bp.get("provenance") or {}).get("recombined_from"))
 
 
 async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
@@ -58,11 +68,98 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
                      max_slots: int | None = None) -> Phase1Outcome:
     """Produce blueprints until ``n`` are accepted in the run directory.
 
+    Drafting comes first, up to the share left for recombination
+    (``recombine_share``); then accepted blueprints of one user are recombined, every
+    attempt recorded in ``recombinations.jsonl``; drafting fills whatever is left.
+
     ``max_slots`` stops after that many new slots, whatever they gave (to try a model).
 
     ``spec`` (a :class:`~apigen_mt.runner.remote.SlotSpec`) lets an executor rebuild
     the slot function in another process (workers mirror the accepted blueprints).
     """
+    share = phase.settings.recombine_share
+    drafted_target = n - int(n * share) if n >= 4 else n
+    outcome = await _draft(phase, run, n, drafted_target, concurrency, progress, executor,
+                           breaker_after, spec, max_slots)
+    if outcome.accepted_total >= n or drafted_target >= n or max_slots is not None:
+        return outcome
+    await _recombine(phase, run, n, concurrency, progress, outcome)
+    if outcome.accepted_total < n:
+        more = await _draft(phase, run, n, n, concurrency, progress, executor,
+                            breaker_after, spec)
+        more.added += outcome.added
+        more.rejected += outcome.rejected
+        more.scheduled += outcome.scheduled
+        more.cancelled += outcome.cancelled
+        more.errored += outcome.errored
+        more.stages.update(outcome.stages)
+        more.recombined, more.recombination_attempts = (outcome.recombined,
+                                                        outcome.recombination_attempts)
+        outcome = more
+    return outcome
+
+
+async def _recombine(phase: Phase1, run: RunDir, n: int, concurrency: int,
+                     progress: Progress | None, outcome: Phase1Outcome) -> None:
+    """Recombination attempts until ``n`` blueprints are accepted or no group is left."""
+    from apigen_mt.blueprint.produce import recombination_groups, recombine
+
+    accepted_log, attempts_log = run.log(ACCEPTED), run.log(RECOMBINATIONS)
+    accepted, signatures = [], set()
+    for bp in accepted_log.iter_read(Blueprint):
+        accepted.append(example_view(bp))
+        signatures.add(bp.action_signature())
+    previous = list(attempts_log.rows())
+    tried = {tuple(sorted(r["sources"])) for r in previous}
+    groups = recombination_groups(accepted, phase.seed, tried, phase.env)
+    start = max((r["attempt"] for r in previous), default=-1) + 1
+    total = [len(accepted)]
+
+    async def work(k: int) -> SlotResult:
+        return await recombine(phase, RECOMBINE_SLOTS + start + k, groups[k])
+
+    def commit(k: int, result: SlotResult | Failed) -> bool:
+        row: dict[str, Any] = {"attempt": start + k, "sources": [g["id"] for g in groups[k]],
+                               "user_id": groups[k][0]["user_id"]}
+        outcome.recombination_attempts += 1
+        outcome.scheduled += 1  # an attempt counts like a slot in the closing line
+        if isinstance(result, Failed):
+            if not isinstance(result.error, ModelError):
+                raise result.error
+            row.update(outcome="error", reasons=[str(result.error)])
+            outcome.errored += 1
+        elif result.accepted is not None and \
+                result.accepted.action_signature() not in signatures:
+            bp = result.accepted
+            signatures.add(bp.action_signature())
+            accepted_log.append([bp])
+            row.update(outcome="accepted", blueprint_id=bp.id)
+            total[0] += 1
+            outcome.accepted_total += 1
+            outcome.added += 1
+            outcome.recombined += 1
+            if progress:
+                progress.bump("accepted", rounds=1)
+        elif result.accepted is not None:
+            row.update(outcome="rejected", stage="duplicate",
+                       reasons=["the same action sequence was already accepted"])
+        else:
+            rej = result.rejected
+            row.update(outcome="rejected", stage=rej.stage, reasons=rej.reasons)
+        if row["outcome"] == "rejected":
+            outcome.rejected += 1
+            outcome.stages[f"recombination {row['stage']}"] += 1
+        attempts_log.append([row])
+        return total[0] < n
+
+    await run_ordered(iter(range(len(groups))), work, commit, concurrency)
+
+
+async def _draft(phase: Phase1, run: RunDir, n: int, target: int, concurrency: int,
+                 progress: Progress | None, executor: Executor | None,
+                 breaker_after: int, spec: Any, max_slots: int | None = None
+                 ) -> Phase1Outcome:
+    """Drafting slots until ``target`` drafted blueprints (``n`` in all) are accepted."""
     accepted_log, rejected_log, errors_log = run.log(ACCEPTED), run.log(REJECTED), run.log(ERRORS)
     accepted: list[dict[str, Any]] = []  # what later slots may use, one small dict each
     signatures: set[str] = set()
@@ -70,9 +167,10 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
         accepted.append(example_view(bp))
         signatures.add(bp.action_signature())
     rejected_slots = {r["slot"] for r in rejected_log.rows()}
-    done = {b["provenance"]["slot"] for b in accepted} | rejected_slots
+    done = {b["provenance"]["slot"] for b in accepted if not _recombined(b)} | rejected_slots
     outcome = Phase1Outcome(accepted_total=len(accepted))
-    if len(accepted) >= n:
+    drafted = [sum(1 for b in accepted if not _recombined(b))]
+    if len(accepted) >= n or drafted[0] >= target:
         return outcome
     top = max(done, default=-1)
     keys: Any = itertools.chain((s for s in range(top + 1) if s not in done),
@@ -97,13 +195,13 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
         outcome.scheduled += 1
         return True
 
-    slot_limit = n * phase.settings.max_slots_per_blueprint + 20
+    slot_limit = target * phase.settings.max_slots_per_blueprint + 20
     committed = [len(done)]
 
     def commit(slot: int, result: SlotResult | Failed) -> bool:
         in_flight.discard(slot)
         committed[0] += 1
-        if committed[0] >= slot_limit and outcome.accepted_total < n:
+        if committed[0] >= slot_limit and drafted[0] < target:
             outcome.gave_up = True
             return False
         if isinstance(result, Failed):
@@ -133,9 +231,10 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
                 accepted.append(example_view(bp))
                 outcome.added += 1
                 outcome.accepted_total += 1
+                drafted[0] += 1
                 if progress:
                     progress.bump("accepted", rounds=bp.provenance.rounds)
-                return outcome.accepted_total < n
+                return outcome.accepted_total < n and drafted[0] < target
         assert result.rejected is not None
         rejected_log.append([result.rejected])
         outcome.rejected += 1

@@ -208,7 +208,7 @@ def test_a_tasks_file_with_a_bad_line_names_the_line(finished, tmp_path):
 
 def test_an_unknown_tool_in_a_tasks_file_is_named(finished, tmp_path):
     _, tasks = finished
-    tasks = json.loads(json.dumps(tasks))
+    tasks = json.loads(json.dumps(tasks))[:2]
     tasks[1]["actions"][0]["name"] = "teleport_order"
     path = tmp_path / "tasks.json"
     path.write_text(json.dumps(tasks))
@@ -229,7 +229,7 @@ def test_an_unknown_tool_in_a_tasks_file_is_named(finished, tmp_path):
 
 def test_eval_refuses_a_task_with_an_unknown_tool(finished, tmp_path):
     _, tasks = finished
-    tasks = json.loads(json.dumps(tasks))
+    tasks = json.loads(json.dumps(tasks))[:2]
     tasks[1]["actions"][0]["name"] = "teleport_order"
     path = tmp_path / "tasks.json"
     path.write_text(json.dumps(tasks))

@@ -348,16 +348,24 @@ def test_credentials_in_a_url_and_any_header_appear_nowhere(serve, tmp_path):
 # --- transport faults never become data -----------------------------------------------------
 
 def test_a_reply_that_is_not_json_is_retried_not_recorded(done, serve, tmp_path):
+    def evaluate(handle, name):
+        folder = tmp_path / name
+        folder.mkdir()
+        config = _endpoint_config(folder, handle.base_url)
+        result = cli("eval", "--env", "retail", "--tasks", str(done / "blueprints.jsonl"),
+                     "--trials", "1", "--config", str(config), "--out", str(folder / "eval"),
+                     "--quiet", env=cli_env(tmp_path))
+        assert result.returncode == 0, result.stderr
+        return folder / "eval"
+
     handle = serve(faults=("bad-json",), fault_first=6)
-    config = _endpoint_config(tmp_path, handle.base_url)
-    out = tmp_path / "eval"
-    result = cli("eval", "--env", "retail", "--tasks", str(done / "blueprints.jsonl"),
-                 "--trials", "1", "--config", str(config), "--out", str(out), "--quiet",
-                 env=cli_env(tmp_path))
-    assert result.returncode == 0, result.stderr
+    out = evaluate(handle, "faulty")
     assert handle.stats()["faults"]["bad-json"] == 6
-    episodes = rows(out / "episodes.jsonl")
-    assert episodes and not any(t["invalid_tool_calls"] for t in episodes)
+    # the same tasks against a healthy server: the sim agent's own (named) malformed calls
+    # show in both; the server's broken replies were retried, so they add none
+    clean = evaluate(serve(), "clean")
+    calls = [[t["invalid_tool_calls"] for t in rows(o / "episodes.jsonl")] for o in (out, clean)]
+    assert calls[0] and calls[0] == calls[1]
     assert b"chatcmpl-cut" not in (out / "cache" / "responses.jsonl").read_bytes()
 
 
