@@ -86,7 +86,9 @@ def env_replay(
     if dump_state is not None:  # before any work: a refusal leaves every file as it was
         check_output_file(dump_state, "--dump-state", inputs=[tasks], input_dirs=[data_dir])
     task_list = load_tasks(tasks, split)
-    environment = load_environment(env, data_dir=data_dir)
+    # τ-bench's hashes only mean something with τ-bench's exact tools
+    environment = load_environment(env, data_dir=data_dir,
+                                   tau_compat=True if hash_method == "tau" else None)
     dumps = []
     for i, task in enumerate(task_list):
         result = replay_task(environment, task, method=hash_method)  # type: ignore[arg-type]

@@ -93,7 +93,8 @@ def _eval(env: str, tasks: Path, split: str | None, data_dir: Path | None, trial
     task_rows = load_tasks(tasks, split)
     if not task_rows:
         raise UsageError(f"{tasks} holds no tasks" + (f" in split {split}" if split else ""))
-    env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0)
+    cfg = load_config(config, {})
+    env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0, cfg.tau_compat).resolved()
     environment = env_ref.load()
     env_name = Path(env).name
     for i, task in enumerate(task_rows):
@@ -106,7 +107,6 @@ def _eval(env: str, tasks: Path, split: str | None, data_dir: Path | None, trial
 
     if protocol not in PROTOCOLS:
         raise UsageError(f"--protocol must be one of {', '.join(PROTOCOLS)}, not '{protocol}'")
-    cfg = load_config(config, {})
     load_builtin_sim_roles()
     settings = rollout_settings(cfg).for_protocol(protocol)
     out_dir = out or _default_eval_dir(env, tasks, split, cfg.seed)

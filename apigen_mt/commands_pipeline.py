@@ -22,6 +22,9 @@ EXECUTOR_OPT = typer.Option("local", "--executor",
 FORCE_CONFIG_OPT = typer.Option(False, "--force-config",
                                 help="Resume a run made with another configuration (the "
                                      "change is recorded in its manifest).")
+LOG_REQUESTS_OPT = typer.Option(False, "--log-requests",
+                                help="Write every model request and reply (secrets removed) "
+                                     "to requests.jsonl in the run directory.")
 RAY_ADDRESS_OPT = typer.Option(None, "--ray-address",
                                help="Ray cluster to join (auto, ray://host:10001); "
                                     "default: start a local Ray. Implies --executor ray.")
@@ -83,6 +86,27 @@ def check_models(config) -> None:
     runtimes: dict[str, Any] = {}
     for _, spec in config.roles.items():
         build_model(spec.model, config, runtimes)
+    probe_endpoints(config)
+
+
+def probe_endpoints(config) -> None:
+    """Look at each endpoint the roles use once (GET /models, no retries) before a run
+    starts: an unreachable one fails the command in seconds, with `check`'s words,
+    instead of after every request's retries."""
+    providers = sorted({spec.provider for _, spec in config.roles.items()} - {"sim"})
+    if not providers:
+        return
+    from apigen_mt.errors import RunFailure
+    from apigen_mt.llm.openai_adapter import probe_reachable
+
+    async def look():
+        return await asyncio.gather(*(probe_reachable(p, config.endpoints[p])
+                                      for p in providers if p in config.endpoints))
+
+    failures = [r for r in asyncio.run(look()) if r is not None]
+    if failures:
+        lines = "; ".join(r.message for r in failures)
+        raise RunFailure(f"{lines} — nothing was run (see `apigen-mt check`)")
 
 
 # what only a run directory holds (``.lock``: a run is being opened there right now)
@@ -136,8 +160,16 @@ def open_run(out: Path | None, env_ref, config, command: str, env=None,
     run = RunDir(path).open()
     try:
         manifest = run.manifest()
-        if manifest and (manifest.get("env") != env_ref.as_dict()
-                         or manifest.get("seed") != config.seed):
+        recorded = dict(manifest.get("env") or {})
+        wanted = env_ref.as_dict()
+        if "tau_compat" not in recorded:  # a run made before the option existed: adopt it
+            recorded["tau_compat"] = wanted["tau_compat"]
+        if manifest and (recorded != wanted or manifest.get("seed") != config.seed):
+            if {**recorded, "tau_compat": None} == {**wanted, "tau_compat": None} and \
+                    manifest.get("seed") == config.seed:
+                raise UsageError(f"{path} was made with tau_compat: "
+                                 f"{str(recorded['tau_compat']).lower()}; its blueprints need "
+                                 "the same tools, so use another --out or the same setting")
             raise UsageError(f"{path} holds a run of env "
                              f"{manifest.get('env', {}).get('spec')} with seed "
                              f"{manifest.get('seed')}; use another --out")
@@ -326,18 +358,23 @@ def blueprint(
     force_config: bool = FORCE_CONFIG_OPT,
     max_cost: float | None = MAX_COST_OPT,
     max_calls: int | None = MAX_CALLS_OPT,
+    log_requests: bool = LOG_REQUESTS_OPT,
+    max_slots: int | None = typer.Option(
+        None, "--max-slots", help="Stop after this many drafting slots (e.g. 1, to try a "
+                                  "model), accepted or not."),
 ):
     """Draft blueprints and keep those that pass every check."""
     if ctx.invoked_subcommand is not None:
         return
     env, data_dir = resolve_env(env, data_dir, env_class, env_config, env_init)
-    bounds.check(n=n, concurrency=concurrency, seed=seed)
+    bounds.check(n=n, concurrency=concurrency, seed=seed, max_slots=max_slots)
     budget = make_budget(max_cost, max_calls)
     executor = executor_choice(executor, ray_address)
-    cfg = load_config(config, {"seed": seed, "blueprint.drafter": drafter})
+    cfg = load_config(config, {"seed": seed, "blueprint.drafter": drafter,
+                               "request_log": log_requests or None})
     try:
         run_blueprint_phase(cfg, env, data_dir, n, out, concurrency, quiet, executor,
-                            ray_address, force_config, budget)
+                            ray_address, force_config, max_slots, budget)
     except StoppedAtBudget:
         return
 
@@ -345,15 +382,16 @@ def blueprint(
 def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
                         concurrency: int | None, quiet: bool, executor: str = "local",
                         ray_address: str | None = None, force_config: bool = False,
-                        budget=None):
+                        max_slots: int | None = None, budget=None):
     """Phase 1 end to end, with progress and the closing funnel; returns the run dir."""
     from apigen_mt.runner.build import EnvRef, blueprint_settings, build_phase1
     from apigen_mt.runner.funnel import Funnel
     from apigen_mt.runner.phase1 import ACCEPTED, REJECTED, run_phase1
     from apigen_mt.runner.progress import Progress
 
-    env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0)
-    environment = env_ref.load()  # fail on a bad name or data dir before touching the disk
+    # loading decides tau_compat, and fails on a bad name or data dir before touching the disk
+    env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0, cfg.tau_compat).resolved()
+    environment = env_ref.load()
     check_models(cfg)  # … and on a missing API key or an unknown provider
     blueprint_settings(cfg)  # … and on a bad `blueprint:` block
     run = open_run(out, env_ref, cfg, f"blueprint --n {n}", environment, force_config)
@@ -372,6 +410,7 @@ def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path 
         attach_usage(models, run, "blueprint", budget)
         outcome, cost, retries = run_batch(
             run_phase1(phase, run, n, conc, progress, executor=pool, spec=spec,
+                       max_slots=max_slots,
                        budget=models.usage.budget_reached if budget else None),
             run, "blueprint", models, progress)
         if not quiet:  # read one record at a time: a long run's files stay on disk
@@ -412,7 +451,7 @@ def blueprint_check(
 
     task_list = load_tasks(tasks, split)
     cfg = load_config(config, {})
-    env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0)
+    env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0, cfg.tau_compat)
     phase, models = build_phase1(cfg, env_ref, None)
     stages: dict[str, int] = {}
 

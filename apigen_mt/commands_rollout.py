@@ -18,6 +18,7 @@ from apigen_mt.commands_pipeline import (
     ENV_INIT_OPT,
     EXECUTOR_OPT,
     FORCE_CONFIG_OPT,
+    LOG_REQUESTS_OPT,
     MAX_CALLS_OPT,
     MAX_COST_OPT,
     RAY_ADDRESS_OPT,
@@ -63,7 +64,7 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
     from apigen_mt.runner.build import EnvRef, load_builtin_sim_roles, models_description
     from apigen_mt.runner.fingerprint import enforce, phase_values
     from apigen_mt.runner.phase1 import ACCEPTED as BLUEPRINTS
-    from apigen_mt.runner.phase2 import ACCEPTED, FAILED, run_phase2
+    from apigen_mt.runner.phase2 import FAILED, LEDGER, run_phase2
     from apigen_mt.runner.progress import Progress
     from apigen_mt.runner.store import RunDir
 
@@ -107,11 +108,14 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
                        budget=models.usage.budget_reached if budget else None,
                        models=models_description(cfg, ("human", "critic", "agent"))),
             run, "rollout", models, progress)
-        accepted = sum(1 for _ in run.log(ACCEPTED).rows())
+        # distinct conversations: a file written before repeats were refused may hold some
+        accepted = outcome.accepted_total
         reasons = failure_reasons(run.log(FAILED).iter_read(Trajectory))
+        repeats = sum(1 for r in run.log(LEDGER).rows() if r.get("outcome") == "duplicate")
         run.update_manifest(trajectories={"accepted": accepted,
-                                          "failed": sum(reasons.values())})
-        _summary(run_path, blueprints, accepted, reasons, outcome, cost, models, n)
+                                          "failed": sum(reasons.values()),
+                                          "repeats_not_kept": repeats})
+        _summary(run_path, blueprints, accepted, reasons, outcome, cost, models, n, repeats)
         if line := survived_line(retries):
             console.print(line)
         if outcome.budget:
@@ -129,16 +133,18 @@ def failure_reasons(failed) -> Counter:
     return Counter(failure_reason(t) for t in failed)
 
 
-def _summary(run_path, blueprints, accepted, reasons, outcome, cost, models, n):
+def _summary(run_path, blueprints, accepted, reasons, outcome, cost, models, n, repeats=0):
     table = Table(title="Rollouts")
     table.add_column("stage")
     table.add_column("count")
-    episodes = accepted + sum(reasons.values())
+    episodes = accepted + sum(reasons.values()) + repeats
     table.add_row("blueprints", str(len(blueprints)))
     table.add_row("episodes judged", str(episodes))
     for reason, count in sorted(reasons.items()):
         table.add_row(f"  failed: {reason}", str(count))
-    table.add_row("accepted trajectories", str(accepted))
+    if repeats:
+        table.add_row("  passed, repeating a kept conversation", str(repeats))
+    table.add_row("accepted trajectories (distinct)", str(accepted))
     if episodes:
         table.add_row("acceptance rate", f"{accepted / episodes:.1%}")
     console.print(table)
@@ -172,6 +178,7 @@ def register(app: typer.Typer) -> None:
         force_config: bool = FORCE_CONFIG_OPT,
         max_cost: float | None = MAX_COST_OPT,
         max_calls: int | None = MAX_CALLS_OPT,
+        log_requests: bool = LOG_REQUESTS_OPT,
     ):
         """Play accepted blueprints out; keep conversations whose final state proves them."""
         from apigen_mt.runner.store import resolve_run
@@ -179,9 +186,11 @@ def register(app: typer.Typer) -> None:
         bounds.check(n=n, trials=trials, concurrency=concurrency, best_of_n=best_of_n)
         budget = make_budget(max_cost, max_calls)
         executor = executor_choice(executor, ray_address)
-        cfg = load_config(config, {})
+        cfg = load_config(config, {"request_log": log_requests or None})
+        run_path = resolve_run(run)
+        check_models(cfg)  # a missing key or an unreachable endpoint: before any file
         try:
-            run_rollout_phase(cfg, resolve_run(run), n, trials, concurrency, quiet, best_of_n,
+            run_rollout_phase(cfg, run_path, n, trials, concurrency, quiet, best_of_n,
                               executor, ray_address, force_config, budget)
         except StoppedAtBudget:
             return
@@ -205,21 +214,24 @@ def register(app: typer.Typer) -> None:
         force_config: bool = FORCE_CONFIG_OPT,
         max_cost: float | None = MAX_COST_OPT,
         max_calls: int | None = MAX_CALLS_OPT,
+        log_requests: bool = LOG_REQUESTS_OPT,
     ):
         """Both phases: blueprints, then rollouts, until --n trajectories are accepted."""
         env, data_dir = resolve_env(env, data_dir, env_class, env_config, env_init)
         bounds.check(n=n, trials=trials, concurrency=concurrency, seed=seed)
         budget = make_budget(max_cost, max_calls)
         executor = executor_choice(executor, ray_address)
-        cfg = load_config(config, {"seed": seed})
-        per_blueprint = max(1, trials or rollout_settings(cfg).trials)
-        wanted = max(1, math.ceil(n / per_blueprint * 1.25))
+        cfg = load_config(config, {"seed": seed, "request_log": log_requests or None})
+        # about one blueprint per wanted trajectory (and a margin for failed episodes):
+        # phase 2 plays every blueprint once before any twice, so --n is reached across
+        # distinct tasks and extra trials only top it up
+        wanted = max(1, math.ceil(n * 1.2))
         run_path = None
         for _ in range(6):  # draft more blueprints while trials run out short of --n
             try:
                 run_path = run_blueprint_phase(cfg, env, data_dir, wanted, out, concurrency,
                                                quiet, executor, ray_address, force_config,
-                                               budget)
+                                               budget=budget)
                 outcome = run_rollout_phase(cfg, run_path, n, trials, concurrency, quiet,
                                             executor=executor, ray_address=ray_address,
                                             force_config=force_config, budget=budget)
@@ -228,6 +240,9 @@ def register(app: typer.Typer) -> None:
             if outcome.accepted_total >= n:
                 return
             missing = n - outcome.accepted_total
-            wanted += max(1, math.ceil(missing / per_blueprint * 1.5))
+            # Repeated conversations are not kept, so a blueprint yields fewer than its
+            # trials: plan the next round on the yield seen so far.
+            per_blueprint = max(0.2, outcome.accepted_total / wanted)
+            wanted += max(1, math.ceil(missing / per_blueprint * 1.25))
         console.print(f"stopped short of {n}: see {run_path}")
         raise typer.Exit(1)

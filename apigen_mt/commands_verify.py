@@ -42,7 +42,11 @@ def _verify(env: str, data_dir: Path | None, tasks: Path, split: str | None,
                           input_dirs=[data_dir])
     settings = protocol_settings(config, protocol)
     rows = load_tasks(tasks, split)
-    environment = EnvRef(env, str(data_dir) if data_dir else None, 0).load()
+    # τ-bench's own data selects τ-bench's exact tools by itself; `tau_compat` forces them
+    from apigen_mt.commands_pipeline import load_config
+
+    environment = EnvRef(env, str(data_dir) if data_dir else None, 0,
+                         load_config(config, {}).tau_compat).load()
     index = TaskIndex(rows, Path(env).name)
     if out is not None:
         try:

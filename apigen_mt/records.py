@@ -15,6 +15,45 @@ def content_id(prefix: str, payload: Any) -> str:
     return f"{prefix}-{hashlib.sha256(body).hexdigest()[:16]}"
 
 
+def _text(content: Any) -> str:
+    if isinstance(content, list):  # OpenAI content parts
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
+
+
+def _arguments(raw: Any) -> Any:
+    if isinstance(raw, str):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return raw
+    return raw
+
+
+def normalized_conversation(messages: list[dict[str, Any]]) -> list[list[Any]]:
+    """What a conversation says, without the ids a model or server makes up.
+
+    Tool-call ids (and the ``tool_call_id`` answering them) differ between trials that
+    say exactly the same thing; a tool result is tied to its call by position instead.
+    Arguments compare as JSON values, so key order and spacing do not matter.
+    """
+    out: list[list[Any]] = []
+    for m in messages:
+        calls = [[(c.get("function") or {}).get("name", ""),
+                  _arguments((c.get("function") or {}).get("arguments"))]
+                 for c in m.get("tool_calls") or []]
+        if m.get("function_call"):  # the legacy single-call field
+            fc = m["function_call"]
+            calls.append([fc.get("name", ""), _arguments(fc.get("arguments"))])
+        out.append([m.get("role", ""), _text(m.get("content")), calls])
+    return out
+
+
+def conversation_id(messages: list[dict[str, Any]]) -> str:
+    """Identity of a conversation: equal for conversations that differ only in ids."""
+    return content_id("conv", normalized_conversation(messages))
+
+
 class Action(BaseModel):
     """One ground-truth tool call."""
 
@@ -183,5 +222,10 @@ class Trajectory(BaseModel):
     seed: int = 0
 
     def content_key(self) -> Any:
-        """Identity of the conversation content (unique successes are deduplicated by it)."""
+        """What the record id is derived from (the messages exactly as played)."""
         return {"blueprint": self.blueprint_id, "messages": self.messages}
+
+    def conversation_id(self) -> str:
+        """Identity of what was said, ids aside: two trajectories with the same one are
+        duplicates, whatever their blueprint or trial, and only the first is kept."""
+        return conversation_id(self.messages)

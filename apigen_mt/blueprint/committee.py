@@ -44,18 +44,24 @@ def reduce_reviews(reviews: list[Review], threshold: float) -> Verdict:
                             "votes": [r.scores() for r in reviews]})
 
 
-def review_messages(bp: Blueprint, diff: list[str], policy_excerpt: str,
-                    write_tools: set[str]) -> list[dict[str, Any]]:
-    """The reviewer prompt for one blueprint."""
-    body = {
+def review_messages(bp: Blueprint, diff: list[str], policy: str, write_tools: set[str],
+                    records: dict[str, Any] | None = None,
+                    hints: Any = None) -> list[dict[str, Any]]:
+    """The reviewer prompt for one blueprint: the task, every change it makes, the records
+    its actions read and write (before and after), and the policy sections involved."""
+    body: dict[str, Any] = {
         "instruction": bp.instruction,
         "actions": [a.model_dump() for a in bp.actions],
         "write_tools": sorted({a.name for a in bp.actions} & write_tools),
         "outputs": bp.outputs,
         "database_changes": diff or ["(none)"],
+        "records": records or {},
     }
-    user = ("Task to review:\n```json\n" + json.dumps(body, indent=1) + "\n```\n\n"
-            "Policy excerpt:\n" + policy_excerpt)
+    if hints is not None and getattr(hints, "now", None):
+        body["now"] = hints.now
+    body["policy"] = policy
+    user = ("Task to review:\n```json\n" + json.dumps(body, separators=(",", ":"),
+                                                      ensure_ascii=False) + "\n```")
     return [{"role": "system", "content": load_prompt("reviewer").render()},
             {"role": "user", "content": user}]
 

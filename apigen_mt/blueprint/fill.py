@@ -47,6 +47,8 @@ class ValuePool:
     # the user's own record: their login, their handle, their PIN
     preferred: ValuePool | None = None
     domain: str = ""  # what the environment is about, for the theme of invented text
+    offered: int = 0  # records from this index on are offers (catalogue, search results)
+    offers_pool: ValuePool | None = field(default=None, repr=False)  # those records alone
 
     def copy(self) -> ValuePool:
         """An independent pool with the same values and records."""

@@ -53,6 +53,35 @@ class PolicyRule:
     purpose: str = ""
 
 
+Precondition = Callable[[State, str], "dict[str, list[Any]] | None"]
+
+
+@dataclass
+class DraftingHints:
+    """What a domain tells drafters, declared next to its tools.
+
+    - ``preconditions``: tool name → a function of (state, user id) that says whether the
+      tool can succeed for that user: ``None`` when it cannot (no pending order to
+      cancel), else the argument values it applies to (``{"order_id": ["#W1"]}``), or
+      ``{}`` when anything goes. Tools without an entry are always possible.
+    - ``excerpts``: (state, user id, the walk's tools → their targets, rng) → extra
+      context keys such as ``catalogue`` (products the user's items can change to) or
+      ``flights`` (search results for the trips in play).
+    - ``policy_for``: (policy text, tools in the walk) → the sections that bear on them.
+    - ``now``: the domain's current time, for time-dependent policies.
+    - ``exclusive``: writes that use up the record they act on (a cancelled order cannot
+      be changed again), so no other write of a task may target it; other writes may
+      share a record. ``None``: every write with a precondition is exclusive.
+    """
+
+    preconditions: dict[str, Precondition] = field(default_factory=dict)
+    exclusive: frozenset[str] | None = None
+    excerpts: Callable[[State, str, dict[str, dict[str, list[Any]]], Any],
+                       dict[str, Any]] | None = None
+    policy_for: Callable[[str, set[str]], str] | None = None
+    now: str | None = None
+
+
 @dataclass
 class Domain:
     """Everything the engine needs to know about one domain."""
@@ -71,6 +100,12 @@ class Domain:
     graph_remove: list[tuple[str, str]] = field(default_factory=list)
     generator_options: dict[str, int] = field(default_factory=dict)
     quirks: list[str] = field(default_factory=list)
+    # What drafters are shown beyond the user's records (see :class:`DraftingHints`).
+    hints: DraftingHints | None = None
+    # τ-bench hashes (sha256 of ``str(to_hashable(data))``) of reference databases whose
+    # tasks this domain must replay exactly: such data loaded from a data directory turns
+    # the ``tau_compat`` option on (see :func:`load_environment`).
+    tau_fingerprints: frozenset[str] = frozenset()
     # τ-bench's domains run a call whose nested objects carry keys the schema does not
     # name (the tool reads what it knows); elsewhere such a call is an argument error
     nested_extra_keys: bool = False
@@ -178,7 +213,7 @@ def read_data_dir(domain: Domain, data_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 @functools.lru_cache(maxsize=16)
-def _base(domain_spec: str, data_dir: str | None, seed: int) -> tuple[BaseState, str]:
+def _tables(domain_spec: str, data_dir: str | None, seed: int) -> tuple[BaseState, str]:
     domain = load_domain(domain_spec)
     if data_dir:
         tables = read_data_dir(domain, Path(data_dir))
@@ -190,19 +225,43 @@ def _base(domain_spec: str, data_dir: str | None, seed: int) -> tuple[BaseState,
     return BaseState(tables), policy
 
 
+@functools.lru_cache(maxsize=16)
+def _base(domain_spec: str, data_dir: str | None, seed: int,
+          tau_compat: bool | None) -> tuple[BaseState, str]:
+    plain, policy = _tables(domain_spec, data_dir, seed)
+    if tau_compat is None:
+        tau_compat = is_tau_data(load_domain(domain_spec), plain) if data_dir else False
+    # the tables are shared (a base is never mutated); only the options differ
+    return plain.with_options({TAU_COMPAT: tau_compat}), policy
+
+
+def is_tau_data(domain: Domain, base: BaseState) -> bool:
+    """Whether loaded data is a reference database the domain declares (by τ-bench hash)."""
+    if not domain.tau_fingerprints:
+        return False
+    return State(base).tau_hash() in domain.tau_fingerprints
+
+
 DEFAULT_SEED = 0
+# The option that asks a domain for its reference benchmark's exact behaviour, quirks and
+# all, instead of its corrected tools. The engine only carries it; domains give it meaning.
+TAU_COMPAT = "tau_compat"
 
 
 def load_environment(spec: str, data_dir: str | Path | None = None,
-                     seed: int = DEFAULT_SEED) -> Environment:
+                     seed: int = DEFAULT_SEED, tau_compat: bool | None = None) -> Environment:
     """A fresh environment for a domain; the loaded data is shared by all its copies.
 
-    For a ``class:`` spec, ``data_dir`` is the JSON file of the initial state.
+    ``tau_compat`` (the state option :data:`TAU_COMPAT`) asks for τ-bench's exact tool
+    behaviour; ``None`` turns it on only for data loaded from ``data_dir`` that is one of
+    the domain's reference databases (:attr:`Domain.tau_fingerprints`), so generated data
+    gets the domain's corrected tools. For a ``class:`` spec, ``data_dir`` is the JSON file
+    of the initial state (and the option does not apply).
     """
     if spec.startswith(CLASS_PREFIX):
         from apigen_mt.env.class_adapter import load_class_spec
 
         return load_class_spec(spec, data_dir)
     domain = load_domain(spec)
-    base, policy = _base(spec, str(data_dir) if data_dir else None, seed)
+    base, policy = _base(spec, str(data_dir) if data_dir else None, seed, tau_compat)
     return Environment(domain, base, policy)

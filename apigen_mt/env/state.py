@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -64,14 +65,26 @@ _MOD = 1 << 256
 class BaseState:
     """Immutable loaded data plus caches for fast hashing of the copies built on it."""
 
-    def __init__(self, tables: dict[str, dict[str, Any]]):
+    def __init__(self, tables: dict[str, dict[str, Any]],
+                 options: Mapping[str, Any] | None = None):
         bad = [name for name, t in tables.items() if not isinstance(t, dict)]
         if bad:
             raise ValueError(f"every top-level entry must be a table (a JSON object): {bad}")
         self.tables = tables
+        # How the domain's tools should behave on this data (e.g. ``tau_compat``); read-only
+        # and outside the tables, so it never enters a hash or a diff.
+        self.options: Mapping[str, Any] = MappingProxyType(dict(options or {}))
         self._digests: dict[str, dict[str, int]] = {}
         self._sum: int | None = None
         self._tau_text: dict[str, dict[str, str]] = {}
+
+    def with_options(self, options: Mapping[str, Any]) -> BaseState:
+        """The same data (and hash caches, which do not depend on options) with other
+        options."""
+        other = BaseState.__new__(BaseState)
+        other.__dict__.update(self.__dict__)
+        other.options = MappingProxyType(dict(options))
+        return other
 
     def digest(self, table: str, key: str) -> int:
         """Cached canonical digest of a base record."""
@@ -180,6 +193,11 @@ class State(Mapping):
         self._overlay: dict[str, dict[str, Any]] = overlay if overlay is not None else {}
         self._txn: dict[str, dict[str, Any]] | None = None
         self._tables = {name: Table(self, name) for name in base.tables}
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        """The environment's options (shared by every copy; tools read, never write)."""
+        return self.base.options
 
     # Mapping interface over tables ------------------------------------------------
     def __getitem__(self, name: str) -> Table:

@@ -7,6 +7,7 @@ from importlib import metadata
 from typing import Any
 
 from apigen_mt.export.source import RunData
+from apigen_mt.records import conversation_id
 from apigen_mt.runner.funnel import Funnel
 from apigen_mt.stats.compute import funnel_counts
 
@@ -72,6 +73,14 @@ TRANSFORMS = {
 }
 
 
+TOOL_MODES = {
+    True: "τ-bench's exact behaviour, quirks included (`tau_compat`), as its ground-truth "
+          "hashes need",
+    False: "the domain's corrected tools: τ-bench behaviours that would teach wrong "
+           "facts are fixed (each is listed in the domain's README)",
+}
+
+
 def generator_version() -> str:
     """The installed apigen-mt version."""
     try:
@@ -98,17 +107,28 @@ def _models_table(models: dict[str, Any]) -> list[str]:
 
 def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
                failed_files: dict[str, dict[str, Any]], notes: Counter, license_id: str,
-               seed: int, split_text: str | None, empty: list[str] | None = None) -> str:
-    """Markdown with YAML front matter (licence, size, configs for the Hub)."""
+               seed: int, split_text: str | None, empty: list[str] | None = None,
+               duplicates: int = 0) -> str:
+    """Markdown with YAML front matter (licence, size, configs for the Hub).
+
+    ``duplicates`` is how many records the export left out for repeating an earlier
+    record's conversation; the card states the distinct counts.
+    """
     total = sum(f["records"] for f in files.values())
+    # one trajectory at a time: a long run's files stay on disk
+    ids: set[str] = set()
+    behind: set[str] = set()
+    for row in run.trajectories.rows():  # the same ids as `stats`' distinct conversations
+        ids.add(conversation_id(row.get("messages") or []))
+        behind.add(row["blueprint_id"])
+    distinct_trajs = len(ids)
+    repeats = sum(1 for r in run.ledger.rows() if r.get("outcome") == "duplicate")
     env = run.manifest.get("env") or {}
     kept = len(run.trajectories)
-    behind = {row["blueprint_id"] for row in run.trajectories.rows()}
     steps, funnel = funnel_counts(
         Funnel.from_records(run.blueprints.rows(), run.rejected.rows()), len(run.blueprints),
-        len(run.rejected), len(run.blueprint_errors), kept, len(run.failed),
-        sum(1 for r in run.ledger.rows() if r.get("outcome") == "duplicate"),
-        len(run.episode_errors))
+        len(run.rejected), len(run.blueprint_errors), kept, len(run.failed), repeats,
+        len(run.episode_errors), distinct_trajs)
     counts = {s.label: s.count for s in steps}
     front = ["---", f"license: {license_id}", "language:", "- en", "tags:", "- function-calling",
              "- tool-use", "- agent", "- synthetic", "- apigen-mt", "task_categories:",
@@ -134,8 +154,13 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
         lines.append(f"| {split} (failures) | {info['records']} | `{info['file']}` |")
     if empty:
         lines += ["", "No records, so not written: " + ", ".join(f"`{e}`" for e in empty) + "."]
-    lines += ["", f"Total: {total} records from {kept} accepted trajectories "
-              f"of {len(behind)} blueprints."]
+    unit = "preference pairs" if fmt == "dpo" else "conversations"
+    lines += ["", f"Total: {total} records, {total} distinct {unit}: no two records are "
+              "the same conversation (compared with tool-call ids ignored)"
+              + (f"; left out for repeating an earlier record: {duplicates}" if
+                 duplicates else "") + ". "
+              f"They come from {kept} accepted trajectories "
+              f"({distinct_trajs} distinct) of {len(behind)} blueprints."]
     if split_text:
         lines += ["", f"Split `{split_text}` by blueprint with seed {seed}: every trajectory "
                   "of a blueprint (and of the blueprints it was recombined from) is in one "
@@ -149,6 +174,8 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
               + (f", data from `{env.get('data_dir')}`" if env.get("data_dir") else
                  ", built-in generated data")
               + f", run seed {run.manifest.get('seed', 0)}",
+              *([f"- tools: {TOOL_MODES[bool(env['tau_compat'])]}"]
+                if env.get("tau_compat") is not None else []),
               f"- {len(run.tools)} tools ("
               f"{sum(1 for k in run.tool_kinds.values() if k == 'write')} that write)", "",
               "## Models per role", ""]
@@ -160,7 +187,9 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
         f"| blueprints accepted | {len(run.blueprints)} (rescued by feedback: "
         f"{funnel.rescued}, recombined: {funnel.recombined}) |",
         f"| episodes played | {counts['episodes played']} |",
-        f"| trajectories accepted | {kept} |",
+        f"| trajectories accepted (distinct conversations) | {kept} "
+        f"({distinct_trajs}) |",
+        f"| passing episodes that repeated a kept conversation (not kept) | {repeats} |",
         f"| trajectories failed | {len(run.failed)} |", "",
         "## Cost", "", "| phase | calls | prompt tokens | completion tokens | cost (USD) |",
         "| --- | --- | --- | --- | --- |"]

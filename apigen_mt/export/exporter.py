@@ -22,7 +22,7 @@ from apigen_mt.export.card import build_card, generator_version
 from apigen_mt.export.formats import DPORecord, ShareGPTRecord, openai_problems
 from apigen_mt.export.source import RunData
 from apigen_mt.export.split import assign_splits, parse_split
-from apigen_mt.records import Trajectory
+from apigen_mt.records import Trajectory, content_id, normalized_conversation
 from apigen_mt.runner.phase2 import failure_reason
 
 FORMATS = ("sharegpt", "openai", "parquet", "hf", "dpo")
@@ -56,6 +56,8 @@ class ExportResult:
     notes: Counter = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)
     empty: list[str] = field(default_factory=list)  # files left out for having no records
+    duplicates: int = 0  # records left out because an earlier one holds the same conversation
+    failed_duplicates: int = 0
 
 
 def _check_options(run: RunData, opts: ExportOptions) -> list[tuple[str, float]]:
@@ -118,6 +120,40 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for rec in records:
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def record_key(fmt: str, rec: dict[str, Any]) -> str:
+    """What makes two records of one format the same conversation (ids ignored).
+
+    Taken from the record as written, after the conversion: two trajectories that differ
+    only in what a format leaves out (a greeting, text beside a tool call) are one
+    conversation there.
+    """
+    if fmt == "sharegpt":  # ShareGPT carries no ids at all
+        payload: Any = [rec.get("system"), rec.get("conversations")]
+    elif fmt == "dpo":
+        payload = [normalized_conversation(rec.get(k) or []) for k in
+                   ("prompt", "chosen", "rejected")]
+    else:
+        payload = normalized_conversation(rec.get("messages") or [])
+    return content_id("rec", payload)
+
+
+class _Distinct:
+    """Keeps the first record of each conversation across every split of one export."""
+
+    def __init__(self, fmt: str):
+        self.fmt = fmt
+        self.seen: set[str] = set()
+        self.dropped = 0
+
+    def keep(self, rec: dict[str, Any]) -> bool:
+        key = record_key(self.fmt, rec)
+        if key in self.seen:
+            self.dropped += 1
+            return False
+        self.seen.add(key)
+        return True
 
 
 def _failure(t: Trajectory) -> dict[str, Any]:
@@ -306,12 +342,14 @@ def export_run(run: RunData, opts: ExportOptions) -> ExportResult:
                   "seed": opts.seed, "license": opts.license,
                   "generator": f"apigen-mt {generator_version()}",
                   "files": result.files, "failed_files": result.failed_files,
-                  "ids": ids, "skipped": result.skipped, "empty": result.empty}
+                  "ids": ids, "skipped": result.skipped, "empty": result.empty,
+                  "duplicates_left_out": result.duplicates,
+                  "failed_duplicates_left_out": result.failed_duplicates}
         (tmp / MARKER).write_text(json.dumps(marker, indent=1) + "\n")
         (tmp / "README.md").write_text(build_card(run, opts.fmt, result.files,
                                                   result.failed_files, result.notes,
                                                   opts.license, opts.seed, opts.split,
-                                                  result.empty))
+                                                  result.empty, result.duplicates))
         _swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -331,11 +369,12 @@ def _write_streamed(run: RunData, opts: ExportOptions, tmp: Path, names: list[st
     hf_parts: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for kind, source, target, failed in passes:
         sinks = {n: _Sink(fmt, tmp / f"{n}{kind}.{ext}") for n in names}
+        distinct = _Distinct(fmt)  # one per pass, across every split
         try:
             for t in source:  # one record at a time
                 name = assignment.get(t.blueprint_id, names[0])
                 rec = builder.record(t, failed)
-                if rec is None:
+                if rec is None or not distinct.keep(rec):
                     continue
                 sinks[name].add(rec)
                 if not failed:
@@ -343,6 +382,10 @@ def _write_streamed(run: RunData, opts: ExportOptions, tmp: Path, names: list[st
         finally:
             for sink in sinks.values():
                 sink.close()
+        if failed:
+            result.failed_duplicates = distinct.dropped
+        else:
+            result.duplicates = distinct.dropped
         for name, sink in sinks.items():
             if fmt == "hf":
                 hf_parts.setdefault("failed" if failed else "", {})[name] = sink.rows
@@ -380,7 +423,10 @@ def _write_dpo(run: RunData, tmp: Path, names: list[str], assignment: dict[str, 
     for source, parts in ((run.trajectories, good), (run.failed, bad)):
         for t in source:
             parts[assignment.get(t.blueprint_id, names[0])].append(t)
-    records = {name: dpo_records(run, good[name], bad[name], result) for name in names}
+    distinct = _Distinct("dpo")  # one across every split
+    records = {name: [r for r in dpo_records(run, good[name], bad[name], result)
+                      if distinct.keep(r)] for name in names}
+    result.duplicates = distinct.dropped
     if not any(records.values()):
         raise UsageError(f"{run.path}: no blueprint has both an accepted and a failed "
                          "trajectory that diverge; nothing to pair for --format dpo")

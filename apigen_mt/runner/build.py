@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from apigen_mt.blueprint.feedback import FeedbackWriter
 from apigen_mt.blueprint.produce import Phase1
 from apigen_mt.blueprint.settings import BlueprintSettings
 from apigen_mt.config import RunConfig
-from apigen_mt.env.domain import load_environment
+from apigen_mt.env.domain import TAU_COMPAT, load_environment
 from apigen_mt.env.environment import Environment
 from apigen_mt.llm.base import Settings
 from apigen_mt.llm.registry import RoleModels, build_role_models
@@ -28,19 +28,30 @@ def load_builtin_sim_roles() -> None:
 
 @dataclass
 class EnvRef:
-    """How to load the run's environment again (also handed to `sim`)."""
+    """How to load the run's environment again (manifests and workers; never a prompt)."""
 
     spec: str
     data_dir: str | None = None
     seed: int = 0
+    # τ-bench's exact tools (True), the domain's corrected ones (False), or decided from the
+    # data (None: on for a reference database loaded from data_dir). A run records the
+    # decided value, so every later command of the run uses the same tools.
+    tau_compat: bool | None = None
 
     def load(self) -> Environment:
         """A fresh environment."""
-        return load_environment(self.spec, data_dir=self.data_dir, seed=self.seed)
+        return load_environment(self.spec, data_dir=self.data_dir, seed=self.seed,
+                                tau_compat=self.tau_compat)
+
+    def resolved(self) -> EnvRef:
+        """This reference with ``tau_compat`` decided (loads the environment once)."""
+        env = self.load()
+        return replace(self, tau_compat=bool(env.state.options.get(TAU_COMPAT, False)))
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON form for manifests and prompts."""
-        return {"spec": self.spec, "data_dir": self.data_dir, "seed": self.seed}
+        """JSON form for manifests (never a prompt)."""
+        return {"spec": self.spec, "data_dir": self.data_dir, "seed": self.seed,
+                "tau_compat": self.tau_compat}
 
 
 def blueprint_settings(config: RunConfig) -> BlueprintSettings:
@@ -78,7 +89,7 @@ def build_phase1(config: RunConfig, env_ref: EnvRef, run_dir: Path | None,
     settings = blueprint_settings(config)
     env = env_ref.load()
     models = models or build_role_models(config, run_dir)
-    sampler = ContextSampler(env, settings, config.seed, env_ref=env_ref.as_dict())
+    sampler = ContextSampler(env, settings, config.seed)
     if settings.drafter == "walk":
         drafter = WalkDrafter(env, config.seed)
     else:

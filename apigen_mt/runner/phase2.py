@@ -3,6 +3,11 @@
 Work item ``k`` is trial ``k // B`` of blueprint ``k % B`` (B blueprints): every
 blueprint gets its first trial before any gets a second, so ``--n`` is reached with a
 diverse set rather than many trials of a few tasks.
+
+A passing episode is kept only when its conversation differs from every one already
+kept (:meth:`~apigen_mt.records.Trajectory.conversation_id`: equal text, tool calls and
+results, ids aside); a repeat is logged in the ledger as a duplicate and does not count
+towards ``--n``, so extra trials only ever add conversations that are new.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from apigen_mt.env.environment import Environment
 from apigen_mt.errors import RunFailure
 from apigen_mt.llm.base import ModelError
 from apigen_mt.llm.usage import BudgetReached
-from apigen_mt.records import Blueprint, Trajectory
+from apigen_mt.records import Blueprint, Trajectory, conversation_id
 from apigen_mt.redact import redact_text
 from apigen_mt.rollout.episode import Roles, play_episode
 from apigen_mt.rollout.judge import target_for
@@ -27,7 +32,7 @@ from apigen_mt.runner.store import RunDir
 
 ACCEPTED = "trajectories.jsonl"
 FAILED = "trajectories.failed.jsonl"
-LEDGER = "episodes.jsonl"  # every committed episode, including duplicate successes
+LEDGER = "episodes.jsonl"  # committed episodes kept nowhere else: duplicate successes
 ERRORS = "episodes.errors.jsonl"
 
 
@@ -94,13 +99,14 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
     acc_log, fail_log = run.log(ACCEPTED), run.log(FAILED)
     ledger, errors = run.log(LEDGER), run.log(ERRORS)
     done: set[tuple[str, int]] = set()
-    contents: set[str] = set()
+    kept: dict[str, str] = {}  # conversation id → the kept trajectory's id
     for r in acc_log.rows():  # one record at a time: a long run's files stay on disk
         done.add((r["blueprint_id"], r["trial"]))
-        contents.add(r["id"])
+        # recomputed, not read from a field: runs written before ids were ignored count too
+        kept.setdefault(conversation_id(r.get("messages") or []), r["id"])
     done |= {(r["blueprint_id"], r["trial"]) for r in fail_log.rows()}
     done |= {(r["blueprint_id"], r["trial"]) for r in ledger.rows()}
-    outcome = Phase2Outcome(accepted_total=len(contents))
+    outcome = Phase2Outcome(accepted_total=len(kept))
     if outcome.accepted_total >= n or not blueprints:
         outcome.exhausted = not blueprints
         return outcome
@@ -151,12 +157,16 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
         if models and not result.models:  # every record names the models that made it
             result = result.model_copy(update={"models": models})
         if result.verdict.passed:
-            if result.id in contents:
+            conv = result.conversation_id()
+            if conv in kept:
                 outcome.duplicates += 1
                 ledger.append([{"blueprint_id": bp.id, "trial": result.trial,
-                                "outcome": "duplicate", "id": result.id}])
+                                "outcome": "duplicate", "id": result.id,
+                                "duplicate_of": kept[conv]}])
+                if progress:
+                    progress.bump("duplicate")
                 return True
-            contents.add(result.id)
+            kept[conv] = result.id
             acc_log.append([result])
             outcome.added += 1
             outcome.accepted_total += 1

@@ -42,6 +42,8 @@ class Progress:
         elapsed = time.perf_counter() - self.started
         parts = [f"{self.title}: {self.counts['accepted']}/{self.target} accepted",
                  f"{self.counts['rejected'] + self.counts['failed']} rejected/failed"]
+        if self.counts["duplicate"]:
+            parts.append(f"{self.counts['duplicate']} duplicates")
         if self.counts["errored"]:
             parts.append(f"{self.counts['errored']} errored")
         if self.in_flight is not None:

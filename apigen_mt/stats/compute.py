@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from apigen_mt.records import Trajectory
+from apigen_mt.records import Trajectory, conversation_id
 from apigen_mt.runner.funnel import STAGES, Funnel
 from apigen_mt.runner.phase2 import failure_reason
 from apigen_mt.stats.text import distinct_n, near_duplicates
@@ -210,13 +210,16 @@ def funnel_steps(blueprints: list[dict[str, Any]], rejected: list[dict[str, Any]
     duplicates = sum(1 for r in ledger if r.get("outcome") == "duplicate")
     return funnel_counts(Funnel.from_records(blueprints, rejected), len(blueprints),
                          len(rejected), blueprint_errors, len(accepted), len(failed),
-                         duplicates, episode_errors)
+                         duplicates, episode_errors,
+                         len({conversation_id(r.get("messages") or []) for r in accepted}))
 
 
 def funnel_counts(f: Funnel, blueprints: int, rejected: int, blueprint_errors: int,
                   accepted: int, failed: int, duplicates: int,
-                  episode_errors: int) -> tuple[list[FunnelStep], Funnel]:
-    """:func:`funnel_steps` from counts and an already tallied :class:`Funnel`."""
+                  episode_errors: int, distinct: int | None = None,
+                  ) -> tuple[list[FunnelStep], Funnel]:
+    """:func:`funnel_steps` from counts and an already tallied :class:`Funnel`;
+    ``distinct`` is how many distinct conversations the accepted ones hold (None: all)."""
     steps = [
         FunnelStep("contexts sampled", blueprints + rejected + blueprint_errors, "blueprint"),
         FunnelStep("drafts written", f.reached["drafter"], "blueprint"),
@@ -229,6 +232,9 @@ def funnel_counts(f: Funnel, blueprints: int, rejected: int, blueprint_errors: i
                    "rollout"),
         FunnelStep("episodes passed the judge", accepted + duplicates, "rollout"),
         FunnelStep("trajectories accepted", accepted, "rollout"),
+        # equal to the above unless the run file predates refusing repeats
+        FunnelStep("distinct conversations", accepted if distinct is None else distinct,
+                   "rollout"),
     ]
     return steps, f
 
@@ -374,9 +380,11 @@ def compute(env: str, blueprints: Iterable[dict[str, Any]], rejected: Iterable[d
     calls: Counter = Counter()
     trajs: Counter = Counter()
     used: set[str] = set()
+    conversations: set[str] = set()  # one id per record: the "distinct conversations" row
     kept = 0
     for row in accepted:
         kept += 1
+        conversations.add(conversation_id(row.get("messages") or []))
         m = message_metrics(row.get("messages", []))
         turns.append(m["turns"])
         user_turns.append(m["user_turns"])
@@ -391,7 +399,7 @@ def compute(env: str, blueprints: Iterable[dict[str, Any]], rejected: Iterable[d
         used.add(row.get("blueprint_id"))
     reasons, n_failed = _phase2_reasons(failed, duplicates, episode_errors)
     steps, _ = funnel_counts(f, len(slim), len(rejected_rows), len(blueprint_errors or []),
-                             kept, n_failed, duplicates, len(episode_errors))
+                             kept, n_failed, duplicates, len(episode_errors), len(conversations))
     if kept and all_usage:
         tokens = list(used_tokens)
         source = "usage"

@@ -83,6 +83,10 @@ def print_stats(stats: RunStats, console: Console) -> None:
     declared = sum(t.declared for t in stats.tools)
     console.print(f"tools used: {declared - len(unused)}/{declared}"
                   + (f" (never called: {', '.join(unused)})" if unused else ""))
+    writes = [t for t in stats.tools if t.declared and t.kind == "write"]
+    absent = [t.name for t in writes if t.in_blueprints == 0]
+    console.print(f"write tools in accepted blueprints: {len(writes) - len(absent)}/"
+                  f"{len(writes)}" + (f" (never: {', '.join(absent)})" if absent else ""))
 
     d = stats.diversity
     table = Table(title="Diversity of the tasks behind the data")

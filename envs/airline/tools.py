@@ -1,4 +1,4 @@
-"""The airline domain's fourteen tools, behaving exactly like τ-bench's airline tools.
+"""The airline domain's fourteen tools: τ-bench's airline tools, and their corrections.
 
 Every tool takes the environment state first (not part of its schema), then its typed
 arguments. Failures raise :class:`ToolError` with τ-bench's message, which the engine
@@ -6,8 +6,11 @@ turns into ``"Error: <message>"`` after rolling back anything the call changed.
 Successful calls return the same text τ-bench returns (mostly ``json.dumps`` of a
 record, with the record's keys in τ-bench's order).
 
-Several τ-bench oddities are kept on purpose because they shape the final database and
-so the state hash; each is marked ``Quirk`` below and listed in the domain README.
+With the state option ``tau_compat`` (τ-bench's own data, ``env replay --hash tau``, or
+``tau_compat: true``) the tools are τ-bench's exactly, oddities included, because those
+shape the final database and so the ground-truth hashes; each is marked ``Quirk`` below.
+Otherwise (generated data, by default) the oddities that would teach an agent wrong
+behaviour are corrected, each marked ``Corrected``; the domain README lists both.
 """
 
 from __future__ import annotations
@@ -22,6 +25,18 @@ from typing_extensions import TypedDict
 from apigen_mt.env.calculator import CalculationError, evaluate
 from apigen_mt.env.state import State
 from apigen_mt.env.tools import Number, ToolError, tool
+
+from .bookkeeping import (
+    ID_CHARS,
+    charge_gift_card,
+    fresh_id,
+    move_seats,
+    open_reservation,
+    payment_source,
+    price_segments,
+    tau_mode,
+)
+from .search import search_direct_flight, search_onestop_flight
 
 Cabin = Literal["basic_economy", "economy", "business"]
 
@@ -77,26 +92,6 @@ def _dump(record: Any) -> str:
     return json.dumps(record)
 
 
-def _price_segments(db: State, segments: list[dict[str, Any]], cabin: str,
-                    travellers: int) -> None:
-    """Check a new segment is bookable, then stamp price, origin and destination on it."""
-    for seg in segments:
-        number = seg["flight_number"]
-        if number not in db["flights"]:
-            raise ToolError(f"flight {number} not found")
-        flight = db["flights"][number]
-        if seg["date"] not in flight["dates"]:
-            raise ToolError(f"flight {number} not found on date {seg['date']}")
-        day = flight["dates"][seg["date"]]
-        if day["status"] != "available":
-            raise ToolError(f"flight {number} not available on date {seg['date']}")
-        if day["available_seats"][cabin] < travellers:
-            raise ToolError(f"not enough seats on flight {number}")
-        seg["price"] = day["prices"][cabin]
-        seg["origin"] = flight["origin"]
-        seg["destination"] = flight["destination"]
-
-
 @tool(kind="write")
 def book_reservation(
     db: State,
@@ -127,9 +122,20 @@ def book_reservation(
     if user_id not in db["users"]:
         raise ToolError("user not found")
     reservations = db["reservations"]
-    # Quirk: ids are not generated; the third id is reused even when already taken.
-    new_id = next((rid for rid in NEW_RESERVATION_IDS[:2] if rid not in reservations),
-                  NEW_RESERVATION_IDS[2])
+    if tau_mode(db):
+        # Quirk: ids are not generated; the third id is reused even when already taken.
+        new_id = next((rid for rid in NEW_RESERVATION_IDS[:2] if rid not in reservations),
+                      NEW_RESERVATION_IDS[2])
+    else:
+        # Corrected: a new id, never one in use, the same whenever the same booking is made
+        # (from the fields the schema names only: extra keys a call may carry change
+        # nothing else either)
+        new_id = fresh_id(
+            reservations,
+            [user_id, [[f.get("flight_number"), f.get("date")] for f in flights],
+             [[p.get("first_name"), p.get("last_name"), p.get("dob")] for p in passengers],
+             cabin, db["users"][user_id]["reservations"]],
+            lambda d: "".join(ID_CHARS[b % len(ID_CHARS)] for b in d[:6]))
     record = {
         "reservation_id": new_id,
         "user_id": user_id,
@@ -146,7 +152,7 @@ def book_reservation(
         "nonfree_baggages": nonfree_baggages,
         "insurance": insurance,
     }
-    _price_segments(db, record["flights"], cabin, len(passengers))
+    price_segments(db, record["flights"], cabin, len(passengers))
     # Same order of float additions as τ-bench: segments, insurance, then bags.
     total = 0
     for seg in record["flights"]:
@@ -177,7 +183,8 @@ def book_reservation(
         elif source == "certificate":
             # Quirk: a certificate is used up whole; any remainder is lost.
             del user["payment_methods"][pid]
-    # Quirk: seat counts on the flights are never decremented.
+    if not tau_mode(db):  # Corrected: the booked seats are taken (τ-bench never counts them)
+        move_seats(db, record["flights"], cabin, -len(passengers))
     reservations[new_id] = record
     user["reservations"].append(new_id)
     return _dump(record)
@@ -204,14 +211,15 @@ def cancel_reservation(db: State, reservation_id: str) -> str:
     Args:
         reservation_id: The reservation ID, such as 'ZFA04Y'.
     """
-    if reservation_id not in db["reservations"]:
-        raise ToolError("reservation not found")
+    current = open_reservation(db, reservation_id)
     record = db["reservations"].edit(reservation_id)
     history = record["payment_history"]
-    # Quirk: refunds are appended as negative payments, and cancelling again refunds
-    # the refunds too; the flights' seats are not released.
+    # Refunds are appended as negative payments (quirk: in τ-bench mode cancelling again
+    # refunds the refunds too, and the flights' seats are not released).
     history.extend([{"payment_id": p["payment_id"], "amount": -p["amount"]} for p in history])
     record["status"] = "cancelled"
+    if not tau_mode(db):  # Corrected: the seats go back on sale
+        move_seats(db, current["flights"], current["cabin"], len(current["passengers"]))
     return _dump(record)
 
 
@@ -223,7 +231,8 @@ def get_reservation_details(db: State, reservation_id: str) -> str:
         reservation_id: The reservation id, such as '8JX2WO'.
     """
     if reservation_id not in db["reservations"]:
-        raise ToolError("user not found")  # Quirk: τ-bench's message says "user"
+        # Quirk: τ-bench's message says "user" (corrected: "reservation")
+        raise ToolError("user not found" if tau_mode(db) else "reservation not found")
     return _dump(db["reservations"][reservation_id])
 
 
@@ -246,69 +255,6 @@ def list_all_airports(db: State) -> str:
     return _dump(AIRPORTS)
 
 
-def _public(flight: dict[str, Any], day: dict[str, Any]) -> dict[str, Any]:
-    """A flight without its calendar, merged with one day's entry."""
-    out = {key: value for key, value in flight.items() if key != "dates"}
-    out.update(day)
-    return out
-
-
-@tool(kind="read")
-def search_direct_flight(db: State, origin: str, destination: str, date: str) -> str:
-    """Search direct flights between two cities on a specific date.
-
-    Args:
-        origin: The origin city airport in three letters, such as 'JFK'.
-        destination: The destination city airport in three letters, such as 'LAX'.
-        date: The date of the flight in the format 'YYYY-MM-DD', such as '2024-01-01'.
-    """
-    found = []
-    for flight in db["flights"].values():
-        if flight["origin"] != origin or flight["destination"] != destination:
-            continue
-        day = flight["dates"].get(date)
-        if day is not None and day["status"] == "available":
-            found.append(_public(flight, day))
-    return _dump(found)
-
-
-@tool(kind="read")
-def search_onestop_flight(db: State, origin: str, destination: str, date: str) -> str:
-    """Search direct flights between two cities on a specific date.
-
-    Args:
-        origin: The origin city airport in three letters, such as 'JFK'.
-        destination: The destination city airport in three letters, such as 'LAX'.
-        date: The date of the flight in the format 'YYYY-MM-DD', such as '2024-05-01'.
-    """
-    table = db["flights"]
-    found = []
-    for first in table.values():
-        if first["origin"] != origin:
-            continue
-        arrival = first["scheduled_arrival_time_est"]
-        for second in table.values():
-            if second["destination"] != destination or second["origin"] != first["destination"]:
-                continue
-            # Quirk: the next day is built without zero padding ("2024-05-9"), always in May.
-            second_date = f"2024-05-{int(date[-2:]) + 1}" if "+1" in arrival else date
-            # Quirk: times are compared as strings, "+1" suffix included.
-            if arrival > second["scheduled_departure_time_est"]:
-                continue
-            if date not in first["dates"] or second_date not in second["dates"]:
-                continue
-            if (first["dates"][date]["status"] != "available"
-                    or second["dates"][second_date]["status"] != "available"):
-                continue
-            leg1 = _public(first, first["dates"][date])
-            leg1["date"] = date
-            # Quirk: the second leg shows the first leg's date's seats and prices.
-            leg2 = _public(second, second["dates"][date])
-            leg2["date"] = second_date
-            found.append([leg1, leg2])
-    return _dump(found)
-
-
 @tool(kind="write")
 def send_certificate(db: State, user_id: str, amount: Number) -> str | None:
     """Send a certificate to a user. Be careful!
@@ -320,6 +266,13 @@ def send_certificate(db: State, user_id: str, amount: Number) -> str | None:
     if user_id not in db["users"]:
         raise ToolError("user not found")
     wallet = db["users"][user_id]["payment_methods"]
+    if not tau_mode(db):
+        # Corrected: always a new certificate with an id the user does not hold yet
+        pid = fresh_id(wallet, [user_id, amount, sorted(wallet)],
+                        lambda d: f"certificate_{int.from_bytes(d[:8], 'big') % 10**7:07d}")
+        user = db["users"].edit(user_id)
+        user["payment_methods"][pid] = {"source": "certificate", "amount": amount, "id": pid}
+        return f"Certificate {pid} added to user {user_id} with amount {amount}."
     for pid in NEW_CERTIFICATE_IDS:
         if pid not in wallet:
             user = db["users"].edit(user_id)
@@ -353,24 +306,6 @@ def transfer_to_human_agents(db: State, summary: str) -> str:
     return "Transfer successful"
 
 
-def _payment_source(db: State, owner: str, payment_id: str, due: Any) -> dict[str, Any]:
-    """τ-bench's payment checks for changes to an existing reservation."""
-    wallet = db["users"][owner]["payment_methods"]
-    if payment_id not in wallet:
-        raise ToolError("payment method not found")
-    method = wallet[payment_id]
-    if method["source"] == "certificate":
-        raise ToolError("certificate cannot be used to update reservation")
-    if method["source"] == "gift_card" and method["amount"] < due:
-        raise ToolError("gift card balance is not enough")
-    return method
-
-
-def _charge_gift_card(db: State, owner: str, payment_id: str, due: Any) -> None:
-    user = db["users"].edit(owner)
-    user["payment_methods"][payment_id]["amount"] -= due
-
-
 @tool(kind="write")
 def update_reservation_baggages(
     db: State,
@@ -389,19 +324,22 @@ def update_reservation_baggages(
         payment_id: The payment id stored in user profile, such as 'credit_card_7815826',
             'gift_card_7815826', 'certificate_7815826'.
     """
-    if reservation_id not in db["reservations"]:
-        raise ToolError("reservation not found")
-    current = db["reservations"][reservation_id]
+    current = open_reservation(db, reservation_id)
+    if not tau_mode(db) and (total_baggages < current["total_baggages"]
+                         or nonfree_baggages < current["nonfree_baggages"]):
+        # Corrected: τ-bench lowers the counts and refunds nothing
+        raise ToolError("checked bags can be added but not removed")
     due = 50 * max(0, nonfree_baggages - current["nonfree_baggages"])
     owner = current["user_id"]
-    method = _payment_source(db, owner, payment_id, due)
+    method = payment_source(db, owner, payment_id, due)
 
     record = db["reservations"].edit(reservation_id)
-    # Quirk: nothing stops the counts from going down, and nothing is refunded then.
+    # Quirk (τ-bench mode): nothing stops the counts from going down, and nothing is
+    # refunded then.
     record["total_baggages"] = total_baggages
     record["nonfree_baggages"] = nonfree_baggages
     if method["source"] == "gift_card":
-        _charge_gift_card(db, owner, payment_id, due)
+        charge_gift_card(db, owner, payment_id, due)
     if due != 0:
         record["payment_history"].append({"payment_id": payment_id, "amount": due})
     return _dump(record)
@@ -425,12 +363,11 @@ def update_reservation_flights(
         payment_id: The payment id stored in user profile, such as 'credit_card_7815826',
             'gift_card_7815826', 'certificate_7815826'.
     """
-    if reservation_id not in db["reservations"]:
-        raise ToolError("reservation not found")
-    current = db["reservations"][reservation_id]
+    current = open_reservation(db, reservation_id)
     travellers = len(current["passengers"])
     segments = copy.deepcopy(flights)
     total = 0
+    taken: list[dict[str, Any]] = []  # new segments, whose seats the change takes
     for seg in segments:
         # A segment the reservation already holds, in an unchanged cabin, keeps its old
         # price and skips the availability checks.
@@ -443,16 +380,26 @@ def update_reservation_flights(
             seg["origin"] = kept[0]["origin"]
             seg["destination"] = kept[0]["destination"]
             continue
-        _price_segments(db, [seg], cabin, travellers)
+        price_segments(db, [seg], cabin, travellers)
         total += seg["price"] * travellers
+        taken.append(seg)
     total -= sum(old["price"] for old in current["flights"]) * travellers
 
     owner = current["user_id"]
-    method = _payment_source(db, owner, payment_id, total)
+    method = payment_source(db, owner, payment_id, total)
     if method["source"] == "gift_card":
-        _charge_gift_card(db, owner, payment_id, total)  # a negative total refunds the card
+        charge_gift_card(db, owner, payment_id, total)  # a negative total refunds the card
     record = db["reservations"].edit(reservation_id)
-    # Quirk: the reservation's "cabin" is not updated, and seats are not moved.
+    # Quirk (τ-bench mode): the reservation's "cabin" is not updated, and seats are not
+    # moved.
+    if not tau_mode(db):  # Corrected: the new cabin is stored and the seats follow the change
+        new_ones = {id(seg) for seg in taken}
+        stays = {(s["flight_number"], s["date"]) for s in segments if id(s) not in new_ones}
+        released = [old for old in current["flights"]
+                    if (old["flight_number"], old["date"]) not in stays]
+        move_seats(db, released, current["cabin"], travellers)
+        move_seats(db, taken, cabin, -travellers)
+        record["cabin"] = cabin
     record["flights"] = segments
     if total != 0:
         record["payment_history"].append({"payment_id": payment_id, "amount": total})
@@ -471,9 +418,8 @@ def update_reservation_passengers(
         reservation_id: The reservation ID, such as 'ZFA04Y'.
         passengers: An array of objects containing details about each passenger.
     """
-    if reservation_id not in db["reservations"]:
-        raise ToolError("reservation not found")
-    if len(passengers) != len(db["reservations"][reservation_id]["passengers"]):
+    current = open_reservation(db, reservation_id)
+    if len(passengers) != len(current["passengers"]):
         raise ToolError("number of passengers does not match")
     record = db["reservations"].edit(reservation_id)
     record["passengers"] = passengers

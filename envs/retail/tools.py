@@ -1,4 +1,4 @@
-"""The sixteen retail tools, behaving exactly like τ-bench's retail tools.
+"""The sixteen retail tools: τ-bench's retail tools, and their corrections.
 
 Every check runs in τ-bench's order and fails with τ-bench's error text, and every
 successful call returns the same text τ-bench returns (``json.dumps`` of the same
@@ -6,6 +6,11 @@ record, keys in the same order). Float arithmetic also follows τ-bench step by 
 because the τ-bench state hash is taken over ``str()`` of the stored floats: price
 differences of item modifications are stored unrounded, exchange differences are
 rounded to cents, and gift-card balances are rounded after each change.
+
+That is the behaviour with the state option ``tau_compat`` (τ-bench's own data,
+``env replay --hash tau``, or ``tau_compat: true``). Otherwise (generated data, by
+default) the few oddities that would teach an agent wrong facts are corrected, each
+marked ``Corrected`` below and listed in the domain README.
 
 Tools read records with ``db[table][key]`` and take a private copy with
 ``db[table].edit(key)`` before changing anything; the engine rolls a failed call back.
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import WithJsonSchema
 
@@ -23,72 +28,24 @@ from apigen_mt.env.calculator import CalculationError, evaluate
 from apigen_mt.env.state import State
 from apigen_mt.env.tools import ToolError, tool
 
+from .orders import (
+    address_record,
+    adjust_balance,
+    first_item,
+    listed,
+    missing_item,
+    order_of,
+    price_difference,
+    require_status,
+    tau_mode,
+    user_methods,
+)
+
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
 # The schema lists the two reasons, but any string gets through to the tool, which checks
 # it after the order (as τ-bench does): an unknown order is reported before a bad reason,
 # and a bad reason reads "Error: invalid reason".
 CancelReason = Annotated[str, WithJsonSchema({"type": "string", "enum": list(CANCEL_REASONS)})]
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _order(db: State, order_id: str) -> dict[str, Any]:
-    if order_id not in db["orders"]:
-        raise ToolError("order not found")
-    return db["orders"][order_id]
-
-
-def _require_status(order: dict[str, Any], status: str, failure: str) -> None:
-    if order["status"] != status:
-        raise ToolError(failure)
-
-
-def _user_methods(db: State, order: dict[str, Any]) -> dict[str, Any]:
-    return db["users"][order["user_id"]]["payment_methods"]
-
-
-def _missing_item(order: dict[str, Any], item_ids: list[str]) -> str | None:
-    """The first requested id asked for more often than the order holds it (duplicates count)."""
-    held = [item["item_id"] for item in order["items"]]
-    for item_id in item_ids:
-        if item_ids.count(item_id) > held.count(item_id):
-            return item_id
-    return None
-
-
-def _first_item(order: dict[str, Any], item_id: str) -> dict[str, Any]:
-    return next(item for item in order["items"] if item["item_id"] == item_id)
-
-
-def _price_difference(db: State, order: dict[str, Any], item_ids: list[str],
-                      new_item_ids: list[str]) -> Any:
-    """Sum of (new price - old price) over the pairs, in τ-bench's order and unrounded.
-
-    Starts from the int ``0`` as τ-bench does, so an empty list stays an int.
-    """
-    if len(item_ids) != len(new_item_ids):
-        raise ToolError("the number of items to be exchanged should match")
-    total = 0
-    for old_id, new_id in zip(item_ids, new_item_ids, strict=True):
-        item = _first_item(order, old_id)
-        variants = db["products"][item["product_id"]]["variants"]
-        if new_id not in variants or not variants[new_id]["available"]:
-            raise ToolError(f"new item {new_id} not found or available")
-        total += variants[new_id]["price"] - item["price"]
-    return total
-
-
-def _address(address1: str, address2: str, city: str, state: str, country: str,
-             zip: str) -> dict[str, str]:
-    return {"address1": address1, "address2": address2, "city": city, "state": state,
-            "country": country, "zip": zip}
-
-
-def _adjust_balance(method: dict[str, Any], delta: Any) -> None:
-    """Change a gift card's balance and round it to cents, as τ-bench does after each change."""
-    method["balance"] += delta
-    method["balance"] = round(method["balance"], 2)
 
 
 # --------------------------------------------------------------------- calculate
@@ -125,8 +82,8 @@ def cancel_pending_order(db: State, order_id: str, reason: CancelReason) -> str:
         reason: The reason for cancellation, which should be either 'no longer needed' or
             'ordered by mistake'.
     """
-    order = _order(db, order_id)
-    _require_status(order, "pending", "non-pending order cannot be cancelled")
+    order = order_of(db, order_id)
+    require_status(order, "pending", "non-pending order cannot be cancelled")
     if reason not in CANCEL_REASONS:
         raise ToolError("invalid reason")
 
@@ -138,7 +95,7 @@ def cancel_pending_order(db: State, order_id: str, reason: CancelReason) -> str:
                         "payment_method_id": method_id})
         if "gift_card" in method_id:  # gift cards are credited immediately
             user = db["users"].edit(order["user_id"])
-            _adjust_balance(user["payment_methods"][method_id], payment["amount"])
+            adjust_balance(user["payment_methods"][method_id], payment["amount"])
     order["status"] = "cancelled"
     order["cancel_reason"] = reason
     order["payment_history"].extend(refunds)
@@ -164,14 +121,14 @@ def exchange_delivered_order_items(db: State, order_id: str, item_ids: list[str]
             price difference, such as 'gift_card_0000000' or 'credit_card_0000000'. These
             can be looked up from the user or order details.
     """
-    order = _order(db, order_id)
-    _require_status(order, "delivered", "non-delivered order cannot be exchanged")
-    missing = _missing_item(order, item_ids)
+    order = order_of(db, order_id)
+    require_status(order, "delivered", "non-delivered order cannot be exchanged")
+    missing = missing_item(order, item_ids)
     if missing is not None:
         raise ToolError(f"{missing} not found")
-    difference = round(_price_difference(db, order, item_ids, new_item_ids), 2)
+    difference = round(price_difference(db, order, item_ids, new_item_ids), 2)
 
-    methods = _user_methods(db, order)
+    methods = user_methods(db, order)
     if payment_method_id not in methods:
         raise ToolError("payment method not found")
     method = methods[payment_method_id]
@@ -180,8 +137,8 @@ def exchange_delivered_order_items(db: State, order_id: str, item_ids: list[str]
 
     order = db["orders"].edit(order_id)
     order["status"] = "exchange requested"
-    order["exchange_items"] = sorted(item_ids)
-    order["exchange_new_items"] = sorted(new_item_ids)
+    order["exchange_items"] = listed(db, item_ids)
+    order["exchange_new_items"] = listed(db, new_item_ids)
     order["exchange_payment_method_id"] = payment_method_id
     order["exchange_price_difference"] = difference
     return json.dumps(order)
@@ -236,7 +193,7 @@ def get_order_details(db: State, order_id: str) -> str:
         order_id: The order id, such as '#W0000000'. Be careful there is a '#' symbol at
             the beginning of the order id.
     """
-    return json.dumps(_order(db, order_id))
+    return json.dumps(order_of(db, order_id))
 
 
 @tool(kind="read")
@@ -293,10 +250,10 @@ def modify_pending_order_address(db: State, order_id: str, address1: str, addres
         country: The country, such as 'USA'.
         zip: The zip code, such as '12345'.
     """
-    order = _order(db, order_id)
-    _require_status(order, "pending", "non-pending order cannot be modified")
+    order = order_of(db, order_id)
+    require_status(order, "pending", "non-pending order cannot be modified")
     order = db["orders"].edit(order_id)
-    order["address"] = _address(address1, address2, city, state, country, zip)
+    order["address"] = address_record(address1, address2, city, state, country, zip)
     return json.dumps(order)
 
 
@@ -319,14 +276,18 @@ def modify_pending_order_items(db: State, order_id: str, item_ids: list[str],
             price difference, such as 'gift_card_0000000' or 'credit_card_0000000'. These
             can be looked up from the user or order details.
     """
-    order = _order(db, order_id)
-    _require_status(order, "pending", "non-pending order cannot be modified")
-    missing = _missing_item(order, item_ids)
+    order = order_of(db, order_id)
+    require_status(order, "pending", "non-pending order cannot be modified")
+    missing = missing_item(order, item_ids)
     if missing is not None:
         raise ToolError(f"{missing} not found")
-    difference = _price_difference(db, order, item_ids, new_item_ids)  # kept unrounded
+    difference = price_difference(db, order, item_ids, new_item_ids)
+    if not tau_mode(db):
+        # Corrected: in cents, like every other amount (quirk: τ-bench keeps the float
+        # noise, e.g. 0.04999999999999716, in the payment entry and the gift-card check)
+        difference = round(difference, 2)
 
-    methods = _user_methods(db, order)
+    methods = user_methods(db, order)
     if payment_method_id not in methods:
         raise ToolError("payment method not found")
     method = methods[payment_method_id]
@@ -334,19 +295,22 @@ def modify_pending_order_items(db: State, order_id: str, item_ids: list[str],
         raise ToolError("insufficient gift card balance to pay for the new item")
 
     order = db["orders"].edit(order_id)
-    order["payment_history"].append({
-        "transaction_type": "payment" if difference > 0 else "refund",
-        "amount": abs(difference),
-        "payment_method_id": payment_method_id,
-    })
+    # Quirk: a zero difference is recorded as a refund of 0 (corrected: nothing is paid or
+    # refunded, so nothing is recorded).
+    if difference != 0 or tau_mode(db):
+        order["payment_history"].append({
+            "transaction_type": "payment" if difference > 0 else "refund",
+            "amount": abs(difference),
+            "payment_method_id": payment_method_id,
+        })
     if method["source"] == "gift_card":
         user = db["users"].edit(order["user_id"])
-        _adjust_balance(user["payment_methods"][payment_method_id], -difference)
+        adjust_balance(user["payment_methods"][payment_method_id], -difference)
 
     # One pair at a time, each time the first item still carrying the old id.
     variants_of = db["products"]
     for old_id, new_id in zip(item_ids, new_item_ids, strict=True):
-        item = _first_item(order, old_id)
+        item = first_item(order, old_id)
         variant = variants_of[item["product_id"]]["variants"][new_id]
         item["item_id"] = new_id
         item["price"] = variant["price"]
@@ -367,9 +331,9 @@ def modify_pending_order_payment(db: State, order_id: str, payment_method_id: st
             price difference, such as 'gift_card_0000000' or 'credit_card_0000000'. These
             can be looked up from the user or order details.
     """
-    order = _order(db, order_id)
-    _require_status(order, "pending", "non-pending order cannot be modified")
-    methods = _user_methods(db, order)
+    order = order_of(db, order_id)
+    require_status(order, "pending", "non-pending order cannot be modified")
+    methods = user_methods(db, order)
     if payment_method_id not in methods:
         raise ToolError("payment method not found")
     history = order["payment_history"]
@@ -390,10 +354,10 @@ def modify_pending_order_payment(db: State, order_id: str, payment_method_id: st
     ])
     if methods[payment_method_id]["source"] == "gift_card":
         user = db["users"].edit(order["user_id"])
-        _adjust_balance(user["payment_methods"][payment_method_id], -amount)
+        adjust_balance(user["payment_methods"][payment_method_id], -amount)
     if "gift_card" in old_method_id:
         user = db["users"].edit(order["user_id"])
-        _adjust_balance(user["payment_methods"][old_method_id], amount)
+        adjust_balance(user["payment_methods"][old_method_id], amount)
     return json.dumps(order)
 
 
@@ -415,7 +379,7 @@ def modify_user_address(db: State, user_id: str, address1: str, address2: str, c
     if user_id not in db["users"]:
         raise ToolError("user not found")
     user = db["users"].edit(user_id)
-    user["address"] = _address(address1, address2, city, state, country, zip)
+    user["address"] = address_record(address1, address2, city, state, country, zip)
     return json.dumps(user)
 
 
@@ -435,20 +399,25 @@ def return_delivered_order_items(db: State, order_id: str, item_ids: list[str],
             price difference, such as 'gift_card_0000000' or 'credit_card_0000000'. These
             can be looked up from the user or order details.
     """
-    order = _order(db, order_id)
-    _require_status(order, "delivered", "non-delivered order cannot be returned")
-    if payment_method_id not in _user_methods(db, order):
+    order = order_of(db, order_id)
+    require_status(order, "delivered", "non-delivered order cannot be returned")
+    methods = user_methods(db, order)
+    if payment_method_id not in methods:
         raise ToolError("payment method not found")
-    if ("gift_card" not in payment_method_id
+    # Quirk: τ-bench takes any id containing "gift_card" for a gift card (corrected: the
+    # method's source says, as in the other tools).
+    is_gift_card = ("gift_card" in payment_method_id if tau_mode(db)
+                    else methods[payment_method_id]["source"] == "gift_card")
+    if (not is_gift_card
             and payment_method_id != order["payment_history"][0]["payment_method_id"]):
         raise ToolError(
             "payment method should be either the original payment method or a gift card")
-    if _missing_item(order, item_ids) is not None:
+    if missing_item(order, item_ids) is not None:
         raise ToolError("some item not found")
 
     order = db["orders"].edit(order_id)
     order["status"] = "return requested"
-    order["return_items"] = sorted(item_ids)
+    order["return_items"] = listed(db, item_ids)
     order["return_payment_method_id"] = payment_method_id
     return json.dumps(order)
 

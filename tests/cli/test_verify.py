@@ -89,9 +89,13 @@ def test_tau_bench_results_json_with_recorded_rewards(tasks: Path, tmp_path: Pat
 
 def test_the_projects_own_trajectories_agree_with_their_verdicts(tmp_path: Path):
     run = tmp_path / "run"
+    # agents that get arguments wrong now and then, so both files have trajectories
+    flaws = tmp_path / "flaws.yaml"
+    flaws.write_text("sim:\n  flaws:\n    agent.wrong_argument: 0.5\n"
+                     "    agent.bad_json: 0.0\n")
     made = subprocess.run([EXE, "run", "--env", "retail", "--n", "6", "--out", str(run),
-                           "--quiet"], capture_output=True, text=True, cwd=tmp_path,
-                          timeout=300)
+                           "--quiet", "--config", str(flaws)], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=300)
     assert made.returncode == 0, made.stderr
     for name in ("trajectories.jsonl", "trajectories.failed.jsonl"):
         done = verify("--env", "retail", "--tasks", str(run / "blueprints.jsonl"),
@@ -99,7 +103,7 @@ def test_the_projects_own_trajectories_agree_with_their_verdicts(tmp_path: Path)
         assert done.returncode == 0, done.stderr
         rows = lines(done.stdout)
         total = sum(1 for line in (run / name).read_text().splitlines() if line.strip())
-        assert len(rows) == total
+        assert total and len(rows) == total
         assert f"agreement with recorded reward {total}/{total}" in done.stdout
     assert all(r["passed"] for r in lines(verify(
         "--env", "retail", "--tasks", str(run / "blueprints.jsonl"), "--conversations",

@@ -39,3 +39,19 @@ def test_every_task_reaches_its_ground_truth_hash(domain, split):
             wrong_errors.append((task["index"], result["errors"], want))
     assert mismatched == [], f"{split}: tasks whose hash differs: {mismatched}"
     assert wrong_errors == [], f"{split}: error texts differ: {wrong_errors[:3]}"
+
+
+@needs_anchors
+def test_tau_bench_data_switches_tau_compat_on_and_it_matters():
+    tasks = load_tasks(ANCHORS / "tasks.json", split="airline_test")
+    truth = json.loads((ANCHORS / "gt_hashes.json").read_text())["splits"]["airline_test"]
+    auto = load_environment("airline", data_dir=ANCHORS / "airline")
+    assert auto.state.options["tau_compat"] is True
+    assert load_environment("airline").state.options["tau_compat"] is False
+    # τ-bench's data with the corrected tools: tasks that book, change flights or cabin
+    # no longer reach τ-bench's hashes (so the hashes above really need τ-bench mode)
+    fixed = load_environment("airline", data_dir=ANCHORS / "airline", tau_compat=False)
+    assert fixed.state.options["tau_compat"] is False
+    differ = [t["index"] for t, want in zip(tasks, truth, strict=True)
+              if replay_task(fixed, t, method="tau")["hash"] != want["gt_data_hash"]]
+    assert len(differ) >= 10, differ

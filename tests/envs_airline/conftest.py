@@ -147,6 +147,18 @@ def tiny() -> Environment:
 
 
 @pytest.fixture(scope="session")
+def tiny_tau() -> Environment:
+    """:func:`tiny_tables` with τ-bench's exact tools (the ``tau_compat`` option)."""
+    return Environment(DOMAIN, BaseState(tiny_tables(), {"tau_compat": True}), policy="")
+
+
+@pytest.fixture(scope="session")
 def generated() -> Environment:
-    """An environment over the default generated database (seed 0)."""
+    """An environment over the default generated database (seed 0): corrected tools."""
     return load_environment("airline")
+
+
+@pytest.fixture(scope="session")
+def tau_generated() -> Environment:
+    """The same database with τ-bench's exact tools, quirks included."""
+    return load_environment("airline", tau_compat=True)

@@ -116,7 +116,8 @@ def test_nonfree_bags_match_allowance(tiny):
     assert inp.actions[0].ok and good == []
 
 
-def test_basic_economy_flights_unchanged(tiny):
+def test_basic_economy_flights_unchanged(tiny_tau):
+    tiny = tiny_tau  # τ-bench's tools: the stored cabin lags behind a cabin change
     bad, inp = check(tiny, R.basic_economy_flights_unchanged,
                      [_change("BAS001", "HAT900", "2024-05-21", cabin="basic_economy")])
     assert inp.actions[0].ok and len(bad) == 1 and "basic economy" in bad[0]
@@ -139,7 +140,8 @@ def test_flight_change_keeps_trip(tiny):
     assert inp.actions[0].ok and good == []
 
 
-def test_checked_bags_only_added(tiny):
+def test_checked_bags_only_added(tiny_tau):
+    tiny = tiny_tau  # τ-bench's tools take fewer bags; the corrected ones refuse them
     bad, inp = check(tiny, R.checked_bags_only_added, [_bags("ECO001", 0, 0)])
     assert inp.actions[0].ok and len(bad) == 1 and "from 1 to 0" in bad[0]
     good, _ = check(tiny, R.checked_bags_only_added, [_bags("ECO001", 2, 0)])

@@ -137,7 +137,7 @@ def test_calculate_is_safe_and_bounded(generated):
         assert not re.search(r"\beval\(|\bexec\(|\bcompile\(", source)
 
 
-# behaviours and quirks on the generated data ------------------------------------------
+# behaviours and quirks on the generated data (τ-bench mode where quirks show) -----
 def _future_reservation(env, cabin=None, travellers=None):
     db = env.state
     for rid, r in db["reservations"].items():
@@ -171,8 +171,8 @@ def _booking(user_id, user, number, flight, payments, cabin="economy"):
             "insurance": "no"}
 
 
-def test_booking_ids_clock_seats_and_payment_quirks(generated):
-    env = generated.fresh()
+def test_booking_ids_clock_seats_and_payment_quirks(tau_generated):
+    env = tau_generated.fresh()
     user_id, user = next((u, r) for u, r in env.state["users"].items()
                          if any(m["source"] == "credit_card"
                                 for m in r["payment_methods"].values())
@@ -201,7 +201,8 @@ def test_booking_ids_clock_seats_and_payment_quirks(generated):
     assert now["payment_methods"][gift]["amount"] == balance - 20
     assert env.state["flights"][number]["dates"]["2024-05-20"]["available_seats"] == seats
     # reading never handed out the stored record for mutation
-    assert generated.fresh().state["users"][user_id]["payment_methods"][gift]["amount"] == balance
+    stored = tau_generated.fresh().state["users"][user_id]["payment_methods"][gift]
+    assert stored["amount"] == balance
 
 
 def test_booking_with_certificate_deletes_it_and_errors_are_exact(generated):
@@ -232,8 +233,8 @@ def test_booking_with_certificate_deletes_it_and_errors_are_exact(generated):
     assert cert not in env.state["users"][user_id]["payment_methods"]
 
 
-def test_update_flights_keeps_cabin_field_and_charges_difference(generated):
-    env = generated.fresh()
+def test_update_flights_keeps_cabin_field_and_charges_difference(tau_generated):
+    env = tau_generated.fresh()
     rid, r = _future_reservation(env, cabin="economy", travellers=1)
     user = env.state["users"][r["user_id"]]
     card = next((p for p, m in user["payment_methods"].items()
@@ -253,8 +254,8 @@ def test_update_flights_keeps_cabin_field_and_charges_difference(generated):
     assert new["payment_history"][-1] == {"payment_id": card, "amount": diff}
 
 
-def test_cancel_twice_refunds_the_refunds(generated):
-    env = generated.fresh()
+def test_cancel_twice_refunds_the_refunds(tau_generated):
+    env = tau_generated.fresh()
     rid = next(iter(env.state["reservations"]))
     history = env.state["reservations"][rid]["payment_history"]
     env.execute("cancel_reservation", {"reservation_id": rid})
@@ -266,8 +267,8 @@ def test_cancel_twice_refunds_the_refunds(generated):
         "Error: reservation not found"
 
 
-def test_send_certificate_slots(generated):
-    env = generated.fresh()
+def test_send_certificate_slots(tau_generated):
+    env = tau_generated.fresh()
     user_id = next(iter(env.state["users"]))
     outs = [env.execute("send_certificate", {"user_id": user_id, "amount": 50})
             for _ in range(4)]
@@ -281,8 +282,8 @@ def test_send_certificate_slots(generated):
         "Error: user not found"
 
 
-def test_read_tools(generated):
-    env = generated.fresh()
+def test_read_tools(tau_generated):
+    env = tau_generated.fresh()
     assert env.execute("get_reservation_details", {"reservation_id": "NOPE00"}) == \
         "Error: user not found"
     assert env.execute("get_user_details", {"user_id": "nobody"}) == "Error: user not found"

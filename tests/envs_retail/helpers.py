@@ -8,9 +8,10 @@ from apigen_mt.env.domain import RuleInput, load_environment
 from apigen_mt.env.environment import Environment, Executed
 
 
-def retail_env() -> Environment:
-    """A fresh retail environment on the default generated data (seed 0)."""
-    return load_environment("retail").fresh()
+def retail_env(tau_compat: bool | None = None) -> Environment:
+    """A fresh retail environment on the default generated data (seed 0): corrected
+    tools, or τ-bench's exact ones with ``tau_compat=True``."""
+    return load_environment("retail", tau_compat=tau_compat).fresh()
 
 
 def run(env: Environment, actions: list[tuple[str, dict[str, Any]]],

@@ -210,8 +210,9 @@ def test_modify_items_and_payment_succeed_on_pending_orders():
     assert modified >= 5 and paid >= 5
 
 
-def test_return_and_exchange_succeed_on_delivered_orders():
-    env = retail_env()
+@pytest.mark.parametrize("tau", [True, False])
+def test_return_and_exchange_succeed_on_delivered_orders(tau):
+    env = retail_env(tau_compat=tau)
     delivered = _sample(env, "delivered")
     for n, order_id in enumerate(delivered):
         order = env.state["orders"][order_id]
@@ -220,7 +221,8 @@ def test_return_and_exchange_succeed_on_delivered_orders():
         if n % 2 == 0:
             obs = env.execute("return_delivered_order_items", {
                 "order_id": order_id, "item_ids": items, "payment_method_id": original})
-            assert json.loads(obs)["return_items"] == sorted(items)
+            # τ-bench sorts the list; the corrected tool keeps the order asked
+            assert json.loads(obs)["return_items"] == (sorted(items) if tau else items)
         else:
             new_ids = [other_available(env, i)[0] for i in order["items"]]
             non_gift = [m for m in methods(env, order["user_id"])
@@ -243,7 +245,7 @@ def test_modify_user_address_succeeds():
 
 
 def test_modify_items_keeps_unrounded_difference_and_rounds_gift_card():
-    env = retail_env()
+    env = retail_env(tau_compat=True)  # τ-bench's quirk; corrected in test_corrections.py
     order_id, order = find(env, "pending", lambda o: any(
         m.startswith("gift_card") for m in methods(env, o["user_id"])))
     gift = methods(env, order["user_id"], "gift_card")[0]

@@ -12,6 +12,7 @@ from apigen_mt.errors import UsageError
 from apigen_mt.export.card import generator_version
 from apigen_mt.export.formats import DPORecord, ShareGPTRecord
 from apigen_mt.export.split import assign_splits, parse_split
+from apigen_mt.records import conversation_id
 from tests.export.conftest import cli, rows
 
 
@@ -50,7 +51,7 @@ def test_failures_follow_their_blueprint_and_carry_reasons(run30: Path, tmp_path
     assert failed, "the fixture run is meant to have failures"
     ids = _split_ids(out)
     trajs_bps = {t["blueprint_id"] for t in trajs.values()}
-    written = []
+    written, conversations = [], []
     for name in ("train", "test"):
         bps = {trajs[i]["blueprint_id"] for i in ids[name]}
         other = {trajs[i]["blueprint_id"] for part, v in ids.items() if part != name for i in v}
@@ -61,7 +62,13 @@ def test_failures_follow_their_blueprint_and_carry_reasons(run30: Path, tmp_path
             assert failure["blueprint_id"] not in other
             assert failure["blueprint_id"] in bps or failure["blueprint_id"] not in trajs_bps
             written.append(failure["trajectory_id"])
-    assert sorted(written) == sorted(r["id"] for r in failed)
+            conversations.append(json.dumps(rec["conversations"]))
+    # every failed conversation is there once: repeated failures are written once
+    assert len(set(conversations)) == len(conversations)
+    assert set(written) <= {r["id"] for r in failed}
+    by_id = {r["id"]: r for r in failed}
+    assert {conversation_id(by_id[i]["messages"]) for i in written} == \
+        {conversation_id(r["messages"]) for r in failed}
 
 
 def test_dpo_pairs_share_the_blueprint(run30: Path, tmp_path: Path):
@@ -96,7 +103,9 @@ def test_dataset_card_mentions_size_models_licence(run30: Path, tmp_path: Path):
     assert f"| train | {len(ids['train'])} | `train.jsonl` |" in card
     assert f"| test | {len(ids['test'])} | `test.jsonl` |" in card
     assert "| agent | `sim:sim` |" in card and "| reviewers | `sim:sim, sim:sim, sim:sim` |" in card
-    assert "trajectories accepted | 30" in card
+    assert "| trajectories accepted (distinct conversations) | 30 (30) |" in card
+    total = len(ids["train"]) + len(ids["test"])
+    assert f"Total: {total} records, {total} distinct conversations" in card
     assert "## Cost" in card and "rollout" in card
     assert "state's hash" in card and f"apigen-mt {generator_version()}" in card
     assert "`cc-by-nc-4.0`" in card and "train=0.8,test=0.2" in card

@@ -49,8 +49,9 @@ def serve() -> Iterator[Any]:
 
 
 def client(handle: ServerHandle, **endpoint: Any) -> OpenAIChatModel:
+    # self_hosted false: these tests play a hosted API, whose timeouts are worth retrying
     settings = {"timeout_s": 30.0, "max_retries": 3, "retry_backoff_s": 0.01,
-                "retry_backoff_max_s": 0.05, **endpoint}
+                "retry_backoff_max_s": 0.05, "self_hosted": False, **endpoint}
     return OpenAIChatModel("local:sim", "sim", Endpoint(base_url=handle.base_url, **settings))
 
 

@@ -1,0 +1,68 @@
+"""Phase 2 keeps a conversation once: trials that repeat a kept one are logged, not kept,
+and do not count towards --n (also when resuming a run written before this rule)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.pipeline.conftest import cli
+
+
+def _said(messages: list[dict]) -> str:
+    """A conversation without its ids, compared independently of the code under test."""
+    out = []
+    for m in messages:
+        calls = [[c["function"]["name"], json.loads(c["function"]["arguments"])]
+                 for c in m.get("tool_calls") or []]
+        out.append([m["role"], m.get("content") or "", calls])
+    return json.dumps(out, sort_keys=True)
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def test_extra_trials_only_add_new_conversations(tmp_path: Path):
+    out = tmp_path / "run"
+    cli("blueprint", "--env", "retail", "--n", "12", "--out", str(out), "--quiet")
+    output = cli("rollout", "--run", str(out), "--n", "1000", "--quiet")
+    kept = _rows(out / "trajectories.jsonl")
+    said = [_said(t["messages"]) for t in kept]
+    assert len(set(said)) == len(said)
+    repeats = [r for r in _rows(out / "episodes.jsonl") if r["outcome"] == "duplicate"]
+    assert repeats, "the offline sim repeats itself across trials; none was caught"
+    by_id = {t["id"]: t for t in kept}
+    failed = {(t["blueprint_id"], t["trial"]) for t in _rows(out / "trajectories.failed.jsonl")}
+    for r in repeats:  # each repeat names the kept conversation it repeats
+        assert r["duplicate_of"] in by_id
+        assert (r["blueprint_id"], r["trial"]) not in failed
+    assert f"{len(repeats)} duplicate" in " ".join(output.split())
+    # ids differ between trials, which is why equality ignores them
+    first = by_id[repeats[0]["duplicate_of"]]
+    assert any(c["id"].startswith("call_") for m in first["messages"]
+               for c in m.get("tool_calls") or [])
+
+
+def test_resume_counts_distinct_conversations_only(tmp_path: Path):
+    out = tmp_path / "run"
+    cli("blueprint", "--env", "retail", "--n", "6", "--out", str(out), "--quiet")
+    cli("rollout", "--run", str(out), "--n", "3", "--quiet")
+    file = out / "trajectories.jsonl"
+    kept = _rows(file)
+    assert len(kept) == 3
+    # an older run kept a repeat: same conversation, other tool-call ids and record id
+    copy = json.loads(json.dumps(kept[0]))
+    copy["id"], copy["trial"] = "traj-legacyrepeat0001", 2
+    for m in copy["messages"]:
+        for c in m.get("tool_calls") or []:
+            c["id"] = "call_other_" + c["id"]
+        if m.get("tool_call_id"):
+            m["tool_call_id"] = "call_other_" + m["tool_call_id"]
+    with file.open("a") as fh:
+        fh.write(json.dumps(copy) + "\n")
+    output = cli("rollout", "--run", str(out), "--n", "4", "--quiet")
+    rows = _rows(file)
+    # the repeat is not counted: one new conversation was needed to reach 4 distinct
+    assert len({_said(t["messages"]) for t in rows}) == 4
+    assert len(rows) == 5 and "4 trajectories accepted" in " ".join(output.split())
