@@ -16,6 +16,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "--trials": (1, 1_000),
     "--best-of-n": (1, 64),
     "--concurrency": (1, 4_096),
+    "--max-slots": (1, 10_000_000),
     "--users": (1, 10_000_000),
     "--seed": (0, 2**63 - 1),
     "--port": (0, 65_535),

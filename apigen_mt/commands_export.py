@@ -53,10 +53,9 @@ def _stats(run: Path | None, html: Path | None) -> None:
     if html is not None:  # before any work: a refusal leaves every file as it was
         check_output_file(html, "--html", input_dirs=[path])
     data = RunData.load(path)
-    stats = compute(
-        env=data.env_name, blueprints=[b.model_dump(mode="json") for b in data.blueprints],
-        rejected=data.rejected, accepted=[t.model_dump(mode="json") for t in data.trajectories],
-        failed=[t.model_dump(mode="json") for t in data.failed], ledger=data.ledger,
+    stats = compute(  # streamed: one record at a time, whatever the size of the run
+        env=data.env_name, blueprints=data.blueprints.rows(), rejected=data.rejected.rows(),
+        accepted=data.trajectories.rows(), failed=data.failed.rows(), ledger=data.ledger.rows(),
         blueprint_errors=data.blueprint_errors, episode_errors=data.episode_errors,
         tool_kinds=data.tool_kinds, usage=data.usage())
     print_stats(stats, console)

@@ -36,6 +36,10 @@ def serve(
         None, "--model-name", help="Model id clients must ask for (default: after the colon)."),
     config: Path | None = typer.Option(None, "--config", help="Run config (sim settings, "
                                                                  "endpoints)."),
+    cache: Path | None = typer.Option(
+        None, "--cache", help="Answer repeated requests from a response cache in this "
+                              "folder (benchmarks: a warm cache makes the served model cost "
+                              "no CPU; latency is still added)."),
 ):
     """Serve a model over an OpenAI-compatible HTTP API (default: the offline sim)."""
     from apigen_mt.llm.registry import build_model
@@ -59,6 +63,10 @@ def serve(
     if model.startswith("sim:"):
         _load_sim_roles()
     chat_model = build_model(model, cfg)
+    if cache is not None:
+        from apigen_mt.llm.cache import CACHE_FILE, CachedModel, ResponseCache
+
+        chat_model = CachedModel(chat_model, ResponseCache(cache / CACHE_FILE))
 
     def ready(base_url: str) -> None:
         typer.echo(f"serving {model} as {options.model_name or model.split(':', 1)[1]!r} "

@@ -22,6 +22,9 @@ EXECUTOR_OPT = typer.Option("local", "--executor",
 FORCE_CONFIG_OPT = typer.Option(False, "--force-config",
                                 help="Resume a run made with another configuration (the "
                                      "change is recorded in its manifest).")
+LOG_REQUESTS_OPT = typer.Option(False, "--log-requests",
+                                help="Write every model request and reply (secrets removed) "
+                                     "to requests.jsonl in the run directory.")
 RAY_ADDRESS_OPT = typer.Option(None, "--ray-address",
                                help="Ray cluster to join (auto, ray://host:10001); "
                                     "default: start a local Ray. Implies --executor ray.")
@@ -83,6 +86,27 @@ def check_models(config) -> None:
     runtimes: dict[str, Any] = {}
     for _, spec in config.roles.items():
         build_model(spec.model, config, runtimes)
+    probe_endpoints(config)
+
+
+def probe_endpoints(config) -> None:
+    """Look at each endpoint the roles use once (GET /models, no retries) before a run
+    starts: an unreachable one fails the command in seconds, with `check`'s words,
+    instead of after every request's retries."""
+    providers = sorted({spec.provider for _, spec in config.roles.items()} - {"sim"})
+    if not providers:
+        return
+    from apigen_mt.errors import RunFailure
+    from apigen_mt.llm.openai_adapter import probe_reachable
+
+    async def look():
+        return await asyncio.gather(*(probe_reachable(p, config.endpoints[p])
+                                      for p in providers if p in config.endpoints))
+
+    failures = [r for r in asyncio.run(look()) if r is not None]
+    if failures:
+        lines = "; ".join(r.message for r in failures)
+        raise RunFailure(f"{lines} — nothing was run (see `apigen-mt check`)")
 
 
 # what only a run directory holds (``.lock``: a run is being opened there right now)
@@ -183,23 +207,68 @@ def survived_line(retries: dict[str, int]) -> str | None:
     return f"survived: {', '.join(parts)} (retried)" if parts else None
 
 
-def add_usage(run, phase: str, snapshot, retries: dict[str, int] | None = None) -> float:
-    """Accumulate this invocation's usage into the manifest; returns the phase's total cost."""
-    manifest = run.manifest()
-    usage = manifest.get("usage", {})
-    prev = usage.get(phase, {})
-    total = snapshot.total
-    merged = {k: prev.get(k, 0) + getattr(total, k) for k in
-              ("calls", "cache_hits", "errors", "prompt_tokens", "completion_tokens",
-               "cached_tokens", "cost", "saved_cost")}
-    kept = dict(prev.get("retries", {}))
-    for kind, count in (retries or {}).items():
-        kept[kind] = kept.get(kind, 0) + count
-    if kept:
-        merged["retries"] = kept
-    usage[phase] = merged
+def add_usage(run, phase: str, snapshot=None, retries: dict[str, int] | None = None) -> float:
+    """Compact the run's usage journal and write its totals (per phase, per role) and
+    this invocation's retries into the manifest; returns the phase's total cost."""
+    from apigen_mt.llm.usage_log import USAGE_FILE, compact, summary
+
+    journal = run.path / USAGE_FILE
+    compact(journal)
+    folded = summary(journal)
+    old = run.manifest().get("usage", {})
+    usage = {}
+    for name, figures in folded.items():
+        if name == "total":  # phases only: readers sum them
+            continue
+        kept = dict(old.get(name, {}).get("retries", {}))
+        if name == phase:
+            for kind, count in (retries or {}).items():
+                kept[kind] = kept.get(kind, 0) + count
+        usage[name] = {**figures, **({"retries": kept} if kept else {})}
     run.update_manifest(usage=usage)
-    return merged["cost"]
+    return usage.get(phase, {}).get("cost", 0.0)
+
+
+def attach_usage(models, run, phase: str, budget=None) -> None:
+    """Journal every count of ``models``' tracker into the run as ``phase`` from now on,
+    and hold it to ``budget`` counting what earlier invocations spent."""
+    from apigen_mt.llm.usage_log import USAGE_FILE, UsageJournal, spent
+
+    tracker = models.usage
+    tracker.prior = spent(run.path / USAGE_FILE)
+    tracker.phase = phase
+    tracker.budget = budget
+    tracker.journal = UsageJournal(run.path / USAGE_FILE)
+
+
+MAX_COST_OPT = typer.Option(None, "--max-cost",
+                            help="Stop cleanly once the run has spent this many USD "
+                                 "(all invocations of the run count).")
+MAX_CALLS_OPT = typer.Option(None, "--max-calls",
+                             help="Stop cleanly after this many paid model calls in the run.")
+
+
+class StoppedAtBudget(Exception):
+    """A phase stopped at the budget; the summary line is already printed."""
+
+
+def make_budget(max_cost: float | None, max_calls: int | None):
+    """The Budget of --max-cost / --max-calls (None when neither is given)."""
+    from apigen_mt.llm.usage import Budget
+
+    if max_cost is not None and not (max_cost >= 0 and max_cost < float("inf")):
+        raise UsageError(f"--max-cost must be a non-negative number of USD, got {max_cost}")
+    if max_calls is not None and max_calls <= 0:
+        raise UsageError(f"--max-calls must be a positive number, got {max_calls}")
+    if max_cost is None and max_calls is None:
+        return None
+    return Budget(max_cost=max_cost, max_calls=max_calls)
+
+
+def budget_line(why: str, saved: str) -> str:
+    """The one line printed when a run stops at its budget."""
+    return (f"stopped at the budget ({why}); {saved} saved; rerun the same command with a "
+            "higher --max-cost / --max-calls to continue")
 
 
 SAVED_FILES = {"blueprint": ("blueprints.jsonl", "blueprints", "blueprints.rejected.jsonl"),
@@ -230,7 +299,7 @@ def run_batch(batch, run, phase: str, models, progress):
     """Run one phase's batch; its usage and retries are recorded even when it fails.
 
     Returns (outcome, cost of the phase so far, retries by kind). The models are closed
-    either way.
+    either way. The tracker must have been attached to the run (:func:`attach_usage`).
     """
 
     async def go():
@@ -243,20 +312,30 @@ def run_batch(batch, run, phase: str, models, progress):
     try:
         outcome = asyncio.run(go())
     except KeyboardInterrupt:  # Ctrl-C: keep what was spent, say what is saved and how on
-        add_usage(run, phase, models.usage.snapshot(), retries_by_kind(models))
+        _close_journal(models)
+        add_usage(run, phase, None, retries_by_kind(models))
         raise Interrupted(saved_line(run, phase)) from None
     except Exception:  # e.g. the circuit breaker: still record and say what was retried
         retries = retries_by_kind(models)
-        add_usage(run, phase, models.usage.snapshot(), retries)
+        _close_journal(models)
+        add_usage(run, phase, None, retries)
         if line := survived_line(retries):
             console.print(line)
         raise
     retries = retries_by_kind(models)
+    _close_journal(models)
     cache = getattr(models, "cache", None)
     if cache is not None and cache.invalid:
         console.print(f"response cache {cache.path}: {cache.invalid} invalid entr"
                       f"{'y' if cache.invalid == 1 else 'ies'} ignored and asked again")
-    return outcome, add_usage(run, phase, models.usage.snapshot(), retries), retries
+    return outcome, add_usage(run, phase, None, retries), retries
+
+
+def _close_journal(models) -> None:
+    journal = getattr(models.usage, "journal", None)
+    if journal is not None:
+        journal.close()
+        models.usage.journal = None
 
 
 @blueprint_app.callback(invoke_without_command=True)
@@ -277,21 +356,33 @@ def blueprint(
     env_config: Path | None = ENV_CONFIG_OPT,
     env_init: str | None = ENV_INIT_OPT,
     force_config: bool = FORCE_CONFIG_OPT,
+    max_cost: float | None = MAX_COST_OPT,
+    max_calls: int | None = MAX_CALLS_OPT,
+    log_requests: bool = LOG_REQUESTS_OPT,
+    max_slots: int | None = typer.Option(
+        None, "--max-slots", help="Stop after this many drafting slots (e.g. 1, to try a "
+                                  "model), accepted or not."),
 ):
     """Draft blueprints and keep those that pass every check."""
     if ctx.invoked_subcommand is not None:
         return
     env, data_dir = resolve_env(env, data_dir, env_class, env_config, env_init)
-    bounds.check(n=n, concurrency=concurrency, seed=seed)
+    bounds.check(n=n, concurrency=concurrency, seed=seed, max_slots=max_slots)
+    budget = make_budget(max_cost, max_calls)
     executor = executor_choice(executor, ray_address)
-    cfg = load_config(config, {"seed": seed, "blueprint.drafter": drafter})
-    run_blueprint_phase(cfg, env, data_dir, n, out, concurrency, quiet, executor, ray_address,
-                        force_config)
+    cfg = load_config(config, {"seed": seed, "blueprint.drafter": drafter,
+                               "request_log": log_requests or None})
+    try:
+        run_blueprint_phase(cfg, env, data_dir, n, out, concurrency, quiet, executor,
+                            ray_address, force_config, max_slots, budget)
+    except StoppedAtBudget:
+        return
 
 
 def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
                         concurrency: int | None, quiet: bool, executor: str = "local",
-                        ray_address: str | None = None, force_config: bool = False):
+                        ray_address: str | None = None, force_config: bool = False,
+                        max_slots: int | None = None, budget=None):
     """Phase 1 end to end, with progress and the closing funnel; returns the run dir."""
     from apigen_mt.runner.build import EnvRef, blueprint_settings, build_phase1
     from apigen_mt.runner.funnel import Funnel
@@ -316,9 +407,11 @@ def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path 
             spec = SlotSpec.of(cfg, env_ref)
         progress = Progress("blueprints", n, models.usage.snapshot,
                             enabled=False if quiet else None)
-
+        attach_usage(models, run, "blueprint", budget)
         outcome, cost, retries = run_batch(
-            run_phase1(phase, run, n, conc, progress, executor=pool, spec=spec),
+            run_phase1(phase, run, n, conc, progress, executor=pool, spec=spec,
+                       max_slots=max_slots,
+                       budget=models.usage.budget_reached if budget else None),
             run, "blueprint", models, progress)
         if not quiet:  # read one record at a time: a long run's files stay on disk
             Funnel.from_records(run.log(ACCEPTED).rows(), run.log(REJECTED).rows()).print(
@@ -334,6 +427,9 @@ def run_blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path 
         if line := survived_line(retries):
             console.print(line)
         run.update_manifest(blueprints={"accepted": accepted, "rejected": rejected})
+        if outcome.budget:
+            console.print(budget_line(outcome.budget, f"{accepted} blueprints"))
+            raise StoppedAtBudget(outcome.budget)
         return run.path
     finally:
         run.close()

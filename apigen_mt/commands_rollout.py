@@ -18,10 +18,17 @@ from apigen_mt.commands_pipeline import (
     ENV_INIT_OPT,
     EXECUTOR_OPT,
     FORCE_CONFIG_OPT,
+    LOG_REQUESTS_OPT,
+    MAX_CALLS_OPT,
+    MAX_COST_OPT,
     RAY_ADDRESS_OPT,
+    StoppedAtBudget,
+    attach_usage,
+    budget_line,
     check_models,
     executor_choice,
     load_config,
+    make_budget,
     resolve_env,
     run_batch,
     run_blueprint_phase,
@@ -49,7 +56,7 @@ def rollout_settings(config):
 def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
                       concurrency: int | None, quiet: bool, best_of_n: int | None = None,
                       executor: str = "local", ray_address: str | None = None,
-                      force_config: bool = False):
+                      force_config: bool = False, budget=None):
     """Phase 2 on a run directory; prints a closing summary; returns the outcome."""
     from apigen_mt.llm.registry import build_role_models
     from apigen_mt.records import Blueprint, Trajectory
@@ -94,9 +101,11 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
         progress = Progress("trajectories", n, models.usage.snapshot,
                             enabled=False if quiet else None)
 
+        attach_usage(models, run, "rollout", budget)
         outcome, cost, retries = run_batch(
             run_phase2(blueprints, env, roles, settings, run, n, seed, conc, progress,
                        executor=pool, spec=spec,
+                       budget=models.usage.budget_reached if budget else None,
                        models=models_description(cfg, ("human", "critic", "agent"))),
             run, "rollout", models, progress)
         # distinct conversations: a file written before repeats were refused may hold some
@@ -109,6 +118,9 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
         _summary(run_path, blueprints, accepted, reasons, outcome, cost, models, n, repeats)
         if line := survived_line(retries):
             console.print(line)
+        if outcome.budget:
+            console.print(budget_line(outcome.budget, f"{accepted} trajectories"))
+            raise StoppedAtBudget(outcome.budget)
         return outcome
     finally:
         run.close()
@@ -164,15 +176,24 @@ def register(app: typer.Typer) -> None:
         executor: str = EXECUTOR_OPT,
         ray_address: str | None = RAY_ADDRESS_OPT,
         force_config: bool = FORCE_CONFIG_OPT,
+        max_cost: float | None = MAX_COST_OPT,
+        max_calls: int | None = MAX_CALLS_OPT,
+        log_requests: bool = LOG_REQUESTS_OPT,
     ):
         """Play accepted blueprints out; keep conversations whose final state proves them."""
         from apigen_mt.runner.store import resolve_run
 
         bounds.check(n=n, trials=trials, concurrency=concurrency, best_of_n=best_of_n)
+        budget = make_budget(max_cost, max_calls)
         executor = executor_choice(executor, ray_address)
-        cfg = load_config(config, {})
-        run_rollout_phase(cfg, resolve_run(run), n, trials, concurrency, quiet, best_of_n,
-                          executor, ray_address, force_config)
+        cfg = load_config(config, {"request_log": log_requests or None})
+        run_path = resolve_run(run)
+        check_models(cfg)  # a missing key or an unreachable endpoint: before any file
+        try:
+            run_rollout_phase(cfg, run_path, n, trials, concurrency, quiet, best_of_n,
+                              executor, ray_address, force_config, budget)
+        except StoppedAtBudget:
+            return
 
     @app.command("run")
     def run_all(
@@ -191,27 +212,37 @@ def register(app: typer.Typer) -> None:
         env_config: Path | None = ENV_CONFIG_OPT,
         env_init: str | None = ENV_INIT_OPT,
         force_config: bool = FORCE_CONFIG_OPT,
+        max_cost: float | None = MAX_COST_OPT,
+        max_calls: int | None = MAX_CALLS_OPT,
+        log_requests: bool = LOG_REQUESTS_OPT,
     ):
         """Both phases: blueprints, then rollouts, until --n trajectories are accepted."""
         env, data_dir = resolve_env(env, data_dir, env_class, env_config, env_init)
         bounds.check(n=n, trials=trials, concurrency=concurrency, seed=seed)
+        budget = make_budget(max_cost, max_calls)
         executor = executor_choice(executor, ray_address)
-        cfg = load_config(config, {"seed": seed})
-        per_blueprint = max(1, trials or rollout_settings(cfg).trials)
-        wanted = max(1, math.ceil(n / per_blueprint * 1.25))
+        cfg = load_config(config, {"seed": seed, "request_log": log_requests or None})
+        # about one blueprint per wanted trajectory (and a margin for failed episodes):
+        # phase 2 plays every blueprint once before any twice, so --n is reached across
+        # distinct tasks and extra trials only top it up
+        wanted = max(1, math.ceil(n * 1.2))
         run_path = None
         for _ in range(6):  # draft more blueprints while trials run out short of --n
-            run_path = run_blueprint_phase(cfg, env, data_dir, wanted, out, concurrency, quiet,
-                                           executor, ray_address, force_config)
-            outcome = run_rollout_phase(cfg, run_path, n, trials, concurrency, quiet,
-                                        executor=executor, ray_address=ray_address,
-                                        force_config=force_config)
+            try:
+                run_path = run_blueprint_phase(cfg, env, data_dir, wanted, out, concurrency,
+                                               quiet, executor, ray_address, force_config,
+                                               budget=budget)
+                outcome = run_rollout_phase(cfg, run_path, n, trials, concurrency, quiet,
+                                            executor=executor, ray_address=ray_address,
+                                            force_config=force_config, budget=budget)
+            except StoppedAtBudget:
+                return
             if outcome.accepted_total >= n:
                 return
             missing = n - outcome.accepted_total
             # Repeated conversations are not kept, so a blueprint yields fewer than its
             # trials: plan the next round on the yield seen so far.
-            per_blueprint = min(per_blueprint, max(0.2, outcome.accepted_total / wanted))
+            per_blueprint = max(0.2, outcome.accepted_total / wanted)
             wanted += max(1, math.ceil(missing / per_blueprint * 1.25))
         console.print(f"stopped short of {n}: see {run_path}")
         raise typer.Exit(1)

@@ -114,7 +114,32 @@ class Endpoint(_Strict):
     price_output_per_m: float = Field(0.0, ge=0)
     price_cached_per_m: float | None = Field(None, ge=0)  # None: same as input
     max_tokens_param: str = "max_tokens"  # or "max_completion_tokens" (reasoning models)
+    # several choices per request (`n`, best-of-N at one prompt's price); None: try it and
+    # fall back to one request per choice if the server refuses (`apigen-mt check` tells)
+    supports_n: bool | None = None
     extra_headers: dict[str, str] = Field(default_factory=dict)
+    # Prompt fitting (apigen_mt/llm/budget.py): the model's context window in tokens
+    # (prompt + completion); None sends requests as built. `context_windows` overrides it
+    # per model id on endpoints that serve several models.
+    context_window: int | None = Field(None, ge=64)
+    context_windows: dict[str, int] = Field(default_factory=dict)
+    # How prompt tokens are counted: "auto" (the server's tokenize endpoint when it has
+    # one — llama.cpp, vLLM — else an estimate), "server", "estimate", or the path of a
+    # Hugging Face tokenizer.json (needs the `tokenizers` package).
+    tokenizer: str = "auto"
+    # The server's chat template HTML-escapes message text (llama-cpp-python's
+    # chatml-function-calling does: a JSON prompt's quotes reach the model as &#34;, about
+    # twice the tokens); tokens are then counted on the escaped text.
+    html_escaped_prompts: bool = False
+    # A self-hosted server keeps computing a request the client abandoned, so a timeout
+    # there is not retried blindly: in-flight requests are halved and the timeout is
+    # retried at most `timeout_retries` times. None: inferred from the host (loopback,
+    # private or .local addresses are self-hosted).
+    self_hosted: bool | None = None
+    timeout_retries: int | None = Field(None, ge=0)  # None: 1 self-hosted, else max_retries
+    # The server answers with its one loaded model whatever the request names
+    # (llama.cpp): `check` and the pre-run probe do not look the name up in /models.
+    single_model: bool = False
 
     @field_validator("base_url")
     @classmethod
@@ -122,6 +147,26 @@ class Endpoint(_Strict):
         if not re.match(r"^https?://", v):
             raise ValueError(f"{v!r} is not an http(s) URL")
         return v.rstrip("/")
+
+    def window_for(self, model_id: str) -> int | None:
+        """The context window declared for ``model_id`` on this endpoint (None: unknown)."""
+        return self.context_windows.get(model_id, self.context_window)
+
+    def is_self_hosted(self) -> bool:
+        """Declared, or inferred from the host: loopback, private or ``.local`` addresses."""
+        if self.self_hosted is not None:
+            return self.self_hosted
+        import ipaddress
+        from urllib.parse import urlsplit
+
+        host = urlsplit(self.base_url).hostname or ""
+        if host == "localhost" or host.endswith((".local", ".internal", ".lan")):
+            return True
+        try:
+            addr = ipaddress.ip_address(host)
+        except ValueError:
+            return "." not in host  # a bare name (docker service, /etc/hosts) is local
+        return addr.is_loopback or addr.is_private or addr.is_link_local
 
     def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
         """USD for one call at this endpoint's prices."""
@@ -138,6 +183,9 @@ class SimSettings(_Strict):
     seed: int = 0
     flaws: dict[str, float] = Field(default_factory=dict)  # e.g. "drafter.wrong_argument": 0.3
     latency_ms: float = Field(0.0, ge=0)
+    # Pretend to have a context window: requests to `sim` are fitted like a real model's
+    # (to try and benchmark prompt fitting offline). None: no limit.
+    context_window: int | None = Field(None, ge=64)
 
     @field_validator("flaws")
     @classmethod
@@ -178,6 +226,9 @@ class RunConfig(BaseSettings):
     endpoints: dict[str, Endpoint] = Field(default_factory=dict)
     sim: SimSettings = Field(default_factory=SimSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    # Opt-in: write every role's request and reply (secrets removed) to
+    # <run dir>/requests.jsonl, to see what a model saw.
+    request_log: bool = False
     # The method's knobs, typed where they are used (unknown keys are errors here too).
     blueprint: BlueprintSettings = Field(default_factory=BlueprintSettings)
     rollout: RolloutSettings = Field(default_factory=RolloutSettings)
@@ -206,7 +257,7 @@ class RunConfig(BaseSettings):
         ``overrides`` may use dotted keys: ``{"roles.agent.model": "openai:gpt-4o"}``.
         Raises :class:`ConfigError` with one clear line on any problem.
         """
-        source: Any = default_config_path() if path is None else Path(path)
+        source: Any = default_config_path() if path is None else resolve_config(path)
         text = _read_text(source)
         _check_yaml(text, source)
         token = _yaml_file.set(source)
@@ -243,11 +294,36 @@ def default_config_path() -> Any:
 
 
 def packaged_config(name: str) -> Any:
-    """A ready configuration shipped in the package: ``sim``, ``openai`` or ``vllm``."""
+    """A ready configuration shipped in the package (``sim``, ``openai``, ``llamacpp`` …)."""
     ref = resources.files("apigen_mt.configs_data").joinpath(f"{name}.yaml")
     if not ref.is_file():
-        raise ConfigError(f"no packaged configuration named {name!r}")
+        raise ConfigError(f"no packaged configuration named {name!r} "
+                          f"(packaged: {', '.join(packaged_names())})")
     return ref
+
+
+def packaged_names() -> list[str]:
+    """The names ``--config`` accepts besides a file path."""
+    folder = resources.files("apigen_mt.configs_data")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def resolve_config(path: str | Path) -> Any:
+    """A config file, or a packaged config by name (``openai``, ``llamacpp``) from anywhere.
+
+    An existing file always wins; a bare name (no folder, no suffix) that is not a file
+    names a packaged config.
+    """
+    file = Path(path)
+    if file.exists() or len(file.parts) != 1:
+        return file
+    name = file.name[:-5] if file.name.endswith(".yaml") else file.name
+    if name in packaged_names():
+        return packaged_config(name)
+    if file.suffix:
+        return file  # "nope.yaml": let the reader say it is not found
+    raise ConfigError(f"{path}: config file not found, and no packaged config has that name "
+                      f"(packaged: {', '.join(packaged_names())})")
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -177,6 +177,29 @@ class JudgeVerdict(BaseModel):
 EndReason = Literal["stop", "ending_tool", "max_turns", "model_error", "unreadable_instruction"]
 
 
+class HumanChoice(BaseModel):
+    """One simulated-human turn's best-of-N: every candidate, its critic score and reason,
+    and which one was sent. Preference data for training a user simulator."""
+
+    turn: int  # the human's turn number in the conversation (0: the opening message)
+    candidates: list[str]
+    scores: list[float] = Field(default_factory=list)  # empty: not scored (all the same)
+    reasons: list[str] = Field(default_factory=list)
+    chosen: int = 0
+    critic_error: str | None = None  # the critic never answered in a usable form
+
+
+class RoleUsage(BaseModel):
+    """Model calls and tokens one role spent (on one trajectory, or a phase)."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost: float = 0.0
+
+
 class Trajectory(BaseModel):
     """One played-out conversation, as OpenAI chat messages, with its verdict."""
 
@@ -190,7 +213,10 @@ class Trajectory(BaseModel):
     final_hash: str = ""
     target_hash: str = ""
     human_scores: list[list[float]] = Field(default_factory=list)
+    human_choices: list[HumanChoice] = Field(default_factory=list)
     invalid_tool_calls: int = 0
+    # {"calls", "prompt_tokens", "completion_tokens", "cached_tokens", "cost",
+    #  "roles": {role: RoleUsage}}: what this conversation cost, cache hits included
     usage: dict[str, Any] = Field(default_factory=dict)
     models: dict[str, Any] = Field(default_factory=dict)
     seed: int = 0

@@ -16,7 +16,9 @@ the pipeline's GIL, with latency L and jitter J per request. Then:
    usual path) and ``client.post`` of the JSON body (the path the pipeline's adapter
    takes), with the ratios.
 
-The last line is one JSON object.
+By default the server answers from a response cache warmed by a first, zero-latency run
+of the same command (``--cold-server``: it computes every answer), so its CPU is not what
+is measured. The last line is one JSON object.
 
     .venv/bin/python scripts/bench_pipeline.py                    # C=64, L=200 ms, N=300
     .venv/bin/python scripts/bench_pipeline.py --n 100 --concurrency 32 --latency-ms 100
@@ -39,12 +41,25 @@ from typing import Any
 import httpx2
 
 ROLES = ("drafter", "feedback", "human", "critic", "agent")
+# Items (slots, episodes) in flight per request the endpoint may hold: an item spends a
+# little time on the client between its requests (tools, judging, bookkeeping) and
+# phase-1 slots make 1 to 3 requests at a time, so exactly C items leave the endpoint's
+# C slots partly idle. The endpoint cap (`max_concurrency: C`) still bounds requests.
+OVERSUBSCRIBE = {"factor": 1.25}
+
+
+def items_for(c: int) -> int:
+    """``--concurrency`` for the run: items in flight for an endpoint that holds ``c``."""
+    return max(c, round(c * OVERSUBSCRIBE["factor"]))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def start_server(latency_ms: float, jitter_ms: float) -> tuple[subprocess.Popen, str]:
+def start_server(latency_ms: float, jitter_ms: float,
+                 cache: Path | None = None) -> tuple[subprocess.Popen, str]:
     cmd = [sys.executable, "-m", "apigen_mt.commands_model", "serve", "--port", "0",
            "--latency-ms", str(latency_ms), "--jitter-ms", str(jitter_ms)]
+    if cache is not None:
+        cmd += ["--cache", str(cache)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -78,7 +93,7 @@ def write_config(folder: Path, url: str, concurrency: int, drafter: str = "llm")
 endpoints:
   local: {{base_url: "{url}", api_key_required: false, timeout_s: 120, max_retries: 2,
           max_concurrency: {concurrency}}}
-blueprint: {{drafter: {drafter}}}
+blueprint: {{drafter: {drafter}, example_lag: {2 * items_for(concurrency)}}}
 """)
     return path
 
@@ -165,6 +180,23 @@ def run_cli(args: list[str], env: dict[str, str], sampler: Sampler | None = None
             "stamps": stamps}
 
 
+def warm_cache(cache: Path, n: int, c: int, work: Path, drafter: str) -> None:
+    """Run the same command once against a zero-latency server that caches its answers:
+    the measured run then gets every answer from that cache, so the served sim costs
+    the server no CPU and the benchmark measures the pipeline, not the sim."""
+    server, url = start_server(0, 0, cache)
+    try:
+        config = write_config(work, url, c, drafter)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("APIGEN_MT_")}
+        env.update(APIGEN_MT_RUNS=str(work / "runs"), COLUMNS="200")
+        run_cli(["run", "--env", "retail", "--n", str(n), "--quiet", "--concurrency",
+                 str(items_for(c)),
+                 "--out", str(work / f"warm-{n}-{c}"), "--config", str(config)], env)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 def pipeline(url: str, server_pid: int, n: int, c: int, work: Path, tag: str,
              ideal: float | None, drafter: str = "llm") -> dict[str, Any]:
     """`apigen-mt run` through the endpoint; figures from the server's counters."""
@@ -175,8 +207,8 @@ def pipeline(url: str, server_pid: int, n: int, c: int, work: Path, tag: str,
     server_cpu = cpu_seconds(server_pid)
     with Sampler(url, server_pid) as sampler:
         r = run_cli(["run", "--env", "retail", "--n", str(n), "--quiet", "--concurrency",
-                     str(c), "--out", str(work / f"run-{tag}"), "--config", str(config)], env,
-                    sampler)
+                     str(items_for(c)), "--out", str(work / f"run-{tag}"), "--config",
+                     str(config)], env, sampler)
     server_cpu = cpu_seconds(server_pid) - server_cpu
     calls = stats(url)["requests"]
     first = sampler.first_request_time()
@@ -291,9 +323,15 @@ def main() -> None:
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--skip-zero", action="store_true")
     ap.add_argument("--drafter", choices=["llm", "walk"], default="llm",
-                    help="walk: phase 1 drafts without the model (the served sim drafter "
-                         "is CPU-heavy and bounds phase 1 on a small machine)")
+                    help="walk: phase 1 drafts without the model")
+    ap.add_argument("--cold-server", action="store_true",
+                    help="no warm response cache in the server: the served sim computes "
+                         "every answer (its drafter is CPU-heavy and then bounds phase 1)")
+    ap.add_argument("--oversubscribe", type=float, default=1.25,
+                    help="items in flight per endpoint slot (the run's --concurrency is "
+                         "C times this; the endpoint still holds at most C requests)")
     args = ap.parse_args()
+    OVERSUBSCRIBE["factor"] = args.oversubscribe
     c, lat, jit = args.concurrency, args.latency_ms, args.jitter_ms
     result: dict[str, Any] = {"concurrency": c, "latency_ms": lat, "jitter_ms": jit,
                               "cores": os.cpu_count(), "efficiency": None,
@@ -304,7 +342,10 @@ def main() -> None:
         work = Path(tmp)
         if not args.skip_latency:
             ideal = c / ((lat + jit / 2) / 1000)
-            server, url = start_server(lat, jit)
+            cache = None if args.cold_server else work / "server-cache"
+            if cache is not None:
+                warm_cache(cache, args.n, c, work, args.drafter)
+            server, url = start_server(lat, jit, cache)
             try:
                 r = pipeline(url, server.pid, args.n, c, work, "latency", ideal, args.drafter)
             finally:
@@ -314,7 +355,8 @@ def main() -> None:
             serving_eff = r["calls"] / r["serving_s"] / ideal
             ph = r["phases"]
             print(f"latency-bound: run --n {args.n} at C={c}, L={lat:g}±{jit:g} ms, "
-                  f"drafter {args.drafter} "
+                  f"drafter {args.drafter}, server {'cold' if args.cold_server else 'warm'}, "
+                  f"run --concurrency {items_for(c)} "
                   f"(ideal C/L̄ = {ideal:.1f} calls/s): {r['calls']} model calls in "
                   f"{r['wall_s']:.1f}s")
             print(f"  whole run (process start to exit): {r['calls_per_s']:.1f} calls/s, "
@@ -328,7 +370,9 @@ def main() -> None:
                   f"{r['server_cpu_ms_per_call']:.2f} ms; at the ideal rate that is "
                   f"{demand:.2f} of {os.cpu_count()} cores. Peak RSS {r['peak_rss_mb']:.0f} MB")
             result.update(
-                n=args.n, drafter=args.drafter, calls=r["calls"], wall_s=round(r["wall_s"], 2),
+                n=args.n, drafter=args.drafter, warm_server=not args.cold_server,
+                run_concurrency=items_for(c),
+                calls=r["calls"], wall_s=round(r["wall_s"], 2),
                 calls_per_s=round(r["calls_per_s"], 1), ideal_calls_per_s=round(ideal, 1),
                 efficiency=round(eff, 3), efficiency_from_first_request=round(serving_eff, 3),
                 efficiency_phase1=round(ph["blueprints"]["efficiency"], 3),
@@ -342,9 +386,14 @@ def main() -> None:
 
         if not args.skip_zero:
             requests = record_requests(work, args.zero_n)
-            server, url = start_server(0, 0)
+            cache = None if args.cold_server else work / "server-cache-zero"
+            if cache is not None:
+                warm_cache(cache, args.zero_n, c, work, "llm")
+            server, url = start_server(0, 0, cache)
             try:
                 z = pipeline(url, server.pid, args.zero_n, c, work, "zero", None)
+                if cache is not None:  # the bare loops' requests into the server's cache too
+                    bare_client(url, c, requests, "post")
                 sdk = bare_client(url, c, requests, "sdk")
                 post = bare_client(url, c, requests, "post")
             finally:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from apigen_mt.blueprint.replies import ReplyError, parse_json_object
-from apigen_mt.llm.base import ChatModel, Settings
+from apigen_mt.llm.base import ChatModel, Completion, Settings, complete_n
 from apigen_mt.prompts import load_prompt
 from apigen_mt.records import Blueprint, Review, Verdict
 
@@ -43,18 +44,24 @@ def reduce_reviews(reviews: list[Review], threshold: float) -> Verdict:
                             "votes": [r.scores() for r in reviews]})
 
 
-def review_messages(bp: Blueprint, diff: list[str], policy_excerpt: str,
-                    write_tools: set[str]) -> list[dict[str, Any]]:
-    """The reviewer prompt for one blueprint."""
-    body = {
+def review_messages(bp: Blueprint, diff: list[str], policy: str, write_tools: set[str],
+                    records: dict[str, Any] | None = None,
+                    hints: Any = None) -> list[dict[str, Any]]:
+    """The reviewer prompt for one blueprint: the task, every change it makes, the records
+    its actions read and write (before and after), and the policy sections involved."""
+    body: dict[str, Any] = {
         "instruction": bp.instruction,
         "actions": [a.model_dump() for a in bp.actions],
         "write_tools": sorted({a.name for a in bp.actions} & write_tools),
         "outputs": bp.outputs,
         "database_changes": diff or ["(none)"],
+        "records": records or {},
     }
-    user = ("Task to review:\n```json\n" + json.dumps(body, indent=1) + "\n```\n\n"
-            "Policy excerpt:\n" + policy_excerpt)
+    if hints is not None and getattr(hints, "now", None):
+        body["now"] = hints.now
+    body["policy"] = policy
+    user = ("Task to review:\n```json\n" + json.dumps(body, separators=(",", ":"),
+                                                      ensure_ascii=False) + "\n```")
     return [{"role": "system", "content": load_prompt("reviewer").render()},
             {"role": "user", "content": user}]
 
@@ -78,12 +85,19 @@ class Reviewer:
     settings: Settings
     retries: int = 2
 
-    async def review(self, messages: list[dict[str, Any]]) -> Review | None:
-        """Score a blueprint; unparseable replies are answered with the error and retried."""
+    async def review(self, messages: list[dict[str, Any]],
+                     first: str | None = None) -> Review | None:
+        """Score a blueprint; unparseable replies are answered with the error and retried.
+
+        ``first``: the first reply, already asked for (see :func:`review_all`)."""
         convo = list(messages)
         for attempt in range(self.retries + 1):
             settings = self.settings.model_copy(update={"sample": self.settings.sample + attempt})
-            done = await self.model.complete(convo, None, settings)
+            if attempt == 0 and first is not None:
+                text = first
+            else:
+                text = (await self.model.complete(convo, None, settings)).text
+            done = Completion(text=text)
             try:
                 data = parse_json_object(done.text)
                 return Review(reviewer=self.name, reflection=str(data.get("reflection", "")),
@@ -92,3 +106,22 @@ class Reviewer:
                 convo = [*convo, {"role": "assistant", "content": done.text or ""},
                          {"role": "user", "content": f"{exc}. Reply with the JSON object only."}]
         return None
+
+
+async def review_all(reviewers: list[Reviewer],
+                     messages: list[dict[str, Any]]) -> list[Review | None]:
+    """Every member's review. Members on one model with consecutive samples get their first
+    replies from one request with ``n`` (the prompt paid once: the same answers as one
+    request each, which is what endpoints without ``n`` get); retries stay per member."""
+    head = reviewers[0] if reviewers else None
+    same = head is not None and len(reviewers) > 1 and all(
+        r.model is head.model and r.settings.sample == head.settings.sample + i
+        and r.settings.model_copy(update={"sample": 0})
+        == head.settings.model_copy(update={"sample": 0})
+        for i, r in enumerate(reviewers))
+    if not same:
+        return list(await asyncio.gather(*(r.review(messages) for r in reviewers)))
+    assert head is not None
+    choices, _ = await complete_n(head.model, messages, None, head.settings, len(reviewers))
+    return list(await asyncio.gather(*(r.review(messages, first=c.text or "")
+                                       for r, c in zip(reviewers, choices, strict=True))))

@@ -12,27 +12,65 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from apigen_mt.blueprint.settings import BlueprintSettings
+from apigen_mt.env.domain import DraftingHints
 from apigen_mt.env.environment import Environment
 from apigen_mt.env.graph import ApiGraph
 
 
 class Context(BaseModel):
-    """Everything sampled for one draft; stored in the blueprint's provenance."""
+    """Everything sampled for one draft; stored (in short) in the blueprint's provenance.
+
+    What reaches a model is :meth:`prompt_body`: the records, excerpts and policy a
+    drafter needs, never how the environment was loaded.
+    """
 
     env: str
-    env_ref: dict[str, Any] = Field(default_factory=dict)
     user_id: str | None = None
     user_data: dict[str, Any] | None = None
     walk: list[str] | None = None
-    rules: list[str] | None = None
+    # write tool of the walk → the argument values its preconditions allow for this user
+    targets: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
+    policy: str | None = None
+    now: str | None = None
+    excerpts: dict[str, Any] = Field(default_factory=dict)
     persona: str | None = None
     examples: list[dict[str, Any]] = Field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The compact form kept in provenance (user data is re-derivable)."""
         return {"user_id": self.user_id, "walk": self.walk, "persona": self.persona,
-                "rules": len(self.rules or []), "examples": len(self.examples),
-                "user_data": self.user_data is not None}
+                "policy": self.policy is not None, "excerpts": sorted(self.excerpts),
+                "examples": len(self.examples), "user_data": self.user_data is not None}
+
+    def suggested_tools(self) -> list[dict[str, Any]]:
+        """The walk as the prompt shows it: each tool, and what a write may act on."""
+        out = []
+        for name in self.walk or []:
+            step: dict[str, Any] = {"name": name}
+            if name in self.targets:
+                step["changes_records"] = True
+                if self.targets[name]:
+                    step["applies_to"] = self.targets[name]
+            out.append(step)
+        return out
+
+    def prompt_body(self) -> dict[str, Any]:
+        """The named keys of the drafter's context block (absent parts are left out)."""
+        body: dict[str, Any] = {"user_id": self.user_id}
+        if self.now:
+            body["now"] = self.now
+        if self.user_data is not None:
+            body["user_records"] = self.user_data
+        body.update(self.excerpts)
+        if self.walk:
+            body["suggested_tools"] = self.suggested_tools()
+        if self.policy:
+            body["policy"] = self.policy
+        if self.persona:
+            body["persona"] = self.persona
+        if self.examples:
+            body["examples"] = self.examples
+        return body
 
 
 @lru_cache(maxsize=8)
@@ -89,13 +127,12 @@ def trim_to_budget(view: dict[str, Any], tokens: int) -> dict[str, Any]:
 class ContextSampler:
     """Samples contexts for one environment; every draw depends only on (seed, slot)."""
 
-    def __init__(self, env: Environment, settings: BlueprintSettings, seed: int,
-                 env_ref: dict[str, Any] | None = None):
+    def __init__(self, env: Environment, settings: BlueprintSettings, seed: int):
         self.env = env
         self.settings = settings
         self.seed = seed
-        self.env_ref = env_ref or {"spec": env.name}
         domain = env.domain
+        self.hints = domain.hints or DraftingHints()
         self.graph = ApiGraph.build(domain.tools, domain.graph_add, domain.graph_remove)
         self.users = sorted(env.state[domain.user_table])
         self.personas = load_personas(settings.personas_file)
@@ -105,24 +142,95 @@ class ContextSampler:
         """A generator private to one slot and purpose."""
         return random.Random(f"{self.seed}:{slot}:{purpose}")
 
-    def sample(self, slot: int, accepted: list[dict[str, Any]] | None = None) -> Context:
+    def user_for(self, slot: int) -> str | None:
+        """The slot's user: at ``sibling_rate`` the previous slot's (up to three slots in a
+        row share one), so a run holds users with several tasks to recombine. A user is
+        drawn among a few at random, preferring one whose records allow the most writes
+        (a long task needs a customer with several orders or trips)."""
+        if not self.users:
+            return None
+        first, back = slot, 0
+        while first > 0 and back < 2 and \
+                self.rng(first, "sibling").random() < self.settings.sibling_rate:
+            first, back = first - 1, back + 1
+        rng = self.rng(first, "user")
+        picks = [rng.choice(self.users) for _ in range(4)]
+        return max(picks, key=lambda u: (self._room(u), -picks.index(u)))
+
+    def _room(self, user_id: str) -> int:
+        """How many writes the user's records allow (one per record a write may target)."""
+        records: set[Any] = set()
+        free = 0
+        for targets in self.possible(user_id).values():
+            if targets:
+                records.update(next(iter(targets.values())))
+            else:
+                free += 1
+        return len(records) + free
+
+    def _sibling_claims(self, slot: int, user_id: str | None) -> set[Any]:
+        """Records the slot before claimed for the same user: a sibling task leaves them
+        alone, so the two can later be recombined into one conversation."""
+        if slot == 0 or user_id is None or self.user_for(slot - 1) != user_id:
+            return set()
+        prev = self.sample(slot - 1, [], user_id=user_id)
+        taken = set()
+        for name, targets in prev.targets.items():
+            exclusive = self.hints.exclusive
+            if targets and (exclusive is None or name in exclusive):
+                taken.update(next(iter(targets.values())))
+        return taken
+
+    def possible(self, user_id: str | None,
+                 taken: set[Any] = frozenset()) -> dict[str, dict[str, list[Any]]]:
+        """Write tools whose preconditions can hold for the user, with their targets
+        (minus the records in ``taken``)."""
+        out: dict[str, dict[str, list[Any]]] = {}
+        for name in self.graph.writes():
+            check = self.hints.preconditions.get(name)
+            if check is None or user_id is None:
+                out[name] = {}
+                continue
+            found = check(self.env.state, user_id)
+            if found and taken:
+                key = next(iter(found))
+                found = {**found, key: [v for v in found[key] if v not in taken]}
+                if not found[key]:
+                    continue
+            if found is not None:
+                out[name] = found
+        return out
+
+    def sample(self, slot: int, accepted: list[dict[str, Any]] | None = None,
+               user_id: str | None = None) -> Context:
         """The context of one slot; ``accepted`` are blueprints this slot may learn from."""
         rng = self.rng(slot)
         rates = self.settings.context
         accepted = accepted or []
-        ctx = Context(env=self.env.name, env_ref=self.env_ref)
+        ctx = Context(env=self.env.name, now=self.hints.now)
         reusable = sorted({b["user_id"] for b in accepted if b.get("user_id") in self.users})
-        if reusable and rng.random() < self.settings.reuse_user_rate:
+        if user_id is not None:
+            ctx.user_id = user_id
+        elif reusable and rng.random() < self.settings.reuse_user_rate:
             ctx.user_id = rng.choice(reusable)
-        elif self.users:
-            ctx.user_id = rng.choice(self.users)
+        else:
+            ctx.user_id = self.user_for(slot)
+        writes = self.settings.draw_writes(rng)
         if ctx.user_id is not None and rng.random() < rates.user:
             ctx.user_data = trim_to_budget(user_view(self.env, ctx.user_id),
                                            self.settings.user_token_budget)
         if rng.random() < rates.walk:
-            ctx.walk = self.graph.walk(rng, max_writes=self.settings.max_writes)
+            possible = self.possible(ctx.user_id, self._sibling_claims(slot, ctx.user_id))
+            core, targets = claim_targets(possible, writes, rng, self.hints.exclusive)
+            ctx.walk = self.graph.walk(rng, allowed=set(possible), core=core or None)
+            ctx.targets = {t: targets.get(t, possible.get(t, {})) for t in ctx.walk
+                           if t in possible}
+            if ctx.user_id is not None and self.hints.excerpts is not None:
+                walk = {t: ctx.targets.get(t, {}) for t in ctx.walk}
+                ctx.excerpts = self.hints.excerpts(self.env.state, ctx.user_id, walk,
+                                                   self.rng(slot, "excerpts"))
         if rng.random() < rates.rules:
-            ctx.rules = self._rules_for(ctx.walk)
+            ctx.policy = self._policy_for(ctx.walk)
         if rng.random() < rates.persona:
             ctx.persona = rng.choice(self.personas)
         if rng.random() < rates.examples:
@@ -132,10 +240,55 @@ class ContextSampler:
                 ctx.examples = [_example(pool[i]) for i in sorted(picks)]
         return ctx
 
-    def _rules_for(self, walk: list[str] | None) -> list[str]:
-        tools = set(walk or [])
-        return [f"{r.name}: {r.description}" for r in self.env.domain.rules
-                if not r.tools or not tools or r.tools & tools]
+    def _policy_for(self, walk: list[str] | None) -> str | None:
+        text = self.env.policy or None
+        if text and walk and self.hints.policy_for is not None:
+            return self.hints.policy_for(text, set(walk))
+        return text
+
+
+def claim_targets(possible: dict[str, dict[str, list[Any]]], count: int,
+                  rng: random.Random, exclusive: frozenset[str] | None = None
+                  ) -> tuple[list[str], dict[str, dict[str, list[Any]]]]:
+    """Up to ``count`` writes that can all hold at once. An exclusive write claims a record
+    of its own (its first target argument) that no other write of the task may use; the
+    others may share records among themselves but not with an exclusive one."""
+    names = sorted(possible)
+    rng.shuffle(names)
+    chosen: list[str] = []
+    for name in names * 2:  # a tool may come twice when it has records to spare
+        if len(chosen) >= count:
+            break
+        if name not in chosen or possible[name]:
+            chosen.append(name)
+
+    def is_exclusive(name: str) -> bool:
+        return bool(possible[name]) and (exclusive is None or name in exclusive)
+
+    claimed: set[Any] = set()
+    targets: dict[str, dict[str, list[Any]]] = {}
+    core: list[str] = []
+    for name in sorted(chosen, key=lambda n: not is_exclusive(n)):  # exclusive ones first
+        found = possible[name]
+        if not found:
+            core.append(name)
+            continue
+        key = next(iter(found))
+        free = [v for v in found[key] if v not in claimed]
+        if not free:
+            continue
+        if is_exclusive(name):
+            pick = [rng.choice(free)]
+            claimed.add(pick[0])
+        else:
+            pick = free
+        previous = targets.get(name, {}).get(key, [])
+        targets[name] = {**found, key: list(dict.fromkeys([*previous, *pick]))}
+        core.append(name)
+    rng.shuffle(core)
+    # an exclusive write ends what can happen to its record: it comes after the others
+    core.sort(key=is_exclusive)
+    return core, targets
 
 
 def _example(bp: dict[str, Any]) -> dict[str, Any]:

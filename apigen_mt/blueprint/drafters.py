@@ -38,32 +38,27 @@ class Drafter(Protocol):
         ...
 
 
+def compact(data: Any) -> str:
+    """JSON as prompts carry it: no indentation, no spaces after separators."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
 def tool_listing(env: Environment) -> str:
-    """Compact tool schemas for prompts."""
-    return "\n".join(json.dumps(t.schema["function"]) for t in env.domain.tools)
+    """Compact tool schemas for prompts, one a line."""
+    return "\n".join(compact(t.schema["function"]) for t in env.domain.tools)
 
 
 def context_block(ctx: Context) -> str:
-    """The sampled context as a fenced JSON block (models and the sim read the same text)."""
-    body: dict[str, Any] = {"env": ctx.env_ref, "user_id": ctx.user_id}
-    if ctx.user_data is not None:
-        body["user_data"] = ctx.user_data
-    if ctx.walk:
-        body["suggested_tool_sequence"] = ctx.walk
-    if ctx.rules:
-        body["policy_rules"] = ctx.rules
-    if ctx.persona:
-        body["persona"] = ctx.persona
-    if ctx.examples:
-        body["examples"] = ctx.examples
-    return f"{CONTEXT_FENCE}\n{json.dumps(body, indent=1)}\n```"
+    """The sampled context as a fenced JSON block with named top-level keys (models and
+    the sim read the same text; a context budget may drop or trim keys)."""
+    return f"{CONTEXT_FENCE}\n{compact(ctx.prompt_body())}\n```"
 
 
 def drafter_messages(env: Environment, ctx: Context) -> list[dict[str, Any]]:
     """The first-round conversation with the drafter."""
-    system = load_prompt("drafter").render(env=env.name, tools=tool_listing(env))
-    user = ("Draft one blueprint from this context. The suggested tool sequence is a hint, "
-            "not a requirement.\n\n" + context_block(ctx))
+    system = load_prompt("drafter").render(tools=tool_listing(env))
+    user = ("Draft one blueprint from this context. The suggested tools are a hint that "
+            "this customer's records allow, not a requirement.\n\n" + context_block(ctx))
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -84,7 +79,7 @@ class LLMDrafter:
         """One round: ask, parse, and on a parse error ask again with the error."""
         convo = drafter_messages(self.env, ctx)
         if previous is not None:
-            convo += [{"role": "assistant", "content": json.dumps(previous)},
+            convo += [{"role": "assistant", "content": compact(previous)},
                       {"role": "user", "content": "The draft was rejected. Advice:\n"
                        f"{feedback or '(none)'}\n\nWrite a corrected blueprint as one JSON "
                        "object."}]
@@ -117,7 +112,7 @@ class WalkDrafter:
                     feedback: str | None) -> Draft:
         """Up to a few walks; the first whose writes all succeed becomes the draft."""
         rng = random.Random(f"{self.seed}:{ctx.user_id}:{ctx.walk}:{round_no}:walk")
-        view = ctx.user_data or {}
+        view = {**(ctx.user_data or {}), **ctx.excerpts}
         kinds = {t.name: t.kind for t in self.env.domain.tools}
         for attempt in range(6):
             walk = ctx.walk if (ctx.walk and attempt == 0) else self.graph.walk(rng)

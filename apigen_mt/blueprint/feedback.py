@@ -15,7 +15,8 @@ def feedback_messages(draft: dict[str, Any] | None, verdict: Verdict) -> list[di
     """The feedback role's prompt: the draft and all reasons of the failed check."""
     reasons = "\n".join(f"- [{verdict.stage}] {r}" for r in verdict.reasons) or "- (none)"
     warnings = "\n".join(f"- (warning) {w}" for w in verdict.warnings)
-    body = json.dumps(draft, indent=1) if draft is not None else "(no parseable draft)"
+    body = (json.dumps(draft, separators=(",", ":"), ensure_ascii=False) if draft is not None
+            else "(no parseable draft)")
     user = (f"Draft:\n```json\n{body}\n```\n\nRejected at the {verdict.stage} check:\n"
             f"{reasons}\n{warnings}").strip()
     return [{"role": "system", "content": load_prompt("feedback").render()},

@@ -47,6 +47,8 @@ class ValuePool:
     # the user's own record: their login, their handle, their PIN
     preferred: ValuePool | None = None
     domain: str = ""  # what the environment is about, for the theme of invented text
+    offered: int = 0  # records from this index on are offers (catalogue, search results)
+    offers_pool: ValuePool | None = field(default=None, repr=False)  # those records alone
     # flat records whose fields belong together (an address: street, city, state, zip)
     groups: list[dict[str, Any]] = field(default_factory=list)
 

@@ -6,13 +6,19 @@ function of (seed, slot, the accepted blueprints it may see) and the models' ans
 
 from __future__ import annotations
 
-import asyncio
+import itertools
 import json
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from apigen_mt.blueprint.checks import check_execution, check_format, check_policy
-from apigen_mt.blueprint.committee import Reviewer, reduce_reviews, review_messages
+from apigen_mt.blueprint.checks import (
+    Execution,
+    check_execution,
+    check_format,
+    check_policy,
+)
+from apigen_mt.blueprint.committee import Reviewer, reduce_reviews, review_all, review_messages
 from apigen_mt.blueprint.context import Context, ContextSampler
 from apigen_mt.blueprint.drafters import Drafter
 from apigen_mt.blueprint.feedback import FeedbackWriter
@@ -62,10 +68,36 @@ class SlotResult:
     rejected: RejectedBlueprint | None = None
 
 
-def _policy_excerpt(env: Environment, limit: int = 2500) -> str:
-    rules = [f"- {r.name}: {r.description}" for r in env.domain.rules]
-    text = "\n".join(rules) if rules else env.policy
-    return text[:limit]
+def _policy_for(env: Environment, tools: set[str]) -> str:
+    """The policy sections that bear on the blueprint's tools (the whole text otherwise)."""
+    hints = env.domain.hints
+    if hints is not None and hints.policy_for is not None and env.policy:
+        return hints.policy_for(env.policy, tools)
+    return env.policy or "\n".join(f"- {r.name}: {r.description}" for r in env.domain.rules)
+
+
+def _scalars(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _scalars(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _scalars(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def touched_records(env: Environment, bp: Blueprint, run: Execution) -> dict[str, Any]:
+    """The records the actions name (and the user's), before and after the actions."""
+    before = run.before[0] if run.before else env.fresh().state
+    after = run.env.state
+    names = {bp.user_id, *(v for a in bp.actions for v in _scalars(a.arguments))}
+    names |= {c.path[1] for c in run.diff if len(c.path) > 1}
+    out: dict[str, Any] = {}
+    for table in env.domain.tables:
+        for key in sorted(n for n in names if isinstance(n, str)):
+            old = before[table][key] if key in before[table] else None  # noqa: SIM401
+            new = after[table][key] if key in after[table] else None  # noqa: SIM401
+            if old is not None or new is not None:
+                out[f"{table}/{key}"] = {"before": old, "after": new}
+    return out
 
 
 async def run_checks(p: Phase1, draft: dict[str, Any], review: bool = True,
@@ -88,8 +120,10 @@ async def run_checks(p: Phase1, draft: dict[str, Any], review: bool = True,
     if not v.passed or not review:
         return verdicts, bp, []
     writes = {t.name for t in p.env.domain.tools if t.kind == "write"}
-    messages = review_messages(bp, [c.render() for c in run.diff], _policy_excerpt(p.env), writes)
-    answers = await asyncio.gather(*(r.review(messages) for r in p.reviewers))
+    messages = review_messages(bp, [c.render() for c in run.diff],
+                               _policy_for(p.env, {a.name for a in bp.actions}), writes,
+                               touched_records(p.env, bp, run), p.env.domain.hints)
+    answers = await review_all(p.reviewers, messages)
     reviews = [a for a in answers if a is not None]
     verdicts.append(reduce_reviews(reviews, p.settings.accept_threshold))
     return verdicts, bp, reviews
@@ -105,12 +139,8 @@ def _provenance(p: Phase1, slot: int, ctx: Context, rounds: int, verdicts: list[
 
 
 async def produce(p: Phase1, slot: int, visible: list[dict[str, Any]]) -> SlotResult:
-    """Run one slot; ``visible`` are accepted blueprints (as dicts) this slot may use."""
-    group = pick_recombination(p, slot, visible)
-    if group:
-        result = await recombine(p, slot, group)
-        if result.accepted is not None:
-            return result
+    """Run one drafting slot; ``visible`` are accepted blueprints this slot may use.
+    (Recombination has its own attempts, after drafting: see :func:`recombination_groups`.)"""
     return await draft_with_feedback(p, slot, visible)
 
 
@@ -150,23 +180,52 @@ async def draft_with_feedback(p: Phase1, slot: int,
         draft=previous, verdicts=history, feedback=advice))
 
 
-def pick_recombination(p: Phase1, slot: int,
-                       visible: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """2–3 accepted blueprints of one user, for a share of slots (empty: draft normally)."""
-    rng = p.sampler.rng(slot, "recombine")
-    if rng.random() >= p.settings.recombine_share:
-        return []
+def _records_written(bp: dict[str, Any], env: Environment | None,
+                     writes: set[str]) -> set[str]:
+    """Ids of records (keys of the environment's tables) that the blueprint's writes name."""
+    if env is None:
+        return set()
+    out = set()
+    for action in bp["actions"]:
+        if action["name"] not in writes:
+            continue
+        for value in _scalars(action.get("arguments") or {}):
+            if value != bp.get("user_id") and any(value in env.state[t]
+                                                  for t in env.domain.tables):
+                out.add(value)
+    return out
+
+
+def recombination_groups(accepted: list[dict[str, Any]], seed: int,
+                         tried: set[tuple[str, ...]],
+                         env: Environment | None = None) -> list[list[dict[str, Any]]]:
+    """Every untried pair and triple of drafted (not recombined) blueprints of one user
+    whose writes change different records (two tasks that both cancel one order cannot
+    be done in one conversation), in a seeded order (pairs and triples mixed)."""
+    writes = {t.name for t in env.domain.tools if t.kind == "write"} if env else set()
     by_user: dict[str, list[dict[str, Any]]] = {}
-    for bp in visible:
-        prov = bp.get("provenance") or {}
-        if bp.get("user_id") and not prov.get("recombined_from"):
+    for bp in accepted:
+        if bp.get("user_id") and not (bp.get("provenance") or {}).get("recombined_from"):
             by_user.setdefault(bp["user_id"], []).append(bp)
-    users = sorted(u for u, bps in by_user.items() if len(bps) >= 2)
-    if not users:
-        return []
-    chosen = by_user[rng.choice(users)]
-    k = min(len(chosen), rng.choice([2, 2, 3]))
-    return rng.sample(chosen, k=k)
+    groups = []
+    for user in sorted(by_user):
+        bps = by_user[user]
+        for size in (2, 3):
+            for combo in itertools.combinations(bps, size):
+                if tuple(sorted(b["id"] for b in combo)) in tried:
+                    continue
+                touched = [_records_written(b, env, writes) for b in combo]
+                if any(touched[i] & touched[j] for i, j in
+                       itertools.combinations(range(len(combo)), 2)):
+                    continue
+                groups.append(list(combo))
+    rng = random.Random(f"{seed}:recombine")
+    rng.shuffle(groups)
+    # one group per user first, so the recombined tasks spread over many customers
+    seen: set[str] = set()
+    first = [g for g in groups if g[0]["user_id"] not in seen and not seen.add(g[0]["user_id"])]
+    rest = [g for g in groups if not any(g is f for f in first)]
+    return first + rest
 
 
 async def recombine(p: Phase1, slot: int, group: list[dict[str, Any]]) -> SlotResult:
@@ -177,9 +236,10 @@ async def recombine(p: Phase1, slot: int, group: list[dict[str, Any]]) -> SlotRe
     draft = {"user_id": group[0]["user_id"], "instruction": instruction,
              "actions": [a.model_dump() for a in actions], "outputs": outputs}
     verdicts, bp, reviews = await run_checks(p, draft)
-    ctx = Context(env=p.env.name, user_id=group[0]["user_id"])
+    persona = next((g.get("persona") for g in group if g.get("persona")), None)
+    ctx = Context(env=p.env.name, user_id=group[0]["user_id"], persona=persona)
     if verdicts[-1].passed and bp is not None:
-        bp = bp.model_copy(update={"provenance": _provenance(
+        bp = bp.model_copy(update={"persona": persona, "provenance": _provenance(
             p, slot, ctx, 1, verdicts, reviews, [], [g["id"] for g in group])}).with_id()
         return SlotResult(slot, accepted=bp)
     return SlotResult(slot, rejected=RejectedBlueprint(
@@ -189,12 +249,14 @@ async def recombine(p: Phase1, slot: int, group: list[dict[str, Any]]) -> SlotRe
 
 async def _merged_instruction(p: Phase1, slot: int, group: list[dict[str, Any]]) -> str:
     tasks = [{"instruction": g["instruction"], "actions": g["actions"]} for g in group]
+    persona = next((g.get("persona") for g in group if g.get("persona")), None)
     fallback = " Also: ".join(g["instruction"] for g in group)
     if p.recombiner is None:
         return fallback
     messages = [{"role": "system", "content": load_prompt("recombine").render()},
-                {"role": "user", "content": "Tasks:\n```json\n" + json.dumps(tasks, indent=1)
-                 + "\n```"}]
+                {"role": "user", "content": "Tasks:\n```json\n"
+                 + json.dumps(tasks, separators=(",", ":"), ensure_ascii=False) + "\n```"
+                 + (f"\n\nThe customer's persona (keep it): {persona}" if persona else "")}]
     settings = p.recombiner_settings.model_copy(update={"sample": slot})
     done = await p.recombiner.complete(messages, None, settings)
     try:

@@ -5,15 +5,19 @@ prompt asks for, with realistic, configurable flaws (``sim.flaws``):
 - ``drafter.bad_format``      a misspelt argument name (the format check catches it)
 - ``drafter.wrong_argument``  an id that does not exist (the execution check catches it)
 - ``drafter.omit_detail``     the instruction leaves out a detail (reviewers catch it)
-- ``drafter.policy_violation`` a draft that breaks a domain rule (the policy check)
+- ``drafter.policy_violation`` a write aimed at a record the suggested tools do not apply
+  to (the execution or policy check)
 - ``drafter.unparseable``     prose instead of JSON (answered with the parse error)
-- ``drafter.ignores_policy``  the rules in the context are not heeded (natural violations)
+- ``drafter.info_request``    (not a flaw) the task also asks for a fact of a record
 - ``reviewer.false_reject``   a reviewer wrongly fails a criterion (split votes)
 - ``reviewer.miss``           a reviewer misses a real problem
 - ``reviewer.dull``           creativity judged 0
 
-Redrafts read the feedback: the flaw it names is not repeated, and the (tool, value)
-pairs it names are avoided.
+Every role answers from its request alone (no environment, no project checks); beyond
+the named flaws, the drafter's mistakes are those of reading the context carelessly (see
+:mod:`apigen_mt.blueprint.sim_drafter`). Redrafts read the feedback: the flaw it names
+is not repeated, the (tool, value) pairs it names are avoided, and numbers it corrects
+are corrected.
 """
 
 from __future__ import annotations
@@ -23,24 +27,25 @@ import random
 import re
 from typing import Any
 
-from apigen_mt.blueprint.checks import check_policy, execute_actions
-from apigen_mt.blueprint.context import user_view
 from apigen_mt.blueprint.drafters import CONTEXT_FENCE
-from apigen_mt.blueprint.fill import fill_walk
 from apigen_mt.blueprint.instructions import render_value, write_instruction
-from apigen_mt.env.domain import load_environment
-from apigen_mt.env.graph import ApiGraph
+from apigen_mt.blueprint.sim_drafter import (
+    build_pool,
+    corrected,
+    fact_to_ask,
+    fill_walk,
+    parse_tools,
+)
 from apigen_mt.llm.sim import SimReply, SimRequest, register_sim_role
-from apigen_mt.records import Action, Blueprint
+from apigen_mt.records import Action
 
 DEFAULT_FLAWS = {
-    "drafter.bad_format": 0.08,
+    "drafter.bad_format": 0.10,
     "drafter.wrong_argument": 0.12,
     "drafter.omit_detail": 0.15,
-    "drafter.policy_violation": 0.10,
+    "drafter.policy_violation": 0.25,
     "drafter.unparseable": 0.05,
-    "drafter.info_request": 0.3,
-    "drafter.ignores_policy": 0.35,  # not a flaw: a share of tasks also ask for a fact
+    "drafter.info_request": 0.3,  # not a flaw: a share of tasks also ask for a fact
     "reviewer.false_reject": 0.08,
     "reviewer.miss": 0.10,
     "reviewer.dull": 0.10,
@@ -71,20 +76,26 @@ def _avoid_pairs(feedback: str, tool_names: list[str]) -> set[tuple[str, str]]:
     return pairs
 
 
-def _named_values(req: SimRequest, feedback: str,
+def _previous(req: SimRequest) -> dict[str, Any] | None:
+    text = next((m.get("content") for m in reversed(req.messages)
+                 if m.get("role") == "assistant"), None)
+    try:
+        draft = json.loads(text) if text else None
+    except (json.JSONDecodeError, TypeError):
+        return None
+    return draft if isinstance(draft, dict) else None
+
+
+def _named_values(previous: dict[str, Any] | None, feedback: str,
                   tool_names: list[str]) -> set[tuple[str, str]]:
     """(tool, value) pairs for values of the previous draft that the advice names."""
-    previous = next((m.get("content") for m in reversed(req.messages)
-                     if m.get("role") == "assistant"), None)
     if not previous or not feedback:
-        return set()
-    try:
-        draft = json.loads(previous)
-    except (json.JSONDecodeError, TypeError):
         return set()
     pairs = set()
     for line in feedback.splitlines():
-        for action in draft.get("actions", []) if isinstance(draft, dict) else []:
+        for action in previous.get("actions") or []:
+            if not isinstance(action, dict):
+                continue
             name = action.get("name")
             if name not in tool_names or name not in line:
                 continue
@@ -123,164 +134,132 @@ def _mangle(value: str, rng: random.Random) -> str:
     return value[:i] + str((int(value[i]) + rng.randint(1, 8)) % 10) + value[i + 1:]
 
 
+def _example_values(examples: list[Any], tool: str, name: str) -> list[Any]:
+    """Values an example's calls used for an argument called ``name`` (calls of the same
+    tool first)."""
+    out, same = [], []
+    for ex in examples:
+        for action in (ex.get("actions") or []) if isinstance(ex, dict) else []:
+            if isinstance(action, dict):
+                value = (action.get("arguments") or {}).get(name)
+                if isinstance(value, str):
+                    (same if action.get("name") == tool else out).append(value)
+    return same or out
+
+
+def _off_target(walk: list[dict[str, Any]], pool: Any, rng: random.Random,
+                examples: list[Any]) -> list[dict[str, Any]] | None:
+    """The walk with one write aimed at a record its preconditions exclude: an order that
+    is no longer pending, a reservation that cannot be cancelled, or a record copied from
+    an example (someone else's order)."""
+    options = []
+    for i, step in enumerate(walk):
+        for name, allowed in (step.get("applies_to") or {}).items():
+            others = [v for v in pool.candidates(name) if v not in allowed
+                      and isinstance(v, str)]
+            copied = [v for v in _example_values(examples, step["name"], name)
+                      if v not in allowed]
+            if copied and (not others or rng.random() < 0.8):
+                others = copied
+            if others:
+                options.append((i, name, others))
+    if not options:
+        return None
+    i, name, others = rng.choice(options)
+    changed = [dict(s) for s in walk]
+    changed[i]["applies_to"] = {**changed[i]["applies_to"], name: [rng.choice(others)]}
+    return changed
+
+
+def _keep_old_value(actions: list[Action], writes: set[str], rng: random.Random) -> None:
+    """A change that keeps the old value (``new_item_ids`` equal to ``item_ids``)."""
+    options = [(a, k) for a in actions if a.name in writes for k in a.arguments
+               if k.startswith("new_") and k[4:] in a.arguments]
+    if options:
+        action, key = rng.choice(options)
+        action.arguments[key] = json.loads(json.dumps(action.arguments[key[4:]]))
+
+
 def drafter(req: SimRequest) -> SimReply:
-    """Draft a blueprint from the context block, the way the drafter prompt asks."""
+    """Draft a blueprint from the context block and the tool list, the way the drafter
+    prompt asks, with nothing but the request to go on."""
     ctx = _context(req)
     if not ctx:
         return SimReply(text="I need a context block to draft a blueprint.")
+    tools = parse_tools(req.system)
+    walk = [s for s in ctx.get("suggested_tools") or [] if isinstance(s, dict)]
+    if not tools or not walk:
+        return SimReply(text="I need the tools and a suggested sequence to draft from.")
     round_no = sum(1 for m in req.messages if m.get("role") == "assistant")
     feedback = req.last_user if round_no else ""
-    ref = ctx.get("env") or {}
-    env = load_environment(ref.get("spec"), data_dir=ref.get("data_dir"),
-                           seed=ref.get("seed", 0))
-    tool_names = [t.name for t in env.domain.tools]
+    names = sorted(tools)
+    previous = _previous(req) if round_no else None
     named = _named_flaws(feedback)
-    avoid = _avoid_pairs(feedback, tool_names) | _named_values(req, feedback, tool_names)
+    avoid = _avoid_pairs(feedback, names) | _named_values(previous, feedback, names)
     if _flaw(req, "unparseable", round_no, named):
         return SimReply(text="Here is an idea: the customer wants to change something "
                              "about their account. Let me know if that works.")
-    graph = ApiGraph.build(env.domain.tools, env.domain.graph_add, env.domain.graph_remove)
-    kinds = {t.name: t.kind for t in env.domain.tools}
-    view = ctx.get("user_data") or {}
-    users = sorted(env.state[env.domain.user_table])
-    others = [user_view(env, req.rng.choice(users))] if users else []
-    # a drafter that read the policy rules in its context mostly respects them
-    mindful = bool(ctx.get("policy_rules")) and not req.chance(
-        "drafter.ignores_policy", DEFAULT_FLAWS["drafter.ignores_policy"])
-    chosen = None
-    for attempt in range(8):
-        walk = ctx.get("suggested_tool_sequence") if attempt == 0 else None
-        filled = fill_walk(env, walk or graph.walk(req.rng), view, req.rng, attempts=4,
-                           avoid=avoid, extra_views=others)
-        if filled is None:
-            continue
-        chosen = chosen or filled.actions
-        bp = Blueprint(env=env.name, user_id=ctx.get("user_id"), instruction="-",
-                       actions=filled.actions)
-        if not mindful or check_policy(env, execute_actions(env, bp)).passed:
-            chosen = filled.actions
-            break
-    if chosen is None:
-        return SimReply(text="I could not find a request that works with this data.")
-    if _flaw(req, "policy_violation", round_no, named):
-        chosen = _violating_variant(env, ctx.get("user_id"), chosen, req.rng) or chosen
-    actions = [a.model_copy(deep=True) for a in chosen]
-    writes = [i for i, a in enumerate(actions) if kinds.get(a.name) == "write"]
+    writes = {s["name"] for s in walk if s.get("changes_records")}
+    kinds = {n: "write" if n in writes else "read" for n in tools}
+    pool = build_pool(ctx)
+    actions = corrected(previous, feedback) if previous else None
+    if actions is None:
+        careless = _flaw(req, "policy_violation", round_no, named)
+        swaps = any(s.get("changes_records") and s["name"] in tools and any(
+            k.startswith("new_") for k in tools[s["name"]].get("parameters", {})
+            .get("properties", {})) for s in walk)
+        if careless and not (swaps and req.rng.random() < 0.7):
+            walk = _off_target(walk, pool, req.rng, ctx.get("examples") or []) or walk
+            careless = False
+        actions = fill_walk(walk, tools, pool, req.rng, avoid)
+        if careless and actions:
+            _keep_old_value(actions, writes, req.rng)
+    if not actions:
+        return SimReply(text="I could not find a request that works with these records.")
+    actions = [a.model_copy(deep=True) for a in actions]
+    write_at = [i for i, a in enumerate(actions) if a.name in writes]
     omit = None
-    if writes and _flaw(req, "omit_detail", round_no, named):
-        i = req.rng.choice(writes)
-        if actions[i].arguments:
-            omit = (i, req.rng.choice(sorted(actions[i].arguments)))
+    if write_at and _flaw(req, "omit_detail", round_no, named):
+        i = req.rng.choice(write_at)
+        keys = sorted(actions[i].arguments)
+        req.rng.shuffle(keys)
+        # the detail forgotten is one the rest of the instruction does not give either
+        plain = write_instruction(actions, kinds, ctx.get("user_id"),
+                                  ctx.get("user_records"), None, random.Random(0),
+                                  omit=None).lower()
+        for key in keys:
+            said = re.escape(render_value(actions[i].arguments[key]).lower())
+            if len(re.findall(rf"(?<!\w){said}(?!\w)", plain)) == 1:
+                omit = (i, key)
+                break
     questions, outputs = [], []
     if req.chance("drafter.info_request", DEFAULT_FLAWS["drafter.info_request"]):
-        asked = _info_request(env, ctx.get("user_id"), actions, req.rng)
+        asked = fact_to_ask(actions, tools, pool, writes, req.rng)
         if asked is not None:
             read, key, value = asked
             actions.append(read)
             param, param_value = next(iter(read.arguments.items()))
             questions.append((key, param, param_value))
             outputs.append(render_value(value))
-    instruction = write_instruction(actions, kinds, ctx.get("user_id"), ctx.get("user_data"),
-                                    ctx.get("persona"), req.rng, omit=omit,
-                                    questions=questions)
-    if writes and _flaw(req, "wrong_argument", round_no, named):
-        i = req.rng.choice(writes)
+    instruction = write_instruction(actions, kinds, ctx.get("user_id"),
+                                    ctx.get("user_records"), ctx.get("persona"), req.rng,
+                                    omit=omit, questions=questions)
+    if write_at and _flaw(req, "wrong_argument", round_no, named):
+        i = req.rng.choice(write_at)
         strings = [k for k, v in actions[i].arguments.items() if isinstance(v, str)]
         if strings:
             key = req.rng.choice(sorted(strings))
             actions[i].arguments[key] = _mangle(actions[i].arguments[key], req.rng)
     body = {"user_id": ctx.get("user_id"), "instruction": instruction,
             "actions": [a.model_dump() for a in actions], "outputs": outputs}
-    if writes and _flaw(req, "bad_format", round_no, named):
-        i = req.rng.choice(writes)
+    if write_at and _flaw(req, "bad_format", round_no, named):
+        i = req.rng.choice(write_at)
         args = body["actions"][i]["arguments"]
         if args:
             key = req.rng.choice(sorted(args))
             camel = re.sub(r"_(\w)", lambda m: m.group(1).upper(), key)
             args[camel if camel != key else key + "_value"] = args.pop(key)
     return SimReply(text="```json\n" + json.dumps(body) + "\n```")
-
-
-def _info_request(env: Any, user_id: str | None, actions: list[Action],
-                  rng: random.Random) -> tuple[Action, str, Any] | None:
-    """A fact to ask for at the end: a field of a record the task touched, read after the
-    changes (so the agent must look it up again to answer)."""
-    bp = Blueprint(env=env.name, user_id=user_id, instruction="-", actions=actions)
-    final = execute_actions(env, bp).env
-    reads = {t.name: t for t in env.domain.tools if t.kind == "read"
-             and len(t.parameters.get("required", [])) == 1 and not t.ends_conversation}
-    options = []
-    for action in actions:
-        for name, tool in sorted(reads.items()):
-            param = tool.parameters["required"][0]
-            if param in action.arguments and isinstance(action.arguments[param], str):
-                options.append(Action(name=name, arguments={param: action.arguments[param]}))
-    rng.shuffle(options)
-    for read in options[:4]:
-        observation = final.execute(read.name, read.arguments)
-        try:
-            record = json.loads(observation)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(record, dict):
-            continue
-        fields = [(k, v) for k, v in record.items()
-                  if not (k == "id" or k.endswith("_id") or k in read.arguments)
-                  and ((isinstance(v, str) and 0 < len(v) < 40 and render_value(v) == v)
-                       or (isinstance(v, (int, float)) and not isinstance(v, bool)))]
-        if fields:
-            key, value = rng.choice(fields)
-            return read, key, value
-    return None
-
-
-def _variants(action: Action, schema: dict[str, Any], env: Any,
-              rng: random.Random) -> list[Action]:
-    """Plausible mistakes on one write: keep the old value, drop a count, flip an enum,
-    or act on another record of the same table (someone else's order, say)."""
-    out = []
-    args = action.arguments
-    for key, value in args.items():
-        if isinstance(value, str):
-            for table in env.state:
-                if value in env.state[table]:
-                    keys = list(env.state[table])
-                    for other in rng.sample(keys, k=min(3, len(keys))):
-                        if other != value:
-                            out.append(Action(name=action.name,
-                                              arguments={**args, key: other}))
-                    break
-        for prefix in ("new_",):
-            if key.startswith(prefix) and key[len(prefix):] in args:
-                out.append(Action(name=action.name,
-                                  arguments={**args, key: args[key[len(prefix):]]}))
-        prop = schema.get("properties", {}).get(key, {})
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            out.append(Action(name=action.name, arguments={**args, key: 0}))
-        for alt in prop.get("enum", []):
-            if alt != value:
-                out.append(Action(name=action.name, arguments={**args, key: alt}))
-    return out
-
-
-def _violating_variant(env: Any, user_id: str | None, actions: list[Action],
-                       rng: random.Random) -> list[Action] | None:
-    """A variant of the actions that still executes but breaks a domain rule."""
-    schemas = {t.name: t.parameters for t in env.domain.tools}
-    options = []
-    for i, action in enumerate(actions):
-        if env.tools[action.name].kind != "write":
-            continue
-        options += [(i, v) for v in _variants(action, schemas[action.name], env, rng)]
-    rng.shuffle(options)
-    for i, variant in options[:24]:
-        candidate = [*actions[:i], variant, *actions[i + 1:]]
-        bp = Blueprint(env=env.name, user_id=user_id, instruction="-", actions=candidate)
-        run = execute_actions(env, bp)
-        if all(t.ok for t in run.trace if t.kind == "write") and \
-                not check_policy(env, run).passed:
-            return candidate
-    return None
 
 
 def _task(req: SimRequest) -> dict[str, Any]:
@@ -301,9 +280,21 @@ def _missing_details(task: dict[str, Any]) -> list[str]:
             values = value if isinstance(value, list) else [value]
             for v in values:
                 scalar = isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                if scalar and render_value(v).lower() not in instruction:
+                said = re.escape(render_value(v).lower())
+                if scalar and not re.search(rf"(?<!\w){said}(?!\w)", instruction):
                     missing.append(f"{action['name']}.{key} = {render_value(v)}")
     return missing
+
+
+def _unreadable_outputs(task: dict[str, Any]) -> list[str]:
+    """Expected outputs that the records after the calls do not show."""
+    records = task.get("records") or {}
+    if not records:
+        return []
+    after = json.dumps([r.get("after") for r in records.values() if isinstance(r, dict)])
+    after = after.lower().replace(",", "")
+    return [o for o in task.get("outputs") or []
+            if isinstance(o, str) and o.lower().replace(",", "") not in after]
 
 
 def reviewer(req: SimRequest) -> SimReply:
@@ -316,6 +307,10 @@ def reviewer(req: SimRequest) -> SimReply:
         scores["completeness"] = 0
         scores["correctness"] = 0
         notes.append("the instruction never states " + "; ".join(missing[:3]))
+    stale = _unreadable_outputs(task)
+    if stale and not req.chance("reviewer.miss", DEFAULT_FLAWS["reviewer.miss"]):
+        scores["correctness"] = 0
+        notes.append("after the changes the records no longer show " + "; ".join(stale[:3]))
     for criterion in ("correctness", "completeness", "satisfaction"):
         if req.chance("reviewer.false_reject", DEFAULT_FLAWS["reviewer.false_reject"]):
             scores[criterion] = 0

@@ -53,6 +53,35 @@ class PolicyRule:
     purpose: str = ""
 
 
+Precondition = Callable[[State, str], "dict[str, list[Any]] | None"]
+
+
+@dataclass
+class DraftingHints:
+    """What a domain tells drafters, declared next to its tools.
+
+    - ``preconditions``: tool name → a function of (state, user id) that says whether the
+      tool can succeed for that user: ``None`` when it cannot (no pending order to
+      cancel), else the argument values it applies to (``{"order_id": ["#W1"]}``), or
+      ``{}`` when anything goes. Tools without an entry are always possible.
+    - ``excerpts``: (state, user id, the walk's tools → their targets, rng) → extra
+      context keys such as ``catalogue`` (products the user's items can change to) or
+      ``flights`` (search results for the trips in play).
+    - ``policy_for``: (policy text, tools in the walk) → the sections that bear on them.
+    - ``now``: the domain's current time, for time-dependent policies.
+    - ``exclusive``: writes that use up the record they act on (a cancelled order cannot
+      be changed again), so no other write of a task may target it; other writes may
+      share a record. ``None``: every write with a precondition is exclusive.
+    """
+
+    preconditions: dict[str, Precondition] = field(default_factory=dict)
+    exclusive: frozenset[str] | None = None
+    excerpts: Callable[[State, str, dict[str, dict[str, list[Any]]], Any],
+                       dict[str, Any]] | None = None
+    policy_for: Callable[[str, set[str]], str] | None = None
+    now: str | None = None
+
+
 @dataclass
 class Domain:
     """Everything the engine needs to know about one domain."""
@@ -71,6 +100,8 @@ class Domain:
     graph_remove: list[tuple[str, str]] = field(default_factory=list)
     generator_options: dict[str, int] = field(default_factory=dict)
     quirks: list[str] = field(default_factory=list)
+    # What drafters are shown beyond the user's records (see :class:`DraftingHints`).
+    hints: DraftingHints | None = None
     # τ-bench hashes (sha256 of ``str(to_hashable(data))``) of reference databases whose
     # tasks this domain must replay exactly: such data loaded from a data directory turns
     # the ``tau_compat`` option on (see :func:`load_environment`).

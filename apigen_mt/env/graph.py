@@ -79,13 +79,21 @@ class ApiGraph:
         return sorted(n for n, t in self.tools.items()
                       if t.kind == "write" and not t.ends_conversation)
 
-    def walk(self, rng: random.Random, max_writes: int = 2, max_reads: int = 3) -> list[str]:
-        """A seeded walk: 1..max_writes write tools, each preceded by reads that feed it."""
-        writes = self.writes()
-        if not writes:
+    def walk(self, rng: random.Random, max_writes: int = 2, max_reads: int = 3,
+             writes: int | None = None, allowed: set[str] | None = None,
+             core: list[str] | None = None) -> list[str]:
+        """A seeded walk: ``writes`` write tools (default 1..max_writes), each preceded by
+        reads that feed it. ``allowed`` limits the writes to those that can succeed (for
+        one user, say); distinct writes are preferred while there are enough. ``core``
+        gives the writes themselves."""
+        pool = [w for w in self.writes() if allowed is None or w in allowed]
+        if not pool:
             reads = [n for n, t in self.tools.items() if t.kind == "read" and n not in _SKIP]
             return rng.sample(reads, k=min(len(reads), max_reads))
-        core = [rng.choice(writes) for _ in range(rng.randint(1, max_writes))]
+        if core is None:
+            count = writes if writes is not None else rng.randint(1, max_writes)
+            core = rng.sample(pool, k=min(count, len(pool)))
+            core += [rng.choice(pool) for _ in range(count - len(core))]
         path: list[str] = []
         for write in core:
             chain: list[str] = []

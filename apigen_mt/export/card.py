@@ -7,7 +7,9 @@ from importlib import metadata
 from typing import Any
 
 from apigen_mt.export.source import RunData
-from apigen_mt.stats.compute import funnel_steps
+from apigen_mt.records import conversation_id
+from apigen_mt.runner.funnel import Funnel
+from apigen_mt.stats.compute import funnel_counts
 
 FORMAT_NOTES = {
     "sharegpt": (
@@ -113,13 +115,20 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
     record's conversation; the card states the distinct counts.
     """
     total = sum(f["records"] for f in files.values())
-    distinct_trajs = len({t.conversation_id() for t in run.trajectories})
-    repeats = sum(1 for r in run.ledger if r.get("outcome") == "duplicate")
+    # one trajectory at a time: a long run's files stay on disk
+    ids: set[str] = set()
+    behind: set[str] = set()
+    for row in run.trajectories.rows():  # the same ids as `stats`' distinct conversations
+        ids.add(conversation_id(row.get("messages") or []))
+        behind.add(row["blueprint_id"])
+    distinct_trajs = len(ids)
+    repeats = sum(1 for r in run.ledger.rows() if r.get("outcome") == "duplicate")
     env = run.manifest.get("env") or {}
-    steps, funnel = funnel_steps(
-        [b.model_dump(mode="json") for b in run.blueprints], run.rejected,
-        len(run.blueprint_errors), [{}] * len(run.trajectories), [{}] * len(run.failed),
-        run.ledger, len(run.episode_errors))
+    kept = len(run.trajectories)
+    steps, funnel = funnel_counts(
+        Funnel.from_records(run.blueprints.rows(), run.rejected.rows()), len(run.blueprints),
+        len(run.rejected), len(run.blueprint_errors), kept, len(run.failed), repeats,
+        len(run.episode_errors), distinct_trajs)
     counts = {s.label: s.count for s in steps}
     front = ["---", f"license: {license_id}", "language:", "- en", "tags:", "- function-calling",
              "- tool-use", "- agent", "- synthetic", "- apigen-mt", "task_categories:",
@@ -150,9 +159,8 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
               "the same conversation (compared with tool-call ids ignored)"
               + (f"; left out for repeating an earlier record: {duplicates}" if
                  duplicates else "") + ". "
-              f"They come from {len(run.trajectories)} accepted trajectories "
-              f"({distinct_trajs} distinct) of "
-              f"{len({t.blueprint_id for t in run.trajectories})} blueprints."]
+              f"They come from {kept} accepted trajectories "
+              f"({distinct_trajs} distinct) of {len(behind)} blueprints."]
     if split_text:
         lines += ["", f"Split `{split_text}` by blueprint with seed {seed}: every trajectory "
                   "of a blueprint (and of the blueprints it was recombined from) is in one "
@@ -179,7 +187,7 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
         f"| blueprints accepted | {len(run.blueprints)} (rescued by feedback: "
         f"{funnel.rescued}, recombined: {funnel.recombined}) |",
         f"| episodes played | {counts['episodes played']} |",
-        f"| trajectories accepted (distinct conversations) | {len(run.trajectories)} "
+        f"| trajectories accepted (distinct conversations) | {kept} "
         f"({distinct_trajs}) |",
         f"| passing episodes that repeated a kept conversation (not kept) | {repeats} |",
         f"| trajectories failed | {len(run.failed)} |", "",
@@ -190,9 +198,17 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
         total_cost += float(u.get("cost", 0) or 0)
         lines.append(f"| {phase} | {u.get('calls', 0):,} | {u.get('prompt_tokens', 0):,} | "
                      f"{u.get('completion_tokens', 0):,} | ${float(u.get('cost', 0) or 0):.4f} |")
-    if run.trajectories:
+    if kept:
         lines += ["", f"Total ${total_cost:.4f}, "
-                  f"${total_cost / len(run.trajectories):.5f} per accepted trajectory."]
+                  f"${total_cost / kept:.5f} per accepted trajectory."]
+    roles = [(phase, role, r) for phase, u in run.usage().items()
+             for role, r in (u.get("roles") or {}).items()]
+    if roles:
+        lines += ["", "| phase | role | calls | prompt tokens | cached prompt tokens | "
+                  "completion tokens | cost (USD) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| {phase} | {role} | {r.get('calls', 0):,} | {r.get('prompt_tokens', 0):,} | "
+                  f"{r.get('cached_tokens', 0):,} | {r.get('completion_tokens', 0):,} | "
+                  f"${float(r.get('cost', 0) or 0):.4f} |" for phase, role, r in roles]
     lines += [
         "", "## How records were verified", "",
         "- **Blueprints** (task + answer key: instruction, ground-truth actions, expected "

@@ -1,4 +1,4 @@
-"""``apigen-mt export``: records in memory, validated, then written all at once.
+"""``apigen-mt export``: records streamed from the run, validated and written one by one.
 
 Output is built in a temporary folder next to ``--out`` and renamed into place only
 when everything was written, so a failure never leaves a half-written export. ``--out``
@@ -122,14 +122,6 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
 
-def _by_split(trajs: list[Trajectory], assignment: dict[str, str],
-              names: list[str]) -> dict[str, list[Trajectory]]:
-    out: dict[str, list[Trajectory]] = {n: [] for n in names}
-    for t in trajs:
-        out[assignment.get(t.blueprint_id, names[0])].append(t)
-    return out
-
-
 def record_key(fmt: str, rec: dict[str, Any]) -> str:
     """What makes two records of one format the same conversation (ids ignored).
 
@@ -173,15 +165,17 @@ def _failure(t: Trajectory) -> dict[str, Any]:
 class _Builder:
     """Turns trajectories into one format's records, with its checks."""
 
-    def __init__(self, run: RunData, fmt: str, result: ExportResult, skip_invalid: bool):
+    def __init__(self, run: RunData, fmt: str, result: ExportResult, skip_invalid: bool,
+                 blueprints: dict[str, Any]):
         self.run, self.fmt, self.result = run, fmt, result
         self.skip_invalid = skip_invalid
-        self.blueprints = run.blueprint_map()
+        self.blueprints = blueprints
+        self.functions = run.functions()
 
     def record(self, t: Trajectory, failed: bool) -> dict[str, Any] | None:
         notes = self.result.notes if not failed else Counter()
         if self.fmt == "sharegpt":
-            rec = convert.to_sharegpt(t, self.run.functions(), notes)
+            rec = convert.to_sharegpt(t, self.functions, notes)
             if not rec["conversations"]:
                 self.result.skipped.append(f"{t.id}: nothing left after the conversion")
                 return None
@@ -191,7 +185,7 @@ class _Builder:
             problems = openai_problems(rec)
         else:
             return convert.trajectory_row(t, self.blueprints.get(t.blueprint_id),
-                                          self.run.functions(), failed=failed)
+                                          self.functions, failed=failed)
         if problems:
             if failed or self.skip_invalid:
                 self.result.skipped.append(f"{t.id}: {problems[0]}")
@@ -269,49 +263,81 @@ def _save_hf(parts: dict[str, list[dict[str, Any]]], path: Path, as_dict: bool) 
         next(iter(built.values())).save_to_disk(str(path))
 
 
+class _Sink:
+    """One output file (or, for ``hf``, one in-memory part), filled record by record."""
+
+    def __init__(self, fmt: str, path: Path):
+        self.fmt, self.path = fmt, path
+        self.count = 0
+        self._fh: Any = None
+        self._writer: Any = None
+        self._batch: list[dict[str, Any]] = []
+        self.rows: list[dict[str, Any]] = []  # hf only: `datasets` builds from memory
+
+    def add(self, rec: dict[str, Any]) -> None:
+        self.count += 1
+        if self.fmt == "hf":
+            self.rows.append(rec)
+        elif self.fmt == "parquet":
+            self._batch.append(rec)
+            if len(self._batch) >= PARQUET_BATCH:
+                self._flush()
+        else:
+            if self._fh is None:
+                self._fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+            self._fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+    def _flush(self) -> None:
+        if not self._batch:
+            return
+        import pyarrow.parquet as pq
+
+        table = _arrow_table(self._batch)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+        self._writer.write_table(table)
+        self._batch = []
+
+    def close(self) -> None:
+        if self.fmt == "parquet":
+            self._flush()
+            if self._writer is not None:
+                self._writer.close()
+        elif self._fh is not None:
+            self._fh.close()
+
+
+PARQUET_BATCH = 500  # rows per Parquet row group written at once
+
+
 def export_run(run: RunData, opts: ExportOptions) -> ExportResult:
-    """Write one export of a run; returns what was written."""
+    """Write one export of a run; returns what was written.
+
+    Records are converted, checked and written one at a time into a temporary folder
+    (memory stays flat in the size of the run, except for ``hf`` and ``dpo``, which
+    need their records together); a refusal removes that folder, so ``--out`` is left
+    as it was.
+    """
     splits = _check_options(run, opts)
     names = [n for n, _ in splits] or ["train"]
     out = opts.out or (run.path / "export" / opts.fmt)
     result = ExportResult(out=out, files={})
     with_failed = opts.include_failed or opts.fmt == "dpo"
-    failed = run.failed if with_failed else []
-    assignment = assign_splits([t.blueprint_id for t in run.trajectories],
-                               [t.blueprint_id for t in failed],
-                               splits or [("train", 1.0)], run.blueprint_map(), opts.seed)
-    good_parts = _by_split(run.trajectories, assignment, names)
-    bad_parts = _by_split(failed, assignment, names)
-
-    # build every record before touching the disk: a refusal writes nothing
-    records: dict[str, list[dict[str, Any]]] = {}
-    ids: dict[str, list[str]] = {}
-    failed_records: dict[str, list[dict[str, Any]]] = {}
-    distinct, distinct_failed = _Distinct(opts.fmt), _Distinct(opts.fmt)
-    if opts.fmt == "dpo":
-        for name in names:
-            records[name] = [r for r in dpo_records(run, good_parts[name], bad_parts[name],
-                                                    result) if distinct.keep(r)]
-            ids[name] = [r["rejected_id"] for r in records[name]]
-        if not any(records.values()):
-            raise UsageError(f"{run.path}: no blueprint has both an accepted and a failed "
-                             "trajectory that diverge; nothing to pair for --format dpo")
-    else:
-        builder = _Builder(run, opts.fmt, result, opts.skip_invalid)
-        for name in names:
-            kept = [(t, r) for t, r in ((t, builder.record(t, False)) for t in good_parts[name])
-                    if r is not None and distinct.keep(r)]
-            records[name] = [r for _, r in kept]
-            ids[name] = [t.id for t, _ in kept]
-            if opts.include_failed:
-                failed_records[name] = [r for r in (builder.record(t, True)
-                                                    for t in bad_parts[name])
-                                        if r is not None and distinct_failed.keep(r)]
-    result.duplicates, result.failed_duplicates = distinct.dropped, distinct_failed.dropped
-
+    # the task fields only where records carry them (Parquet / HF rows)
+    blueprints = run.blueprint_map(task=opts.fmt in ("parquet", "hf"))
+    good_ids = [r["blueprint_id"] for r in run.trajectories.rows()]
+    bad_ids = [r["blueprint_id"] for r in run.failed.rows()] if with_failed else []
+    assignment = assign_splits(good_ids, bad_ids, splits or [("train", 1.0)], blueprints,
+                               opts.seed)
+    del good_ids, bad_ids
+    ids: dict[str, list[str]] = {n: [] for n in names}
     tmp = _prepare_out(out)
     try:
-        _write_all(run, opts, tmp, names, records, failed_records, result, bool(splits))
+        if opts.fmt == "dpo":
+            _write_dpo(run, tmp, names, assignment, ids, result)
+        else:
+            _write_streamed(run, opts, tmp, names, assignment, ids, result, blueprints,
+                            bool(splits))
         marker = {"format": opts.fmt, "run": str(run.path.resolve()), "split": opts.split,
                   "seed": opts.seed, "license": opts.license,
                   "generator": f"apigen-mt {generator_version()}",
@@ -331,39 +357,54 @@ def export_run(run: RunData, opts: ExportOptions) -> ExportResult:
     return result
 
 
-def _write_all(run: RunData, opts: ExportOptions, tmp: Path, names: list[str],
-               records: dict[str, list[dict[str, Any]]],
-               failed_records: dict[str, list[dict[str, Any]]], result: ExportResult,
-               split: bool) -> None:
+def _write_streamed(run: RunData, opts: ExportOptions, tmp: Path, names: list[str],
+                    assignment: dict[str, str], ids: dict[str, list[str]],
+                    result: ExportResult, blueprints: dict[str, Any], split: bool) -> None:
     fmt = opts.fmt
-    if fmt in ("sharegpt", "openai", "dpo", "parquet"):
-        ext = "parquet" if fmt == "parquet" else "jsonl"
-        for name in names:
+    ext = {"parquet": "parquet", "hf": ""}.get(fmt, "jsonl")
+    builder = _Builder(run, fmt, result, opts.skip_invalid, blueprints)
+    passes = [("", run.trajectories, result.files, False)]
+    if opts.include_failed:
+        passes.append((".failed", run.failed, result.failed_files, True))
+    hf_parts: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for kind, source, target, failed in passes:
+        sinks = {n: _Sink(fmt, tmp / f"{n}{kind}.{ext}") for n in names}
+        distinct = _Distinct(fmt)  # one per pass, across every split
+        try:
+            for t in source:  # one record at a time
+                name = assignment.get(t.blueprint_id, names[0])
+                rec = builder.record(t, failed)
+                if rec is None or not distinct.keep(rec):
+                    continue
+                sinks[name].add(rec)
+                if not failed:
+                    ids[name].append(t.id)
+        finally:
+            for sink in sinks.values():
+                sink.close()
+        if failed:
+            result.failed_duplicates = distinct.dropped
+        else:
+            result.duplicates = distinct.dropped
+        for name, sink in sinks.items():
+            if fmt == "hf":
+                hf_parts.setdefault("failed" if failed else "", {})[name] = sink.rows
+                continue
             # an empty file helps no one (and `datasets` cannot read an empty Parquet file)
-            for kind, part, target in (("", records, result.files),
-                                       (".failed", failed_records, result.failed_files)):
-                if name not in part:
-                    continue
-                file = f"{name}{kind}.{ext}"
-                if not part[name]:
-                    result.empty.append(file)
-                    continue
-                if fmt == "parquet":
-                    import pyarrow.parquet as pq
-
-                    pq.write_table(_arrow_table(part[name]), tmp / file)
-                else:
-                    _write_jsonl(tmp / file, part[name])
-                target[name] = {"file": file, "records": len(part[name])}
-        if fmt == "sharegpt":
-            entries = {f"apigen_mt_{run.env_name}_{name}": {
-                "file_name": part_info["file"], "formatting": "sharegpt",
-                "columns": {"messages": "conversations", "system": "system", "tools": "tools"},
-                "tags": SHAREGPT_TAGS} for name, part_info in result.files.items()}
-            (tmp / "dataset_info.json").write_text(json.dumps(entries, indent=2) + "\n")
-    else:  # hf; `datasets` cannot load an empty split back, so those are left out too
-        for folder, part, target in (("", records, result.files),
-                                     ("failed", failed_records, result.failed_files)):
+            if not sink.count:
+                result.empty.append(sink.path.name)
+                sink.path.unlink(missing_ok=True)
+                continue
+            target[name] = {"file": sink.path.name, "records": sink.count}
+    if fmt == "sharegpt":
+        entries = {f"apigen_mt_{run.env_name}_{name}": {
+            "file_name": part_info["file"], "formatting": "sharegpt",
+            "columns": {"messages": "conversations", "system": "system", "tools": "tools"},
+            "tags": SHAREGPT_TAGS} for name, part_info in result.files.items()}
+        (tmp / "dataset_info.json").write_text(json.dumps(entries, indent=2) + "\n")
+    if fmt == "hf":  # `datasets` cannot load an empty split back, so those are left out too
+        for folder, part in hf_parts.items():
+            target = result.failed_files if folder else result.files
             kept = {n: rows for n, rows in part.items() if rows}
             result.empty += [f"{folder}/{n}".strip("/") for n, rows in part.items() if not rows]
             if not kept:
@@ -372,3 +413,28 @@ def _write_all(run: RunData, opts: ExportOptions, tmp: Path, names: list[str],
             for name, rows in kept.items():
                 where = "/".join(p for p in (folder, name if split else "") if p) or "."
                 target[name] = {"file": where, "records": len(rows)}
+
+
+def _write_dpo(run: RunData, tmp: Path, names: list[str], assignment: dict[str, str],
+               ids: dict[str, list[str]], result: ExportResult) -> None:
+    """Pairs need every trial of a blueprint together: built in memory, then written."""
+    good: dict[str, list[Trajectory]] = {n: [] for n in names}
+    bad: dict[str, list[Trajectory]] = {n: [] for n in names}
+    for source, parts in ((run.trajectories, good), (run.failed, bad)):
+        for t in source:
+            parts[assignment.get(t.blueprint_id, names[0])].append(t)
+    distinct = _Distinct("dpo")  # one across every split
+    records = {name: [r for r in dpo_records(run, good[name], bad[name], result)
+                      if distinct.keep(r)] for name in names}
+    result.duplicates = distinct.dropped
+    if not any(records.values()):
+        raise UsageError(f"{run.path}: no blueprint has both an accepted and a failed "
+                         "trajectory that diverge; nothing to pair for --format dpo")
+    for name in names:
+        ids[name] = [r["rejected_id"] for r in records[name]]
+        file = f"{name}.jsonl"
+        if not records[name]:
+            result.empty.append(file)
+            continue
+        _write_jsonl(tmp / file, records[name])
+        result.files[name] = {"file": file, "records": len(records[name])}

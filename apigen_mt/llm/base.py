@@ -7,6 +7,7 @@ tools are plain OpenAI chat-format dicts, so the same prompt reaches the offline
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -16,7 +17,9 @@ class Settings(BaseModel):
     """Sampling settings of one request.
 
     ``sample`` distinguishes otherwise identical requests (best-of-N candidates, trial
-    numbers) so each gets its own cache entry and, on ``sim``, its own draw.
+    numbers) so each gets its own cache entry and, on ``sim``, its own draw. ``n`` asks
+    for that many choices in one request (the prompt is paid once); a backend that
+    cannot do it returns fewer, and :func:`complete_n` asks for the rest one by one.
     """
 
     temperature: float | None = None
@@ -27,6 +30,7 @@ class Settings(BaseModel):
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
+    n: int = Field(1, ge=1)
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -62,17 +66,33 @@ class Usage(BaseModel):
         )
 
 
-class Completion(BaseModel):
-    """What one request returned."""
+class Choice(BaseModel):
+    """One of several choices of a request made with ``n`` > 1."""
 
     text: str | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
     finish_reason: str = "stop"
+
+
+class Completion(BaseModel):
+    """What one request returned: the first choice, and every choice when ``n`` > 1."""
+
+    text: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    finish_reason: str = "stop"
+    choices: list[Choice] = Field(default_factory=list)  # empty: one choice (the fields above)
     usage: Usage = Field(default_factory=Usage)
     cost: float = 0.0
     model: str = ""
     cached: bool = False  # served from the response cache (nothing paid)
     saved_cost: float = 0.0  # on a cache hit: what the original call cost (for accounting)
+
+    def all_choices(self) -> list[Choice]:
+        """Every choice, the first one included."""
+        if self.choices:
+            return list(self.choices)
+        return [Choice(text=self.text, tool_calls=self.tool_calls,
+                       finish_reason=self.finish_reason)]
 
     def message(self) -> dict[str, Any]:
         """The assistant message to append to a conversation."""
@@ -109,3 +129,27 @@ class ChatModel(Protocol):
     ) -> Completion:
         """Return the model's next assistant turn for ``messages``."""
         ...
+
+
+async def complete_n(model: ChatModel, messages: list[dict[str, Any]],
+                     tools: list[dict[str, Any]] | None, settings: Settings,
+                     n: int) -> tuple[list[Choice], list[Completion]]:
+    """``n`` choices for one prompt: one request with ``n``, topped up one by one.
+
+    Endpoints that support ``n`` answer in one request (the prompt's tokens paid once);
+    one that ignores it returns a single choice, and the missing ones are asked for as
+    separate requests whose ``sample`` is ``settings.sample + i`` (what the i-th choice
+    of the one request would have been). Returns the choices and every completion paid.
+    """
+    first = await model.complete(messages, tools, settings.model_copy(update={"n": n})
+                                 if n > 1 else settings)
+    choices = first.all_choices()[:n]
+    paid = [first]
+    if len(choices) < n:
+        more = await asyncio.gather(*(
+            model.complete(messages, tools,
+                           settings.model_copy(update={"n": 1, "sample": settings.sample + i}))
+            for i in range(len(choices), n)))
+        paid.extend(more)
+        choices.extend(c.all_choices()[0] for c in more)
+    return choices, paid

@@ -7,9 +7,15 @@ backoff and jitter, at most ``endpoint.max_retries`` times; then :class:`ModelEr
 Other 4xx (bad key, unknown model, bad request) fail at once with one clear line.
 
 Each endpoint has one :class:`EndpointRuntime` shared by every model on it: one pooled
-HTTP client, a semaphore for ``max_concurrency`` and leaky-bucket limiters for ``rpm``
-and (estimated) ``tpm``. A slot is held only while a request is on the wire, never
+HTTP client, an in-flight limit for ``max_concurrency`` and leaky-bucket limiters for
+``rpm`` and (estimated) ``tpm``. A slot is held only while a request is on the wire, never
 during a backoff sleep.
+
+Timeouts on a self-hosted endpoint are not retried blindly: the server is still computing
+the abandoned request, so each timeout halves the endpoint's in-flight limit
+(:mod:`apigen_mt.llm.throttle`) and is retried at most ``timeout_retries`` times (default
+once), after the usual backoff and under the lowered limit; the error then says what to
+change.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import email.utils
 import logging
 import os
 import random
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -31,12 +38,13 @@ from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
 )
 
 from apigen_mt.config import ConfigError, Endpoint
-from apigen_mt.llm.base import Completion, ModelError, Settings, ToolCall, Usage
+from apigen_mt.llm.base import Choice, Completion, ModelError, Settings, ToolCall, Usage
+from apigen_mt.llm.throttle import AdaptiveLimit
 from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
 from apigen_mt.redact import redact_url, register_secret, url_credentials
 
@@ -76,10 +84,11 @@ class EndpointRuntime:
         self.api_key = api_key
         self._loop: asyncio.AbstractEventLoop | None = None
         self.client: openai.AsyncOpenAI
-        self.semaphore: asyncio.Semaphore
+        self.semaphore: AdaptiveLimit
         self.rpm: AsyncLimiter | None = None
         self.tpm: AsyncLimiter | None = None
         self.retries: Counter[str] = Counter()  # transient failures retried, by kind
+        self.supports_n = endpoint.supports_n  # None until a request with n > 1 answers
         for secret in [api_key, *endpoint.extra_headers.values(),
                        *url_credentials(endpoint.base_url)]:
             register_secret(secret)  # so no error line or record can carry them
@@ -98,7 +107,7 @@ class EndpointRuntime:
                 timeout=httpx2.Timeout(ep.timeout_s, connect=min(10.0, ep.timeout_s)),
                 default_headers=ep.extra_headers or None, http_client=http,
             )
-            self.semaphore = asyncio.Semaphore(ep.max_concurrency)
+            self.semaphore = AdaptiveLimit(ep.max_concurrency, self.name)
             self.rpm = AsyncLimiter(ep.rpm, 60) if ep.rpm else None
             self.tpm = AsyncLimiter(ep.tpm, 60) if ep.tpm else None
             self._loop = loop
@@ -129,6 +138,25 @@ class OpenAIChatModel:
                        tools: list[dict[str, Any]] | None = None,
                        settings: Settings | None = None) -> Completion:
         settings = settings or Settings()
+        if settings.n > 1 and self.runtime.supports_n is False:
+            settings = settings.model_copy(update={"n": 1})  # complete_n asks for the rest
+        if settings.n > 1 and self.runtime.supports_n is None:
+            try:
+                out = await self._complete(messages, tools, settings)
+            except ModelError as exc:
+                if exc.kind != "bad_request":
+                    raise
+                log.info("%s: the endpoint refused n=%d; asking one choice per request",
+                         self.name, settings.n)
+                self.runtime.supports_n = False
+                return await self._complete(messages, tools,
+                                            settings.model_copy(update={"n": 1}))
+            self.runtime.supports_n = len(out.choices) > 1
+            return out
+        return await self._complete(messages, tools, settings)
+
+    async def _complete(self, messages: list[dict[str, Any]],
+                        tools: list[dict[str, Any]] | None, settings: Settings) -> Completion:
         kwargs = self._request(messages, tools, settings)
         body = orjson.dumps(kwargs)  # once, however many attempts
         ep = self.endpoint
@@ -143,14 +171,16 @@ class OpenAIChatModel:
         except _Transient as exc:
             failure = exc
         wait = _Wait(ep.retry_backoff_s, ep.retry_backoff_max_s)
-        if ep.max_retries > 0:
+        timeouts = _TimeoutBudget(ep)
+        attempts = 1
+        if ep.max_retries > 0 and timeouts.allows(failure):
             delay = wait.after(failure, 1)
             self._note_retry(failure, 1, delay)
             await asyncio.sleep(delay)
             retrying = AsyncRetrying(
                 stop=stop_after_attempt(ep.max_retries),
                 wait=wait.shifted(1),
-                retry=retry_if_exception_type(_Transient),
+                retry=retry_if_exception(timeouts.allows),
                 before_sleep=lambda state: self._note_retry(
                     state.outcome.exception() if state.outcome else None,
                     state.attempt_number + 1,
@@ -160,11 +190,20 @@ class OpenAIChatModel:
             try:
                 async for attempt in retrying:
                     with attempt:
+                        attempts += 1
                         return await self._attempt(body, tokens, schemas)
             except _Transient as exc:
                 failure = exc
+        if failure.kind == "timeout" and timeouts.exhausted:
+            raise ModelError(
+                f"{self.name}: timed out after {ep.timeout_s:g}s at {redact_url(ep.base_url)} "
+                f"({attempts} attempt(s); timeouts are retried at most {timeouts.cap} "
+                f"time(s) here, as a self-hosted server keeps computing an abandoned "
+                f"request: raise endpoints.{self.endpoint_name}.timeout_s or lower its "
+                f"max_concurrency)",
+                kind="timeout", retryable=True) from None
         raise ModelError(
-            f"{self.name}: gave up after {ep.max_retries + 1} attempt(s) at "
+            f"{self.name}: gave up after {attempts} attempt(s) at "
             f"{redact_url(ep.base_url)}: {failure}", kind=failure.kind, retryable=True) from None
 
     def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
@@ -188,6 +227,8 @@ class OpenAIChatModel:
             kw["seed"] = s.seed + s.sample
         if s.response_format is not None:
             kw["response_format"] = s.response_format
+        if s.n > 1:
+            kw["n"] = s.n
         if s.extra:
             kw.update(s.extra)  # provider-specific fields go into the body as they are
         return kw
@@ -199,7 +240,7 @@ class OpenAIChatModel:
             await rt.rpm.acquire()
         if rt.tpm is not None:
             await rt.tpm.acquire(min(tokens, rt.tpm.max_rate))
-        async with rt.semaphore:
+        async with rt.semaphore.slot():
             try:
                 # The body is already JSON: posting it as is skips the SDK's per-call
                 # TypedDict transform of messages and tools, which cost more CPU than
@@ -209,6 +250,8 @@ class OpenAIChatModel:
                                            content=request, options=_JSON_POST)
                 body = raw.content
             except openai.APITimeoutError:
+                if self.endpoint.is_self_hosted():
+                    rt.semaphore.timed_out(self.endpoint.timeout_s)
                 raise _Transient("timeout", f"timed out after {self.endpoint.timeout_s:g}s") \
                     from None
             except openai.APIConnectionError as exc:
@@ -216,6 +259,7 @@ class OpenAIChatModel:
                 raise _Transient("connection", f"connection failed: {_short(cause)}") from None
             except openai.APIStatusError as exc:
                 raise self._status_error(exc) from None
+        rt.semaphore.success()
         return self._parse(body, schemas)
 
     def _status_error(self, exc: openai.APIStatusError) -> Exception:
@@ -231,6 +275,9 @@ class OpenAIChatModel:
         if code in (401, 403):
             return ModelError(f"{where} rejected the API key (HTTP {code}): {detail}",
                               kind="auth")
+        if code in (400, 413) and _CONTEXT_ERROR.search(detail):
+            return ModelError(f"{where} refused a request longer than {self.model_id!r}'s "
+                              f"context window (HTTP {code}): {detail}", kind="context")
         if code == 404:
             return ModelError(f"model {self.model_id!r} not found at {where} (HTTP 404): "
                               f"{detail}", kind="not_found")
@@ -246,20 +293,11 @@ class OpenAIChatModel:
         choices = data.get("choices") if isinstance(data, dict) else None
         if not choices or not isinstance(choices[0], dict):
             raise _Transient("bad_response", "response has no choices")
-        choice = choices[0]
-        msg = choice.get("message") or {}
-        text = msg.get("content")
-        if isinstance(text, list):  # content parts
-            text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
-        calls: list[ToolCall] = []
-        for i, tc in enumerate(msg.get("tool_calls") or []):
-            fn = tc.get("function") or {}
-            args = fn.get("arguments")
-            raw = args if isinstance(args, str) else orjson.dumps(args or {}).decode()
-            calls.append(parse_tool_call(tc.get("id") or f"call_{i}", fn.get("name") or "",
-                                         raw, schemas))
-        if text is None and not calls:
+        parsed = [_parse_choice(c, schemas) for c in choices if isinstance(c, dict)]
+        if parsed[0].text is None and not parsed[0].tool_calls:
             raise _Transient("bad_response", "response message is empty")
+        parsed = [parsed[0], *(c for c in parsed[1:] if c.text is not None or c.tool_calls)]
+        first = parsed[0]
         u = data.get("usage") or {}
         details = u.get("prompt_tokens_details") or {}
         usage = Usage(prompt_tokens=u.get("prompt_tokens") or 0,
@@ -267,14 +305,57 @@ class OpenAIChatModel:
                       cached_tokens=details.get("cached_tokens") or 0)
         cost = self.endpoint.cost(usage.prompt_tokens, usage.completion_tokens,
                                   usage.cached_tokens)
-        finish = choice.get("finish_reason") or ("tool_calls" if calls else "stop")
-        return Completion(text=text, tool_calls=calls, finish_reason=finish, usage=usage,
-                          cost=cost, model=self.name)
+        return Completion(text=first.text, tool_calls=first.tool_calls,
+                          finish_reason=first.finish_reason,
+                          choices=parsed if len(parsed) > 1 else [], usage=usage, cost=cost,
+                          model=self.name)
 
     def _note_retry(self, exc: BaseException | None, attempt: int, wait: float) -> None:
         self.runtime.retries[getattr(exc, "kind", "error")] += 1
         log.info("%s: attempt %d failed (%s); retrying in %.2fs", self.name, attempt, exc,
                  wait)
+
+
+def _parse_choice(choice: dict[str, Any], schemas: dict[str, dict[str, Any]] | None) -> Choice:
+    msg = choice.get("message") or {}
+    text = msg.get("content")
+    if isinstance(text, list):  # content parts
+        text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
+    calls: list[ToolCall] = []
+    for i, tc in enumerate(msg.get("tool_calls") or []):
+        fn = tc.get("function") or {}
+        args = fn.get("arguments")
+        raw = args if isinstance(args, str) else orjson.dumps(args or {}).decode()
+        calls.append(parse_tool_call(tc.get("id") or f"call_{i}", fn.get("name") or "",
+                                     raw, schemas))
+    finish = choice.get("finish_reason") or ("tool_calls" if calls else "stop")
+    return Choice(text=text, tool_calls=calls, finish_reason=finish)
+
+
+_CONTEXT_ERROR = re.compile(r"context (length|window|size)|too many tokens|exceeds? the "
+                            r"(available )?context|prompt is too long|n_ctx", re.IGNORECASE)
+
+
+class _TimeoutBudget:
+    """Retries left for timeouts: few on a self-hosted endpoint (``timeout_retries``)."""
+
+    def __init__(self, ep: Endpoint):
+        self.cap = ep.timeout_retries if ep.timeout_retries is not None else (
+            min(1, ep.max_retries) if ep.is_self_hosted() else ep.max_retries)
+        self.seen = 0  # timeouts so far
+        self.max_retries = ep.max_retries
+        self.exhausted = False
+
+    def allows(self, exc: BaseException) -> bool:
+        """Whether a failure is worth another attempt (tenacity's retry predicate)."""
+        if not isinstance(exc, _Transient):
+            return False
+        if exc.kind == "timeout":
+            self.seen += 1
+            if self.seen > self.cap:
+                self.exhausted = self.cap < self.max_retries  # the cap, not the stop, ended it
+                return False
+        return True
 
 
 class _Wait:
@@ -360,6 +441,49 @@ _PROBE_TOOL = {"type": "function", "function": {
                    "required": ["a", "b"], "additionalProperties": False}}}
 
 
+async def _list_models(name: str, endpoint: Endpoint, runtime: EndpointRuntime
+                       ) -> tuple[list[str] | None, ProbeResult | None]:
+    """(the model ids /models lists — None if it has no such route —, or why it failed)."""
+    where = f"{name} ({redact_url(endpoint.base_url)})"
+    try:
+        page = await runtime.ensure().client.models.list()
+        return [m.id for m in page.data], None
+    except openai.APITimeoutError:
+        return None, ProbeResult(name, False, f"{where}: unreachable (timed out)")
+    except openai.APIConnectionError as exc:
+        return None, ProbeResult(name, False, f"{where}: unreachable "
+                                              f"({_short(exc.__cause__ or exc)})")
+    except openai.AuthenticationError:
+        env = endpoint.api_key_env or "no key configured"
+        return None, ProbeResult(name, False, f"{where}: API key rejected (HTTP 401; {env})")
+    except openai.APIStatusError as exc:
+        if exc.status_code in (401, 403):
+            return None, ProbeResult(name, False, f"{where}: API key rejected "
+                                                  f"(HTTP {exc.status_code})")
+        return None, None  # some servers have no /models; a request will still tell
+
+
+def _quick(endpoint: Endpoint, timeout_s: float) -> Endpoint:
+    return endpoint.model_copy(update={"max_retries": 0,
+                                       "timeout_s": min(endpoint.timeout_s, timeout_s)})
+
+
+async def probe_reachable(name: str, endpoint: Endpoint) -> ProbeResult | None:
+    """One quick look before a run: None when the endpoint answers, else the failure as
+    ``check`` words it. Only an unreachable endpoint fails here (a refused key or an
+    unknown model fails the first request at once, without retries)."""
+    try:
+        key = endpoint_api_key(name, endpoint)
+    except ConfigError:
+        return None  # the caller reports a missing key variable
+    runtime = EndpointRuntime(name, _quick(endpoint, 15.0), key)
+    try:
+        _, failure = await _list_models(name, endpoint, runtime)
+    finally:
+        await runtime.aclose()
+    return failure if failure is not None and "unreachable" in failure.message else None
+
+
 async def probe_endpoint(name: str, endpoint: Endpoint, model_ids: list[str]) -> list[ProbeResult]:
     """Reachable? key accepted? each model listed? a one-shot tool call works? latency."""
     results: list[ProbeResult] = []
@@ -368,27 +492,15 @@ async def probe_endpoint(name: str, endpoint: Endpoint, model_ids: list[str]) ->
         key = endpoint_api_key(name, endpoint)
     except ConfigError as exc:
         return [ProbeResult(name, False, f"{where}: {exc}")]
-    quick = endpoint.model_copy(update={"max_retries": 0, "timeout_s": min(endpoint.timeout_s,
-                                                                          30.0)})
+    # a model on a CPU may take minutes for its first answer: wait as long as a run would
+    quick = _quick(endpoint, endpoint.timeout_s if endpoint.is_self_hosted() else 30.0)
     runtime = EndpointRuntime(name, quick, key)
     try:
-        listed: list[str] | None = None
-        try:
-            page = await runtime.ensure().client.models.list()
-            listed = [m.id for m in page.data]
-        except openai.APITimeoutError:
-            return [ProbeResult(name, False, f"{where}: unreachable (timed out)")]
-        except openai.APIConnectionError as exc:
-            return [ProbeResult(name, False, f"{where}: unreachable "
-                                             f"({_short(exc.__cause__ or exc)})")]
-        except openai.AuthenticationError:
-            env = endpoint.api_key_env or "no key configured"
-            return [ProbeResult(name, False, f"{where}: API key rejected (HTTP 401; {env})")]
-        except openai.APIStatusError as exc:
-            if exc.status_code in (401, 403):
-                return [ProbeResult(name, False, f"{where}: API key rejected "
-                                                 f"(HTTP {exc.status_code})")]
-            listed = None  # some servers have no /models; the tool call below still tells
+        listed, failure = await _list_models(name, endpoint, runtime)
+        if failure is not None:
+            return [failure]
+        if endpoint.single_model:
+            listed = None  # it answers whatever the request names
         for model_id in model_ids:
             if listed is not None and model_id not in listed:
                 shown = ", ".join(listed[:8]) + (" …" if len(listed) > 8 else "")
@@ -396,6 +508,8 @@ async def probe_endpoint(name: str, endpoint: Endpoint, model_ids: list[str]) ->
                                                         f"(server lists: {shown or 'none'})"))
                 continue
             results.append(await _probe_tool_call(name, where, model_id, quick, runtime))
+            if results[-1].ok:
+                results.append(await _probe_n(name, where, model_id, quick, runtime))
     finally:
         await runtime.aclose()
     return results
@@ -408,14 +522,18 @@ async def _probe_tool_call(name: str, where: str, model_id: str, endpoint: Endpo
     messages = [{"role": "system", "content": "You are a calculator. Always use the tool."},
                 {"role": "user", "content": "What is 2 + 3? Call the add tool."}]
     started = time.perf_counter()
+    note = ""
     try:
         try:
             out = await model.complete(messages, [_PROBE_TOOL],
                                        Settings(tool_choice="required", temperature=0,
                                                 max_tokens=64))
         except ModelError as exc:
-            if exc.kind != "bad_request":
+            # Servers refuse tool_choice "required" in many ways: HTTP 400, 422, or a 500
+            # from an assertion (llama.cpp). Only a failure "auto" could not fix is final.
+            if exc.kind in ("auth", "not_found", "timeout", "connection"):
                 raise
+            note = " (tool_choice 'required' refused; 'auto' works)"
             out = await model.complete(messages, [_PROBE_TOOL],  # no "required" support
                                        Settings(tool_choice="auto", temperature=0,
                                                 max_tokens=64))
@@ -427,4 +545,23 @@ async def _probe_tool_call(name: str, where: str, model_id: str, endpoint: Endpo
         why = out.tool_calls[0].error.message if out.tool_calls and out.tool_calls[0].error \
             else f"answered with text: {_short(out.text or '', 60)!r}"
         return ProbeResult(name, False, f"{where}: {model_id}: no tool calling ({why})")
-    return ProbeResult(name, True, f"{where}: {model_id}: ok, tool call in {ms:.0f} ms")
+    return ProbeResult(name, True, f"{where}: {model_id}: ok, tool call in {ms:.0f} ms{note}")
+
+
+async def _probe_n(name: str, where: str, model_id: str, endpoint: Endpoint,
+                   runtime: EndpointRuntime) -> ProbeResult:
+    """Does the endpoint answer ``n`` choices in one request (best-of-N at one prompt)?"""
+    model = OpenAIChatModel(f"{name}:{model_id}", model_id, endpoint, endpoint_name=name,
+                            runtime=runtime)
+    runtime.supports_n = None
+    messages = [{"role": "user", "content": "Say hello in one word."}]
+    try:
+        out = await model.complete(messages, None, Settings(n=2, max_tokens=8, temperature=1.0))
+    except ModelError as exc:
+        return ProbeResult(name, False, f"{where}: {model_id}: n=2 probe failed: {exc}")
+    if len(out.choices) >= 2:
+        return ProbeResult(name, True, f"{where}: {model_id}: n=2 ok (best-of-N candidates "
+                                       "in one request)")
+    return ProbeResult(name, True, f"{where}: {model_id}: n is not supported (best-of-N "
+                                   "asks one request per candidate; set supports_n: false "
+                                   "to skip the first try)")

@@ -2,7 +2,8 @@
 
 ``sim:*`` is the built-in offline model; any other provider is the name of an endpoint
 in ``config.endpoints``. Every role's model is wrapped, outermost first, as
-:class:`RoleModel` defaults → usage accounting → response cache → backend.
+:class:`BoundModel` (role defaults, usage accounting) → fitting to the context window
+(when one is declared) → request log (when asked for) → response cache → backend.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class BoundModel:
                 if getattr(settings, k) is None and getattr(self.spec, k) is not None}
         if fill:
             settings = settings.model_copy(update=fill)
+        self.usage.check_budget()  # raises BudgetReached: stop before paying more
         started = time.perf_counter()
         try:
             out = await self.inner.complete(messages, tools, settings)
@@ -91,6 +93,7 @@ class RoleModels:
     usage: UsageTracker
     cache: ResponseCache | None = None
     runtimes: dict[str, Any] = field(default_factory=dict)
+    request_log: Any = None  # a RequestLog when the config asks for one
 
     def by_role(self) -> dict[str, ChatModel]:
         """Role label → model (reviewers as ``reviewers.0`` …)."""
@@ -106,6 +109,8 @@ class RoleModels:
             await rt.aclose()
         if self.cache is not None:
             self.cache.close()
+        if self.request_log is not None:
+            self.request_log.close()
 
 
 def open_cache(config: RunConfig, run_dir: str | Path | None) -> ResponseCache | None:
@@ -141,13 +146,32 @@ def build_role_models(config: RunConfig, run_dir: str | Path | None = None,
         for ref, backend in backends.items()
     }
 
+    request_log = None
+    if config.request_log and run_dir is not None:
+        from apigen_mt.llm.requestlog import REQUEST_LOG, RequestLog, key_values
+
+        request_log = RequestLog(Path(run_dir) / REQUEST_LOG, key_values(config))
+    counters: dict[str, Any] = {}
+
     def bind(role: str, spec: RoleSpec) -> ChatModel:
-        return BoundModel(cached[spec.model], role, spec, usage)
+        model: ChatModel = cached[spec.model]
+        if request_log is not None:
+            from apigen_mt.llm.requestlog import LoggedModel
+
+            model = LoggedModel(model, role, request_log)
+        window = context_window(spec.model, config)
+        if window is not None:
+            from apigen_mt.llm.budget import FittedModel
+
+            if spec.model not in counters:
+                counters[spec.model] = token_counter(spec.model, config)
+            model = FittedModel(model, role, window, counters[spec.model], request_log)
+        return BoundModel(model, role, spec, usage)
 
     r = config.roles
     return RoleModels(
         drafter=bind("drafter", r.drafter),
-        reviewers=[bind("reviewers", spec) for spec in r.reviewers],
+        reviewers=_bind_reviewers(bind, r.reviewers),
         feedback=bind("feedback", r.feedback),
         human=bind("human", r.human),
         critic=bind("critic", r.critic),
@@ -155,4 +179,36 @@ def build_role_models(config: RunConfig, run_dir: str | Path | None = None,
         usage=usage,
         cache=cache,
         runtimes=runtimes,
+        request_log=request_log,
     )
+
+
+def _bind_reviewers(bind: Any, specs: list[RoleSpec]) -> list[ChatModel]:
+    """One bound model per distinct reviewer spec: identical members share it, so the
+    committee can ask for all their reviews in one request (``n``)."""
+    seen: dict[str, ChatModel] = {}
+    return [seen.setdefault(spec.model_dump_json(), bind("reviewers", spec)) for spec in specs]
+
+
+def context_window(ref: str, config: RunConfig) -> int | None:
+    """The context window declared for ``provider:model`` (None: requests are not fitted)."""
+    provider, _, model_id = ref.partition(":")
+    if provider == "sim":
+        return config.sim.context_window
+    endpoint = config.endpoints.get(provider)
+    return endpoint.window_for(model_id) if endpoint is not None else None
+
+
+def token_counter(ref: str, config: RunConfig) -> Any:
+    """How ``provider:model``'s prompt tokens are counted (its tokenizer, or an estimate)."""
+    from apigen_mt.llm.tokens import make_counter
+
+    provider, _, model_id = ref.partition(":")
+    endpoint = config.endpoints.get(provider)
+    if endpoint is None:  # sim
+        return make_counter("estimate", None, model_id)
+    import os
+
+    key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
+    return make_counter(endpoint.tokenizer, endpoint.base_url, model_id, key,
+                        endpoint.html_escaped_prompts)

@@ -38,6 +38,7 @@ import orjson
 from apigen_mt.llm.base import ChatModel, Completion, Settings
 
 FAULTS = ("429", "500", "timeout", "disconnect", "bad-json", "bad-args", "empty")
+MAX_N = 128  # choices per request (`n`) the server answers; more is answered with one
 log = logging.getLogger("apigen_mt.serve")
 
 
@@ -55,6 +56,7 @@ class ServeOptions:
     hang_s: float = 3600.0  # how long a `timeout` fault waits for the client to give up
     api_key: str | None = None  # if set, require "Authorization: Bearer <key>"
     seed: int = 0  # for the random fault draws
+    refuse_n: bool = False  # answer HTTP 400 to n > 1, as servers without `n` do
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.faults if f not in FAULTS]
@@ -152,6 +154,9 @@ class ChatServer:
             return await _error(send, 404, f"The model `{model}` does not exist "
                                            f"(this server serves `{self.model_name}`).",
                                 "model_not_found")
+        if self.opts.refuse_n and _choices_wanted(req.get("n")) > 1:
+            return await _error(send, 400, "n > 1 is not supported by this server",
+                                "invalid_request")
         fault = self._fault(number)
         if fault:
             self.stats.faults[fault] += 1
@@ -212,35 +217,48 @@ def _settings(req: dict[str, Any]) -> Settings:
         seed=req.get("seed"), tool_choice=req.get("tool_choice"),
         parallel_tool_calls=req.get("parallel_tool_calls"),
         response_format=req.get("response_format"),
+        n=_choices_wanted(req.get("n")),
     )
+
+
+def _choices_wanted(value: Any) -> int:
+    return value if isinstance(value, int) and 1 <= value <= MAX_N else 1
 
 
 def completion_json(out: Completion, model: str, *, corrupt: bool = False,
                     tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A standard ``chat.completion`` body for a :class:`Completion`."""
-    calls = [{"id": c.id, "type": "function",
-              "function": {"name": c.name, "arguments": c.raw_arguments}} for c in out.tool_calls]
-    finish = out.finish_reason
+    choices = [_choice_json(i, c.text, c.tool_calls, c.finish_reason)
+               for i, c in enumerate(out.all_choices())]
+    calls = choices[0]["message"].get("tool_calls", [])
     if corrupt:  # arguments cut mid-string: not valid JSON
         if not calls:
             name = (tools or [{}])[0].get("function", {}).get("name", "unknown")
             calls = [{"id": "call_" + uuid.uuid4().hex[:24], "type": "function",
                       "function": {"name": name, "arguments": "{}"}}]
-            finish = "tool_calls"
+            choices[0]["message"]["tool_calls"] = calls
+            choices[0]["finish_reason"] = "tool_calls"
         args = calls[0]["function"]["arguments"]
         calls[0]["function"]["arguments"] = (args[: max(2, len(args) // 2)] + '"').replace(
             "}", "")
-    message: dict[str, Any] = {"role": "assistant", "content": out.text}
-    if calls:
-        message["tool_calls"] = calls
     u = out.usage
     return {
         "id": _id(), "object": "chat.completion", "created": int(time.time()), "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        "choices": choices,
         "usage": {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
                   "total_tokens": u.prompt_tokens + u.completion_tokens,
                   "prompt_tokens_details": {"cached_tokens": u.cached_tokens}},
     }
+
+
+def _choice_json(index: int, text: str | None, tool_calls: list[Any],
+                 finish: str) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if tool_calls:
+        message["tool_calls"] = [{"id": c.id, "type": "function",
+                                  "function": {"name": c.name, "arguments": c.raw_arguments}}
+                                 for c in tool_calls]
+    return {"index": index, "message": message, "finish_reason": finish, "logprobs": None}
 
 
 def _id() -> str:

@@ -111,6 +111,11 @@ def register_sim_role(name: str, handler: SimHandler) -> None:
     _HANDLERS[name] = handler
 
 
+def sim_handler(name: str) -> SimHandler:
+    """The handler registered for role ``name`` (the default one if there is none)."""
+    return _HANDLERS.get(name) or _HANDLERS["default"]
+
+
 def sim_roles() -> list[str]:
     """Names with a registered handler."""
     return sorted(_HANDLERS)
@@ -159,10 +164,27 @@ class SimModel:
 
     def respond(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
                 settings: Settings | None = None) -> Completion:
-        """The synchronous core of :meth:`complete` (no simulated latency)."""
+        """The synchronous core of :meth:`complete` (no simulated latency).
+
+        With ``settings.n`` > 1 the i-th choice is the answer to the same request with
+        ``sample + i``, and the prompt is counted once, as an endpoint bills it.
+        """
         settings = settings or Settings()
         prompt = orjson.dumps([messages, tools], option=orjson.OPT_SORT_KEYS)
         digest = hashlib.sha256(prompt).hexdigest()
+        if settings.n > 1:
+            outs = [self._one(messages, tools, settings.model_copy(
+                update={"n": 1, "sample": settings.sample + i}), digest, len(prompt))
+                for i in range(settings.n)]
+            first = outs[0]
+            usage = Usage(prompt_tokens=first.usage.prompt_tokens,
+                          completion_tokens=sum(o.usage.completion_tokens for o in outs))
+            return first.model_copy(update={
+                "usage": usage, "choices": [c for o in outs for c in o.all_choices()]})
+        return self._one(messages, tools, settings, digest, len(prompt))
+
+    def _one(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+             settings: Settings, digest: str, prompt_chars: int) -> Completion:
         material = f"{self.settings.seed}|{digest}|{settings.seed}|{settings.sample}"
         seed = int.from_bytes(hashlib.sha256(material.encode()).digest()[:8], "big")
         role = role_of(messages, tools)
@@ -170,7 +192,7 @@ class SimModel:
                          rng=random.Random(seed), sim=self.settings, perfect=self.perfect)
         handler = _HANDLERS.get(role) or _HANDLERS["default"]
         reply = handler(req)
-        return build_completion(self.name, reply, tools, material, len(prompt))
+        return build_completion(self.name, reply, tools, material, prompt_chars)
 
 
 def build_completion(model: str, reply: SimReply, tools: list[dict[str, Any]] | None,

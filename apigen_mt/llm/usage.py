@@ -7,6 +7,7 @@ and safe when a model is also driven from another thread (``serve_in_thread``).
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -47,14 +48,60 @@ class UsageSnapshot(BaseModel):
     by_model: dict[str, UsageStats] = Field(default_factory=dict)
 
 
-class UsageTracker:
-    """Accumulates :class:`UsageStats`; one per run, shared by every role's model."""
+class BudgetReached(Exception):
+    """The run's ``--max-cost`` or ``--max-calls`` is spent: no new request is made."""
 
-    def __init__(self) -> None:
+
+class Budget(BaseModel):
+    """Limits on a run's total spend, across all its invocations (None: no limit)."""
+
+    max_cost: float | None = None  # USD
+    max_calls: int | None = None  # paid requests (response-cache hits are free)
+
+    def reached(self, spent: UsageStats) -> str | None:
+        """Why the budget is spent (None while it is not)."""
+        if self.max_cost is not None and spent.cost >= self.max_cost:
+            return f"${spent.cost:.4f} spent of --max-cost {self.max_cost:g}"
+        paid = spent.calls - spent.cache_hits
+        if self.max_calls is not None and paid >= self.max_calls:
+            return f"{paid} model calls made of --max-calls {self.max_calls}"
+        return None
+
+
+class UsageTracker:
+    """Accumulates :class:`UsageStats`; one per run, shared by every role's model.
+
+    With a journal (:class:`~apigen_mt.llm.usage_log.UsageJournal`) every count is also
+    written to the run directory at once, tagged with ``phase``. ``prior`` is what the
+    run spent before this invocation; a :class:`Budget` is checked against prior + now.
+    """
+
+    def __init__(self, journal: Any = None, phase: str = "", prior: UsageStats | None = None,
+                 budget: Budget | None = None) -> None:
         self._lock = threading.Lock()
         self._total = UsageStats()
         self._roles: dict[str, UsageStats] = {}
         self._models: dict[str, UsageStats] = {}
+        self.journal = journal
+        self.phase = phase
+        self.prior = prior or UsageStats()
+        self.budget = budget
+
+    def spent(self) -> UsageStats:
+        """The run's spend so far: earlier invocations plus this one."""
+        with self._lock:
+            t = self._total
+            return UsageStats(**{k: getattr(self.prior, k) + getattr(t, k)
+                                 for k in UsageStats.model_fields})
+
+    def budget_reached(self) -> str | None:
+        """Why the budget is spent, or None (always None without a budget)."""
+        return self.budget.reached(self.spent()) if self.budget is not None else None
+
+    def check_budget(self) -> None:
+        """Raise :class:`BudgetReached` when no new request may be made."""
+        if self.budget is not None and (why := self.budget_reached()):
+            raise BudgetReached(why)
 
     def _buckets(self, role: str, model: str) -> tuple[UsageStats, ...]:
         r = self._roles.get(role)
@@ -71,12 +118,18 @@ class UsageTracker:
         with self._lock:
             for bucket in self._buckets(role, model):
                 bucket.add(completion, seconds, saved_cost)
+            if self.journal is not None:
+                delta = UsageStats()
+                delta.add(completion, seconds, saved_cost)
+                self.journal.write(self.phase, role, model, delta)
 
     def record_error(self, role: str, model: str) -> None:
         """Count one request that failed for good."""
         with self._lock:
             for bucket in self._buckets(role, model):
                 bucket.errors += 1
+            if self.journal is not None:
+                self.journal.write(self.phase, role, model, UsageStats(errors=1))
 
     def snapshot(self) -> UsageSnapshot:
         """A consistent copy of every counter."""

@@ -10,10 +10,18 @@ from dataclasses import dataclass
 
 from apigen_mt.env.environment import Environment
 from apigen_mt.llm.base import Settings, ToolCall
-from apigen_mt.records import Blueprint, EndReason, Trajectory, content_id
+from apigen_mt.records import (
+    Blueprint,
+    EndReason,
+    HumanChoice,
+    RoleUsage,
+    Trajectory,
+    content_id,
+)
 from apigen_mt.rollout.agent import Agent
 from apigen_mt.rollout.human import SimulatedHuman
 from apigen_mt.rollout.judge import Target, judge
+from apigen_mt.rollout.meter import MeteredModel, usage_record
 from apigen_mt.rollout.settings import STOP, UNREADABLE, RolloutSettings
 
 MAX_EMPTY_TURNS = 3
@@ -47,12 +55,17 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
     """Play one trial of a blueprint and judge it."""
     world = env.fresh()
     sample = trial
-    agent = Agent(roles.agent, world.policy, world.tool_schemas(),
-                  Settings(seed=seed, sample=sample), settings.one_tool_call_per_turn)
-    human = SimulatedHuman(roles.human, roles.critic, bp.instruction, settings.best_of_n,
-                           Settings(seed=seed, sample=sample))
+    meters = {role: RoleUsage() for role in ("human", "critic", "agent")}
+    agent = Agent(MeteredModel(roles.agent, meters["agent"]), world.policy,
+                  world.tool_schemas(), Settings(seed=seed, sample=sample),
+                  settings.one_tool_call_per_turn)
+    human = SimulatedHuman(MeteredModel(roles.human, meters["human"]),
+                           MeteredModel(roles.critic, meters["critic"]), bp.instruction,
+                           settings.best_of_n, Settings(seed=seed, sample=sample),
+                           critic_mode=settings.critic, parse_retries=settings.parse_retries)
     convo = [agent.system(), {"role": "assistant", "content": settings.greeting}]
     scores: list[list[float]] = []
+    choices: list[HumanChoice] = []
     invalid = 0
     end: EndReason | None = None
 
@@ -62,6 +75,10 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
         said = await human.reply(convo, turn)
         convo.append({"role": "user", "content": said.text})
         scores.append(said.scores)
+        if len(said.candidates) > 1:
+            choices.append(HumanChoice(turn=turn, candidates=said.candidates,
+                                       scores=said.scores, reasons=said.reasons,
+                                       chosen=said.chosen, critic_error=said.critic_error))
         if UNREADABLE in said.text:  # the customer cannot play its part: say why, stop
             unreadable.append(said.text.split(UNREADABLE, 1)[1].strip() or "no reason given")
             return True
@@ -118,6 +135,6 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
             "reasons": [*verdict.reasons, f"the agent made {invalid} invalid tool call(s)"]})
     traj = Trajectory(blueprint_id=bp.id, env=bp.env, trial=trial, messages=convo,
                       verdict=verdict, end_reason=end, final_hash=world.hash(),
-                      target_hash=target.hash, human_scores=scores,
-                      invalid_tool_calls=invalid, seed=seed)
+                      target_hash=target.hash, human_scores=scores, human_choices=choices,
+                      invalid_tool_calls=invalid, usage=usage_record(meters), seed=seed)
     return traj.model_copy(update={"id": content_id("traj", traj.content_key())})

@@ -47,6 +47,8 @@ class RolloutSettings(BaseModel):
 
     trials: int = Field(3, ge=1, le=1_000)
     best_of_n: int = Field(4, ge=1, le=64)
+    # batched: one critic request scores all N candidates; each: one per candidate (paper)
+    critic: Literal["batched", "each"] = "batched"
     max_turns: int = Field(30, ge=1, le=1_000)
     greeting: str = TAU_GREETING
     one_tool_call_per_turn: bool = True

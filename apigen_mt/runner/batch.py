@@ -129,7 +129,13 @@ class CircuitBreaker:
         self.last_error: str | None = None
 
     def record(self, ok: bool, error: BaseException | None = None) -> bool:
-        """Record one outcome; True while the run should go on."""
+        """Record one outcome; True while the run should go on.
+
+        A request too long for the model's context window (kind ``context``) is that
+        item's problem, not the endpoint's: it neither breaks nor extends a streak.
+        """
+        if not ok and getattr(error, "kind", None) == "context":
+            return True
         if ok:
             self.streak = 0
             return True

@@ -22,12 +22,13 @@ from apigen_mt.llm.registry import RoleModels, build_role_models
 def load_builtin_sim_roles() -> None:
     """Register how `sim` plays each pipeline role (imports have that side effect)."""
     import apigen_mt.blueprint.sim_roles
+    import apigen_mt.rollout.sim_critic
     import apigen_mt.rollout.sim_roles  # noqa: F401
 
 
 @dataclass
 class EnvRef:
-    """How to load the run's environment again (also handed to `sim`)."""
+    """How to load the run's environment again (manifests and workers; never a prompt)."""
 
     spec: str
     data_dir: str | None = None
@@ -48,7 +49,7 @@ class EnvRef:
         return replace(self, tau_compat=bool(env.state.options.get(TAU_COMPAT, False)))
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON form for manifests and prompts."""
+        """JSON form for manifests (never a prompt)."""
         return {"spec": self.spec, "data_dir": self.data_dir, "seed": self.seed,
                 "tau_compat": self.tau_compat}
 
@@ -88,7 +89,7 @@ def build_phase1(config: RunConfig, env_ref: EnvRef, run_dir: Path | None,
     settings = blueprint_settings(config)
     env = env_ref.load()
     models = models or build_role_models(config, run_dir)
-    sampler = ContextSampler(env, settings, config.seed, env_ref=env_ref.as_dict())
+    sampler = ContextSampler(env, settings, config.seed)
     if settings.drafter == "walk":
         drafter = WalkDrafter(env, config.seed)
     else:

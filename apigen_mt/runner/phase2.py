@@ -13,12 +13,14 @@ towards ``--n``, so extra trials only ever add conversations that are new.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from apigen_mt.env.environment import Environment
 from apigen_mt.errors import RunFailure
 from apigen_mt.llm.base import ModelError
+from apigen_mt.llm.usage import BudgetReached
 from apigen_mt.records import Blueprint, Trajectory, conversation_id
 from apigen_mt.redact import redact_text
 from apigen_mt.rollout.episode import Roles, play_episode
@@ -32,6 +34,15 @@ ACCEPTED = "trajectories.jsonl"
 FAILED = "trajectories.failed.jsonl"
 LEDGER = "episodes.jsonl"  # committed episodes kept nowhere else: duplicate successes
 ERRORS = "episodes.errors.jsonl"
+
+
+def enough_in_flight(accepted: int, in_flight: int, n: int, passed: int, judged: int) -> bool:
+    """Would the items in flight reach ``n`` at the pass rate seen so far? Then no more
+    are started: near the end of a phase this saves the items that the stop at ``n``
+    would cancel unfinished (their calls paid for nothing). What is committed does not
+    change (items still start and commit in key order), only how many run at once."""
+    rate = max(passed / judged, 0.25) if judged >= 8 else 1.0
+    return accepted + in_flight * rate >= n
 
 
 RULE_LABELS = {"identification": "not_identified", "consent": "no_consent",
@@ -68,6 +79,7 @@ class Phase2Outcome:
     errored: int = 0
     scheduled: int = 0  # episodes started: each ends added, failed, duplicate, errored …
     cancelled: int = 0  # … or cancelled: not committed when the batch stopped (redone)
+    budget: str | None = None  # why the run stopped at its budget (None: it did not)
     reasons: Counter = field(default_factory=Counter)
     exhausted: bool = False
 
@@ -77,6 +89,7 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                      concurrency: int, progress: Progress | None = None,
                      executor: Executor | None = None,
                      breaker_after: int = 8, spec: Any = None,
+                     budget: Callable[[], str | None] | None = None,
                      models: dict[str, Any] | None = None) -> Phase2Outcome:
     """Play episodes until ``n`` trajectories are accepted or trials run out.
 
@@ -114,6 +127,13 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                                   key // count, seed)
 
     def ready(key: int) -> bool:
+        if budget is not None and (why := budget()):  # workers in other processes
+            outcome.budget = why
+            return False
+        if in_flight and enough_in_flight(outcome.accepted_total, len(in_flight), n,
+                                          outcome.added, outcome.added + outcome.failed
+                                          + outcome.duplicates):
+            return False
         in_flight.add(key)
         outcome.scheduled += 1
         return True
@@ -121,6 +141,9 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
     def commit(key: int, result: Trajectory | Failed) -> bool:
         in_flight.discard(key)
         bp = blueprints[key % count]
+        if isinstance(result, Failed) and isinstance(result.error, BudgetReached):
+            outcome.budget = str(result.error)  # not committed: redone by a rerun
+            return False
         if isinstance(result, Failed):
             if not isinstance(result.error, ModelError):
                 raise result.error
@@ -175,5 +198,5 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
         raise RunFailure(f"stopped after {breaker.streak} episodes in a row hit model errors "
                          f"({breaker.last_error}); {outcome.accepted_total} trajectories are "
                          "saved, rerun the same command to resume")
-    outcome.exhausted = outcome.accepted_total < n
+    outcome.exhausted = outcome.accepted_total < n and outcome.budget is None
     return outcome

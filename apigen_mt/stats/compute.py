@@ -8,7 +8,9 @@ be tested with hand-made rows.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,6 +154,8 @@ class Cost:
     per_trajectory_cost: float | None
     per_trajectory_tokens: float | None
     per_blueprint_cost: float | None
+    # (phase, role) → calls, cache hits, prompt / cached / completion tokens, cost
+    by_role: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -203,24 +207,33 @@ def funnel_steps(blueprints: list[dict[str, Any]], rejected: list[dict[str, Any]
                  failed: list[dict[str, Any]], ledger: list[dict[str, Any]],
                  episode_errors: int) -> tuple[list[FunnelStep], Funnel]:
     """The bars from sampled contexts to accepted trajectories, and the phase-1 tally."""
-    f = Funnel.from_records(blueprints, rejected)
     duplicates = sum(1 for r in ledger if r.get("outcome") == "duplicate")
+    return funnel_counts(Funnel.from_records(blueprints, rejected), len(blueprints),
+                         len(rejected), blueprint_errors, len(accepted), len(failed),
+                         duplicates, episode_errors,
+                         len({conversation_id(r.get("messages") or []) for r in accepted}))
+
+
+def funnel_counts(f: Funnel, blueprints: int, rejected: int, blueprint_errors: int,
+                  accepted: int, failed: int, duplicates: int,
+                  episode_errors: int, distinct: int | None = None,
+                  ) -> tuple[list[FunnelStep], Funnel]:
+    """:func:`funnel_steps` from counts and an already tallied :class:`Funnel`;
+    ``distinct`` is how many distinct conversations the accepted ones hold (None: all)."""
     steps = [
-        FunnelStep("contexts sampled", len(blueprints) + len(rejected) + blueprint_errors,
-                   "blueprint"),
+        FunnelStep("contexts sampled", blueprints + rejected + blueprint_errors, "blueprint"),
         FunnelStep("drafts written", f.reached["drafter"], "blueprint"),
     ]
     steps += [FunnelStep(f"passed {stage}", f.passed[stage], "blueprint")
               for stage in STAGES[1:]]
     steps += [
-        FunnelStep("blueprints accepted", len(blueprints), "blueprint"),
-        FunnelStep("episodes played", len(accepted) + len(failed) + duplicates + episode_errors,
+        FunnelStep("blueprints accepted", blueprints, "blueprint"),
+        FunnelStep("episodes played", accepted + failed + duplicates + episode_errors,
                    "rollout"),
-        FunnelStep("episodes passed the judge", len(accepted) + duplicates, "rollout"),
-        FunnelStep("trajectories accepted", len(accepted), "rollout"),
+        FunnelStep("episodes passed the judge", accepted + duplicates, "rollout"),
+        FunnelStep("trajectories accepted", accepted, "rollout"),
         # equal to the above unless the run file predates refusing repeats
-        FunnelStep("distinct conversations",
-                   len({conversation_id(r.get("messages") or []) for r in accepted}),
+        FunnelStep("distinct conversations", accepted if distinct is None else distinct,
                    "rollout"),
     ]
     return steps, f
@@ -240,22 +253,26 @@ def _rejected_slots(rejected: list[dict[str, Any]]) -> list[tuple[str, int, str]
                    for stage, c in by_stage.items()), key=lambda x: -x[1])
 
 
-def _phase2_reasons(failed: list[dict[str, Any]], ledger: list[dict[str, Any]],
-                    episode_errors: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
+def _phase2_reasons(failed: Iterable[dict[str, Any]], duplicates: int,
+                    episode_errors: list[dict[str, Any]]) -> tuple[list[tuple[str, int, str]],
+                                                                    int]:
+    """Failure reasons with their top detail, and how many failures there were."""
     by_reason: dict[str, Counter] = {}
+    count = 0
     for row in failed:
+        count += 1
         t = Trajectory.model_validate(row)
         detail = _detail(t.verdict.reasons[0]) if t.verdict.reasons else t.end_reason
         by_reason.setdefault(failure_reason(t), Counter())[detail] += 1
-    dups = sum(1 for r in ledger if r.get("outcome") == "duplicate")
     out = sorted(((reason, sum(c.values()), c.most_common(1)[0][0])
                   for reason, c in by_reason.items()), key=lambda x: -x[1])
-    if dups:
-        out.append(("duplicate success (not kept twice)", dups, "same conversation content"))
+    if duplicates:
+        out.append(("duplicate success (not kept twice)", duplicates,
+                    "same conversation content"))
     if episode_errors:
         top = Counter(_detail(str(e.get("error", ""))) for e in episode_errors).most_common(1)
         out.append(("model error", len(episode_errors), top[0][0]))
-    return out
+    return out, count
 
 
 def tool_usage(accepted: list[dict[str, Any]], blueprints: list[dict[str, Any]],
@@ -264,11 +281,20 @@ def tool_usage(accepted: list[dict[str, Any]], blueprints: list[dict[str, Any]],
     calls: Counter = Counter()
     trajs: Counter = Counter()
     for row in accepted:
-        names = [(c.get("function") or {}).get("name", "")
-                 for m in row.get("messages", []) for c in m.get("tool_calls") or []]
-        calls.update(names)
-        trajs.update(set(names))
+        _count_calls(row, calls, trajs)
     in_bp: Counter = Counter(a["name"] for b in blueprints for a in b.get("actions", []))
+    return _tool_rows(calls, trajs, in_bp, tool_kinds)
+
+
+def _count_calls(row: dict[str, Any], calls: Counter, trajs: Counter) -> None:
+    names = [(c.get("function") or {}).get("name", "")
+             for m in row.get("messages", []) for c in m.get("tool_calls") or []]
+    calls.update(names)
+    trajs.update(set(names))
+
+
+def _tool_rows(calls: Counter, trajs: Counter, in_bp: Counter,
+               tool_kinds: dict[str, str]) -> list[ToolUse]:
     names = list(tool_kinds) + sorted(set(calls) - set(tool_kinds))
     out = [ToolUse(name=n, kind=tool_kinds.get(n, "?"), calls=calls[n], trajectories=trajs[n],
                    in_blueprints=in_bp[n], declared=n in tool_kinds) for n in names]
@@ -277,10 +303,16 @@ def tool_usage(accepted: list[dict[str, Any]], blueprints: list[dict[str, Any]],
 
 def diversity(blueprints: list[dict[str, Any]], threshold: float = 0.8) -> Diversity:
     """Action-pattern variety, distinct-1/2 and the near-duplicate rate of instructions."""
-    patterns = Counter(" → ".join(a["name"] for a in b.get("actions", [])) for b in blueprints)
-    texts = [b.get("instruction", "") for b in blueprints]
+    return _diversity([(" → ".join(a["name"] for a in b.get("actions", [])),
+                        b.get("instruction", "")) for b in blueprints], threshold)
+
+
+def _diversity(items: list[tuple[str, str]], threshold: float) -> Diversity:
+    """The same from (action pattern, instruction) pairs."""
+    patterns = Counter(p for p, _ in items)
+    texts = [t for _, t in items]
     dups = near_duplicates(texts, threshold)
-    return Diversity(blueprints=len(blueprints), patterns=len(patterns),
+    return Diversity(blueprints=len(items), patterns=len(patterns),
                      top_patterns=patterns.most_common(8), distinct_1=distinct_n(texts, 1),
                      distinct_2=distinct_n(texts, 2), near_dup_rate=dups.rate,
                      near_dup_pairs=len(dups.pairs), near_dup_threshold=threshold,
@@ -296,53 +328,102 @@ def cost(usage: dict[str, dict[str, Any]], trajectories: int, blueprints: int) -
     total_tokens = int(sum(p["prompt_tokens"] + p["completion_tokens"]
                            for p in by_phase.values()))
     bp_cost = by_phase.get("blueprint", {}).get("cost", 0.0)
+    by_role = {(phase, role): {k: float(r.get(k, 0) or 0) for k in
+                               ("calls", "cache_hits", "prompt_tokens", "cached_tokens",
+                                "completion_tokens", "cost")}
+               for phase, u in usage.items() for role, r in (u.get("roles") or {}).items()}
     return Cost(by_phase=by_phase, total_cost=total_cost, total_tokens=total_tokens,
                 per_trajectory_cost=total_cost / trajectories if trajectories else None,
                 per_trajectory_tokens=total_tokens / trajectories if trajectories else None,
-                per_blueprint_cost=bp_cost / blueprints if blueprints else None)
+                per_blueprint_cost=bp_cost / blueprints if blueprints else None,
+                by_role=by_role)
 
 
-def compute(env: str, blueprints: list[dict[str, Any]], rejected: list[dict[str, Any]],
-            accepted: list[dict[str, Any]], failed: list[dict[str, Any]],
-            ledger: list[dict[str, Any]] | None = None,
+def compute(env: str, blueprints: Iterable[dict[str, Any]], rejected: Iterable[dict[str, Any]],
+            accepted: Iterable[dict[str, Any]], failed: Iterable[dict[str, Any]],
+            ledger: Iterable[dict[str, Any]] | None = None,
             blueprint_errors: list[dict[str, Any]] | None = None,
             episode_errors: list[dict[str, Any]] | None = None,
             tool_kinds: dict[str, str] | None = None,
             usage: dict[str, dict[str, Any]] | None = None,
             near_dup_threshold: float = 0.8) -> RunStats:
-    """All statistics of a run from its rows."""
-    ledger = ledger or []
+    """All statistics of a run from its rows.
+
+    Each iterable is read once, one row at a time (pass file readers, not lists, for a
+    large run): what is kept per record is a handful of numbers, and per blueprint its
+    id, action pattern and instruction.
+    """
     episode_errors = episode_errors or []
-    steps, f = funnel_steps(blueprints, rejected, len(blueprint_errors or []), accepted, failed,
-                            ledger, len(episode_errors))
-    metrics = [message_metrics(r.get("messages", [])) for r in accepted]
-    known = [r.get("usage") or {} for r in accepted]
-    if accepted and all(u.get("prompt_tokens") is not None for u in known):
-        tokens = [float(u.get("prompt_tokens", 0) + u.get("completion_tokens", 0))
-                  for u in known]
+    duplicates = sum(1 for r in (ledger or ()) if r.get("outcome") == "duplicate")
+    slim: list[tuple[str, str, str]] = []  # (id, action pattern, instruction)
+    in_bp: Counter = Counter()
+
+    def read_blueprints() -> Iterable[dict[str, Any]]:
+        for b in blueprints:
+            names = [a["name"] for a in b.get("actions", [])]
+            in_bp.update(names)
+            slim.append((b.get("id", ""), " → ".join(names), b.get("instruction", "")))
+            yield b
+
+    rejected_rows: list[dict[str, Any]] = []
+
+    def read_rejected() -> Iterable[dict[str, Any]]:
+        for r in rejected:  # keep only what the per-stage table needs
+            rejected_rows.append({"stage": r.get("stage", "?"),
+                                  "reasons": (r.get("reasons") or ["(no reason)"])[:1]})
+            yield r
+
+    f = Funnel.from_records(read_blueprints(), read_rejected())
+    turns, user_turns, tool_calls = array("d"), array("d"), array("d")
+    est, used_tokens = array("d"), array("d")
+    all_usage = True
+    calls: Counter = Counter()
+    trajs: Counter = Counter()
+    used: set[str] = set()
+    conversations: set[str] = set()  # one id per record: the "distinct conversations" row
+    kept = 0
+    for row in accepted:
+        kept += 1
+        conversations.add(conversation_id(row.get("messages") or []))
+        m = message_metrics(row.get("messages", []))
+        turns.append(m["turns"])
+        user_turns.append(m["user_turns"])
+        tool_calls.append(m["tool_calls"])
+        est.append(m["est_tokens"])
+        u = row.get("usage") or {}
+        if u.get("prompt_tokens") is None:
+            all_usage = False
+        else:
+            used_tokens.append(float(u.get("prompt_tokens", 0) + u.get("completion_tokens", 0)))
+        _count_calls(row, calls, trajs)
+        used.add(row.get("blueprint_id"))
+    reasons, n_failed = _phase2_reasons(failed, duplicates, episode_errors)
+    steps, _ = funnel_counts(f, len(slim), len(rejected_rows), len(blueprint_errors or []),
+                             kept, n_failed, duplicates, len(episode_errors), len(conversations))
+    if kept and all_usage:
+        tokens = list(used_tokens)
         source = "usage"
         token_name = "tokens per trajectory (model usage)"
     else:
-        tokens = [float(m["est_tokens"]) for m in metrics]
+        tokens = list(est)
         source = f"estimate (characters / {CHARS_PER_TOKEN})"
         token_name = "tokens per trajectory (text, estimated)"
     dists = []
     for name, unit, values in (
-            ("turns per trajectory", "messages", [float(m["turns"]) for m in metrics]),
-            ("user turns per trajectory", "turns", [float(m["user_turns"]) for m in metrics]),
-            ("tool calls per trajectory", "calls", [float(m["tool_calls"]) for m in metrics]),
+            ("turns per trajectory", "messages", list(turns)),
+            ("user turns per trajectory", "turns", list(user_turns)),
+            ("tool calls per trajectory", "calls", list(tool_calls)),
             (token_name, "tokens", tokens)):
         dists.append(Distribution(name, unit, summarize(values), histogram(values)))
-    used = {r.get("blueprint_id") for r in accepted}
-    behind = [b for b in blueprints if b.get("id") in used] or blueprints
+    behind = [(p, t) for i, p, t in slim if i in used] or [(p, t) for _, p, t in slim]
     return RunStats(
-        env=env, funnel=steps, phase1=_phase1_reasons(f), rejected_slots=_rejected_slots(rejected),
-        phase2=_phase2_reasons(failed, ledger, episode_errors), distributions=dists,
-        tools=tool_usage(accepted, blueprints, tool_kinds or {}),
-        diversity=diversity(behind, near_dup_threshold),
-        cost=cost(usage or {}, len(accepted), len(blueprints)),
-        counts={"blueprints": len(blueprints), "rejected_slots": len(rejected),
-                "trajectories": len(accepted), "failed": len(failed),
+        env=env, funnel=steps, phase1=_phase1_reasons(f),
+        rejected_slots=_rejected_slots(rejected_rows), phase2=reasons, distributions=dists,
+        tools=_tool_rows(calls, trajs, in_bp, tool_kinds or {}),
+        diversity=_diversity(behind, near_dup_threshold),
+        cost=cost(usage or {}, kept, len(slim)),
+        counts={"blueprints": len(slim), "rejected_slots": len(rejected_rows),
+                "trajectories": kept, "failed": n_failed,
                 "blueprints_with_trajectories": len(used),
                 "rescued": f.rescued, "recombined": f.recombined},
         tokens_source=source)

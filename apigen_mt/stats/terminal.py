@@ -83,6 +83,10 @@ def print_stats(stats: RunStats, console: Console) -> None:
     declared = sum(t.declared for t in stats.tools)
     console.print(f"tools used: {declared - len(unused)}/{declared}"
                   + (f" (never called: {', '.join(unused)})" if unused else ""))
+    writes = [t for t in stats.tools if t.declared and t.kind == "write"]
+    absent = [t.name for t in writes if t.in_blueprints == 0]
+    console.print(f"write tools in accepted blueprints: {len(writes) - len(absent)}/"
+                  f"{len(writes)}" + (f" (never: {', '.join(absent)})" if absent else ""))
 
     d = stats.diversity
     table = Table(title="Diversity of the tasks behind the data")
@@ -112,6 +116,18 @@ def print_stats(stats: RunStats, console: Console) -> None:
         table.add_row(phase, _num(u["calls"]), _num(u["prompt_tokens"]),
                       _num(u["completion_tokens"]), f"${u['cost']:.4f}")
     console.print(table)
+    if c.by_role:
+        kept = stats.counts.get("trajectories", 0)
+        table = Table(title="Usage per role" + (" (per accepted trajectory)" if kept else ""))
+        for col in ("phase", "role", "calls", "prompt tokens", "cached tokens",
+                    "completion tokens", "cost (USD)"):
+            table.add_column(col, justify="left" if col in ("phase", "role") else "right")
+        div = kept or 1
+        for (phase, role), u in c.by_role.items():
+            table.add_row(phase, role, f"{u['calls'] / div:,.2f}" if kept else _num(u["calls"]),
+                          f"{u['prompt_tokens'] / div:,.0f}", f"{u['cached_tokens'] / div:,.0f}",
+                          f"{u['completion_tokens'] / div:,.0f}", f"${u['cost'] / div:.5f}")
+        console.print(table)
     if c.per_trajectory_tokens is not None:
         console.print(f"per accepted trajectory: {c.per_trajectory_tokens:,.0f} tokens, "
                       f"${c.per_trajectory_cost:.5f} (all phases); per accepted blueprint: "

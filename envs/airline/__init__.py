@@ -17,6 +17,7 @@ from apigen_mt.env.domain import Domain
 from apigen_mt.env.state import State
 
 from .data import generate
+from .hints import HINTS
 from .rules import RULES
 from .tools import TOOLS
 
@@ -76,6 +77,7 @@ DOMAIN = Domain(
     user_view=user_view,
     generator_options={"users": 500, "flights": 300, "reservations": 2000},
     quirks=QUIRKS,
+    hints=HINTS,
     tau_fingerprints=TAU_DATA,
     nested_extra_keys=True,  # as τ-bench's tools run them
 )

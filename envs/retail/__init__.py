@@ -17,6 +17,7 @@ from apigen_mt.env.domain import Domain
 from apigen_mt.env.state import State
 
 from .data import generate
+from .hints import HINTS
 from .rules import RULES
 from .tools import ALL_TOOLS
 
@@ -102,6 +103,7 @@ DOMAIN = Domain(
     ],
     generator_options={"users": 500, "orders": 1000, "products": 50},
     quirks=QUIRKS,
+    hints=HINTS,
     tau_fingerprints=TAU_DATA,
     nested_extra_keys=True,  # as τ-bench's tools run them
 )

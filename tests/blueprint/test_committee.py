@@ -56,6 +56,32 @@ def test_reviewer_gives_up_after_retries():
     assert asyncio.run(Reviewer("r", model, Settings(), retries=2).review([])) is None
 
 
+def test_identical_reviewers_share_one_request_and_retry_alone():
+    import asyncio
+
+    from apigen_mt.blueprint.committee import Reviewer, review_all
+    from apigen_mt.llm.base import Choice, Completion, Settings
+    from apigen_mt.llm.scripted import ScriptedModel
+
+    good = '{"correctness": 1, "completeness": 1, "satisfaction": 1, "creativity": 0}'
+    asked = []
+
+    def answer(messages, tools, settings):
+        asked.append(settings)
+        if settings.n == 3:
+            return Completion(text=good, choices=[Choice(text=good), Choice(text="nonsense"),
+                                                  Choice(text=good)])
+        return good
+
+    model = ScriptedModel(answer)
+    members = [Reviewer(f"r{i}", model, Settings(seed=0, sample=i)) for i in range(3)]
+    reviews = asyncio.run(review_all(members, [{"role": "user", "content": "task"}]))
+    assert all(r is not None and r.correctness == 1 for r in reviews)
+    # one request for the three first replies, then the malformed one retried on its own
+    assert [s.n for s in asked] == [3, 1] and asked[1].sample == 2
+    assert asked[1].sample == members[1].settings.sample + 1
+
+
 def test_a_majority_against_correctness_rejects_whatever_the_threshold():
     votes = [review("a", 0, 1, 1, 1, "the refund goes to the wrong card"),
              review("b", 0, 1, 1, 1), review("c", 1, 1, 1, 1)]

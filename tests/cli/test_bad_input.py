@@ -11,6 +11,7 @@ import hashlib
 import json
 import shutil
 import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -207,7 +208,7 @@ def test_a_tasks_file_with_a_bad_line_names_the_line(finished, tmp_path):
 
 def test_an_unknown_tool_in_a_tasks_file_is_named(finished, tmp_path):
     _, tasks = finished
-    tasks = json.loads(json.dumps(tasks))
+    tasks = json.loads(json.dumps(tasks))[:2]
     tasks[1]["actions"][0]["name"] = "teleport_order"
     path = tmp_path / "tasks.json"
     path.write_text(json.dumps(tasks))
@@ -228,7 +229,7 @@ def test_an_unknown_tool_in_a_tasks_file_is_named(finished, tmp_path):
 
 def test_eval_refuses_a_task_with_an_unknown_tool(finished, tmp_path):
     _, tasks = finished
-    tasks = json.loads(json.dumps(tasks))
+    tasks = json.loads(json.dumps(tasks))[:2]
     tasks[1]["actions"][0]["name"] = "teleport_order"
     path = tmp_path / "tasks.json"
     path.write_text(json.dumps(tasks))
@@ -284,21 +285,17 @@ def test_an_unreachable_endpoint_stops_the_run_with_one_line(existing, tmp_path)
     out, before = existing
     url = f"http://127.0.0.1:{_free_port()}/v1"  # nobody listens there
     config = _endpoint_config(tmp_path, url, api_key_required="false")
-    # --force-config: the run was made with the sim; this resume points it at a server
-    result = apigen("run", "--env", "retail", "--n", "6", "--out", str(out), "--quiet",
-                    "--config", str(config), "--force-config", env=cli_env(tmp_path),
-                    timeout=60)
-    one_error_line(result, 1, "stopped after 8 model calls in a row failed",
-                   f"gave up after 2 attempt(s) at {url}", "connection failed",
-                   "rerun the same command to resume")
-    after = snapshot(out)
-    logs = ("blueprints.errors.jsonl", "episodes.errors.jsonl")
-    for name, digest in before.items():  # data files only grew (errors are logged)
-        if name.endswith(".jsonl") and name not in logs:
-            assert after[name] == digest, name
-    # drafting or playing, whichever the run needed first, logged its failed calls
-    assert sum(len(rows(out / name)) for name in logs) >= 8
-    json.loads((out / "manifest.json").read_text())  # still whole
+    for args in (("run", "--env", "retail", "--n", "6", "--out", str(out)),
+                 ("blueprint", "--env", "retail", "--n", "6", "--out", str(out)),
+                 ("rollout", "--run", str(out), "--n", "6")):
+        started = time.monotonic()
+        # --force-config: the run was made with the sim; this resume points it at a server
+        result = apigen(*args, "--quiet", "--config", str(config), "--force-config",
+                        env=cli_env(tmp_path), timeout=60)
+        # probed once before the run: the same words as `apigen-mt check`, in seconds
+        one_error_line(result, 1, f"local ({url}): unreachable", "nothing was run")
+        assert time.monotonic() - started < 20, args
+        assert snapshot(out) == before, args  # not a byte written
 
 
 def test_a_planted_api_key_appears_in_no_file_log_or_export(serve, tmp_path):

@@ -21,10 +21,19 @@ def _with_repeats(run30: Path, tmp_path: Path,
     if not run.exists():
         shutil.copytree(run30, run)
     file = run / name
-    kept = rows(file)
-    assert len({conversation_id(t["messages"]) for t in kept}) == len(kept)
+    # start from distinct conversations (failed trials of one task may already repeat:
+    # phase 2 keeps every failure), so the repeats below are the only ones
+    unique: dict[str, dict] = {}
+    for t in rows(file):
+        unique.setdefault(conversation_id(t["messages"]), t)
+    kept = list(unique.values())
+    file.write_text("".join(json.dumps(t) + "\n" for t in kept))
+    # repeat failures of tasks that also have a kept conversation (they form preference
+    # pairs), when there are such
+    paired = {t["blueprint_id"] for t in rows(run / "trajectories.jsonl")}
+    chosen = [t for t in kept if "failed" not in name or t["blueprint_id"] in paired]
     with file.open("a") as fh:
-        for k, original in enumerate(kept[:2]):
+        for k, original in enumerate((chosen or kept)[:2]):
             copy = json.loads(json.dumps(original))
             tag = "f" if "failed" in name else "a"
             copy["id"], copy["trial"] = f"traj-repeat{tag}{k:011d}", 7

@@ -53,9 +53,10 @@ def popen(*args: str, env: dict[str, str]) -> subprocess.Popen:
 def write_config(folder: Path, base_url: str, *, blueprint_concurrency: int = 8,
                  rollout_concurrency: int = 64, **endpoint: Any) -> Path:
     """A run config whose every role uses ``local:sim`` on the served endpoint."""
+    # self_hosted false: these tests play a hosted API whose timeouts are worth retrying
     settings = {"base_url": base_url, "api_key_required": False, "timeout_s": 2,
                 "max_retries": 6, "retry_backoff_s": 0.05, "retry_backoff_max_s": 0.5,
-                **endpoint}
+                "self_hosted": False, **endpoint}
     ep = ", ".join(f"{k}: {orjson.dumps(v).decode()}" for k, v in settings.items())
     roles = "\n".join(f'  {role}: {{model: "local:sim"}}' for role in ROLES)
     path = folder / "local.yaml"

@@ -95,10 +95,10 @@ def test_kill_9_during_blueprint_resumes_to_identical_files(work, tmp_path):
     kills, final = _crash_and_resume(cmd, work["env"], random.Random(5), out, BP_FILES, total)
     assert kills >= 2
     assert file_bytes(out, BP_FILES) == file_bytes(work["ref_bp"], BP_FILES)
-    # the resumed run finished the work, and what was in flight at the last kill was
-    # answered from the response cache (sim replies are cached in this module)
+    # the resumed run finished the work (whether a request was in flight at the last
+    # kill, to be answered from the cache, depends on when the kill came: phase 1 starts
+    # no slot past what --n needs, and a committee's reviews are one request)
     assert phase_lines(final)[-1].counts["added"] > 0, final
-    assert phase_lines(final)[-1].cache_hits > 0, final
 
 
 def test_kill_9_during_rollout_resumes_to_identical_files(work, tmp_path):

@@ -43,8 +43,8 @@ def test_check_passes_against_served_sim(app: typer.Typer, tmp_path: Path,
         result = CliRunner().invoke(app, ["check", "--config",
                                           str(write_config(tmp_path, handle.base_url))])
     assert result.exit_code == 0, result.output
-    assert re.search(r"^ok +local \(http://127\.0\.0\.1:\d+/v1\): sim: ok, tool call in \d+ ms$",
-                     result.output, re.M)
+    assert re.search(r"^ok +local \(http://127\.0\.0\.1:\d+/v1\): sim: ok, tool call in \d+ ms; "
+                     r"sim: n=2 ok \(best-of-N candidates in one request\)$", result.output, re.M)
     assert "ok    sim: built in" in result.output
 
 

@@ -49,8 +49,9 @@ def serve() -> Iterator[Any]:
 
 
 def client(handle: ServerHandle, **endpoint: Any) -> OpenAIChatModel:
+    # self_hosted false: these tests play a hosted API, whose timeouts are worth retrying
     settings = {"timeout_s": 30.0, "max_retries": 3, "retry_backoff_s": 0.01,
-                "retry_backoff_max_s": 0.05, **endpoint}
+                "retry_backoff_max_s": 0.05, "self_hosted": False, **endpoint}
     return OpenAIChatModel("local:sim", "sim", Endpoint(base_url=handle.base_url, **settings))
 
 
@@ -212,3 +213,32 @@ def _all_messages(exc: BaseException) -> str:
         if linked is not None:
             parts.append(_all_messages(linked))
     return " | ".join(parts)
+
+
+def test_n_choices_come_from_one_request_with_the_prompt_paid_once(serve):
+    from apigen_mt.llm.base import complete_n
+
+    handle = serve()
+    model = client(handle)
+    one = ask(model, None, Settings(seed=1))
+    choices, paid = asyncio.run(complete_n(model, MSGS, None, Settings(seed=1), 3))
+    assert len(choices) == 3 and len(paid) == 1 and handle.stats()["requests"] == 2
+    assert paid[0].usage.prompt_tokens == one.usage.prompt_tokens
+    assert model.runtime.supports_n is True
+    # an endpoint configured without n: one request per choice, same number of choices
+    plain = client(handle, supports_n=False)
+    choices, paid = asyncio.run(complete_n(plain, MSGS, None, Settings(seed=1), 3))
+    assert len(choices) == 3 and len(paid) == 3 and handle.stats()["requests"] == 5
+
+
+def test_an_endpoint_that_refuses_n_falls_back_to_one_request_per_choice(serve):
+    from apigen_mt.llm.base import complete_n
+
+    handle = serve(refuse_n=True)  # answers HTTP 400 to n > 1, as some servers do
+    model = client(handle)
+    choices, paid = asyncio.run(complete_n(model, MSGS, None, Settings(seed=1), 3))
+    assert len(choices) == 3 and model.runtime.supports_n is False
+    assert handle.stats()["requests"] == 4  # the refused one, then one per choice
+    assert len({c.text for c in choices}) >= 1 and len(paid) == 3
+    again, _ = asyncio.run(complete_n(model, MSGS, None, Settings(seed=1), 2))
+    assert len(again) == 2 and handle.stats()["requests"] == 6  # no second refusal

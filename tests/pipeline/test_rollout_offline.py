@@ -69,7 +69,8 @@ def test_run_keeps_only_conversations_the_state_proves(domain, tmp_path):
         elif reason == "no_consent":  # the sim agent's named flaw: it skipped the question
             assert state_ok and consent_violations(t.messages, writes)
         else:
-            assert reason in ("max_turns", "model_error", "policy", "invalid_tool_call")
+            assert reason in ("max_turns", "model_error", "policy", "invalid_tool_call",
+                              "not_identified")
             if reason == "invalid_tool_call":
                 assert state_ok and t.invalid_tool_calls > 0
     assert len({t.id for t in accepted}) == 100

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
+from apigen_mt.blueprint.replies import ReplyError
 from apigen_mt.env.domain import load_environment
-from apigen_mt.llm.base import Settings
+from apigen_mt.llm.base import Choice, Completion, Settings
 from apigen_mt.llm.scripted import ScriptedModel
 from apigen_mt.records import Action, Blueprint
 from apigen_mt.rollout.episode import Roles, play_episode
-from apigen_mt.rollout.human import SimulatedHuman, human_view
+from apigen_mt.rollout.human import SimulatedHuman, human_view, parse_batch_scores
 from apigen_mt.rollout.judge import missing_outputs, target_for
 from apigen_mt.rollout.settings import RolloutSettings
 from tests.env.test_engine import NOTES
@@ -82,11 +85,65 @@ def test_only_one_tool_call_per_turn_runs_by_default():
 def test_best_of_n_sends_the_candidate_the_critic_scores_highest():
     human = ScriptedModel(["Move 500 to acc_9.", "Move 5 to acc_2.", "Hi.", "Hey."])
     critic = ScriptedModel(['{"score": 2}', '{"score": 9}', '{"score": 9}', "7"])
-    h = SimulatedHuman(human, critic, "Move 5 to acc_2.", best_of_n=4, settings=Settings())
+    h = SimulatedHuman(human, critic, "Move 5 to acc_2.", best_of_n=4, settings=Settings(),
+                       critic_mode="each")
     turn = asyncio.run(h.reply([{"role": "assistant", "content": "Hi!"}], 0))
     assert turn.text == "Move 5 to acc_2." and turn.scores == [2, 9, 9, 7]
     samples = {c.settings.sample for c in human.calls}
-    assert len(samples) == 4  # four different draws
+    assert len(samples) == 4  # four different draws (this model ignores n: one by one)
+    assert human.calls[0].settings.n == 4 and len(critic.calls) == 4
+
+
+def _batched(critic_script, candidates=("Move 500 to acc_9.", "Move 5 to acc_2.", "Hi.",
+                                        "Move 5 to acc_2.")):
+    human = ScriptedModel(lambda m, t, s: Completion(
+        text=candidates[0], choices=[Choice(text=c) for c in candidates[:s.n]]))
+    critic = ScriptedModel(critic_script)
+    h = SimulatedHuman(human, critic, "Move 5 to acc_2.", best_of_n=4, settings=Settings())
+    return asyncio.run(h.reply([{"role": "assistant", "content": "Hi!"}], 0)), human, critic
+
+
+def test_the_batched_critic_scores_every_distinct_candidate_in_one_request():
+    answer = json.dumps({"scores": [{"candidate": 1, "score": 2, "reason": "wrong amount"},
+                                    {"candidate": 3, "score": 4, "reason": "vague"},
+                                    {"candidate": 2, "score": 9, "reason": "faithful"}]})
+    turn, human, critic = _batched([answer])
+    assert len(human.calls) == 1 and len(critic.calls) == 1  # n=4 in one request
+    prompt = critic.calls[0].messages[1]["content"]
+    assert "Candidate 3:\nHi." in prompt and "Candidate 4:" not in prompt  # duplicates once
+    assert turn.text == "Move 5 to acc_2." and turn.chosen == 1
+    assert turn.scores == [2, 9, 4, 9]
+    assert turn.reasons == ["wrong amount", "faithful", "vague", "faithful"]
+    assert turn.candidates[3] == "Move 5 to acc_2."
+
+
+def test_a_malformed_batched_answer_is_sent_back_and_retried():
+    bad = [json.dumps({"scores": [9, 2]}), "no idea", json.dumps({"scores": [1, 11, 3]})]
+    good = json.dumps({"scores": [3, 8, 1]})
+    turn, _, critic = _batched([bad[0], good])
+    assert turn.scores == [3, 8, 1, 8] and len(critic.calls) == 2
+    retry = critic.calls[1].messages
+    assert retry[-1]["role"] == "user" and "3 candidates but 2 scores" in retry[-1]["content"]
+    assert critic.calls[1].settings.sample != critic.calls[0].settings.sample
+    turn, _, critic = _batched(bad)  # never usable: first candidate, the error kept
+    assert len(critic.calls) == 3 and turn.scores == [] and turn.chosen == 0
+    assert "not a number from 0 to 10" in turn.critic_error
+
+
+def test_identical_candidates_need_no_critic():
+    turn, human, critic = _batched([], candidates=("Same.",) * 4)
+    assert turn.text == "Same." and critic.calls == [] and len(human.calls) == 1
+
+
+def test_parse_batch_scores_accepts_numbers_and_rejects_bad_entries():
+    assert parse_batch_scores('{"scores": [1, 2.5]}', 2) == ([1.0, 2.5], ["", ""])
+    for text, why in (('{"scores": [{"candidate": 1, "score": 1}, {"candidate": 1, '
+                       '"score": 2}]}', "scored twice"),
+                      ('{"scores": [{"candidate": 5, "score": 1}, 2]}', "not 1 to 2"),
+                      ('{"scores": [true, 2]}', "not a number"),
+                      ('{"score": 3}', 'no "scores" list')):
+        with pytest.raises(ReplyError, match=why):
+            parse_batch_scores(text, 2)
 
 
 def test_judge_outputs_rule_is_lowercase_commas_removed_substring():

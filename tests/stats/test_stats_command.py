@@ -71,3 +71,19 @@ def test_stats_uses_the_latest_run_by_default(run30: Path, monkeypatch, tmp_path
     remember_latest(run30)
     out = cli("stats")
     assert "trajectories accepted" in out
+
+
+def test_stats_names_the_write_tools_no_blueprint_uses(run30: Path, tmp_path: Path):
+    import json
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(run30, run)
+    kept = [json.loads(x) for x in (run / "blueprints.jsonl").read_text().splitlines()]
+    names = {a["name"] for b in kept for a in b["actions"]}
+    drop = sorted(names & {"cancel_pending_order", "modify_user_address"})[0]
+    kept = [b for b in kept if all(a["name"] != drop for a in b["actions"])]
+    (run / "blueprints.jsonl").write_text("".join(json.dumps(b) + "\n" for b in kept))
+    out = cli("stats", "--run", str(run))
+    line = next(x for x in out.splitlines() if x.startswith("write tools in accepted"))
+    assert drop in line and "never:" in line

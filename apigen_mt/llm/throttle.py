@@ -1,0 +1,79 @@
+"""An in-flight limit that a slow server can lower: halve on a timeout, grow back slowly.
+
+A self-hosted server (llama.cpp, Ollama, a small vLLM) that times out is usually
+overloaded, and it keeps computing the requests the client gave up on. Sending more —
+or the same again — only makes it slower. :class:`AdaptiveLimit` is a semaphore whose
+size is halved on each timeout (down to one request at a time) and grows back by one
+after as many successes in a row as its current size (additive increase, multiplicative
+decrease, as TCP does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+log = logging.getLogger("apigen_mt.llm")
+
+
+class AdaptiveLimit:
+    """At most ``limit`` holders at a time; ``limit`` moves between 1 and ``maximum``."""
+
+    def __init__(self, maximum: int, name: str = ""):
+        self.maximum = max(1, maximum)
+        self.limit = self.maximum
+        self.name = name
+        self.in_flight = 0
+        self.waiting = 0
+        self._wakers: set[asyncio.Future] = set()
+        self.lowered = 0  # how many times a timeout lowered the limit
+        self._streak = 0
+        self._cond = asyncio.Condition()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one slot while a request is on the wire."""
+        async with self._cond:
+            self.waiting += 1
+            try:
+                await self._cond.wait_for(lambda: self.in_flight < self.limit)
+            finally:
+                self.waiting -= 1
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self.in_flight -= 1
+                self._cond.notify()  # one slot freed: one waiter (no herd of wake-ups)
+
+    def success(self) -> None:
+        """One request answered in time: after ``limit`` in a row, allow one more."""
+        if self.limit >= self.maximum:
+            return
+        self._streak += 1
+        if self._streak >= self.limit:
+            self._streak = 0
+            self.limit += 1
+            if self.waiting:  # a new slot: wake one waiter for it
+                task = asyncio.ensure_future(self._wake())
+                self._wakers.add(task)
+                task.add_done_callback(self._wakers.discard)
+
+    async def _wake(self) -> None:
+        async with self._cond:
+            self._cond.notify()
+
+    def timed_out(self, timeout_s: float) -> None:
+        """A request timed out: halve the limit (the waiters see it at their next turn)."""
+        self._streak = 0
+        new = max(1, self.limit // 2)
+        if new < self.limit or self.lowered == 0:
+            log.warning("%s: a request timed out after %gs; %s (raise timeout_s if the "
+                        "server is just slow)", self.name, timeout_s,
+                        f"in-flight requests lowered to {new}" if new < self.limit
+                        else "already one request at a time")
+        self.limit = new
+        self.lowered += 1
