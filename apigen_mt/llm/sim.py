@@ -52,15 +52,14 @@ class SimRequest:
     flaw_rng: random.Random | None = None
 
     def worded_by_state(self) -> SimRequest:
-        """The same request whose wording depends only on the conversation so far (and the
-        best-of-N candidate, the last digit of ``settings.sample``), not on the trial;
-        mistakes stay random per trial. Trials then differ where a mistake happened."""
+        """The same request whose wording depends only on the conversation so far, not on
+        the trial or the best-of-N candidate; mistakes stay random per request. Trials then
+        differ where a mistake happened (and best-of-N candidates where one was made)."""
         said = [{"role": m.get("role"), "content": m.get("content"),  # call ids differ
                  "calls": [(c.get("function") or {}) for c in m.get("tool_calls") or []]}
                 for m in self.messages]
         state = orjson.dumps(said, option=orjson.OPT_SORT_KEYS)
-        digest = hashlib.sha256(f"{self.sim.seed}|{self.settings.seed}|"
-                                f"{(self.settings.sample or 0) % 10}|".encode() + state)
+        digest = hashlib.sha256(f"{self.sim.seed}|{self.settings.seed}|".encode() + state)
         return dataclasses.replace(self, rng=random.Random(digest.digest()),
                                    flaw_rng=self.flaw_rng or self.rng)
 

@@ -104,7 +104,10 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
         done.add((r["blueprint_id"], r["trial"]))
         # recomputed, not read from a field: runs written before ids were ignored count too
         kept.setdefault(conversation_id(r.get("messages") or []), r["id"])
-    done |= {(r["blueprint_id"], r["trial"]) for r in fail_log.rows()}
+    failed_seen: dict[str, str] = {}  # a failure is kept once too
+    for r in fail_log.rows():
+        done.add((r["blueprint_id"], r["trial"]))
+        failed_seen.setdefault(conversation_id(r.get("messages") or []), r["id"])
     done |= {(r["blueprint_id"], r["trial"]) for r in ledger.rows()}
     outcome = Phase2Outcome(accepted_total=len(kept))
     if outcome.accepted_total >= n or not blueprints:
@@ -173,6 +176,13 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
             if progress:
                 progress.bump("accepted")
             return outcome.accepted_total < n
+        conv = result.conversation_id()
+        if conv in failed_seen:  # the same failed conversation again: logged, not kept
+            ledger.append([{"blueprint_id": bp.id, "trial": result.trial,
+                            "outcome": "duplicate_failure", "id": result.id,
+                            "duplicate_of": failed_seen[conv]}])
+            return True
+        failed_seen[conv] = result.id
         reason = failure_reason(result)
         fail_log.append([result])
         outcome.failed += 1
