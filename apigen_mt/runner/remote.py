@@ -215,8 +215,11 @@ class WorkerRuntime:
             update={"enabled": False})})
         models = build_role_models(off, None, usage=self.usage)
         if config.cache.enabled:
-            for bound in [models.drafter, *models.reviewers, models.feedback, models.human,
-                          models.critic, models.agent]:
+            # Identical reviewers share one bound model: wrap each model once, or the outer
+            # cache layer would wait for the inner one's in-flight answer to its own request.
+            distinct = {id(b): b for b in [models.drafter, *models.reviewers, models.feedback,
+                                           models.human, models.critic, models.agent]}
+            for bound in distinct.values():
                 if not bound.spec.model.startswith("sim:") or config.cache.sim:
                     bound.inner = CachedModel(bound.inner, self.cache,
                                               cache_identity(bound.spec.model, bound.inner,
