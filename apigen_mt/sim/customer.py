@@ -1,8 +1,8 @@
 """How the offline ``sim`` model plays the phase-2 roles: human and critic (the agent is
-in :mod:`apigen_mt.rollout.sim_agent`).
+in :mod:`apigen_mt.sim.agent`).
 
 Each reads its request and nothing else — the messages, the tools, the settings. The sim
-customer reads its instruction (:mod:`apigen_mt.rollout.reading`) and speaks in varied
+customer reads its instruction (:mod:`apigen_mt.sim.reading`) and speaks in varied
 sentences coloured by its persona, revealing details a few at a time as the agent asks;
 the agent states each change and asks for consent before it writes. An instruction the
 customer cannot read is answered with :data:`UNREADABLE` and the reason, so the episode
@@ -27,15 +27,13 @@ import random
 import re
 from importlib import resources
 
-from apigen_mt.blueprint.phrasing import value_pieces
-from apigen_mt.llm.sim import SimReply, SimRequest, register_sim_role
-from apigen_mt.rollout.reading import EMAIL, Plan, Request, read_instruction
-from apigen_mt.rollout.settings import STOP, UNREADABLE
-from apigen_mt.rollout.sim_agent import DEFAULT_FLAWS as AGENT_FLAWS
-from apigen_mt.rollout.sim_agent import agent
+from apigen_mt.prompts import STOP, UNREADABLE
+from apigen_mt.sim.agent import DEFAULT_FLAWS as AGENT_FLAWS
+from apigen_mt.sim.reading import EMAIL, Plan, Request, read_instruction
+from apigen_mt.sim.request import SimReply, SimRequest
 
 DEFAULT_FLAWS = {"human.wander": 0.12, **AGENT_FLAWS, "critic.noise": 0.1}
-_PHRASES = json.loads(resources.files("apigen_mt.rollout").joinpath("phrases.json").read_text())
+_PHRASES = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json").read_text())
 _SAYS = _PHRASES["customer"]
 _DONE = ("done", "all set", "taken care of", "completed", "has gone through")
 _FAILED = ("couldn't", "could not", "unable to", "wasn't able to", "cannot do")
@@ -281,14 +279,3 @@ def critic(req: SimRequest) -> SimReply:
     reason = ("states details the instruction does not give: " + ", ".join(unsupported)
               if unsupported else "consistent with the instruction")
     return SimReply(text=json.dumps({"score": score, "reason": reason}))
-
-
-def register() -> None:
-    """Install the phase-2 role handlers in the sim backend."""
-    register_sim_role("human", human)
-    register_sim_role("critic", critic)
-    register_sim_role("agent", agent)
-
-
-register()
-__all__ = ["DEFAULT_FLAWS", "agent", "critic", "human", "register", "value_pieces"]
