@@ -48,7 +48,8 @@ _PHRASES = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json").
 _SAYS = _PHRASES["agent"]
 _CONSENT = tuple(_SAYS["consent"])
 _QUESTION = re.compile(r"tell me the ([a-z0-9 ]+?) (?:of|for) (?:the )?(.+) (\S+?)\?")
-_NAME = re.compile(r"(?:name is|I'm|I am|it's|name's|This is) ([A-Z][\w'-]+) ([A-Z][\w'-]+)")
+_NAME = re.compile(r"(?:[Nn]ame is|I'm|I am|[Ii]t's|name's|[Tt]his is|name of) "
+                   r"([A-Z][\w'-]+) ([A-Z][\w'-]+)")
 _ZIP = re.compile(r"zip(?: code)?(?: is)? (\d{5})\b")
 _BARE = re.compile(r"(?:^|, )(?:it's|it is|that would be|that'd be|i believe it's|i think it's|"
                    r"it should be) (.+?)[.!]?$|^(?:Well|Honestly), (.+?)[.!]?$", re.IGNORECASE)
