@@ -141,7 +141,7 @@ def _volunteered(request: Request, req: SimRequest, plan: Plan, chance: float) -
     if not volunteer or plan.tone == "terse" or req.rng.random() >= chance:
         return ""
     noun, value = volunteer[0]
-    return " " + _say(["The {noun} is {value}.", "It's about the {noun} {value}."],
+    return " " + _say(["The {noun} {be} {value}.", "It's about the {noun} {value}."],
                       req, noun=noun, value=value)
 
 
@@ -149,7 +149,8 @@ def _agree(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
     """A yes in the customer's tone, often with the detail they checked said back (a value
     the agent's proposal stated, so the yes stays a yes to that proposal)."""
     yes = req.rng.choice(_SAYS["yes"][plan.tone])
-    short = [(n, v) for n, v in details if len(v) <= 48]
+    # a number or an id, never a phrase ("no longer needed" would read as a "no")
+    short = [(n, v) for n, v in details if len(v) <= 48 and any(c.isdigit() for c in v)]
     if not short or plan.tone == "terse" or req.rng.random() >= 0.7:
         return yes
     noun, value = req.rng.choice(short)

@@ -244,3 +244,32 @@ def test_every_yes_of_the_customer_is_consent_and_every_careful_question_is_not(
             assert classify_reply(phrase, proposal).agrees, phrase
     for phrase in _SAYS["careful"]:
         assert not classify_reply(phrase, proposal).agrees, phrase
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_yes_that_says_back_a_detail_is_still_consent_and_still_a_yes(seed):
+    """The customer's fuller agreements (a yes, then the detail it checked) are read as
+    agreement by the judge's classifier and as a yes by the sim agent."""
+    from apigen_mt.config import SimSettings
+    from apigen_mt.llm.base import Settings
+    from apigen_mt.rollout.consent import classify_reply
+    from apigen_mt.sim.customer import _agree
+    from apigen_mt.sim.reading import Plan
+    from apigen_mt.sim.request import SimRequest
+
+    proposal = ("Here is what I'm about to do. I'll send back the products on your received "
+                "order, with the order #W3000579, the items 4524701523 and 5633291925 and the "
+                "payment method gift_card_7258249, and the reason no longer needed. Shall I "
+                "proceed?")
+    details = [("order", "#W3000579"), ("items", "4524701523 and 5633291925"),
+               ("payment method", "gift_card_7258249"), ("reason", "no longer needed")]
+    said = set()
+    for tone in ("neutral", "warm", "terse", "hesitant"):
+        req = SimRequest(role="human", messages=[], tools=None, settings=Settings(),
+                         rng=random.Random(seed), sim=SimSettings())
+        reply = _agree(details, req, Plan(tone=tone))
+        said.add(reply)
+        assert classify_reply(reply, proposal).agrees, reply
+        assert _YES.match(reply), reply
+        assert "no longer needed" not in reply  # a phrase is never said back, only values
+    assert len(said) >= 3
