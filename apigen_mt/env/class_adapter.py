@@ -48,7 +48,7 @@ from typing import Any
 
 from apigen_mt.env.class_init import build_object
 from apigen_mt.env.class_tools import env_tool, probe_kind, public_methods, value_pool
-from apigen_mt.env.domain import CLASS_PREFIX, Domain, PolicyRule
+from apigen_mt.env.declarations import Domain, PolicyRule
 from apigen_mt.env.environment import Environment
 from apigen_mt.env.plain import plain_result, to_plain
 from apigen_mt.env.snapshot import ClassEnvError, Codec, attributes_of, canonical_bytes
@@ -58,6 +58,7 @@ from apigen_mt.env.tools import Tool, ToolError, ToolKind, derive_schema
 __all__ = ["ClassAdapter", "ClassEnvError", "Codec", "build_object", "env_tool",
            "load_class_environment", "parse_class_spec", "state_object", "to_plain"]
 
+CLASS_PREFIX = "class:"  # ``class:pkg.module:ClassName[@loader]``
 STATE_TABLE = "state"
 USERS_TABLE = "users"
 USERS_ATTR = "__apigen_users__"
