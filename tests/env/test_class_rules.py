@@ -1,7 +1,8 @@
 """Policy rules of class environments, found every way the adapter offers: ``RULES`` in a
 ``rules.py`` beside a class loaded by file path, ``__apigen_rules__`` naming a module, and
 an installed package's ``apigen_mt.rules`` entry point; each the same ``PolicyRule`` API as
-folder environments, run by the same policy check; bad declarations are one clear error."""
+folder environments, run by the same policy check; bad declarations are one clear error.
+Also the ``typing`` module's annotation forms, and error values that roll a call back."""
 
 from __future__ import annotations
 
@@ -110,3 +111,62 @@ def test_rules_that_are_not_policy_rules_are_one_clear_error(tmp_path):
     with pytest.raises(ClassEnvError, match=r"counter_rules.py: RULES must hold PolicyRule "
                                             r"objects, not str"):
         load_class_environment(f"{tmp_path}/bad/counter.py:Counter")
+
+
+NOTES = '''
+from typing import Any, Dict, List, Optional, Union
+
+
+class Notes:
+    """You keep notes."""
+
+    def __init__(self) -> None:
+        self.notes: Dict[str, Dict[str, Any]] = {}
+
+    def put(self, key: str, body: Dict[str, Any], tags: List[str],
+            weight: Union[int, float] = 1, colour: Optional[str] = None) -> dict:
+        """Store a note.
+
+        Args:
+            key: Its name.
+            body: What it holds.
+            tags: Labels.
+            weight: How much it counts.
+            colour: Optional colour.
+        """
+        if key in self.notes:
+            return {"error": f"{key} exists"}
+        self.notes[key] = {"body": body, "tags": tags, "weight": weight, "colour": colour}
+        return {"stored": key}
+
+    def drop(self, key):
+        """Remove a note.
+
+        :param key: Its name.
+        :type key: str
+        """
+        self.notes.pop(key)
+        return "Error: this note is kept" if key == "keep" else "dropped"
+'''
+
+
+def test_typing_module_annotations_and_error_values_that_roll_back(tmp_path):
+    _write(tmp_path, "notes.py", NOTES)
+    env = load_class_environment(f"{tmp_path}/notes.py:Notes")
+    put = {t.name: t for t in env.domain.tools}["put"].parameters
+    assert put["required"] == ["key", "body", "tags"]
+    assert put["properties"]["body"]["type"] == "object"  # Dict[str, Any]
+    assert put["properties"]["tags"]["items"] == {"type": "string"}  # List[str]
+    assert put["properties"]["weight"]["anyOf"] == [{"type": "integer"}, {"type": "number"}]
+    assert put["properties"]["colour"]["anyOf"][1] == {"type": "null"}
+    drop = {t.name: t for t in env.domain.tools}["drop"].parameters  # reST, no annotations
+    assert drop["properties"]["key"]["type"] == "string"
+    assert env.execute("put", {"key": "keep", "body": {"a": 1}, "tags": ["x"]}) == \
+        '{"stored": "keep"}'
+    stored = env.hash()
+    assert env.execute("put", {"key": "keep", "body": {}, "tags": []}) == \
+        "Error: keep exists"  # an error value fails the call …
+    assert env.execute("drop", {"key": "keep"}) == "Error: this note is kept"
+    assert env.hash() == stored  # … and leaves the state as it was (the pop rolled back)
+    assert env.execute("drop", {"key": "nope"}).startswith("Error: KeyError")
+    assert env.hash() == stored
