@@ -42,9 +42,12 @@ class Context(BaseModel):
 
     def summary(self) -> dict[str, Any]:
         """The compact form kept in provenance (user data is re-derivable)."""
-        return {"user_id": self.user_id, "walk": self.walk, "persona": self.persona,
-                "policy": self.policy is not None, "excerpts": sorted(self.excerpts),
-                "examples": len(self.examples), "user_data": self.user_data is not None}
+        out = {"user_id": self.user_id, "walk": self.walk, "persona": self.persona,
+               "policy": self.policy is not None, "excerpts": sorted(self.excerpts),
+               "examples": len(self.examples), "user_data": self.user_data is not None}
+        if self.steps is not None:  # the checked walk the prompt showed instead
+            out["steps"] = [step["name"] for step in self.steps]
+        return out
 
     def suggested_tools(self) -> list[dict[str, Any]]:
         """The walk as the prompt shows it: each tool, and what a write may act on."""
@@ -235,9 +238,9 @@ class ContextSampler:
                 checked = checked_steps(self.env, ctx.walk, user_view(self.env, ctx.user_id)
                                         if ctx.user_id is not None else {},
                                         self.graph, self.rng(slot, "checked walk"))
-                if checked is not None:
-                    ctx.walk = [step["name"] for step in checked]
-                    ctx.steps = checked
+                # the walk drafter fills (and repairs) the sampled walk itself; the prompt
+                # shows the checked one
+                ctx.steps = checked
             if ctx.user_id is not None and self.hints.excerpts is not None:
                 walk = {t: ctx.targets.get(t, {}) for t in ctx.walk}
                 ctx.excerpts = self.hints.excerpts(self.env.state, ctx.user_id, walk,

@@ -32,7 +32,7 @@ def env_of(module: str, cls: str, init: str | None):
 def test_the_prompt_states_what_each_step_applies_to_and_needs(module, cls, init):
     env = env_of(module, cls, init)
     sampler = ContextSampler(env, BlueprintSettings(), seed=3)
-    checked = 0
+    checked = shown = 0
     for slot in range(12):
         ctx = sampler.sample(slot, [])
         body = json.loads(drafter_messages(env, ctx)[1]["content"].split("```json context\n",
@@ -40,7 +40,11 @@ def test_the_prompt_states_what_each_step_applies_to_and_needs(module, cls, init
         steps = body["suggested_tools"]
         records = json.dumps(body["user_records"])
         names = [s["name"] for s in steps]
-        assert names == ctx.walk
+        if ctx.steps is None:  # no walk of a few could be filled: the sampled one is shown
+            assert names == ctx.walk
+            continue
+        shown += 1
+        assert names == [s["name"] for s in ctx.steps]
         for i, step in enumerate(steps):
             enums = env.tools[step["name"]].parameters["properties"]
             for key, values in (step.get("applies_to") or {}).items():
@@ -52,6 +56,7 @@ def test_the_prompt_states_what_each_step_applies_to_and_needs(module, cls, init
                 assert step["needed_before"] in names[i + 1:]
                 assert step["because"] and not step["because"].startswith("Error:")
                 checked += 1
+    assert shown >= 9, f"only {shown} of 12 walks could be checked"
     if module != "feed":  # the feed's calls need nothing first
         assert checked, "no step of twelve contexts said what it was needed for"
 
