@@ -165,7 +165,8 @@ def fill_call(schema: dict[str, Any], pool: ValuePool, targets: dict[str, list[A
         if allowed:
             base = [v for v in scoped if v in allowed] or list(allowed)
             scoped = [v for v in base if v not in used] or base
-            if ("enum" in sub or is_free_text(name)) and not name.startswith("new_"):
+            if ("enum" in sub or (sub.get("type") == "string" and is_free_text(name))) \
+                    and not name.startswith("new_"):
                 # the record named (a folder, a file, a gear): not one made up instead
                 args[name] = rng.choice(scoped)
                 continue
