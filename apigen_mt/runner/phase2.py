@@ -75,7 +75,7 @@ class Phase2Outcome:
     accepted_total: int
     added: int = 0
     failed: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # repeating a conversation already kept, or already failed
     errored: int = 0
     scheduled: int = 0  # episodes started: each ends added, failed, duplicate, errored …
     cancelled: int = 0  # … or cancelled: not committed when the batch stopped (redone)
@@ -228,6 +228,7 @@ class _Rollouts:
             self.ledger.append([{"blueprint_id": bp.id, "trial": result.trial,
                                  "outcome": "duplicate_failure", "id": result.id,
                                  "duplicate_of": self.failed_seen[conv]}])
+            self.outcome.duplicates += 1  # counted, so it is not taken for a cancelled one
             return True
         self.failed_seen[conv] = result.id
         reason = failure_reason(result)
