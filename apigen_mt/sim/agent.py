@@ -32,10 +32,13 @@ from apigen_mt.sim.phrasing import (
 from apigen_mt.sim.reading import EMAIL
 from apigen_mt.sim.request import SimReply, SimRequest
 
+# Rates are per write (a call with a mistake in it), so a conversation's chance of one grows
+# with its writes: tasks average about 2.5 writes, so these give roughly the per-
+# conversation rates single-write tasks had at 0.06 / 0.08 / 0.03.
 DEFAULT_FLAWS = {
-    "agent.wrong_argument": 0.06,
-    "agent.skip_confirmation": 0.08,
-    "agent.bad_json": 0.03,
+    "agent.wrong_argument": 0.025,
+    "agent.skip_confirmation": 0.035,
+    "agent.bad_json": 0.015,
     "agent.vague_answer": 0.1,
 }
 _IDENTITY_KEYS = {"email", "first_name", "last_name", "zip", "phone", "user_id"}

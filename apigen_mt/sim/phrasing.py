@@ -264,7 +264,10 @@ def parse_value(text: str, schema: dict[str, Any] | None = None) -> Any:
         return int(found.group()) if found else text
     if kind == "number":
         found = re.search(r"-?\d+(?:\.\d+)?", text)
-        return float(found.group()) if found else text
+        if not found:
+            return text
+        # as JSON reads a number: "50" is 50, "50.5" is 50.5 (a model writes what it heard)
+        return json.loads(found.group())
     if kind == "boolean":
         return text.lower() in ("yes", "true")
     if schema.get("enum"):
