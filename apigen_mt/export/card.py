@@ -57,7 +57,9 @@ TRANSFORMS = {
         "`function_call` turn and is dropped.",
     ],
     "openai": [
-        "Conversations are kept as played, greeting included.",
+        "Conversations are kept as played, greeting included, up to the agent's last reply: "
+        "the closing customer turn is left out (only assistant messages are trained, so "
+        "the record ends on one).",
         "The simulated customer's end marker `###STOP###` is removed from the text; a "
         "customer turn left empty by that is dropped.",
         "Empty agent turns are dropped.",

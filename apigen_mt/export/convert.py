@@ -12,8 +12,10 @@ Decisions every training format shares (written into the dataset card, too):
 * Empty assistant turns (a model that said nothing) carry nothing and are dropped.
   In ShareGPT, text the agent wrote next to a tool call has no slot (a ``function_call``
   value holds one call) and is dropped and counted.
-* OpenAI and DPO records keep the conversation as played otherwise: system, greeting,
-  every turn; tool call ids are made unique within a record when they are not.
+* OpenAI records end on the agent's last reply, as ShareGPT does: only assistant
+  messages are trained, so the closing customer turn is left out. OpenAI and DPO
+  records keep the conversation as played otherwise: system, greeting, every turn;
+  tool call ids are made unique within a record when they are not.
 * Parquet / HF rows are the archival form: messages exactly as played, marker included.
 """
 
@@ -170,8 +172,13 @@ def to_openai_messages(traj: Trajectory, arguments_as_objects: bool = False,
 
 def to_openai(traj: Trajectory, tools: list[dict[str, Any]],
               notes: Counter | None = None) -> dict[str, Any]:
-    """One chat fine-tuning record: ``messages``, ``tools``, ``parallel_tool_calls``."""
+    """One chat fine-tuning record: ``messages``, ``tools``, ``parallel_tool_calls``;
+    it ends on the agent's last reply (closing customer turns are counted and left out)."""
+    notes = notes if notes is not None else Counter()
     messages = to_openai_messages(traj, notes=notes)
+    while messages and messages[-1]["role"] == "user":
+        messages.pop()
+        notes["closing_user_turns"] += 1
     parallel = any(len(m.get("tool_calls") or []) > 1 for m in messages)
     return {"messages": messages, "tools": tools, "parallel_tool_calls": parallel}
 
