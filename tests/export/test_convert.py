@@ -101,3 +101,16 @@ def test_dpo_prompt_ends_before_the_diverging_assistant_turn():
     assert rec["chosen"][0]["tool_calls"][0]["function"]["arguments"] == {"k": "a"}
     assert rec["rejected"][-1]["content"] == "sorry" and rec["chosen"][-1]["content"] == "done"
     assert to_dpo(good, good, TOOLS) is None
+
+
+def test_sharegpt_of_an_episode_cut_off_after_a_tool_result_ends_on_the_agent():
+    from collections import Counter
+
+    cut = [*CONVO[:-1], {"role": "user", "content": "and c?"},
+           {"role": "assistant", "content": None, "tool_calls": [_call("c9", {"k": "c"})]},
+           {"role": "tool", "tool_call_id": "c9", "content": "C"}]
+    notes = Counter()
+    rec = ShareGPTRecord.model_validate(to_sharegpt(_traj(cut, passed=False), [], notes))
+    assert rec.problems() == []
+    assert rec.conversations[-1].value == "a is A, b is B"
+    assert notes["cut_off_tool_calls"] == 1 and notes["closing_user_turns"] == 1
