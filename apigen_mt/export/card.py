@@ -52,8 +52,8 @@ TRANSFORMS = {
         "agent's fixed greeting (identical in every record, not model output) is left out.",
         "The simulated customer's end marker `###STOP###` is removed; the closing customer "
         "turn that carried it is left out (nothing answers it, and LLaMA-Factory needs the "
-        "conversation to end on an agent turn); a failed episode cut off right after a "
-        "tool result also loses that last call and its result.",
+        "conversation to end on an agent turn); an episode cut off right after a tool call "
+        "ends on the agent's last spoken reply.",
         "Empty agent turns are dropped; text written next to a tool call has no slot in a "
         "`function_call` turn and is dropped.",
     ],

@@ -7,8 +7,8 @@ Decisions every training format shares (written into the dataset card, too):
 * ShareGPT follows APIGen-MT-5k, whose conversations start with the human and end
   with the agent: the fixed greeting (the same sentence in every record; not model
   output) and the closing human turn (nothing answers it, and LLaMA-Factory needs an
-  even number of turns) are left out; so is the last call and its result of a failed
-  episode cut off right after a tool result. The policy is the ``system`` field.
+  even number of turns) are left out; an episode cut off right after a tool call ends
+  on the agent's last spoken reply. The policy is the ``system`` field.
 * Empty assistant turns (a model that said nothing) carry nothing and are dropped.
   In ShareGPT, text the agent wrote next to a tool call has no slot (a ``function_call``
   value holds one call) and is dropped and counted.
@@ -108,13 +108,14 @@ def to_sharegpt(traj: Trajectory, functions: list[dict[str, Any]],
             else:
                 notes["empty_assistant_turns"] += 1
         # tool messages were emitted with their call; system is the `system` field
-    while turns and turns[-1]["from"] in ("human", "observation"):
-        if turns[-1]["from"] == "human":
-            turns.pop()
-            notes["closing_user_turns"] += 1
-        else:  # cut off right after a tool result (a failed episode): the unfinished step
-            del turns[-2:]  # has no even-length form, so its call and result go together
-            notes["cut_off_tool_calls"] += 1
+    while turns and turns[-1]["from"] == "human":
+        turns.pop()
+        notes["closing_user_turns"] += 1
+    # A conversation cut off (max turns) right after a tool call has no reply to learn
+    # from: it ends on the agent's last spoken reply, like every other record.
+    while turns and turns[-1]["from"] in ("function_call", "observation", "human"):
+        notes["unanswered_tail_turns"] += 1
+        turns.pop()
     return {"conversations": turns, "system": system,
             "tools": json.dumps(functions, ensure_ascii=False)}
 

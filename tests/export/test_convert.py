@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 from apigen_mt.export.convert import to_dpo, to_openai, to_sharegpt
 from apigen_mt.export.formats import ShareGPTRecord, openai_problems
@@ -103,14 +104,12 @@ def test_dpo_prompt_ends_before_the_diverging_assistant_turn():
     assert to_dpo(good, good, TOOLS) is None
 
 
-def test_sharegpt_of_an_episode_cut_off_after_a_tool_result_ends_on_the_agent():
-    from collections import Counter
-
-    cut = [*CONVO[:-1], {"role": "user", "content": "and c?"},
-           {"role": "assistant", "content": None, "tool_calls": [_call("c9", {"k": "c"})]},
-           {"role": "tool", "tool_call_id": "c9", "content": "C"}]
+def test_sharegpt_of_a_conversation_cut_after_a_tool_call_ends_on_the_last_reply():
+    cut = [*CONVO[:-1], {"role": "user", "content": "now look up c"},
+           {"role": "assistant", "content": None, "tool_calls": [_call("c2", {"k": "c"})]},
+           {"role": "tool", "tool_call_id": "c2", "content": "C"}]
     notes = Counter()
-    rec = ShareGPTRecord.model_validate(to_sharegpt(_traj(cut, passed=False), [], notes))
-    assert rec.problems() == []
-    assert rec.conversations[-1].value == "a is A, b is B"
-    assert notes["cut_off_tool_calls"] == 1 and notes["closing_user_turns"] == 1
+    rec = to_sharegpt(_traj(cut, passed=False), [], notes)
+    assert rec["conversations"][-1] == {"from": "gpt", "value": "a is A, b is B"}
+    assert notes["unanswered_tail_turns"] == 3  # the question, the call, its result
+    assert not ShareGPTRecord.model_validate(rec).problems()
