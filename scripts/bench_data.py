@@ -15,6 +15,7 @@ One JSON line per domain at the end (stable keys).
 
     python scripts/bench_data.py                     # retail and airline, n=100
     python scripts/bench_data.py --env bank --n 50
+    python scripts/bench_data.py --config my.yaml   # another run config (e.g. writes)
 """
 
 from __future__ import annotations
@@ -52,12 +53,13 @@ def write_tools(env: str) -> dict[str, str]:
     return {t.name: t.kind for t in load_domain(env).tools if not t.ends_conversation}
 
 
-def measure(env: str, n: int, seed: int, workdir: Path) -> dict:
+def measure(env: str, n: int, seed: int, workdir: Path, config: Path | None = None) -> dict:
     """One offline run and its figures."""
     out = workdir / f"{env}-run"
     started = time.perf_counter()
+    extra = ["--config", str(config.resolve())] if config else []
     done = subprocess.run([sys.executable, "-m", "apigen_mt", "run", "--env", env, "--n", str(n),
-                           "--seed", str(seed), "--out", str(out), "--quiet"],
+                           "--seed", str(seed), "--out", str(out), "--quiet", *extra],
                           capture_output=True, text=True, cwd=workdir)
     wall = time.perf_counter() - started
     if done.returncode != 0:
@@ -106,11 +108,12 @@ def main() -> None:
     parser.add_argument("--env", action="append", help="domain (repeatable; default both)")
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", type=Path, help="run config (default: the offline sim)")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for env in args.env or ["retail", "airline"]:
-            r = measure(env, args.n, args.seed, Path(tmp))
+            r = measure(env, args.n, args.seed, Path(tmp), args.config)
             results.append(r)
             print(f"{env}: run --n {r['n']} in {r['wall_s']}s: {r['kept']} kept, "
                   f"{r['distinct_conversations']} distinct conversations, from "

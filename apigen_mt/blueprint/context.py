@@ -268,43 +268,63 @@ def claim_targets(possible: dict[str, dict[str, list[Any]]], count: int,
                   ) -> tuple[list[str], dict[str, dict[str, list[Any]]]]:
     """Up to ``count`` writes that can all hold at once. An exclusive write claims a record
     of its own (its first target argument) that no other write of the task may use; the
-    others may share records among themselves but not with an exclusive one."""
+    others may share records among themselves but not with an exclusive one.
+
+    Writes are added one at a time in a random order and kept only when the task stays
+    satisfiable with them, so a user whose records allow ``count`` writes gets ``count``
+    (a second cancellation does not crowd out an address change of another order)."""
     names = sorted(possible)
     rng.shuffle(names)
-    chosen: list[str] = []
-    for name in names * 2:  # a tool may come twice when it has records to spare
-        if len(chosen) >= count:
-            break
-        if name not in chosen or possible[name]:
-            chosen.append(name)
 
     def is_exclusive(name: str) -> bool:
         return bool(possible[name]) and (exclusive is None or name in exclusive)
 
-    claimed: set[Any] = set()
+    chosen: list[str] = []
     targets: dict[str, dict[str, list[Any]]] = {}
-    core: list[str] = []
-    for name in sorted(chosen, key=lambda n: not is_exclusive(n)):  # exclusive ones first
-        found = possible[name]
-        if not found:
-            core.append(name)
+    for name in names * 2:  # a tool may come twice when it has records to spare
+        if len(chosen) >= count:
+            break
+        if name in chosen and not possible[name]:
             continue
-        key = next(iter(found))
-        free = [v for v in found[key] if v not in claimed]
-        if not free:
-            continue
-        if is_exclusive(name):
-            pick = [rng.choice(free)]
-            claimed.add(pick[0])
-        else:
-            pick = free
-        previous = targets.get(name, {}).get(key, [])
-        targets[name] = {**found, key: list(dict.fromkeys([*previous, *pick]))}
-        core.append(name)
+        trial = _allocate([*chosen, name], possible, is_exclusive, rng)
+        if trial is not None:
+            chosen.append(name)
+            targets = trial
+    core = list(chosen)
     rng.shuffle(core)
     # an exclusive write ends what can happen to its record: it comes after the others
     core.sort(key=is_exclusive)
     return core, targets
+
+
+def _allocate(chosen: list[str], possible: dict[str, dict[str, list[Any]]],
+              is_exclusive, rng: random.Random) -> dict[str, dict[str, list[Any]]] | None:
+    """Targets for ``chosen`` writes, or None when they cannot all hold: each exclusive
+    write gets a record no other write needs if it can (else one no exclusive write has
+    taken), and the others share what the exclusive ones left."""
+    shared = [n for n in chosen if possible[n] and not is_exclusive(n)]
+
+    def key(name: str) -> str:
+        return next(iter(possible[name]))
+
+    wanted = {v for n in shared for v in possible[n][key(n)]}
+    claimed: set[Any] = set()
+    targets: dict[str, dict[str, list[Any]]] = {}
+    for name in [n for n in chosen if is_exclusive(n)]:
+        free = [v for v in possible[name][key(name)] if v not in claimed]
+        if not free:
+            return None
+        spare = [v for v in free if v not in wanted]
+        pick = rng.choice(spare or free)
+        claimed.add(pick)
+        previous = targets.get(name, {}).get(key(name), [])
+        targets[name] = {**possible[name], key(name): [*previous, pick]}
+    for name in shared:
+        free = [v for v in possible[name][key(name)] if v not in claimed]
+        if not free:
+            return None
+        targets[name] = {**possible[name], key(name): free}
+    return targets
 
 
 def _example(bp: dict[str, Any]) -> dict[str, Any]:

@@ -52,12 +52,15 @@ TRANSFORMS = {
         "agent's fixed greeting (identical in every record, not model output) is left out.",
         "The simulated customer's end marker `###STOP###` is removed; the closing customer "
         "turn that carried it is left out (nothing answers it, and LLaMA-Factory needs the "
-        "conversation to end on an agent turn).",
+        "conversation to end on an agent turn); an episode cut off right after a tool call "
+        "ends on the agent's last spoken reply.",
         "Empty agent turns are dropped; text written next to a tool call has no slot in a "
         "`function_call` turn and is dropped.",
     ],
     "openai": [
-        "Conversations are kept as played, greeting included.",
+        "Conversations are kept as played, greeting included, up to the agent's last reply: "
+        "the closing customer turn is left out (only assistant messages are trained, so "
+        "the record ends on one).",
         "The simulated customer's end marker `###STOP###` is removed from the text; a "
         "customer turn left empty by that is dropped.",
         "Empty agent turns are dropped.",

@@ -5,15 +5,17 @@ Decisions every training format shares (written into the dataset card, too):
 * ``###STOP###`` is the simulated human's end-of-conversation marker, not language:
   it is removed from the text, and a user turn left empty by that is dropped.
 * ShareGPT follows APIGen-MT-5k, whose conversations start with the human and end
-  with the agent (or a final observation): the fixed greeting (the same sentence in
-  every record; not model output) and the closing human turn (nothing answers it, and
-  LLaMA-Factory needs an even number of turns) are left out. The policy is the
-  ``system`` field.
+  with the agent: the fixed greeting (the same sentence in every record; not model
+  output) and the closing human turn (nothing answers it, and LLaMA-Factory needs an
+  even number of turns) are left out; an episode cut off right after a tool call ends
+  on the agent's last spoken reply. The policy is the ``system`` field.
 * Empty assistant turns (a model that said nothing) carry nothing and are dropped.
   In ShareGPT, text the agent wrote next to a tool call has no slot (a ``function_call``
   value holds one call) and is dropped and counted.
-* OpenAI and DPO records keep the conversation as played otherwise: system, greeting,
-  every turn; tool call ids are made unique within a record when they are not.
+* OpenAI records end on the agent's last reply, as ShareGPT does: only assistant
+  messages are trained, so the closing customer turn is left out. OpenAI and DPO
+  records keep the conversation as played otherwise: system, greeting, every turn;
+  tool call ids are made unique within a record when they are not.
 * Parquet / HF rows are the archival form: messages exactly as played, marker included.
 """
 
@@ -175,8 +177,13 @@ def to_openai_messages(traj: Trajectory, arguments_as_objects: bool = False,
 
 def to_openai(traj: Trajectory, tools: list[dict[str, Any]],
               notes: Counter | None = None) -> dict[str, Any]:
-    """One chat fine-tuning record: ``messages``, ``tools``, ``parallel_tool_calls``."""
+    """One chat fine-tuning record: ``messages``, ``tools``, ``parallel_tool_calls``;
+    it ends on the agent's last reply (closing customer turns are counted and left out)."""
+    notes = notes if notes is not None else Counter()
     messages = to_openai_messages(traj, notes=notes)
+    while messages and messages[-1]["role"] == "user":
+        messages.pop()
+        notes["closing_user_turns"] += 1
     parallel = any(len(m.get("tool_calls") or []) > 1 for m in messages)
     return {"messages": messages, "tools": tools, "parallel_tool_calls": parallel}
 

@@ -9,10 +9,14 @@
   "arguments"}`` as a JSON string) is followed by exactly one ``observation``.
 * :class:`OpenAIRecord` — chat fine-tuning JSONL with tools. :func:`openai_problems`
   applies the fine-tuning data rules (after OpenAI's format checks: known roles and
-  keys, content present where required, at least one assistant message), extended to
-  tools: arguments are JSON-object strings naming a declared tool, call ids are unique
-  in the record, every call is answered by a ``tool`` message carrying its id before the
-  conversation moves on, and no tool message answers an unknown call.
+  keys, content present where required, at least one assistant message, and the record
+  ending on one: only assistant messages are trained, so a closing customer line teaches
+  nothing), extended to tools: ``tools`` entries are ``{"type": "function", "function":
+  {name, description, parameters}}`` with names of at most 64 letters, digits, ``_`` or
+  ``-`` and parameters a JSON Schema object; arguments are JSON-object strings naming a
+  declared tool, call ids are unique in the record, every call is answered by a ``tool``
+  message carrying its id before the conversation moves on, and no tool message answers
+  an unknown call.
 * :class:`DPORecord` — TRL's conversational preference layout.
 """
 
@@ -144,7 +148,7 @@ class OpenAIFunction(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1)
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     description: str | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     strict: bool | None = None
@@ -181,8 +185,16 @@ def openai_problems(record: dict[str, Any]) -> list[str]:
     declared = [t.function.name for t in rec.tools or []]
     if len(set(declared)) != len(declared):
         out.append("tools: a tool name is declared twice")
+    for t in rec.tools or []:
+        params = t.function.parameters
+        if params and params.get("type") != "object":
+            out.append(f"tools: parameters of {t.function.name!r} are not a JSON Schema "
+                       "object (type 'object')")
     if not any(m.role == "assistant" for m in rec.messages):
         out.append("no assistant message")
+    elif rec.messages[-1].role != "assistant":
+        out.append(f"the last message is from the {rec.messages[-1].role}, not the "
+                   "assistant (nothing after the last assistant message is trained)")
     seen_ids: set[str] = set()
     pending: list[str] = []  # calls of the latest assistant message not yet answered
     for i, m in enumerate(rec.messages):

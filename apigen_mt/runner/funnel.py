@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from apigen_mt.reasons import Reasons, first_reason
+
 STAGES = ("drafter", "format", "execution", "policy", "committee")
 
 
@@ -19,7 +21,7 @@ class Funnel:
 
     reached: Counter = field(default_factory=Counter)
     passed: Counter = field(default_factory=Counter)
-    reasons: dict[str, Counter] = field(default_factory=dict)
+    reasons: dict[str, Reasons] = field(default_factory=dict)  # stage → whole reasons
     rounds: Counter = field(default_factory=Counter)
     accepted: int = 0
     rejected: int = 0
@@ -51,7 +53,7 @@ class Funnel:
             stage = v["stage"]
             if stage == "drafter":
                 self.reached["drafter"] += 1
-                self.reasons.setdefault(stage, Counter())[_short(v["reasons"])] += 1
+                self.reasons.setdefault(stage, Reasons()).add(first_reason(v["reasons"]))
                 continue
             if stage == "format":
                 self.reached["drafter"] += 1
@@ -60,7 +62,7 @@ class Funnel:
             if v["passed"]:
                 self.passed[stage] += 1
             else:
-                self.reasons.setdefault(stage, Counter())[_short(v["reasons"])] += 1
+                self.reasons.setdefault(stage, Reasons()).add(first_reason(v["reasons"]))
 
     def print(self, console: Console, cost: float | None = None) -> None:
         """Rich tables: the funnel, the rounds histogram, the cost per accepted."""
@@ -69,7 +71,7 @@ class Funnel:
             table.add_column(col)
         for stage in STAGES:
             reached, passed = self.reached[stage], self.passed[stage]
-            top = self.reasons.get(stage, Counter()).most_common(1)
+            top = self.reasons.get(stage, Reasons()).top(1)  # whole, wrapped by the table
             table.add_row(stage, str(reached), str(passed), str(reached - passed),
                           top[0][0] if top else "")
         console.print(table)
@@ -82,8 +84,3 @@ class Funnel:
         if cost is not None and self.accepted:
             console.print(f"cost per accepted blueprint: ${cost / self.accepted:.5f}")
 
-
-def _short(reasons: list[str]) -> str:
-    text = reasons[0] if reasons else "(no reason)"
-    head = text.split(":", 1)[0] if ":" in text else text
-    return head[:60]

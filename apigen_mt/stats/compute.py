@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
+from apigen_mt.reasons import Reasons, first_reason
 from apigen_mt.records import Trajectory, conversation_id
 from apigen_mt.runner.funnel import STAGES, Funnel
 from apigen_mt.runner.phase2 import failure_reason
@@ -212,17 +213,6 @@ class RunStats:
     tokens_source: str = "usage"
 
 
-def _short(text: str, limit: int = 70) -> str:
-    head = text.split(":", 1)[0] if ":" in text else text
-    return head[:limit]
-
-
-def _detail(text: str, limit: int = 70) -> str:
-    """A reason shortened to its kind and the first part of its detail."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def message_metrics(messages: list[dict[str, Any]]) -> dict[str, int]:
     """Turns (non-system messages), user turns, tool calls and an estimated token count."""
     chars = 0
@@ -278,11 +268,11 @@ def funnel_counts(f: Funnel, blueprints: int, rejected: int, blueprint_errors: i
 
 def _phase1_reasons(f: Funnel) -> list[StageReasons]:
     return [StageReasons(stage, f.reached[stage], f.passed[stage],
-                         f.reasons.get(stage, Counter()).most_common(5)) for stage in STAGES]
+                         f.reasons.get(stage, Reasons()).top(5)) for stage in STAGES]
 
 
-def _slot_rows(by_stage: dict[str, Counter]) -> list[tuple[str, int, str]]:
-    return sorted(((stage, sum(c.values()), c.most_common(1)[0][0])
+def _slot_rows(by_stage: dict[str, Reasons]) -> list[tuple[str, int, str]]:
+    return sorted(((stage, sum(c.values()), c.top(1)[0][0])
                    for stage, c in by_stage.items()), key=lambda x: -x[1])
 
 
@@ -290,21 +280,23 @@ def _phase2_reasons(failed: Iterable[dict[str, Any]], duplicates: int,
                     episode_errors: list[dict[str, Any]]) -> tuple[list[tuple[str, int, str]],
                                                                     int]:
     """Failure reasons with their top detail, and how many failures there were."""
-    by_reason: dict[str, Counter] = {}
+    by_reason: dict[str, Reasons] = {}
     count = 0
     for row in failed:
         count += 1
         t = Trajectory.model_validate(row)
-        detail = _detail(t.verdict.reasons[0]) if t.verdict.reasons else t.end_reason
-        by_reason.setdefault(failure_reason(t), Counter())[detail] += 1
-    out = sorted(((reason, sum(c.values()), c.most_common(1)[0][0])
+        detail = first_reason(t.verdict.reasons) if t.verdict.reasons else t.end_reason
+        by_reason.setdefault(failure_reason(t), Reasons()).add(detail)
+    out = sorted(((reason, sum(c.values()), c.top(1)[0][0])
                   for reason, c in by_reason.items()), key=lambda x: -x[1])
     if duplicates:
         out.append(("duplicate success (not kept twice)", duplicates,
                     "same conversation content"))
     if episode_errors:
-        top = Counter(_detail(str(e.get("error", ""))) for e in episode_errors).most_common(1)
-        out.append(("model error", len(episode_errors), top[0][0]))
+        errors = Reasons()
+        for e in episode_errors:
+            errors.add(first_reason([str(e.get("error", ""))]))
+        out.append(("model error", len(episode_errors), errors.top(1)[0][0]))
     return out, count
 
 
@@ -423,7 +415,7 @@ class _Kept:
 
 
 def _read_phase1(blueprints: Iterable[dict[str, Any]], rejected: Iterable[dict[str, Any]],
-                 spill: Spill, in_bp: Counter, by_stage: dict[str, Counter]) -> Funnel:
+                 spill: Spill, in_bp: Counter, by_stage: dict[str, Reasons]) -> Funnel:
     """The funnel of both blueprint files, spilling each accepted blueprint's id, action
     pattern and instruction and tallying rejected slots by stage and first reason."""
     def read_blueprints() -> Iterator[dict[str, Any]]:
@@ -434,8 +426,7 @@ def _read_phase1(blueprints: Iterable[dict[str, Any]], rejected: Iterable[dict[s
 
     def read_rejected() -> Iterator[dict[str, Any]]:
         for r in rejected:
-            reason = _short((r.get("reasons") or ["(no reason)"])[0])
-            by_stage.setdefault(r.get("stage", "?"), Counter())[reason] += 1
+            by_stage.setdefault(r.get("stage", "?"), Reasons()).add(first_reason(r.get("reasons")))
             yield r
 
     return Funnel.from_records(read_blueprints(), read_rejected())
@@ -459,7 +450,7 @@ def compute(env: str, blueprints: Iterable[dict[str, Any]], rejected: Iterable[d
     episode_errors = episode_errors or []
     duplicates = sum(1 for r in (ledger or ()) if r.get("outcome") == "duplicate")
     in_bp: Counter = Counter()
-    by_stage: dict[str, Counter] = {}
+    by_stage: dict[str, Reasons] = {}
     kept = _Kept()
     with Spill() as spill:
         f = _read_phase1(blueprints, rejected, spill, in_bp, by_stage)

@@ -69,3 +69,19 @@ def test_resume_counts_distinct_conversations_only(tmp_path: Path):
     # the repeat is not counted: one new conversation was needed to reach 4 distinct
     assert len({_said(t["messages"]) for t in rows}) == 4
     assert len(rows) == 5 and "4 trajectories accepted" in " ".join(output.split())
+
+
+def test_every_blueprint_gets_a_first_trial_before_any_gets_a_second(tmp_path: Path):
+    out = tmp_path / "run"
+    cli("blueprint", "--env", "retail", "--n", "10", "--out", str(out), "--quiet")
+    cli("rollout", "--run", str(out), "--n", "10", "--quiet")
+    blueprints = {b["id"] for b in _rows(out / "blueprints.jsonl")}
+    played = [(r["blueprint_id"], r["trial"]) for name in
+              ("trajectories.jsonl", "trajectories.failed.jsonl", "episodes.jsonl")
+              for r in _rows(out / name)]
+    kept = _rows(out / "trajectories.jsonl")
+    assert len(kept) == 10
+    if any(trial > 0 for _, trial in played):  # a second trial only once all had a first
+        assert {bp for bp, trial in played if trial == 0} == blueprints
+    else:  # reached on first trials alone: each kept trajectory is another task
+        assert len({t["blueprint_id"] for t in kept}) == len(kept)

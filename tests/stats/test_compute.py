@@ -102,8 +102,8 @@ def test_tool_usage_and_funnel_from_rows():
     assert steps["passed format"] == 2 and steps["passed policy"] == 1
     assert steps["episodes played"] == 2 and steps["trajectories accepted"] == 1
     fmt = next(s for s in stats.phase1 if s.stage == "format")
-    assert (fmt.reached, fmt.passed, fmt.reasons) == (3, 2, [("bad", 1)])
-    assert stats.rejected_slots == [("policy", 1, "rule broken")]
+    assert (fmt.reached, fmt.passed, fmt.reasons) == (3, 2, [("bad: arg", 1)])  # whole
+    assert stats.rejected_slots == [("policy", 1, "rule broken: why")]
     assert stats.cost.per_trajectory_cost == 0.5 and stats.cost.per_trajectory_tokens == 120
     assert stats.tokens_source.startswith("estimate")
 
