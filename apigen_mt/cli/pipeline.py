@@ -1,248 +1,235 @@
-"""``rollout`` (phase 2) and ``run`` (both phases) commands."""
+"""Pipeline commands: ``blueprint`` (and ``blueprint check``), ``rollout`` and ``run``.
+
+Each parses its options, calls :mod:`apigen_mt.api`, and prints the result and the
+command to run next.
+"""
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from apigen_mt import bounds
-from apigen_mt.commands_pipeline import (
+from apigen_mt import api
+from apigen_mt.cli.common import (
+    CONCURRENCY_OPT,
     CONFIG_OPT,
+    DATA_DIR_OPT,
     ENV_CLASS_OPT,
     ENV_CONFIG_OPT,
     ENV_INIT_OPT,
+    ENV_OPT,
     EXECUTOR_OPT,
     FORCE_CONFIG_OPT,
+    LATEST_RUN_OPT,
     LOG_REQUESTS_OPT,
     MAX_CALLS_OPT,
     MAX_COST_OPT,
+    QUIET_OPT,
     RAY_ADDRESS_OPT,
-    StoppedAtBudget,
-    attach_usage,
-    budget_line,
-    check_models,
-    executor_choice,
-    load_config,
-    make_budget,
-    resolve_env,
-    run_batch,
-    run_blueprint_phase,
-    survived_line,
+    RUN_OPT,
+    SEED_OPT,
+    TRIALS_OPT,
+    console,
+    next_line,
+    progress_choice,
+    typed_command,
 )
-from apigen_mt.errors import UsageError
+from apigen_mt.runner.accounting import budget_line, survived_line
+from apigen_mt.runner.results import BlueprintResult, RolloutResult
 
-console = Console()
-
-
-def rollout_settings(config):
-    """The ``rollout:`` block as a typed model."""
-    from pydantic import ValidationError
-
-    from apigen_mt.rollout.settings import RolloutSettings
-
-    try:
-        return RolloutSettings.model_validate(config.rollout)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise UsageError(f"config rollout.{'.'.join(map(str, err['loc']))}: {err['msg']}") \
-            from None
+blueprint_app = typer.Typer(help="Phase 1: draft and verify task blueprints.")
 
 
-def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
-                      concurrency: int | None, quiet: bool, best_of_n: int | None = None,
-                      executor: str = "local", ray_address: str | None = None,
-                      force_config: bool = False, budget=None):
-    """Phase 2 on a run directory; prints a closing summary; returns the outcome."""
-    from apigen_mt.llm.registry import build_role_models
-    from apigen_mt.records import Blueprint, Trajectory
-    from apigen_mt.rollout.episode import Roles
-    from apigen_mt.runner.build import EnvRef, load_builtin_sim_roles, models_description
-    from apigen_mt.runner.fingerprint import enforce, phase_values
-    from apigen_mt.runner.phase1 import ACCEPTED as BLUEPRINTS
-    from apigen_mt.runner.phase2 import FAILED, LEDGER, run_phase2
-    from apigen_mt.runner.progress import Progress
-    from apigen_mt.runner.store import RunDir
-
-    load_builtin_sim_roles()
-    settings = rollout_settings(cfg)
-    updates = {k: v for k, v in {"trials": trials, "best_of_n": best_of_n}.items()
-               if v is not None}
-    settings = settings.model_copy(update=updates)
-    run = RunDir(run_path).open()
-    try:
-        manifest = run.manifest()
-        env_ref = EnvRef(**manifest["env"])
-        seed = manifest.get("seed", cfg.seed)
-        # provenance (verdicts, reviews) is not needed to play episodes, and is most of a
-        # blueprint's size in memory
-        blueprints = list(run.log(BLUEPRINTS).iter_read(Blueprint, drop=("provenance",)))
-        if not blueprints:
-            raise UsageError(f"{run_path} has no accepted blueprints; run `apigen-mt blueprint`")
-        env = env_ref.load()
-        check_models(cfg)  # a missing key or unknown provider is told first
-        # the run's seed, not this invocation's default: rollout has no --seed
-        enforce(run, "rollout", phase_values("rollout", cfg, env_ref, env, seed, settings),
-                force_config, f"rollout --n {n}")
-        models = build_role_models(cfg, run.path)
-        roles = Roles(human=models.human, critic=models.critic, agent=models.agent)
-        conc = concurrency or settings.concurrency
-        spec = pool = None
-        if executor == "ray":
-            from apigen_mt.runner.ray_executor import make_executor
-            from apigen_mt.runner.remote import EpisodeSpec
-
-            pool = make_executor(executor, ray_address, models, cfg)
-            spec = EpisodeSpec.of(cfg, env_ref, settings, seed)
-        progress = Progress("trajectories", n, models.usage.snapshot,
-                            enabled=False if quiet else None)
-
-        attach_usage(models, run, "rollout", budget)
-        outcome, cost, retries = run_batch(
-            run_phase2(blueprints, env, roles, settings, run, n, seed, conc, progress,
-                       executor=pool, spec=spec,
-                       budget=models.usage.budget_reached if budget else None,
-                       models=models_description(cfg, ("human", "critic", "agent"))),
-            run, "rollout", models, progress)
-        # distinct conversations: a file written before repeats were refused may hold some
-        accepted = outcome.accepted_total
-        reasons = failure_reasons(run.log(FAILED).iter_read(Trajectory))
-        repeats = sum(1 for r in run.log(LEDGER).rows() if r.get("outcome") == "duplicate")
-        run.update_manifest(trajectories={"accepted": accepted,
-                                          "failed": sum(reasons.values()),
-                                          "repeats_not_kept": repeats})
-        _summary(run_path, blueprints, accepted, reasons, outcome, cost, models, n, repeats)
-        if line := survived_line(retries):
-            console.print(line)
-        if outcome.budget:
-            console.print(budget_line(outcome.budget, f"{accepted} trajectories"))
-            raise StoppedAtBudget(outcome.budget)
-        return outcome
-    finally:
-        run.close()
+def _common_lines(result: BlueprintResult | RolloutResult, saved: str) -> None:
+    if result.cache_invalid:
+        console.print(f"response cache: {result.cache_invalid} invalid entr"
+                      f"{'y' if result.cache_invalid == 1 else 'ies'} ignored and asked again")
+    if line := survived_line(result.retries):
+        console.print(line)
+    if result.stopped:
+        console.print(budget_line(result.stopped, saved))
 
 
-def failure_reasons(failed) -> Counter:
-    """Failed trajectories by reason, read one at a time."""
-    from apigen_mt.runner.phase2 import failure_reason
+def print_blueprints(result: BlueprintResult, quiet: bool) -> None:
+    """The funnel (unless quiet) and the one-line summary of phase 1."""
+    if not quiet:
+        result.funnel.print(console, result.cost)
+    console.print(f"{result.run_dir}: {result.accepted} accepted "
+                  f"(+{result.added} this run, {result.rejected_now} rejected, "
+                  f"{result.errored} errored, {result.cancelled} cancelled at the stop "
+                  f"of {result.scheduled} slots scheduled; {result.usage.calls} model calls, "
+                  f"{result.usage.cache_hits} from cache)")
+    _common_lines(result, f"{result.accepted} blueprints")
 
-    return Counter(failure_reason(t) for t in failed)
+
+def print_rollouts(result: RolloutResult, quiet: bool) -> None:
+    """The rollout table (unless quiet) and the one-line summary of phase 2."""
+    if not quiet:
+        table = Table(title="Rollouts")
+        table.add_column("stage")
+        table.add_column("count")
+        table.add_row("blueprints", str(result.blueprints))
+        table.add_row("episodes judged", str(result.episodes))
+        for reason, count in result.reasons.items():
+            table.add_row(f"  failed: {reason}", str(count))
+        if result.repeats:
+            table.add_row("  passed, repeating a kept conversation", str(result.repeats))
+        table.add_row("accepted trajectories (distinct)", str(result.accepted))
+        if result.episodes:
+            table.add_row("acceptance rate", f"{result.accepted / result.episodes:.1%}")
+        console.print(table)
+    console.print(f"{result.run_dir}: {result.accepted} trajectories accepted "
+                  f"(+{result.added} this run, {result.failed_now} failed, "
+                  f"{result.duplicates} duplicate, {result.errored} errored, "
+                  f"{result.cancelled} cancelled at the stop of {result.scheduled} episodes "
+                  f"scheduled; {result.usage.calls} model calls, {result.usage.cache_hits} "
+                  f"from cache; ${result.cost:.4f} so far)")
+    if result.exhausted and not result.reached:
+        console.print(f"blueprints and trials ran out at {result.accepted} of "
+                      f"{result.wanted}; `apigen-mt run --run {result.run_dir} --n "
+                      f"{result.wanted}` drafts more blueprints as needed")
+    _common_lines(result, f"{result.accepted} trajectories")
 
 
-def _summary(run_path, blueprints, accepted, reasons, outcome, cost, models, n, repeats=0):
-    table = Table(title="Rollouts")
-    table.add_column("stage")
-    table.add_column("count")
-    episodes = accepted + sum(reasons.values()) + repeats
-    table.add_row("blueprints", str(len(blueprints)))
-    table.add_row("episodes judged", str(episodes))
-    for reason, count in sorted(reasons.items()):
-        table.add_row(f"  failed: {reason}", str(count))
-    if repeats:
-        table.add_row("  passed, repeating a kept conversation", str(repeats))
-    table.add_row("accepted trajectories (distinct)", str(accepted))
-    if episodes:
-        table.add_row("acceptance rate", f"{accepted / episodes:.1%}")
-    console.print(table)
-    snap = models.usage.snapshot().total
-    console.print(f"{run_path}: {accepted} trajectories accepted (+{outcome.added} this run, "
-                  f"{outcome.failed} failed, {outcome.duplicates} duplicate, "
-                  f"{outcome.errored} errored, {outcome.cancelled} cancelled at the stop of "
-                  f"{outcome.scheduled} episodes scheduled; {snap.calls} model calls, "
-                  f"{snap.cache_hits} "
-                  f"from cache; ${cost:.4f} so far)")
-    if outcome.exhausted and accepted < n:
-        console.print(f"blueprints and trials ran out at {accepted} of {n}; draft more "
-                      "blueprints or raise --trials")
+@blueprint_app.callback(invoke_without_command=True)
+def blueprint(
+    ctx: typer.Context,
+    env: str | None = ENV_OPT,
+    n: int = typer.Option(200, "--n", help="Accepted blueprints wanted in the run."),
+    config: Path | None = CONFIG_OPT,
+    run: Path | None = RUN_OPT,
+    data_dir: Path | None = DATA_DIR_OPT,
+    seed: int | None = SEED_OPT,
+    concurrency: int | None = CONCURRENCY_OPT,
+    drafter: str | None = typer.Option(None, "--drafter", help="llm or walk."),
+    quiet: bool = QUIET_OPT,
+    executor: str = EXECUTOR_OPT,
+    ray_address: str | None = RAY_ADDRESS_OPT,
+    env_class: str | None = ENV_CLASS_OPT,
+    env_config: Path | None = ENV_CONFIG_OPT,
+    env_init: str | None = ENV_INIT_OPT,
+    force_config: bool = FORCE_CONFIG_OPT,
+    max_cost: float | None = MAX_COST_OPT,
+    max_calls: int | None = MAX_CALLS_OPT,
+    log_requests: bool = LOG_REQUESTS_OPT,
+    max_slots: int | None = typer.Option(
+        None, "--max-slots", help="Stop after this many drafting slots (e.g. 1, to try a "
+                                  "model), accepted or not."),
+):
+    """Phase 1: draft blueprints and keep those that pass every check."""
+    if ctx.invoked_subcommand is not None:
+        return
+    result = api.blueprint(env, n, run=run, config=config, data_dir=data_dir, seed=seed,
+                           concurrency=concurrency, drafter=drafter, env_class=env_class,
+                           env_config=env_config, env_init=env_init, executor=executor,
+                           ray_address=ray_address, force_config=force_config,
+                           max_cost=max_cost, max_calls=max_calls, log_requests=log_requests,
+                           max_slots=max_slots, progress=progress_choice(quiet),
+                           command=typed_command())
+    print_blueprints(result, quiet)
+    if not result.stopped:
+        next_line("rollout", "--run", str(result.run_dir), "--n", str(result.accepted))
+
+
+@blueprint_app.command("check")
+def blueprint_check(
+    env: str = typer.Option(..., "--env", help="Environment name or folder."),
+    tasks: Path = typer.Option(..., "--tasks", help="Tasks file (same shapes as env replay)."),
+    split: str | None = typer.Option(None, "--split", help="Split to use from a splits file."),
+    data_dir: Path | None = DATA_DIR_OPT,
+    review: bool = typer.Option(False, "--review", help="Also run the review committee."),
+    config: Path | None = CONFIG_OPT,
+):
+    """Lint hand-written tasks: format, execution, policy (and committee with --review)."""
+    import json
+
+    from apigen_mt.runner.lint import lint_tasks
+
+    def line(row: dict) -> None:
+        print(json.dumps(row))
+
+    accepted, total, stages = lint_tasks(env, tasks, split, data_dir, review, config, line)
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(stages.items()))
+    console.print(f"{accepted}/{total} accepted" + (f"; rejected at {detail}"
+                                                    if detail else ""))
+
+
+def rollout(
+    run: Path | None = LATEST_RUN_OPT,
+    n: int = typer.Option(100, "--n", help="Accepted trajectories wanted in the run."),
+    trials: int | None = TRIALS_OPT,
+    concurrency: int | None = CONCURRENCY_OPT,
+    best_of_n: int | None = typer.Option(None, "--best-of-n",
+                                         help="Human candidates per turn (1: off)."),
+    config: Path | None = CONFIG_OPT,
+    quiet: bool = QUIET_OPT,
+    executor: str = EXECUTOR_OPT,
+    ray_address: str | None = RAY_ADDRESS_OPT,
+    force_config: bool = FORCE_CONFIG_OPT,
+    max_cost: float | None = MAX_COST_OPT,
+    max_calls: int | None = MAX_CALLS_OPT,
+    log_requests: bool = LOG_REQUESTS_OPT,
+):
+    """Phase 2: play accepted blueprints out; keep conversations their final state proves."""
+    result = api.rollout(run, n, trials=trials, concurrency=concurrency, best_of_n=best_of_n,
+                         config=config, executor=executor, ray_address=ray_address,
+                         force_config=force_config, max_cost=max_cost, max_calls=max_calls,
+                         log_requests=log_requests, progress=progress_choice(quiet),
+                         command=typed_command(),
+                         note=lambda text: console.print(text, highlight=False))
+    print_rollouts(result, quiet)
+    if result.accepted and not result.stopped:
+        next_line("export", "--run", str(result.run_dir), "--format", "sharegpt")
+
+
+def run_all(
+    env: str | None = ENV_OPT,
+    n: int = typer.Option(100, "--n", help="Accepted trajectories wanted in the run."),
+    config: Path | None = CONFIG_OPT,
+    run: Path | None = RUN_OPT,
+    data_dir: Path | None = DATA_DIR_OPT,
+    seed: int | None = SEED_OPT,
+    trials: int | None = TRIALS_OPT,
+    concurrency: int | None = CONCURRENCY_OPT,
+    quiet: bool = QUIET_OPT,
+    executor: str = EXECUTOR_OPT,
+    ray_address: str | None = RAY_ADDRESS_OPT,
+    env_class: str | None = ENV_CLASS_OPT,
+    env_config: Path | None = ENV_CONFIG_OPT,
+    env_init: str | None = ENV_INIT_OPT,
+    force_config: bool = FORCE_CONFIG_OPT,
+    max_cost: float | None = MAX_COST_OPT,
+    max_calls: int | None = MAX_CALLS_OPT,
+    log_requests: bool = LOG_REQUESTS_OPT,
+):
+    """Both phases: blueprints, then rollouts, until --n trajectories are accepted."""
+
+    def phase_done(result: BlueprintResult | RolloutResult) -> None:
+        if isinstance(result, BlueprintResult):
+            print_blueprints(result, quiet)
+        else:
+            print_rollouts(result, quiet)
+
+    result = api.run(env, n, run=run, config=config, data_dir=data_dir, seed=seed,
+                     trials=trials, concurrency=concurrency, env_class=env_class,
+                     env_config=env_config, env_init=env_init, executor=executor,
+                     ray_address=ray_address, force_config=force_config, max_cost=max_cost,
+                     max_calls=max_calls, log_requests=log_requests,
+                     progress=progress_choice(quiet), command=typed_command(),
+                     note=lambda text: console.print(text, highlight=False),
+                     on_phase=phase_done)
+    if result.stopped:
+        return
+    if not result.reached:
+        console.print(f"stopped short of {n}: see {result.run_dir}")
+        raise typer.Exit(1)
+    next_line("export", "--run", str(result.run_dir), "--format", "sharegpt")
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``rollout`` and ``run``."""
-
-    @app.command("rollout")
-    def rollout(
-        run: Path | None = typer.Option(None, "--run", help="Run directory (default: latest)."),
-        n: int = typer.Option(100, "--n", help="Accepted trajectories wanted."),
-        trials: int | None = typer.Option(None, "--trials", help="Trials per blueprint."),
-        concurrency: int | None = typer.Option(None, "--concurrency"),
-        best_of_n: int | None = typer.Option(None, "--best-of-n",
-                                                help="Human candidates per turn (1: off)."),
-        config: Path | None = CONFIG_OPT,
-        quiet: bool = typer.Option(False, "--quiet"),
-        executor: str = EXECUTOR_OPT,
-        ray_address: str | None = RAY_ADDRESS_OPT,
-        force_config: bool = FORCE_CONFIG_OPT,
-        max_cost: float | None = MAX_COST_OPT,
-        max_calls: int | None = MAX_CALLS_OPT,
-        log_requests: bool = LOG_REQUESTS_OPT,
-    ):
-        """Play accepted blueprints out; keep conversations whose final state proves them."""
-        from apigen_mt.runner.store import resolve_run
-
-        bounds.check(n=n, trials=trials, concurrency=concurrency, best_of_n=best_of_n)
-        budget = make_budget(max_cost, max_calls)
-        executor = executor_choice(executor, ray_address)
-        cfg = load_config(config, {"request_log": log_requests or None})
-        run_path = resolve_run(run)
-        check_models(cfg)  # a missing key or an unreachable endpoint: before any file
-        try:
-            run_rollout_phase(cfg, run_path, n, trials, concurrency, quiet, best_of_n,
-                              executor, ray_address, force_config, budget)
-        except StoppedAtBudget:
-            return
-
-    @app.command("run")
-    def run_all(
-        env: str | None = typer.Option(None, "--env", help="Environment name or folder."),
-        n: int = typer.Option(100, "--n", help="Accepted trajectories wanted."),
-        config: Path | None = CONFIG_OPT,
-        out: Path | None = typer.Option(None, "--out", help="Run directory."),
-        data_dir: Path | None = typer.Option(None, "--data-dir"),
-        seed: int | None = typer.Option(None, "--seed"),
-        trials: int | None = typer.Option(None, "--trials"),
-        concurrency: int | None = typer.Option(None, "--concurrency"),
-        quiet: bool = typer.Option(False, "--quiet"),
-        executor: str = EXECUTOR_OPT,
-        ray_address: str | None = RAY_ADDRESS_OPT,
-        env_class: str | None = ENV_CLASS_OPT,
-        env_config: Path | None = ENV_CONFIG_OPT,
-        env_init: str | None = ENV_INIT_OPT,
-        force_config: bool = FORCE_CONFIG_OPT,
-        max_cost: float | None = MAX_COST_OPT,
-        max_calls: int | None = MAX_CALLS_OPT,
-        log_requests: bool = LOG_REQUESTS_OPT,
-    ):
-        """Both phases: blueprints, then rollouts, until --n trajectories are accepted."""
-        env, data_dir = resolve_env(env, data_dir, env_class, env_config, env_init)
-        bounds.check(n=n, trials=trials, concurrency=concurrency, seed=seed)
-        budget = make_budget(max_cost, max_calls)
-        executor = executor_choice(executor, ray_address)
-        cfg = load_config(config, {"seed": seed, "request_log": log_requests or None})
-        # about one blueprint per wanted trajectory (and a margin for failed episodes):
-        # phase 2 plays every blueprint once before any twice, so --n is reached across
-        # distinct tasks and extra trials only top it up
-        wanted = max(1, math.ceil(n * 1.2))
-        run_path = None
-        for _ in range(6):  # draft more blueprints while trials run out short of --n
-            try:
-                run_path = run_blueprint_phase(cfg, env, data_dir, wanted, out, concurrency,
-                                               quiet, executor, ray_address, force_config,
-                                               budget=budget)
-                outcome = run_rollout_phase(cfg, run_path, n, trials, concurrency, quiet,
-                                            executor=executor, ray_address=ray_address,
-                                            force_config=force_config, budget=budget)
-            except StoppedAtBudget:
-                return
-            if outcome.accepted_total >= n:
-                return
-            missing = n - outcome.accepted_total
-            # Repeated conversations are not kept, so a blueprint yields fewer than its
-            # trials: plan the next round on the yield seen so far.
-            per_blueprint = max(0.2, outcome.accepted_total / wanted)
-            wanted += max(1, math.ceil(missing / per_blueprint * 1.25))
-        console.print(f"stopped short of {n}: see {run_path}")
-        raise typer.Exit(1)
+    """Add ``blueprint``, ``rollout`` and ``run``, in that order."""
+    app.add_typer(blueprint_app, name="blueprint")
+    app.command("rollout")(rollout)
+    app.command("run")(run_all)

@@ -1,112 +1,108 @@
-"""``verify``: judge conversations made elsewhere against their tasks."""
+"""``eval`` and ``verify``: how good a model is on fixed tasks, and whether conversations
+made elsewhere hold up against theirs."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import orjson
 import typer
+from rich.table import Table
 
-from apigen_mt.errors import RunFailure, UsageError
+from apigen_mt import api
+from apigen_mt.cli.common import CONCURRENCY_OPT, QUIET_OPT, console
+from apigen_mt.errors import RunFailure
 
 PROTOCOL_OPT = typer.Option("apigen-mt", "--protocol",
                             help="Judge rules: apigen-mt (ours, the default) or tau "
                                  "(τ-bench's reward: target state and outputs).")
 
 
-def protocol_settings(config: Path | None, protocol: str):
-    """The rollout settings of the config, under ``protocol``."""
-    from apigen_mt.commands_pipeline import load_config
-    from apigen_mt.commands_rollout import rollout_settings
+def eval_cmd(
+    env: str = typer.Option(..., "--env", help="Environment name or folder."),
+    tasks: Path = typer.Option(..., "--tasks",
+                               help="Tasks: a run's blueprints.jsonl or τ-bench tasks.json."),
+    split: str | None = typer.Option(None, "--split", help="Split of a splits file."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="τ-bench-format data."),
+    trials: int = typer.Option(5, "--trials", help="Trials per task (k goes up to this)."),
+    config: Path | None = typer.Option(None, "--config",
+                                       help="Run config YAML (default: offline sim)."),
+    concurrency: int | None = CONCURRENCY_OPT,
+    out: Path | None = typer.Option(None, "--out", "--run",
+                                    help="Results folder (default: runs/eval/…; --run is "
+                                         "the same)."),
+    quiet: bool = QUIET_OPT,
+    protocol: str = typer.Option(
+        "apigen-mt", "--protocol",
+        help="apigen-mt (ours: best-of-N user, strict judge) or tau (τ-bench's "
+             "protocol, so pass^k compares with its published numbers)."),
+):
+    """Play a fixed task set with the configured agent and report pass^k."""
     from apigen_mt.rollout.settings import PROTOCOLS
+    from apigen_mt.runner.evaluation import evaluate_tasks
 
-    if protocol not in PROTOCOLS:
-        raise UsageError(f"--protocol must be one of {', '.join(PROTOCOLS)}, not '{protocol}'")
-    return rollout_settings(load_config(config, {})).for_protocol(protocol)
+    def tick(done: int, total: int) -> None:
+        if not quiet and (done % 50 == 0 or done == total):
+            console.print(f"  {done}/{total} episodes", highlight=False)
+
+    result = evaluate_tasks(env, tasks, split, data_dir, trials, config, concurrency, out,
+                            protocol, tick)
+    _print_passk(result.summary, trials)
+    console.print(f"protocol {protocol}: {PROTOCOLS[protocol]}", highlight=False)
+    if result.cache_invalid:
+        console.print(f"response cache: {result.cache_invalid} invalid entries ignored and "
+                      "asked again")
+    console.print(f"{result.out}: results.json, episodes.jsonl ({result.episodes} episodes, "
+                  f"{result.usage.calls} model calls, ${result.usage.cost:.4f})")
 
 
-def _verify(env: str, data_dir: Path | None, tasks: Path, split: str | None,
-            conversations: Path, out: Path | None, protocol: str,
-            config: Path | None) -> None:
-    from apigen_mt.env.tasks import load_tasks
-    from apigen_mt.rollout.verify import Outcome, Summary, TaskIndex, tally, verify_file
-    from apigen_mt.runner.build import EnvRef
+def _print_passk(summary: dict, trials: int) -> None:
+    table = Table(title=f"pass^k over {summary['tasks']} tasks × {trials} trials, "
+                        f"protocol {summary.get('protocol', 'apigen-mt')}")
+    table.add_column("domain")
+    table.add_column("tasks", justify="right")
+    for k in range(1, trials + 1):
+        table.add_column(f"pass^{k}", justify="right")
+    rows = [(d, v) for d, v in summary["per_domain"].items()]
+    if len(rows) > 1:
+        rows.append(("all", {"tasks": summary["tasks"], "pass_hat_k": summary["pass_hat_k"]}))
+    for domain, v in rows:
+        table.add_row(domain, str(v["tasks"]),
+                      *(f"{v['pass_hat_k'].get(str(k), 0.0):.3f}" for k in range(1, trials + 1)))
+    console.print(table)
+    if summary.get("failure_reasons"):  # why episodes failed, e.g. an unreadable instruction
+        console.print("failed episodes: " + ", ".join(
+            f"{reason} {count}" for reason, count in summary["failure_reasons"].items()))
 
-    if not conversations.is_file():
-        raise UsageError(f"--conversations: file not found: {conversations}")
-    if out is not None:  # never over an input or a run's file, before any work
-        from apigen_mt.outputs import check_output_file
 
-        check_output_file(out, "--out", inputs=[conversations, tasks],
-                          input_dirs=[data_dir])
-    settings = protocol_settings(config, protocol)
-    rows = load_tasks(tasks, split)
-    # τ-bench's own data selects τ-bench's exact tools by itself; `tau_compat` forces them
-    from apigen_mt.commands_pipeline import load_config
-
-    environment = EnvRef(env, str(data_dir) if data_dir else None, 0,
-                         load_config(config, {}).tau_compat).load()
-    index = TaskIndex(rows, Path(env).name)
-    if out is not None:
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.parent / f".{out.name}.tmp"
-            sink = open(tmp, "wb")  # noqa: SIM115 (closed below, renamed into place)
-        except OSError as exc:
-            raise UsageError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
-    else:
-        tmp, sink = None, sys.stdout.buffer
-    summary = Summary()
-    done = False
-    try:
-        for item in verify_file(conversations, index, environment, settings):
-            tally(summary, item)
-            if isinstance(item, Outcome):
-                sink.write(orjson.dumps(item.row()) + b"\n")
-            else:
-                print(f"problem: {item.render()}", file=sys.stderr)
-        line = f"{summary.line()} (protocol {protocol})"
-        if out is not None:
-            sink.write(orjson.dumps({"summary": line, "passed": summary.passed,
-                                     "judged": summary.judged,
-                                     "agreement": [summary.agree, summary.with_reward],
-                                     "problems": len(summary.problems)}) + b"\n")
-        done = True
-    finally:
-        if tmp is not None:
-            sink.close()
-            if not done:  # never leave half a file behind
-                tmp.unlink(missing_ok=True)
-    if tmp is not None:
-        tmp.replace(out)
-    else:
-        sys.stdout.flush()
-    print(line)
-    if summary.problems:
-        raise RunFailure(f"{len(summary.problems)} problem(s) in {conversations}; the other "
+def verify(
+    env: str = typer.Option(..., "--env", help="Environment name or folder."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="τ-bench-format data."),
+    tasks: Path = typer.Option(..., "--tasks",
+                               help="Tasks: a run's blueprints.jsonl or τ-bench tasks.json."),
+    split: str | None = typer.Option(None, "--split", help="Split of a splits file."),
+    conversations: Path = typer.Option(
+        ..., "--conversations",
+        help="OpenAI chat JSONL (with blueprint_id or task_index), τ-bench results "
+             "JSON, or a trajectories file."),
+    out: Path | None = typer.Option(None, "--out",
+                                    help="Write the JSON lines here (default: stdout)."),
+    protocol: str = PROTOCOL_OPT,
+    config: Path | None = typer.Option(None, "--config",
+                                       help="Run config YAML (its rollout.judge rules)."),
+):
+    """Judge conversations made elsewhere against their tasks, replaying every call."""
+    result = api.verify(env, tasks, conversations, data_dir=data_dir, split=split, out=out,
+                        protocol=protocol, config=config,
+                        sink=sys.stdout.buffer if out is None else None,
+                        on_problem=lambda text: print(f"problem: {text}", file=sys.stderr))
+    print(result.line)
+    if result.problems:
+        raise RunFailure(f"{len(result.problems)} problem(s) in {conversations}; the other "
                          "conversations were judged")
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``verify``."""
-
-    @app.command("verify")
-    def verify(
-        env: str = typer.Option(..., "--env", help="Environment name or folder."),
-        data_dir: Path | None = typer.Option(None, "--data-dir", help="τ-bench-format data."),
-        tasks: Path = typer.Option(..., "--tasks",
-                                   help="Tasks: a run's blueprints.jsonl or τ-bench tasks.json."),
-        split: str | None = typer.Option(None, "--split", help="Split of a splits file."),
-        conversations: Path = typer.Option(
-            ..., "--conversations",
-            help="OpenAI chat JSONL (with blueprint_id or task_index), τ-bench results "
-                 "JSON, or a trajectories file."),
-        out: Path | None = typer.Option(None, "--out",
-                                           help="Write the JSON lines here (default: stdout)."),
-        protocol: str = PROTOCOL_OPT,
-        config: Path | None = typer.Option(None, "--config",
-                                              help="Run config YAML (its rollout.judge rules)."),
-    ):
-        """Judge conversations made elsewhere against their tasks, replaying every call."""
-        _verify(env, data_dir, tasks, split, conversations, out, protocol, config)
+    """Add ``eval`` and ``verify``."""
+    app.command("eval")(eval_cmd)
+    app.command("verify")(verify)
