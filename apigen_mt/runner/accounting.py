@@ -11,7 +11,6 @@ from collections import Counter
 from pathlib import Path
 
 from apigen_mt.errors import Interrupted, UsageError
-from apigen_mt.fileio import warn
 
 RETRY_LABELS = {"rate_limit": "rate limits", "server": "server errors", "timeout": "timeouts",
                 "connection": "dropped connections", "bad_response": "unusable responses"}
@@ -102,7 +101,12 @@ def count_lines(path: Path) -> int:
 def saved_line(run, phase: str, command: str | None) -> str:
     """``12 blueprints (3 rejected) are saved in R; rerun `apigen-mt …` to resume``."""
     kept, label, other = SAVED_FILES[phase]
-    again = f"rerun `{command}`" if command else "run the same call again"
+    if not command:
+        again = "run the same call again"
+    elif command.startswith("apigen_mt."):  # a Python call (the API records it so)
+        again = f"rerun `{command}`"
+    else:  # a command line as typed, without the program's name
+        again = f"rerun `apigen-mt {command}`"
     return (f"{count_lines(run.path / kept)} {label} ({count_lines(run.path / other)} "
             f"{'rejected' if phase == 'blueprint' else 'failed'}) and the usage so far are "
             f"saved in {run.path}; {again} to resume")
@@ -133,8 +137,8 @@ def run_batch(batch, run, phase: str, models, progress, command: str | None = No
         retries = retries_by_kind(models)
         _close_journal(models)
         add_usage(run, phase, retries)
-        if line := survived_line(retries):
-            warn(line)
+        if line := survived_line(retries):  # on stdout: stderr holds the one error line
+            print(line, flush=True)
         raise
     retries = retries_by_kind(models)
     _close_journal(models)
