@@ -41,6 +41,15 @@ def _call(name: str, **kwargs: Any) -> str:
     return f"apigen_mt.{name}({args})"
 
 
+def _run_seed(run: Path | None, seed: int | None) -> int | None:
+    """The seed given, else the one an existing run directory was made with."""
+    if seed is not None or run is None or not (run / "manifest.json").is_file():
+        return seed
+    from apigen_mt.fileio import read_json
+
+    return (read_json(run / "manifest.json", "manifest") or {}).get("seed")
+
+
 def _setup(config, overrides, executor, ray_address, max_cost, max_calls):
     from apigen_mt.runner.accounting import make_budget
     from apigen_mt.runner.opening import executor_choice, load_config
@@ -72,6 +81,7 @@ def blueprint(env: str | None = None, n: int = 200, *, run: PathLike | None = No
     env, data_dir = resolve_env(env, _path(data_dir), env_class, _path(env_config), env_init,
                                 _path(run))
     bounds.check(n=n, concurrency=concurrency, seed=seed, max_slots=max_slots)
+    seed = _run_seed(_path(run), seed)
     cfg, executor, budget = _setup(config, {"seed": seed, "blueprint.drafter": drafter,
                                             "request_log": log_requests or None},
                                    executor, ray_address, max_cost, max_calls)
@@ -130,6 +140,7 @@ def run(env: str | None = None, n: int = 100, *, run: PathLike | None = None,
     env, data_dir = resolve_env(env, _path(data_dir), env_class, _path(env_config), env_init,
                                 run_dir)
     bounds.check(n=n, trials=trials, concurrency=concurrency, seed=seed)
+    seed = _run_seed(run_dir, seed)
     cfg, executor, budget = _setup(config, {"seed": seed, "request_log": log_requests or None},
                                    executor, ray_address, max_cost, max_calls)
     return run_pipeline(cfg, env, data_dir, n, run_dir, trials=trials, concurrency=concurrency,

@@ -63,7 +63,7 @@ def _recorded_env(run: Path | None) -> tuple[str, Path | None] | None:
         return None
     from apigen_mt.fileio import read_json
 
-    env = (read_json(run / "manifest.json") or {}).get("env") or {}
+    env = (read_json(run / "manifest.json", "manifest") or {}).get("env") or {}
     if not env.get("spec"):
         return None
     return env["spec"], Path(env["data_dir"]) if env.get("data_dir") else None
