@@ -43,7 +43,7 @@ CONFIG_OPT = typer.Option(None, "--config", help="Run config YAML (default: offl
 SEED_OPT = typer.Option(None, "--seed", help="Seed of the run (default 0 or the config's).")
 CONCURRENCY_OPT = typer.Option(None, "--concurrency",
                                help="Items worked on at once (default: the config's).")
-QUIET_OPT = typer.Option(False, "--quiet", help="No live progress and no funnel tables.")
+QUIET_OPT = typer.Option(False, "--quiet", help="No live progress bar and no blueprint funnel.")
 DATA_DIR_OPT = typer.Option(None, "--data-dir", help="τ-bench-format data folder.")
 ENV_OPT = typer.Option(None, "--env", help="Environment name or folder.")
 EXECUTOR_OPT = typer.Option("local", "--executor",

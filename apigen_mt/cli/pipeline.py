@@ -64,22 +64,22 @@ def print_blueprints(result: BlueprintResult, quiet: bool) -> None:
     _common_lines(result, f"{result.accepted} blueprints")
 
 
-def print_rollouts(result: RolloutResult, quiet: bool) -> None:
-    """The rollout table (unless quiet) and the one-line summary of phase 2."""
-    if not quiet:
-        table = Table(title="Rollouts")
-        table.add_column("stage")
-        table.add_column("count")
-        table.add_row("blueprints", str(result.blueprints))
-        table.add_row("episodes judged", str(result.episodes))
-        for reason, count in result.reasons.items():
-            table.add_row(f"  failed: {reason}", str(count))
-        if result.repeats:
-            table.add_row("  passed, repeating a kept conversation", str(result.repeats))
-        table.add_row("accepted trajectories (distinct)", str(result.accepted))
-        if result.episodes:
-            table.add_row("acceptance rate", f"{result.accepted / result.episodes:.1%}")
-        console.print(table)
+def print_rollouts(result: RolloutResult) -> None:
+    """The rollout table and the one-line summary of phase 2."""
+    # the table is short, unlike the funnel: it is printed even with --quiet
+    table = Table(title="Rollouts")
+    table.add_column("stage")
+    table.add_column("count")
+    table.add_row("blueprints", str(result.blueprints))
+    table.add_row("episodes judged", str(result.episodes))
+    for reason, count in result.reasons.items():
+        table.add_row(f"  failed: {reason}", str(count))
+    if result.repeats:
+        table.add_row("  passed, repeating a kept conversation", str(result.repeats))
+    table.add_row("accepted trajectories (distinct)", str(result.accepted))
+    if result.episodes:
+        table.add_row("acceptance rate", f"{result.accepted / result.episodes:.1%}")
+    console.print(table)
     console.print(f"{result.run_dir}: {result.accepted} trajectories accepted "
                   f"(+{result.added} this run, {result.failed_now} failed, "
                   f"{result.duplicates} duplicate, {result.errored} errored, "
@@ -179,7 +179,7 @@ def rollout(
                          log_requests=log_requests, progress=progress_choice(quiet),
                          command=typed_command(),
                          note=lambda text: console.print(text, highlight=False))
-    print_rollouts(result, quiet)
+    print_rollouts(result)
     if result.accepted and not result.stopped:
         next_line("export", "--run", str(result.run_dir), "--format", "sharegpt")
 
@@ -210,7 +210,7 @@ def run_all(
         if isinstance(result, BlueprintResult):
             print_blueprints(result, quiet)
         else:
-            print_rollouts(result, quiet)
+            print_rollouts(result)
 
     result = api.run(env, n, run=run, config=config, data_dir=data_dir, seed=seed,
                      trials=trials, concurrency=concurrency, env_class=env_class,
