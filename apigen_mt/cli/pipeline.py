@@ -89,7 +89,7 @@ def print_rollouts(result: RolloutResult) -> None:
     if result.exhausted and not result.reached:
         console.print(f"blueprints and trials ran out at {result.accepted} of "
                       f"{result.wanted}; `apigen-mt run --run {result.run_dir} --n "
-                      f"{result.wanted}` drafts more blueprints as needed")
+                      f"{result.wanted}` drafts more blueprints as needed", soft_wrap=True)
     _common_lines(result, f"{result.accepted} trajectories")
 
 
@@ -178,7 +178,7 @@ def rollout(
                          force_config=force_config, max_cost=max_cost, max_calls=max_calls,
                          log_requests=log_requests, progress=progress_choice(quiet),
                          command=typed_command(),
-                         note=lambda text: console.print(text, highlight=False))
+                         note=lambda text: console.print(text, highlight=False, soft_wrap=True))
     print_rollouts(result)
     if result.accepted and not result.stopped:
         next_line("export", "--run", str(result.run_dir), "--format", "sharegpt")
@@ -218,7 +218,7 @@ def run_all(
                      ray_address=ray_address, force_config=force_config, max_cost=max_cost,
                      max_calls=max_calls, log_requests=log_requests,
                      progress=progress_choice(quiet), command=typed_command(),
-                     note=lambda text: console.print(text, highlight=False),
+                     note=lambda text: console.print(text, highlight=False, soft_wrap=True),
                      on_phase=phase_done)
     if result.stopped:
         return
