@@ -50,13 +50,19 @@ def _run_seed(run: Path | None, seed: int | None) -> int | None:
     return (read_json(run / "manifest.json", "manifest") or {}).get("seed")
 
 
-def _setup(config, overrides, executor, ray_address, max_cost, max_calls):
+def _setup(config, overrides, executor, ray_address, max_cost, max_calls, run_seed=None):
+    """The config (``run_seed``: an existing run's own seed, used when no --seed is
+    given, after the config and environment have been checked as they are), the
+    executor and the budget."""
     from apigen_mt.runner.accounting import make_budget
     from apigen_mt.runner.opening import executor_choice, load_config
 
     budget = make_budget(max_cost, max_calls)
     executor = executor_choice(executor, ray_address)
-    return load_config(_path(config), overrides), executor, budget
+    cfg = load_config(_path(config), overrides)
+    if overrides.get("seed") is None and run_seed is not None and run_seed != cfg.seed:
+        cfg = load_config(_path(config), {**overrides, "seed": run_seed})
+    return cfg, executor, budget
 
 
 def blueprint(env: str | None = None, n: int = 200, *, run: PathLike | None = None,
@@ -81,10 +87,10 @@ def blueprint(env: str | None = None, n: int = 200, *, run: PathLike | None = No
     env, data_dir = resolve_env(env, _path(data_dir), env_class, _path(env_config), env_init,
                                 _path(run))
     bounds.check(n=n, concurrency=concurrency, seed=seed, max_slots=max_slots)
-    seed = _run_seed(_path(run), seed)
     cfg, executor, budget = _setup(config, {"seed": seed, "blueprint.drafter": drafter,
                                             "request_log": log_requests or None},
-                                   executor, ray_address, max_cost, max_calls)
+                                   executor, ray_address, max_cost, max_calls,
+                                   _run_seed(_path(run), seed))
     return blueprint_phase(cfg, env, data_dir, n, _path(run), concurrency=concurrency,
                            progress=progress, executor=executor, ray_address=ray_address,
                            force_config=force_config, max_slots=max_slots, budget=budget,
@@ -140,9 +146,9 @@ def run(env: str | None = None, n: int = 100, *, run: PathLike | None = None,
     env, data_dir = resolve_env(env, _path(data_dir), env_class, _path(env_config), env_init,
                                 run_dir)
     bounds.check(n=n, trials=trials, concurrency=concurrency, seed=seed)
-    seed = _run_seed(run_dir, seed)
     cfg, executor, budget = _setup(config, {"seed": seed, "request_log": log_requests or None},
-                                   executor, ray_address, max_cost, max_calls)
+                                   executor, ray_address, max_cost, max_calls,
+                                   _run_seed(run_dir, seed))
     return run_pipeline(cfg, env, data_dir, n, run_dir, trials=trials, concurrency=concurrency,
                         progress=progress, executor=executor, ray_address=ray_address,
                         force_config=force_config, budget=budget, command=command, note=note,
