@@ -30,11 +30,8 @@ class Interrupted(RuntimeError):
 
 
 def _usage_types() -> tuple[type[BaseException], ...]:
-    from apigen_mt.env.domain import EnvironmentNotFound
-    from apigen_mt.env.tasks import TaskFileError
-
-    types: list[type[BaseException]] = [UsageError, EnvironmentNotFound, TaskFileError,
-                                        FileNotFoundError]
+    # environment and task-file errors subclass UsageError: no import of env/ from here
+    types: list[type[BaseException]] = [UsageError, FileNotFoundError]
     try:
         from apigen_mt.config import ConfigError
 

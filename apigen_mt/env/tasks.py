@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from apigen_mt.env.environment import Environment, HashMethod
+from apigen_mt.errors import UsageError
 from apigen_mt.fileio import parse_json, read_text
 
 
-class TaskFileError(ValueError):
+class TaskFileError(UsageError):
     """A tasks file that cannot be read; the message names the file and the place."""
 
 
