@@ -65,6 +65,8 @@ def parser_exit(exc: BaseException) -> tuple[int, str | None] | None:
     names = _class_names(exc)
     if "Exit" in names and hasattr(exc, "exit_code"):  # typer.Exit / click Exit
         return int(getattr(exc, "exit_code", 0) or 0), None
+    if "NoArgsIsHelpError" in names:  # the help was printed; nothing else to say
+        return 2, None
     if "Abort" in names:
         return 130, "aborted"
     if "ClickException" in names or ("UsageError" in names and hasattr(exc, "format_message")):

@@ -56,7 +56,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def start_server(latency_ms: float, jitter_ms: float,
                  cache: Path | None = None) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "apigen_mt.commands_model", "serve", "--port", "0",
+    cmd = [sys.executable, "-m", "apigen_mt.cli.model", "serve", "--port", "0",
            "--latency-ms", str(latency_ms), "--jitter-ms", str(jitter_ms)]
     if cache is not None:
         cmd += ["--cache", str(cache)]

@@ -29,7 +29,7 @@ MESSAGES = [{"role": "system", "content": "You are a retail support agent."},
 
 
 def start_server(extra: list[str]) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "apigen_mt.commands_model", "serve", "--port", "0", *extra]
+    cmd = [sys.executable, "-m", "apigen_mt.cli.model", "serve", "--port", "0", *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()

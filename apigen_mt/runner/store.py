@@ -41,10 +41,28 @@ def default_run_dir(env_name: str, seed: int) -> Path:
 
 
 def remember_latest(run_dir: Path) -> None:
-    """Point ``runs/latest`` at this run so later commands find it without ``--run``."""
+    """Point ``runs/latest`` at this run so later commands find it without ``--run``.
+
+    A symbolic link (``cd runs/latest`` works; relative when the run is under the runs
+    folder, so moving the folder keeps it right) where the filesystem allows one, else a
+    text file holding the path; :func:`resolve_run` reads both.
+    """
     root = runs_root()
     root.mkdir(parents=True, exist_ok=True)
-    write_atomic(root / LATEST, str(run_dir.resolve()) + "\n")
+    target = run_dir.resolve()
+    try:
+        link: Path | str = target.relative_to(root.resolve())
+    except ValueError:
+        link = target
+    pointer = root / LATEST
+    tmp = root / f".{LATEST}.{os.getpid()}{TMP_MARK}"
+    try:
+        tmp.unlink(missing_ok=True)
+        os.symlink(link, tmp, target_is_directory=True)
+        os.replace(tmp, pointer)  # one step: readers see the old pointer or the new one
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        write_atomic(pointer, str(target) + "\n")
 
 
 def resolve_run(run: Path | None) -> Path:
@@ -54,9 +72,12 @@ def resolve_run(run: Path | None) -> Path:
             raise UsageError(f"{run} is not a run directory (no manifest.json)")
         return run
     pointer = runs_root() / LATEST
-    if not pointer.exists():
-        raise UsageError("no run yet: start with `apigen-mt blueprint --env NAME` or pass --run")
-    path = Path(pointer.read_text().strip())
+    if not os.path.lexists(pointer):
+        raise UsageError("no run yet: start with `apigen-mt run --env NAME` or pass --run")
+    if pointer.is_symlink():
+        path = pointer.parent / os.readlink(pointer)
+    else:
+        path = Path(pointer.read_text().strip())
     if not (path / "manifest.json").exists():
         raise UsageError(f"the latest run {path} is gone; pass --run")
     return path

@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from apigen_mt.commands_model import register
+from apigen_mt.cli.model import register
 from apigen_mt.errors import RunFailure
 from apigen_mt.llm.server import serve_in_thread
 from apigen_mt.sim import SimModel
@@ -73,7 +73,7 @@ def test_check_reports_each_failure_on_one_line(app: typer.Typer, tmp_path: Path
 
 def test_serve_command_prints_its_url_and_serves(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "apigen_mt.commands_model", "serve", "--port", "0",
+        [sys.executable, "-m", "apigen_mt.cli.model", "serve", "--port", "0",
          "--faults", "500", "--fault-first", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

@@ -15,7 +15,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from apigen_mt.commands_model import register
+from apigen_mt.cli.model import register
 from apigen_mt.config import Endpoint, RunConfig, packaged_names
 from apigen_mt.llm.base import ModelError, Settings
 from apigen_mt.llm.openai_adapter import EndpointRuntime, OpenAIChatModel

@@ -1,6 +1,6 @@
 """Model-layer commands: ``serve`` (an OpenAI-compatible server) and ``check`` (endpoints).
 
-``register(app)`` adds them to the main typer app; ``python -m apigen_mt.commands_model``
+``register(app)`` adds them to the main typer app; ``python -m apigen_mt.cli.model``
 runs them on their own.
 """
 
@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
 
 
 def main() -> None:
-    """Run the model commands on their own (``python -m apigen_mt.commands_model``)."""
+    """Run the model commands on their own (``python -m apigen_mt.cli.model``)."""
     from apigen_mt.errors import guarded
 
     app = typer.Typer(add_completion=False, no_args_is_help=True)

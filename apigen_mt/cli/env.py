@@ -1,9 +1,8 @@
-"""The ``apigen-mt`` command line: parse, build, call the library, print. Nothing else."""
+"""``env``: list, show, replay and generate the data of environments."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import typer
@@ -12,22 +11,11 @@ from rich.table import Table
 
 from apigen_mt import bounds
 from apigen_mt.atomic import write_atomic
-from apigen_mt.errors import UsageError, guarded
+from apigen_mt.errors import UsageError
 from apigen_mt.outputs import check_output_file, check_output_folder
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Manufacture verified multi-turn tool-use training data.")
 env_app = typer.Typer(no_args_is_help=True, help="Inspect and exercise environments.")
-app.add_typer(env_app, name="env")
 console = Console()
-
-
-@app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")):
-    """Global options."""
-    import apigen_mt.errors as errors
-
-    errors.DEBUG = debug
 
 
 @env_app.command("list")
@@ -107,7 +95,7 @@ def env_replay(
 def env_data(
     name: str = typer.Argument(..., help="Environment name."),
     out: Path = typer.Option(..., "--out", help="Folder to write <table>.json files into."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the generator."),
     size: list[str] = typer.Option([], "--size", help="Generator option, e.g. users=5000."),
     users: int | None = typer.Option(None, "--users", help="Number of users."),
 ):
@@ -139,26 +127,3 @@ def env_data(
                          else f"cannot write to {out}: {exc.strerror or exc}") from None
     console.print(f"wrote {', '.join(f'{t}.json ({len(r)})' for t, r in tables.items())} "
                   f"to {out}")
-
-
-def _register_optional() -> None:
-    """Command groups that live next to the code they drive."""
-    import importlib
-
-    for module in ("apigen_mt.commands_model", "apigen_mt.commands_pipeline",
-                   "apigen_mt.commands_export", "apigen_mt.commands_verify"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        mod.register(app)
-
-
-_register_optional()
-
-
-def main() -> None:
-    """Console-script entry point with the one-line error boundary."""
-    sys.exit(guarded(app))

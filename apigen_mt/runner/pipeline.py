@@ -1,0 +1,218 @@
+"""The pipeline's orchestration: open the run, check the models, run a phase's batch,
+keep its account, and say what it did (a typed result).
+
+Both the Python API (:mod:`apigen_mt.api`) and the command line call these; neither opens
+a run directory or sums usage itself. ``note`` receives the lines a person should read
+before the phase's work (a target the run cannot reach, say); ``progress`` is the live
+display (None: on a terminal only).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from apigen_mt.errors import UsageError
+from apigen_mt.runner.accounting import attach_usage, cache_invalid, run_batch
+from apigen_mt.runner.opening import (
+    check_models,
+    open_run,
+    record_command,
+    rollout_settings,
+)
+from apigen_mt.runner.results import BlueprintResult, RolloutResult, RunResult
+
+Note = Callable[[str], None]
+
+
+def _silent(_line: str) -> None:
+    return None
+
+
+def blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path | None, *,
+                    concurrency: int | None = None, progress: bool | None = None,
+                    executor: str = "local", ray_address: str | None = None,
+                    force_config: bool = False, max_slots: int | None = None, budget=None,
+                    command: str | None = None, record: bool = True) -> BlueprintResult:
+    """Phase 1 until the run holds ``n`` accepted blueprints (or a stop); resumes."""
+    from apigen_mt.runner.build import EnvRef, blueprint_settings, build_phase1
+    from apigen_mt.runner.funnel import Funnel
+    from apigen_mt.runner.phase1 import ACCEPTED, REJECTED, run_phase1
+    from apigen_mt.runner.progress import Progress
+
+    # loading decides tau_compat, and fails on a bad name or data dir before touching the disk
+    env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0, cfg.tau_compat).resolved()
+    environment = env_ref.load()
+    check_models(cfg)  # … and on a missing API key or an unknown provider
+    blueprint_settings(cfg)  # … and on a bad `blueprint:` block
+    run = open_run(out, env_ref, cfg, command if record else None, environment, force_config)
+    try:
+        phase, models = build_phase1(cfg, env_ref, run.path)
+        conc = concurrency or phase.settings.concurrency
+        spec = pool = None
+        if executor == "ray":
+            from apigen_mt.runner.ray_executor import make_executor
+            from apigen_mt.runner.remote import SlotSpec
+
+            pool = make_executor(executor, ray_address, models, cfg)
+            spec = SlotSpec.of(cfg, env_ref)
+        bar = Progress("blueprints", n, models.usage.snapshot, enabled=progress)
+        attach_usage(models, run, "blueprint", budget)
+        outcome, cost, retries = run_batch(
+            run_phase1(phase, run, n, conc, bar, executor=pool, spec=spec,
+                       max_slots=max_slots,
+                       budget=models.usage.budget_reached if budget else None),
+            run, "blueprint", models, bar, command)
+        # one pass over each file: a long run's records stay on disk
+        funnel = Funnel.from_records(run.log(ACCEPTED).rows(), run.log(REJECTED).rows())
+        run.update_manifest(blueprints={"accepted": funnel.accepted,
+                                        "rejected": funnel.rejected})
+        return BlueprintResult(
+            run_dir=run.path, wanted=n, accepted=funnel.accepted, rejected=funnel.rejected,
+            added=outcome.added, rejected_now=outcome.rejected, errored=outcome.errored,
+            cancelled=outcome.cancelled, scheduled=outcome.scheduled,
+            usage=models.usage.snapshot().total, cost=cost, retries=retries, funnel=funnel,
+            stopped=outcome.budget, cache_invalid=cache_invalid(models))
+    finally:
+        run.close()
+
+
+def rollout_phase(cfg, run_path: Path, n: int, *, trials: int | None = None,
+                  concurrency: int | None = None, best_of_n: int | None = None,
+                  progress: bool | None = None, executor: str = "local",
+                  ray_address: str | None = None, force_config: bool = False, budget=None,
+                  command: str | None = None, record: bool = True,
+                  note: Note = _silent) -> RolloutResult:
+    """Phase 2 on a run directory until it holds ``n`` accepted trajectories, or its
+    blueprints have played every trial (or a stop); resumes."""
+    from apigen_mt.llm.registry import build_role_models
+    from apigen_mt.records import Blueprint
+    from apigen_mt.rollout.episode import Roles
+    from apigen_mt.runner.build import EnvRef, models_description
+    from apigen_mt.runner.fingerprint import enforce, phase_values
+    from apigen_mt.runner.phase1 import ACCEPTED as BLUEPRINTS
+    from apigen_mt.runner.phase2 import run_phase2
+    from apigen_mt.runner.progress import Progress
+    from apigen_mt.runner.store import RunDir
+
+    settings = rollout_settings(cfg)
+    updates = {k: v for k, v in {"trials": trials, "best_of_n": best_of_n}.items()
+               if v is not None}
+    settings = settings.model_copy(update=updates)
+    run = RunDir(run_path).open()
+    try:
+        manifest = run.manifest()
+        env_ref = EnvRef(**manifest["env"])
+        seed = manifest.get("seed", cfg.seed)
+        # provenance (verdicts, reviews) is not needed to play episodes, and is most of a
+        # blueprint's size in memory
+        blueprints = list(run.log(BLUEPRINTS).iter_read(Blueprint, drop=("provenance",)))
+        if not blueprints:
+            raise UsageError(f"{run_path} has no accepted blueprints; run `apigen-mt blueprint`")
+        env = env_ref.load()
+        check_models(cfg)  # a missing key or unknown provider is told first
+        # the run's seed, not this invocation's default: rollout has no --seed
+        enforce(run, "rollout", phase_values("rollout", cfg, env_ref, env, seed, settings),
+                force_config, command or "")
+        if record:
+            record_command(run, command)
+        ceiling = len(blueprints) * settings.trials
+        if n > ceiling:  # said before the work, not after it
+            note(f"note: {len(blueprints)} blueprints × {settings.trials} trials can give at "
+                 f"most {ceiling} trajectories, short of {n}; `apigen-mt run --run "
+                 f"{run_path} --n {n}` drafts more blueprints as needed")
+        models = build_role_models(cfg, run.path)
+        roles = Roles(human=models.human, critic=models.critic, agent=models.agent)
+        spec = pool = None
+        if executor == "ray":
+            from apigen_mt.runner.ray_executor import make_executor
+            from apigen_mt.runner.remote import EpisodeSpec
+
+            pool = make_executor(executor, ray_address, models, cfg)
+            spec = EpisodeSpec.of(cfg, env_ref, settings, seed)
+        bar = Progress("trajectories", n, models.usage.snapshot, enabled=progress)
+        attach_usage(models, run, "rollout", budget)
+        outcome, cost, retries = run_batch(
+            run_phase2(blueprints, env, roles, settings, run, n, seed,
+                       concurrency or settings.concurrency, bar, executor=pool, spec=spec,
+                       budget=models.usage.budget_reached if budget else None,
+                       models=models_description(cfg, ("human", "critic", "agent"))),
+            run, "rollout", models, bar, command)
+        reasons, repeats = _failures(run)
+        # distinct conversations: a file written before repeats were refused may hold some
+        run.update_manifest(trajectories={"accepted": outcome.accepted_total,
+                                          "failed": sum(reasons.values()),
+                                          "repeats_not_kept": repeats})
+        return RolloutResult(
+            run_dir=run.path, wanted=n, blueprints=len(blueprints), trials=settings.trials,
+            accepted=outcome.accepted_total, failed=sum(reasons.values()), repeats=repeats,
+            reasons=dict(sorted(reasons.items())), added=outcome.added,
+            failed_now=outcome.failed, duplicates=outcome.duplicates,
+            errored=outcome.errored, cancelled=outcome.cancelled, scheduled=outcome.scheduled,
+            exhausted=outcome.exhausted, usage=models.usage.snapshot().total, cost=cost,
+            retries=retries, stopped=outcome.budget, cache_invalid=cache_invalid(models))
+    finally:
+        run.close()
+
+
+def _failures(run) -> tuple[Counter, int]:
+    """Failed trajectories by reason, and passed repeats not kept (read one at a time)."""
+    from apigen_mt.records import Trajectory
+    from apigen_mt.runner.phase2 import FAILED, LEDGER, failure_reason
+
+    reasons = Counter(failure_reason(t) for t in run.log(FAILED).iter_read(Trajectory))
+    repeats = sum(1 for r in run.log(LEDGER).rows() if r.get("outcome") == "duplicate")
+    return reasons, repeats
+
+
+def blueprints_for(n: int, accepted: int, blueprints: int) -> int:
+    """Blueprints to ask for next so that ``n`` trajectories come within reach.
+
+    Before any rollout, about one blueprint per wanted trajectory and a margin for failed
+    episodes: phase 2 plays every blueprint once before any twice, so ``n`` is reached
+    across distinct tasks and extra trials only top it up. After one, the yield seen so
+    far (repeated conversations are not kept, so a blueprint yields fewer than its trials).
+    """
+    if blueprints == 0:
+        return max(1, math.ceil(n * 1.2))
+    per_blueprint = max(0.2, accepted / blueprints)
+    return blueprints + max(1, math.ceil((n - accepted) / per_blueprint * 1.25))
+
+
+ROUNDS = 6  # blueprint + rollout rounds before `run` gives up short of --n
+
+
+def run_pipeline(cfg, env: str, data_dir: Path | None, n: int, out: Path | None, *,
+                 trials: int | None = None, concurrency: int | None = None,
+                 progress: bool | None = None, executor: str = "local",
+                 ray_address: str | None = None, force_config: bool = False, budget=None,
+                 command: str | None = None, note: Note = _silent,
+                 on_phase: Callable[[BlueprintResult | RolloutResult], None] | None = None,
+                 ) -> RunResult:
+    """Both phases, drafting more blueprints while trials run out short of ``n``."""
+    wanted = blueprints_for(n, 0, 0)
+    bp = ro = None
+    for rounds in range(1, ROUNDS + 1):
+        bp = blueprint_phase(cfg, env, data_dir, wanted, out, concurrency=concurrency,
+                             progress=progress, executor=executor, ray_address=ray_address,
+                             force_config=force_config, budget=budget, command=command,
+                             record=rounds == 1)
+        if on_phase:
+            on_phase(bp)
+        if bp.stopped:
+            return RunResult(bp.run_dir, n, ro.accepted if ro else 0, rounds, bp, ro,
+                             bp.stopped)
+        out = bp.run_dir
+        ro = rollout_phase(cfg, bp.run_dir, n, trials=trials, concurrency=concurrency,
+                           progress=progress, executor=executor, ray_address=ray_address,
+                           force_config=force_config, budget=budget, command=command,
+                           record=False)
+        if on_phase:
+            on_phase(ro)
+        if ro.stopped or ro.reached:
+            break
+        wanted = blueprints_for(n, ro.accepted, max(wanted, bp.accepted))
+    assert bp is not None and ro is not None
+    return RunResult(bp.run_dir, n, ro.accepted, rounds, bp, ro, ro.stopped)
