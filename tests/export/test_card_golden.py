@@ -90,7 +90,8 @@ def _load(run_dir: Path, tau_compat: bool | None = True) -> RunData:
 
 CASES = {
     "sharegpt_split": dict(fmt="sharegpt", files={
-        "train": {"records": 3, "file": "train.jsonl"}, "test": {"records": 1, "file": "test.jsonl"}},
+        "train": {"records": 3, "file": "train.jsonl"},
+        "test": {"records": 1, "file": "test.jsonl"}},
         failed_files={"train": {"records": 1, "file": "failed.train.jsonl"}},
         notes=Counter({"greeting_dropped": 4, "empty_turns": 2}), license_id="cc-by-4.0",
         seed=3, split_text="train=0.8,test=0.2", empty=["validation"], duplicates=1),
