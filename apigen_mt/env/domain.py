@@ -21,13 +21,14 @@ from typing import Any
 from apigen_mt.env.environment import Environment, Executed
 from apigen_mt.env.state import BaseState, State
 from apigen_mt.env.tools import Tool
+from apigen_mt.errors import UsageError
 from apigen_mt.fileio import read_json
 
 ENTRY_POINT_GROUP = "apigen_mt.envs"
 
 
-class EnvironmentNotFound(LookupError):
-    """No environment of that name or path."""
+class EnvironmentNotFound(UsageError, LookupError):
+    """No environment of that name or path (a usage error: exit code 2)."""
 
 
 @dataclass

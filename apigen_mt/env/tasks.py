@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from apigen_mt.env.environment import Environment, HashMethod
+from apigen_mt.errors import UsageError
 from apigen_mt.fileio import parse_json, read_text
 
 
-class TaskFileError(ValueError):
-    """A tasks file that cannot be read; the message names the file and the place."""
+class TaskFileError(UsageError):
+    """A tasks file that cannot be read; the message names the file and the place (a
+    usage error: exit code 2)."""
 
 
 def normalise_task(task: Any, where: str) -> dict[str, Any]:

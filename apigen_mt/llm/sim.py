@@ -29,8 +29,8 @@ from typing import Any
 
 import orjson
 
-from apigen_mt.config import SimSettings
 from apigen_mt.llm.base import Completion, Settings, ToolCall, Usage
+from apigen_mt.llm.settings import SimSettings
 from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
 
 ROLE_MARKER = re.compile(r"<!--\s*role:\s*([\w.-]*\w)")  # name ends with a word char

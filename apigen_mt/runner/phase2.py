@@ -193,7 +193,7 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
 
     remote = None
     if spec is not None:
-        from apigen_mt.runner.remote import decode_trajectory
+        from apigen_mt.runner.wire import decode_trajectory
 
         def payload(key: int) -> dict[str, Any]:
             return {"blueprint": blueprints[key % count].model_dump(mode="json"),
