@@ -10,7 +10,7 @@ the packages the importing module itself belongs to. Imports by computed name
 (``importlib.import_module``) are not seen; the code uses them only for user domains.
 
 Layers, lowest first: the shared basis (records, errors, file reading, prompts) <- env <-
-llm <- blueprint / rollout <- config (composes each layer's settings) <- runner <- export /
+llm <- blueprint <- rollout <- config (composes each layer's settings) <- runner <- export /
 stats <- cli. A rule below forbids a path of any length, so a lower layer cannot reach an
 upper one through a third module either.
 """
@@ -48,7 +48,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "env": {"llm", "blueprint", "rollout", "config", "runner", "export", "stats", "sim",
             "cli"},
     "llm": {"blueprint", "rollout", "config", "runner", "export", "stats", "cli"},
-    "blueprint": {"config", "runner", "export", "stats", "cli"},
+    "blueprint": {"rollout", "config", "runner", "export", "stats", "cli"},
     "rollout": {"config", "runner", "export", "stats", "cli"},
     "sim": {"config", "runner", "export", "stats", "cli"},
     "config": {"runner", "export", "stats", "cli"},
