@@ -7,12 +7,13 @@ the two modules together: a circle through it is still a circle to untangle when
 or moving either), and under ``if TYPE_CHECKING:``. Importing ``a.b.c`` also counts as
 importing the packages ``a.b`` and ``a`` (Python runs their ``__init__`` first), except
 the packages the importing module itself belongs to. Imports by computed name
-(``importlib.import_module``) are not seen; the code uses them only for user domains.
+(``importlib.import_module``) are not seen.
 
 Layers, lowest first: the shared basis (records, errors, file reading, prompts) <- env <-
-llm <- blueprint <- rollout <- config (composes each layer's settings) <- runner <- export /
-stats <- cli. A rule below forbids a path of any length, so a lower layer cannot reach an
-upper one through a third module either.
+llm <- blueprint <- rollout <- the offline sim's roles <- config (composes each layer's
+settings) <- runner <- export / stats <- the public Python API <- cli. A rule below forbids
+a path of any length, so a lower layer cannot reach an upper one through a third module
+either.
 """
 
 from __future__ import annotations
@@ -41,20 +42,22 @@ KNOWN_CIRCLES: dict[frozenset[str], str] = {
 }
 
 BASIS = {"records", "errors", "fileio", "atomic", "bounds", "outputs", "redact", "prompts"}
+# the layers, lowest first
+_ABOVE = ["basis", "env", "llm", "blueprint", "rollout", "sim", "config", "runner", "export",
+          "stats", "api", "cli"]
 # area -> the areas it must not reach, directly or through any other module
 FORBIDDEN: dict[str, set[str]] = {
-    "basis": {"env", "llm", "blueprint", "rollout", "config", "runner", "export", "stats",
-              "sim", "cli"},
-    "env": {"llm", "blueprint", "rollout", "config", "runner", "export", "stats", "sim",
-            "cli"},
-    "llm": {"blueprint", "rollout", "config", "runner", "export", "stats", "cli"},
-    "blueprint": {"rollout", "config", "runner", "export", "stats", "cli"},
-    "rollout": {"config", "runner", "export", "stats", "cli"},
-    "sim": {"config", "runner", "export", "stats", "cli"},
-    "config": {"runner", "export", "stats", "cli"},
-    "runner": {"export", "stats", "cli"},
-    "export": {"cli"},
-    "stats": {"cli"},
+    "basis": set(_ABOVE[1:]),
+    "env": set(_ABOVE[2:]),
+    "llm": set(_ABOVE[3:]),
+    "blueprint": set(_ABOVE[4:]),
+    "rollout": set(_ABOVE[5:]),
+    "sim": set(_ABOVE[6:]),
+    "config": set(_ABOVE[7:]),
+    "runner": set(_ABOVE[8:]),
+    "export": {"api", "cli"},
+    "stats": {"api", "cli"},
+    "api": {"cli"},
 }
 
 
@@ -186,10 +189,11 @@ def build_graph(root: Path, package: str) -> Graph:
 
 
 def area(module: str) -> str:
-    """The layer a module belongs to (``apigen_mt.llm.sim`` -> ``llm``)."""
+    """The layer a module belongs to (``apigen_mt.llm.sim`` -> ``llm``); the package's own
+    ``__init__`` is the public Python API's place."""
     parts = module.split(".")
-    if len(parts) == 1:
-        return "basis"
+    if len(parts) == 1 or parts[1] == "api":
+        return "api"
     top = parts[1]
     if top == "cli" or top.startswith("commands_"):
         return "cli"
