@@ -109,6 +109,11 @@ def to_sharegpt(traj: Trajectory, functions: list[dict[str, Any]],
     while turns and turns[-1]["from"] == "human":
         turns.pop()
         notes["closing_user_turns"] += 1
+    # A conversation cut off (max turns) right after a tool call has no reply to learn
+    # from: it ends on the agent's last spoken reply, like every other record.
+    while turns and turns[-1]["from"] in ("function_call", "observation", "human"):
+        notes["unanswered_tail_turns"] += 1
+        turns.pop()
     return {"conversations": turns, "system": system,
             "tools": json.dumps(functions, ensure_ascii=False)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 from apigen_mt.export.convert import to_dpo, to_openai, to_sharegpt
 from apigen_mt.export.formats import ShareGPTRecord, openai_problems
@@ -100,3 +101,14 @@ def test_dpo_prompt_ends_before_the_diverging_assistant_turn():
     assert rec["chosen"][0]["tool_calls"][0]["function"]["arguments"] == {"k": "a"}
     assert rec["rejected"][-1]["content"] == "sorry" and rec["chosen"][-1]["content"] == "done"
     assert to_dpo(good, good, TOOLS) is None
+
+
+def test_sharegpt_of_a_conversation_cut_after_a_tool_call_ends_on_the_last_reply():
+    cut = [*CONVO[:-1], {"role": "user", "content": "now look up c"},
+           {"role": "assistant", "content": None, "tool_calls": [_call("c2", {"k": "c"})]},
+           {"role": "tool", "tool_call_id": "c2", "content": "C"}]
+    notes = Counter()
+    rec = to_sharegpt(_traj(cut, passed=False), [], notes)
+    assert rec["conversations"][-1] == {"from": "gpt", "value": "a is A, b is B"}
+    assert notes["unanswered_tail_turns"] == 3  # the question, the call, its result
+    assert not ShareGPTRecord.model_validate(rec).problems()

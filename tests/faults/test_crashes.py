@@ -110,8 +110,9 @@ def test_kill_9_during_rollout_resumes_to_identical_files(work, tmp_path):
     assert kills >= 2
     assert file_bytes(out, RO_FILES) == file_bytes(work["ref_ro"], RO_FILES)
     assert file_bytes(out, BP_FILES) == file_bytes(work["base"], BP_FILES)
+    # (cache hits after the last kill depend on whether an answered episode was still
+    # uncommitted at that instant, which is the machine's timing: identity is the promise)
     assert phase_lines(final)[-1].counts["added"] > 0, final
-    assert phase_lines(final)[-1].cache_hits > 0, final
 
 
 def _tear(path: Path, row: bytes) -> None:
