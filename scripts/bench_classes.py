@@ -12,6 +12,13 @@ and the wall time. One JSON line
 per class (stable keys), then a table.
 
     python scripts/bench_classes.py [--n 10] [--drafter llm|walk]
+
+With ``--seeds 1,2,3`` it measures reliability instead: for each class and seed, one
+``apigen-mt run … --n N --seed S`` (sim drafter), and per class how many runs ended with
+N kept conversations, the fewest kept, and the drafting slots rejected per run (every
+round failed), mean and most.
+
+    python scripts/bench_classes.py --seeds 1,2,3,4,5 [--n 10]
 """
 
 from __future__ import annotations
@@ -95,16 +102,38 @@ def run_class(module: str, cls: str, init: str | None, n: int, drafter: str,
             "wall_s": round(wall, 1)}
 
 
+def reliability(module: str, cls: str, init: str | None, n: int, seeds: list[int],
+                root: Path) -> dict:
+    """Runs per seed; how many reach ``n`` kept conversations."""
+    kept, rejected = [], []
+    target = ["--env-class", f"tests.fixtures.classes.{module}:{cls}", "--env-config",
+              str(FIXTURES / f"{module}_init.json"), *(["--env-init", init] if init else [])]
+    for seed in seeds:
+        out = root / f"{module}-{seed}"
+        subprocess.run(command("run", *target, "--n", str(n), "--seed", str(seed), "--out",
+                               str(out), "--quiet"), cwd=REPO, capture_output=True,
+                       text=True)  # a run that falls short exits 1: counted, not raised
+        kept.append(len(rows(out / "trajectories.jsonl")))
+        rejected.append(len(rows(out / "blueprints.rejected.jsonl")))
+    return {"class": cls, "n": n, "runs": len(seeds),
+            "runs_reaching_n": sum(k >= n for k in kept), "kept_min": min(kept),
+            "rejected_slots_mean": round(sum(rejected) / len(rejected), 1),
+            "rejected_slots_max": max(rejected)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10)
     parser.add_argument("--drafter", choices=["llm", "walk"], default="llm")
+    parser.add_argument("--seeds", default="", help="comma-separated seeds: reliability")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for module, cls, init in CLASSES:
-            result = run_class(module, cls, init, args.n, args.drafter, Path(tmp))
+            result = reliability(module, cls, init, args.n, seeds, Path(tmp)) if seeds else \
+                run_class(module, cls, init, args.n, args.drafter, Path(tmp))
             results.append(result)
             print(json.dumps(result))
     keys = [k for k in results[0] if k not in ("class", "drafter", "n")]

@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from apigen_mt.blueprint.checked_walk import checked_steps
 from apigen_mt.blueprint.settings import BlueprintSettings
-from apigen_mt.env.domain import DraftingHints
+from apigen_mt.env.declarations import DraftingHints
 from apigen_mt.env.environment import Environment
 from apigen_mt.env.graph import ApiGraph
 
@@ -35,15 +36,23 @@ class Context(BaseModel):
     excerpts: dict[str, Any] = Field(default_factory=dict)
     persona: str | None = None
     examples: list[dict[str, Any]] = Field(default_factory=list)
+    # the walk as checked on a scratch copy (domains without drafting hints): each step
+    # with what it applies to and, for a step the others need, which and why
+    steps: list[dict[str, Any]] | None = None
 
     def summary(self) -> dict[str, Any]:
         """The compact form kept in provenance (user data is re-derivable)."""
-        return {"user_id": self.user_id, "walk": self.walk, "persona": self.persona,
-                "policy": self.policy is not None, "excerpts": sorted(self.excerpts),
-                "examples": len(self.examples), "user_data": self.user_data is not None}
+        out = {"user_id": self.user_id, "walk": self.walk, "persona": self.persona,
+               "policy": self.policy is not None, "excerpts": sorted(self.excerpts),
+               "examples": len(self.examples), "user_data": self.user_data is not None}
+        if self.steps is not None:  # the checked walk the prompt showed instead
+            out["steps"] = [step["name"] for step in self.steps]
+        return out
 
     def suggested_tools(self) -> list[dict[str, Any]]:
         """The walk as the prompt shows it: each tool, and what a write may act on."""
+        if self.steps is not None:
+            return [dict(step) for step in self.steps]
         out = []
         for name in self.walk or []:
             step: dict[str, Any] = {"name": name}
@@ -225,6 +234,13 @@ class ContextSampler:
             ctx.walk = self.graph.walk(rng, allowed=set(possible), core=core or None)
             ctx.targets = {t: targets.get(t, possible.get(t, {})) for t in ctx.walk
                            if t in possible}
+            if self.env.domain.hints is None:
+                checked = checked_steps(self.env, ctx.walk, user_view(self.env, ctx.user_id)
+                                        if ctx.user_id is not None else {},
+                                        self.graph, self.rng(slot, "checked walk"))
+                # the walk drafter fills (and repairs) the sampled walk itself; the prompt
+                # shows the checked one
+                ctx.steps = checked
             if ctx.user_id is not None and self.hints.excerpts is not None:
                 walk = {t: ctx.targets.get(t, {}) for t in ctx.walk}
                 ctx.excerpts = self.hints.excerpts(self.env.state, ctx.user_id, walk,

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from apigen_mt.blueprint.fill import ValuePool, propose_value, scoped_candidates
+from apigen_mt.blueprint.freetext import is_free_text
 from apigen_mt.records import Action
 
 _ID = re.compile(r"(^|_)ids?$")
@@ -164,6 +165,11 @@ def fill_call(schema: dict[str, Any], pool: ValuePool, targets: dict[str, list[A
         if allowed:
             base = [v for v in scoped if v in allowed] or list(allowed)
             scoped = [v for v in base if v not in used] or base
+            if ("enum" in sub or (sub.get("type") == "string" and is_free_text(name))) \
+                    and not name.startswith("new_"):
+                # the record named (a folder, a file, a gear): not one made up instead
+                args[name] = rng.choice(scoped)
+                continue
         if name.startswith("new_") and scoped and rng.random() > careless:
             scoped = _offered(pool, scoped) or scoped
         if name.startswith("new_") and isinstance(args.get(name[4:]), list) and scoped:

@@ -20,8 +20,9 @@ Tools and their kinds come from :mod:`apigen_mt.env.class_tools`; schemas are de
 for ``@tool`` functions (``self`` takes the place of the state), from annotations or,
 without them, from the docstring's types (Google, reST or numpy style). The class
 docstring is the policy. Policy rules come from ``__apigen_rules__`` on the class (a list
-of ``PolicyRule``, or ``"module:NAME"`` naming one), else from ``RULES`` in a sibling
-module ``<module>_rules`` or ``rules``. The users drafters sample are the keys of a
+of ``PolicyRule``, or ``"module:NAME"`` naming one), else from an installed package's
+``apigen_mt.rules`` entry point named ``module:ClassName``, else from ``RULES`` in a
+sibling module ``<module>_rules`` or ``rules``. The users drafters sample are the keys of a
 ``users``-like attribute (``__apigen_users__`` names it), else one pseudo-user; a second
 table, ``users``, lists them (it never changes).
 
@@ -43,12 +44,13 @@ import sys
 import types
 import typing
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from apigen_mt.env.class_init import build_object
 from apigen_mt.env.class_tools import env_tool, probe_kind, public_methods, value_pool
-from apigen_mt.env.domain import CLASS_PREFIX, Domain, PolicyRule
+from apigen_mt.env.declarations import Domain, PolicyRule
 from apigen_mt.env.environment import Environment
 from apigen_mt.env.plain import plain_result, to_plain
 from apigen_mt.env.snapshot import ClassEnvError, Codec, attributes_of, canonical_bytes
@@ -58,10 +60,14 @@ from apigen_mt.env.tools import Tool, ToolError, ToolKind, derive_schema
 __all__ = ["ClassAdapter", "ClassEnvError", "Codec", "build_object", "env_tool",
            "load_class_environment", "parse_class_spec", "state_object", "to_plain"]
 
+CLASS_PREFIX = "class:"  # ``class:pkg.module:ClassName[@loader]``
 STATE_TABLE = "state"
 USERS_TABLE = "users"
 USERS_ATTR = "__apigen_users__"
 RULES_ATTR = "__apigen_rules__"
+# an installed package declares rules for its class as an entry point of this group, named
+# ``package.module:ClassName`` (or the class name), its value the rules (``pkg.policy:RULES``)
+RULES_ENTRY_POINT_GROUP = "apigen_mt.rules"
 _USER_NAMES = ("users", "customers", "accounts", "members", "clients", "people", "players",
                "patients", "students", "employees", "drivers", "owners")
 
@@ -242,6 +248,15 @@ def class_rules(cls: type) -> list[PolicyRule]:
         return _rules_from(getattr(_import_module(module_name), attr), declared, cls)
     if declared is not None:
         return _rules_from(declared, f"{cls.__name__}.{RULES_ATTR}", cls)
+    target = f"{cls.__module__}:{cls.__qualname__}"
+    for entry in metadata.entry_points(group=RULES_ENTRY_POINT_GROUP):
+        if entry.name in (target, cls.__qualname__):
+            try:
+                loaded = entry.load()
+            except Exception as exc:  # a broken plugin is named, not a traceback
+                raise ClassEnvError(f"the {RULES_ENTRY_POINT_GROUP} entry point {entry.name} "
+                                    f"({entry.value}) does not load: {exc}") from None
+            return _rules_from(loaded, f"entry point {entry.name}", cls)
     file = getattr(sys.modules.get(cls.__module__), "__file__", None)
     if not file:
         return []

@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from apigen_mt.env.declarations import Domain, Executed
 from apigen_mt.env.diff import Change, diff_values
 from apigen_mt.env.state import BaseState, State
 from apigen_mt.env.tools import ArgumentError, Tool, ToolError
 
-if TYPE_CHECKING:
-    from apigen_mt.env.domain import Domain
+__all__ = ["Environment", "Executed", "HashMethod", "is_error", "render_observation"]
 
 HashMethod = Literal["canonical", "tau"]
-
-
-@dataclass
-class Executed:
-    """One executed call, as policy rules and judges see it."""
-
-    name: str
-    arguments: dict[str, Any]
-    observation: str
-    ok: bool
-    kind: str  # "read", "write" or "unknown"
 
 
 def is_error(observation: str) -> bool:

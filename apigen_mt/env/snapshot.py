@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from apigen_mt.env.domain import EnvironmentNotFound
+from apigen_mt.env.declarations import EnvironmentNotFound
 
 REF = "__ref__"
 _TAGS = ("__class__", "__tuple__", "__set__", "__frozenset__", "__dict__", "__enum__",

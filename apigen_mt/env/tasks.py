@@ -12,8 +12,7 @@ from apigen_mt.fileio import parse_json, read_text
 
 
 class TaskFileError(UsageError):
-    """A tasks file that cannot be read; the message names the file and the place (a
-    usage error: exit code 2)."""
+    """A tasks file that cannot be read; the message names the file and the place."""
 
 
 def normalise_task(task: Any, where: str) -> dict[str, Any]:
