@@ -84,7 +84,7 @@ def _eval(env: str, tasks: Path, split: str | None, data_dir: Path | None, trial
     from apigen_mt.env.tasks import load_tasks
     from apigen_mt.llm.registry import build_role_models
     from apigen_mt.rollout.episode import Roles
-    from apigen_mt.runner.build import EnvRef, load_builtin_sim_roles
+    from apigen_mt.runner.build import EnvRef
     from apigen_mt.stats.evaluate import TaskResult, evaluate, summarize, task_to_blueprint
 
     bounds.check(trials=trials, concurrency=concurrency)
@@ -107,7 +107,6 @@ def _eval(env: str, tasks: Path, split: str | None, data_dir: Path | None, trial
 
     if protocol not in PROTOCOLS:
         raise UsageError(f"--protocol must be one of {', '.join(PROTOCOLS)}, not '{protocol}'")
-    load_builtin_sim_roles()
     settings = rollout_settings(cfg).for_protocol(protocol)
     out_dir = out or _default_eval_dir(env, tasks, split, cfg.seed)
     check_output_folder(out_dir, "--out", EVAL_FILES)

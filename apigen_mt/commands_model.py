@@ -60,8 +60,6 @@ def serve(
             fault_first=fault_first, retry_after_s=retry_after, api_key=api_key)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    if model.startswith("sim:"):
-        _load_sim_roles()
     chat_model = build_model(model, cfg)
     if cache is not None:
         from apigen_mt.llm.cache import CACHE_FILE, CachedModel, ResponseCache
@@ -73,15 +71,6 @@ def serve(
                    f"at {base_url}", err=False)
 
     run_server(chat_model, host, port, options, on_ready=ready)
-
-
-def _load_sim_roles() -> None:
-    """Register how `sim` plays the pipeline's roles, as an in-process run would."""
-    try:
-        from apigen_mt.runner.build import load_builtin_sim_roles
-    except ImportError:  # the pipeline is not there: only the generic sim behaviour
-        return
-    load_builtin_sim_roles()
 
 
 def check(

@@ -61,14 +61,13 @@ def run_rollout_phase(cfg, run_path: Path, n: int, trials: int | None,
     from apigen_mt.llm.registry import build_role_models
     from apigen_mt.records import Blueprint, Trajectory
     from apigen_mt.rollout.episode import Roles
-    from apigen_mt.runner.build import EnvRef, load_builtin_sim_roles, models_description
+    from apigen_mt.runner.build import EnvRef, models_description
     from apigen_mt.runner.fingerprint import enforce, phase_values
     from apigen_mt.runner.phase1 import ACCEPTED as BLUEPRINTS
     from apigen_mt.runner.phase2 import FAILED, LEDGER, run_phase2
     from apigen_mt.runner.progress import Progress
     from apigen_mt.runner.store import RunDir
 
-    load_builtin_sim_roles()
     settings = rollout_settings(cfg)
     updates = {k: v for k, v in {"trials": trials, "best_of_n": best_of_n}.items()
                if v is not None}

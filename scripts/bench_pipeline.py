@@ -237,7 +237,7 @@ RECORD = """
 import json, sys
 from apigen_mt.config import Endpoint
 from apigen_mt.llm.openai_adapter import OpenAIChatModel
-from apigen_mt.llm.sim import SimModel
+from apigen_mt.sim import SimModel
 shape = OpenAIChatModel("local:sim", "sim", Endpoint(base_url="http://127.0.0.1:9/v1"))
 bodies = []
 _complete = SimModel.complete

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from apigen_mt.blueprint.context import Context, user_view
 from apigen_mt.blueprint.fill import fill_walk
-from apigen_mt.blueprint.instructions import write_instruction
 from apigen_mt.blueprint.replies import ReplyError, parse_json_object
 from apigen_mt.env.environment import Environment
 from apigen_mt.env.graph import ApiGraph
 from apigen_mt.llm.base import ChatModel, Settings
-from apigen_mt.prompts import load_prompt
-
-CONTEXT_FENCE = "```json context"
+from apigen_mt.prompts import CONTEXT_FENCE, load_prompt
+from apigen_mt.records import Action
 
 
 @dataclass
@@ -97,14 +96,21 @@ class LLMDrafter:
         return Draft(None, error=error)
 
 
+# (actions, tool kinds, user id, user records, persona, rng) -> the customer's instruction
+InstructionWriter = Callable[[list[Action], dict[str, str], str | None,
+                              dict[str, Any] | None, str | None, random.Random], str]
+
+
 class WalkDrafter:
-    """No model: fill a sampled API walk on a scratch copy; instruction from templates."""
+    """No model: fill a sampled API walk on a scratch copy; the instruction comes from
+    ``write``, a template writer the builder passes in (the offline sim's)."""
 
     name = "walk"
 
-    def __init__(self, env: Environment, seed: int):
+    def __init__(self, env: Environment, seed: int, write: InstructionWriter):
         self.env = env
         self.seed = seed
+        self.write = write
         self.graph = ApiGraph.build(env.domain.tools, env.domain.graph_add,
                                     env.domain.graph_remove)
 
@@ -121,8 +127,8 @@ class WalkDrafter:
             filled = fill_walk(self.env, walk, view, rng, extra_views=others)
             if filled is None:
                 continue
-            instruction = write_instruction(filled.actions, kinds, ctx.user_id, ctx.user_data,
-                                            ctx.persona, rng)
+            instruction = self.write(filled.actions, kinds, ctx.user_id, ctx.user_data,
+                                     ctx.persona, rng)
             return Draft({"user_id": ctx.user_id, "instruction": instruction,
                           "actions": [a.model_dump() for a in filled.actions], "outputs": []})
         return Draft(None, error="no walk could be filled with succeeding writes")

@@ -21,8 +21,8 @@ from apigen_mt.llm.base import ChatModel, Completion, ModelError, Settings
 from apigen_mt.llm.cache import CACHE_FILE, CachedModel, ResponseCache, model_identity
 from apigen_mt.llm.settings import ModelsConfig
 from apigen_mt.llm.settings import RoleModel as RoleSpec
-from apigen_mt.llm.sim import SimModel
 from apigen_mt.llm.usage import UsageTracker
+from apigen_mt.sim import SimModel, builtin_roles
 
 _SAMPLING = ("temperature", "top_p", "max_tokens", "seed")
 
@@ -38,7 +38,7 @@ def build_model(ref: str, config: ModelsConfig,
     if not model_id:
         raise ConfigError(f"model {ref!r} is not 'provider:model'")
     if provider == "sim":
-        return SimModel(ref, config.sim)
+        return SimModel(ref, config.sim, builtin_roles())  # the pipeline's roles, played offline
     endpoint = config.endpoints.get(provider)
     if endpoint is None:
         known = ", ".join(["sim", *sorted(config.endpoints)])

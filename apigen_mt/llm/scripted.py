@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from apigen_mt.llm.base import Completion, Settings, ToolCall
-from apigen_mt.llm.sim import SimReply, build_completion
+from apigen_mt.sim.model import build_completion
+from apigen_mt.sim.request import SimReply
 
 ScriptItem = Any
 ScriptFn = Callable[[list[dict[str, Any]], list[dict[str, Any]] | None, Settings], Any]

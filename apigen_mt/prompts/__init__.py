@@ -9,6 +9,14 @@ from functools import cache
 from importlib import resources
 from string import Template
 
+# Markers the prompts define and every reader of a reply shares (the pipeline's code, a
+# real model's answer, the offline sim): the drafter's context block opens with the fence;
+# a simulated customer ends the conversation with STOP, or answers UNREADABLE (and why)
+# when its instruction makes no sense to it.
+CONTEXT_FENCE = "```json context"
+STOP = "###STOP###"
+UNREADABLE = "###UNREADABLE###"
+
 _HEADER = re.compile(r"<!--\s*role:\s*([\w.-]+)\s+(v\d+)\s*-->")
 
 

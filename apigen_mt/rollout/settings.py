@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from apigen_mt.prompts import STOP as STOP  # re-exported: the customer's markers
+from apigen_mt.prompts import UNREADABLE as UNREADABLE
+
 TAU_GREETING = "Hi! How can I help you today?"
-STOP = "###STOP###"
-# what a simulated customer answers when its instruction makes no sense to it
-UNREADABLE = "###UNREADABLE###"
 
 
 class JudgeSettings(BaseModel):

@@ -17,13 +17,7 @@ from apigen_mt.env.domain import TAU_COMPAT, load_environment
 from apigen_mt.env.environment import Environment
 from apigen_mt.llm.base import Settings
 from apigen_mt.llm.registry import RoleModels, build_role_models
-
-
-def load_builtin_sim_roles() -> None:
-    """Register how `sim` plays each pipeline role (imports have that side effect)."""
-    import apigen_mt.blueprint.sim_roles
-    import apigen_mt.rollout.sim_critic
-    import apigen_mt.rollout.sim_roles  # noqa: F401
+from apigen_mt.sim.instructions import write_instruction
 
 
 @dataclass
@@ -85,13 +79,12 @@ def models_description(config: RunConfig,
 def build_phase1(config: RunConfig, env_ref: EnvRef, run_dir: Path | None,
                  models: RoleModels | None = None) -> tuple[Phase1, RoleModels]:
     """Everything phase 1 needs for one run."""
-    load_builtin_sim_roles()
     settings = blueprint_settings(config)
     env = env_ref.load()
     models = models or build_role_models(config, run_dir)
     sampler = ContextSampler(env, settings, config.seed)
     if settings.drafter == "walk":
-        drafter = WalkDrafter(env, config.seed)
+        drafter = WalkDrafter(env, config.seed, write_instruction)
     else:
         drafter = LLMDrafter(env, models.drafter, Settings(seed=config.seed),
                              settings.parse_retries)

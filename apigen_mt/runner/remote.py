@@ -96,9 +96,8 @@ class EpisodeSpec:
         from apigen_mt.rollout.episode import Roles, play_episode
         from apigen_mt.rollout.judge import Target, target_for
         from apigen_mt.rollout.settings import RolloutSettings
-        from apigen_mt.runner.build import EnvRef, load_builtin_sim_roles
+        from apigen_mt.runner.build import EnvRef
 
-        load_builtin_sim_roles()
         config = RunConfig.model_validate(self.config)
         settings = RolloutSettings.model_validate(self.settings)
         env = EnvRef(**self.env).load()

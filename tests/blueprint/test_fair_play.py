@@ -222,3 +222,48 @@ def test_blueprint_run_records_every_recombination_attempt(tmp_path):
         sources = [by_id[s] for s in b["provenance"]["recombined_from"]]
         assert {s["user_id"] for s in sources} == {b["user_id"]}
         assert b["persona"] == next((s["persona"] for s in sources if s["persona"]), None)
+
+
+def _imported(path) -> set[str]:
+    """Every module a file imports (at any depth of its code)."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+    return out
+
+
+def test_the_sim_is_one_package_behind_the_model_port():
+    """Every role the sim plays lives in ``apigen_mt.sim``, reaches the pipeline only as the
+    backend the registry builds, and imports nothing of the pipeline's phases."""
+    from pathlib import Path
+
+    import apigen_mt
+    from apigen_mt.llm.registry import build_model
+    from apigen_mt.sim import builtin_roles
+
+    roles = builtin_roles()
+    assert {"drafter", "reviewer", "feedback", "recombiner", "human", "critic",
+            "critic-batch", "agent"} <= set(roles)
+    assert all(h.__module__.startswith("apigen_mt.sim.") for h in roles.values())
+    built = build_model("sim:sim", RunConfig.load(None, {}))
+    assert {name: h.__qualname__ for name, h in built.roles.items()} == \
+        {name: h.__qualname__ for name, h in roles.items()}
+    root = Path(apigen_mt.__file__).parent
+    upward = ("apigen_mt.blueprint", "apigen_mt.rollout", "apigen_mt.runner", "apigen_mt.cli",
+              "apigen_mt.commands_", "apigen_mt.stats", "apigen_mt.export")
+    for path in sorted((root / "sim").glob("*.py")):
+        bad = [m for m in _imported(path) if m.startswith(upward)]
+        assert not bad, (path.name, bad)
+        assert not [m for m in _imported(path) if m.startswith(("apigen_mt.env.environment",
+                                                                "apigen_mt.env.domain"))]
+    for layer in ("blueprint", "rollout"):
+        for path in sorted((root / layer).glob("*.py")):
+            assert not [m for m in _imported(path) if m.startswith("apigen_mt.sim")], path
+    assert not list((root / "blueprint").glob("sim*.py")) + list((root / "rollout").glob("sim*"))
+    assert not (root / "llm" / "sim.py").exists()

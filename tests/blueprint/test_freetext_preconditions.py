@@ -9,10 +9,10 @@ from pathlib import Path
 
 from apigen_mt.blueprint.context import user_view
 from apigen_mt.blueprint.fill import fill_walk
-from apigen_mt.blueprint.freetext import propose_text, theme_of
 from apigen_mt.blueprint.preconditions import plan_session, prerequisites, states_precondition
 from apigen_mt.env.class_adapter import load_class_environment
 from apigen_mt.env.domain import load_environment
+from apigen_mt.env.freetext import propose_text, theme_of
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "classes"
 

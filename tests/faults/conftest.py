@@ -19,8 +19,7 @@ import pytest
 
 from apigen_mt.llm.base import Completion, Settings
 from apigen_mt.llm.server import ServerHandle, serve_in_thread
-from apigen_mt.llm.sim import SimModel
-from apigen_mt.runner.build import load_builtin_sim_roles
+from apigen_mt.sim import SimModel, builtin_roles
 
 ROLES = ("drafter", "feedback", "human", "critic", "agent")
 DATA_FILES = ("blueprints.jsonl", "blueprints.rejected.jsonl", "trajectories.jsonl",
@@ -75,7 +74,7 @@ class CountingModel:
     """The sim model, counting each request it answers by the request's content."""
 
     def __init__(self) -> None:
-        self.inner = SimModel()
+        self.inner = SimModel(roles=builtin_roles())
         self.name = self.inner.name  # "sim:sim": the server serves it as "sim"
         self.seen: Counter[str] = Counter()
 
@@ -92,11 +91,11 @@ class CountingModel:
 @pytest.fixture
 def serve() -> Iterator[Any]:
     """Start `serve` (sim by default) on 127.0.0.1 in a thread; stopped after the test."""
-    load_builtin_sim_roles()  # the served sim plays the pipeline's roles, as `serve` does
     handles: list[ServerHandle] = []
 
     def start(model: Any = None, **options: Any) -> ServerHandle:
-        handle = serve_in_thread(model or SimModel(), **options)
+        # the served sim plays the pipeline's roles, as `serve` does
+        handle = serve_in_thread(model or SimModel(roles=builtin_roles()), **options)
         handles.append(handle)
         return handle
 

@@ -16,7 +16,6 @@ from apigen_mt.llm import (
     ResponseCache,
     ScriptedModel,
     Settings,
-    SimModel,
     Usage,
     UsageTracker,
     build_model,
@@ -24,6 +23,7 @@ from apigen_mt.llm import (
 )
 from apigen_mt.llm.cache import CACHE_FILE
 from apigen_mt.llm.registry import BoundModel
+from apigen_mt.sim import SimModel
 
 MSGS = [{"role": "user", "content": "hi"}]
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from apigen_mt.commands_model import register
 from apigen_mt.errors import RunFailure
-from apigen_mt.llm import SimModel
 from apigen_mt.llm.server import serve_in_thread
+from apigen_mt.sim import SimModel
 
 
 @pytest.fixture

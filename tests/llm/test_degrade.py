@@ -20,8 +20,7 @@ from apigen_mt.config import Endpoint, RunConfig, packaged_names
 from apigen_mt.llm.base import ModelError, Settings
 from apigen_mt.llm.openai_adapter import EndpointRuntime, OpenAIChatModel
 from apigen_mt.llm.server import serve_in_thread
-from apigen_mt.llm.sim import SimModel
-from apigen_mt.runner.build import load_builtin_sim_roles
+from apigen_mt.sim import SimModel, builtin_roles
 from tests.faults.conftest import apigen, cli_env, rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +30,7 @@ class RefusesRequired:
     """A model whose server fails on tool_choice "required", as llama.cpp does (HTTP 500)."""
 
     def __init__(self) -> None:
-        self.inner = SimModel()
+        self.inner = SimModel(roles=builtin_roles())
         self.name = self.inner.name
         self.choices: list[Any] = []
 
@@ -143,8 +142,8 @@ def test_packaged_configs_resolve_by_name_from_anywhere(tmp_path: Path) -> None:
 @pytest.fixture
 def keyed_server():
     secret = f"sk-logtest-{uuid.uuid4().hex}"
-    load_builtin_sim_roles()  # the served sim plays the pipeline's roles
-    with serve_in_thread(SimModel(), api_key=secret) as handle:
+    # the served sim plays the pipeline's roles
+    with serve_in_thread(SimModel(roles=builtin_roles()), api_key=secret) as handle:
         yield handle, secret
 
 

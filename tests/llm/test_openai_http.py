@@ -18,12 +18,12 @@ from apigen_mt.llm import (
     ModelError,
     ScriptedModel,
     Settings,
-    SimModel,
     Usage,
     build_role_models,
 )
 from apigen_mt.llm.openai_adapter import OpenAIChatModel
 from apigen_mt.llm.server import ServerHandle, serve_in_thread
+from apigen_mt.sim import SimModel
 
 TOOLS: list[dict[str, Any]] = [{"type": "function", "function": {
     "name": "get_order", "description": "Look up an order.",

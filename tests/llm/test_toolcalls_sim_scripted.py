@@ -14,13 +14,10 @@ from apigen_mt.llm import (
     ScriptedModel,
     ScriptExhausted,
     Settings,
-    SimModel,
-    SimReply,
-    SimRequest,
     parse_tool_call,
-    register_sim_role,
 )
-from apigen_mt.llm.sim import role_of
+from apigen_mt.sim import SimModel, SimReply, SimRequest
+from apigen_mt.sim.request import role_of
 
 TOOLS: list[dict[str, Any]] = [{"type": "function", "function": {
     "name": "book", "parameters": {
@@ -61,8 +58,7 @@ def test_sim_is_deterministic_and_samples_differ() -> None:
     def coin(req: SimRequest) -> SimReply:
         return SimReply(text=f"{req.rng.random():.12f}")
 
-    register_sim_role("test.coin", coin)
-    model = SimModel()
+    model = SimModel(roles={"test.coin": coin})
     msgs = [{"role": "system", "content": "<!-- role: test.coin -->\nFlip."},
             {"role": "user", "content": "go"}]
     a = asyncio.run(model.complete(msgs))
@@ -71,7 +67,8 @@ def test_sim_is_deterministic_and_samples_differ() -> None:
     samples = {asyncio.run(model.complete(msgs, None, Settings(sample=i))).text
                for i in range(5)}
     assert len(samples) == 5
-    other_seed = asyncio.run(SimModel(settings=SimSettings(seed=9)).complete(msgs))
+    reseeded = SimModel(settings=SimSettings(seed=9), roles={"test.coin": coin})
+    other_seed = asyncio.run(reseeded.complete(msgs))
     assert other_seed.text != a.text
     assert a.cost == 0 and a.usage.prompt_tokens > 0 and a.finish_reason == "stop"
 
@@ -85,18 +82,19 @@ def test_sim_roles_flaws_and_bad_json() -> None:
             return SimReply(tool_calls=[("book", '{"flight": ')])
         return SimReply(tool_calls=[("book", {"flight": "HAT1", "seats": 1})])
 
-    register_sim_role("test.agent", agent)
+    roles = {"test.agent": agent}  # given where the backend is built, as the registry does
     msgs = [{"role": "system", "content": [{"type": "text", "text": "<!--role: test.agent-->"}]},
             {"role": "user", "content": "book it"}]
-    good = asyncio.run(SimModel().complete(msgs, TOOLS))
+    good = asyncio.run(SimModel(roles=roles).complete(msgs, TOOLS))
     assert good.finish_reason == "tool_calls" and good.tool_calls[0].arguments == {
         "flight": "HAT1", "seats": 1}
     assert good.tool_calls[0].id.startswith("call_")
-    assert good.tool_calls[0].id == asyncio.run(SimModel().complete(msgs, TOOLS)).tool_calls[0].id
-    flawed = SimModel(settings=SimSettings(flaws={"test.bad_json": 1.0}))
+    again = asyncio.run(SimModel(roles=roles).complete(msgs, TOOLS))
+    assert good.tool_calls[0].id == again.tool_calls[0].id
+    flawed = SimModel(settings=SimSettings(flaws={"test.bad_json": 1.0}), roles=roles)
     bad = asyncio.run(flawed.complete(msgs, TOOLS)).tool_calls[0]
     assert bad.arguments is None and bad.error is not None and bad.error.kind == "bad_json"
-    perfect = SimModel("sim:perfect", SimSettings(flaws={"test.bad_json": 1.0}))
+    perfect = SimModel("sim:perfect", SimSettings(flaws={"test.bad_json": 1.0}), roles)
     assert asyncio.run(perfect.complete(msgs, TOOLS)).tool_calls[0].error is None
     assert seen[0].role == "test.agent" and seen[0].last_user == "book it"
 

@@ -12,17 +12,16 @@ import pytest
 
 import apigen_mt.blueprint.checks as checks
 import apigen_mt.env.domain as domain
-from apigen_mt.blueprint.instructions import write_instruction
-from apigen_mt.blueprint.phrasing import match_intent, speak_intent
+import apigen_mt.llm.registry as registry
 from apigen_mt.env.domain import load_environment
 from apigen_mt.env.environment import Environment
-from apigen_mt.llm import sim
-from apigen_mt.llm.sim import SimModel
 from apigen_mt.records import Action, Trajectory
-from apigen_mt.rollout.reading import read_instruction
 from apigen_mt.rollout.settings import UNREADABLE
-from apigen_mt.rollout.sim_agent import _CONSENT, _YES
-from apigen_mt.runner.build import load_builtin_sim_roles
+from apigen_mt.sim import SimModel, builtin_roles
+from apigen_mt.sim.agent import _CONSENT, _YES
+from apigen_mt.sim.instructions import write_instruction
+from apigen_mt.sim.phrasing import match_intent, speak_intent
+from apigen_mt.sim.reading import read_instruction
 from tests.pipeline.conftest import cli
 
 ANCHORS = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "tau_bench"
@@ -95,13 +94,12 @@ def test_intents_are_said_in_many_ways_and_understood():
 
 
 def _human(instruction: str, agent_lines: list[str]) -> str:
-    load_builtin_sim_roles()
     from apigen_mt.prompts import load_prompt
 
     msgs = [{"role": "system", "content": load_prompt("human").render(instruction=instruction)}]
     for i, line in enumerate(agent_lines):  # agent and customer take turns, agent first
         msgs.append({"role": "user" if i % 2 == 0 else "assistant", "content": line})
-    return SimModel("sim:perfect").respond(msgs).text or ""
+    return SimModel("sim:perfect", roles=builtin_roles()).respond(msgs).text or ""
 
 
 def test_tau_bench_instructions_are_read_or_refused_with_a_reason():
@@ -133,8 +131,8 @@ def test_customer_answers_consent_and_corrects_a_wrong_summary():
 
 @pytest.fixture
 def sim_roles_blind(monkeypatch):
-    """While a phase-2 sim role answers, the environment and the checks raise."""
-    load_builtin_sim_roles()
+    """While a phase-2 sim role answers, the environment and the checks raise (the roles
+    are wrapped where the registry hands them to the backend it builds)."""
     inside = {"on": False}
     calls = {"handled": 0}
 
@@ -152,28 +150,33 @@ def sim_roles_blind(monkeypatch):
             monkeypatch.setattr(mod, name, guard(name, getattr(mod, name)))
     for name in ("execute", "fresh", "fork", "replay", "hash", "diff"):
         monkeypatch.setattr(Environment, name, guard(name, getattr(Environment, name)))
-    for role in PHASE2_ROLES:
-        real = sim._HANDLERS[role]
-
-        def blind(req, real=real):
+    def blind(real):
+        def answer(req):
             inside["on"] = True
             calls["handled"] += 1
             try:
                 return real(req)
             finally:
                 inside["on"] = False
-        monkeypatch.setitem(sim._HANDLERS, role, blind)
+        return answer
+
+    def roles():
+        table = builtin_roles()
+        return {**table, **{role: blind(table[role]) for role in PHASE2_ROLES}}
+    monkeypatch.setattr(registry, "builtin_roles", roles)
     yield calls
 
 
 @pytest.mark.parametrize("env", ["retail", "airline"])
 def test_phase2_sim_roles_play_from_their_request_alone(env, tmp_path, sim_roles_blind):
-    for module in ("apigen_mt.rollout.sim_roles", "apigen_mt.rollout.sim_agent",
-                   "apigen_mt.rollout.reading", "apigen_mt.blueprint.phrasing"):
+    for role in PHASE2_ROLES:  # the roles come from the sim package
+        assert builtin_roles()[role].__module__.startswith("apigen_mt.sim."), role
+    for module in ("apigen_mt.sim.customer", "apigen_mt.sim.agent", "apigen_mt.sim.critic",
+                   "apigen_mt.sim.reading", "apigen_mt.sim.phrasing"):
         names = vars(sys.modules[module])
-        assert not any(getattr(v, "__module__", "").startswith(("apigen_mt.env",
-                                                               "apigen_mt.blueprint.checks"))
-                       for v in names.values() if callable(v)), module
+        assert not any(getattr(v, "__module__", "").startswith((
+            "apigen_mt.env", "apigen_mt.blueprint", "apigen_mt.rollout"))
+            for v in names.values() if callable(v)), module
     out = tmp_path / env
     cli("run", "--env", env, "--n", "12", "--out", str(out), "--quiet")
     kept = [Trajectory.model_validate_json(x) for x in (out / "trajectories.jsonl").open()]
@@ -191,8 +194,8 @@ def test_phase2_sim_roles_play_from_their_request_alone(env, tmp_path, sim_roles
 
 
 def test_the_customer_and_agent_banks_keep_the_patterns_each_reads_the_other_by():
-    from apigen_mt.rollout.sim_roles import _CONSENT as HEARD_AS_CONSENT
-    from apigen_mt.rollout.sim_roles import _SAYS
+    from apigen_mt.sim.customer import _CONSENT as HEARD_AS_CONSENT
+    from apigen_mt.sim.customer import _SAYS
 
     for tone, phrases in _SAYS["yes"].items():
         for phrase in phrases:
@@ -232,7 +235,7 @@ def _perfect_config(tmp_path: Path) -> Path:
 
 def test_every_yes_of_the_customer_is_consent_and_every_careful_question_is_not():
     from apigen_mt.rollout.consent import classify_reply
-    from apigen_mt.rollout.sim_roles import _SAYS
+    from apigen_mt.sim.customer import _SAYS
 
     proposal = ("Just to be sure, I'll cancel your pending order, with the order #W1234567 "
                 "and the reason no longer needed. Shall I go ahead?")
@@ -241,3 +244,32 @@ def test_every_yes_of_the_customer_is_consent_and_every_careful_question_is_not(
             assert classify_reply(phrase, proposal).agrees, phrase
     for phrase in _SAYS["careful"]:
         assert not classify_reply(phrase, proposal).agrees, phrase
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_yes_that_says_back_a_detail_is_still_consent_and_still_a_yes(seed):
+    """The customer's fuller agreements (a yes, then the detail it checked) are read as
+    agreement by the judge's classifier and as a yes by the sim agent."""
+    from apigen_mt.config import SimSettings
+    from apigen_mt.llm.base import Settings
+    from apigen_mt.rollout.consent import classify_reply
+    from apigen_mt.sim.customer import _agree
+    from apigen_mt.sim.reading import Plan
+    from apigen_mt.sim.request import SimRequest
+
+    proposal = ("Here is what I'm about to do. I'll send back the products on your received "
+                "order, with the order #W3000579, the items 4524701523 and 5633291925 and the "
+                "payment method gift_card_7258249, and the reason no longer needed. Shall I "
+                "proceed?")
+    details = [("order", "#W3000579"), ("items", "4524701523 and 5633291925"),
+               ("payment method", "gift_card_7258249"), ("reason", "no longer needed")]
+    said = set()
+    for tone in ("neutral", "warm", "terse", "hesitant"):
+        req = SimRequest(role="human", messages=[], tools=None, settings=Settings(),
+                         rng=random.Random(seed), sim=SimSettings())
+        reply = _agree(details, req, Plan(tone=tone))
+        said.add(reply)
+        assert classify_reply(reply, proposal).agrees, reply
+        assert _YES.match(reply), reply
+        assert "no longer needed" not in reply  # a phrase is never said back, only values
+    assert len(said) >= 3

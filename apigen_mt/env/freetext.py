@@ -42,7 +42,7 @@ _PEOPLE = {"payee", "contact", "person", "recipient", "member", "customer", "emp
 
 @lru_cache(maxsize=1)
 def _banks() -> dict[str, Any]:
-    text = resources.files("apigen_mt.blueprint").joinpath("freetext.json").read_text()
+    text = resources.files("apigen_mt.env").joinpath("freetext.json").read_text()
     return json.loads(text)
 
 

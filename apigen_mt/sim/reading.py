@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from apigen_mt.blueprint.phrasing import VERBS, canonical_tokens, sentences
+from apigen_mt.sim.phrasing import VERBS, canonical_tokens, sentences
 
 _NAME = re.compile(r"^(?:You are|Your name is|You name is|You're|This is) "
                    r"([A-Z][\w'-]+ [A-Z][\w'-]+)\b")

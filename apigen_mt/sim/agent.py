@@ -1,7 +1,7 @@
 """How the offline ``sim`` model plays the agent: from the conversation and the tools only.
 
 It understands what the customer wants from their words (a verb and an object that name
-one tool, see :func:`~apigen_mt.blueprint.phrasing.match_intent`), identifies them with a
+one tool, see :func:`~apigen_mt.sim.phrasing.match_intent`), identifies them with a
 lookup tool whose arguments they gave (email, or name and zip, or user id), asks for the
 details a change still needs, looks the target up, then states the change in plain words
 and asks for consent before every write. It answers questions by reading the record.
@@ -14,8 +14,9 @@ import re
 from importlib import resources
 from typing import Any
 
-from apigen_mt.blueprint.instructions import render_value
-from apigen_mt.blueprint.phrasing import (
+from apigen_mt.sim.instructions import render_value
+from apigen_mt.sim.model import default_handler
+from apigen_mt.sim.phrasing import (
     Slot,
     lookup_ids,
     noun,
@@ -28,8 +29,8 @@ from apigen_mt.blueprint.phrasing import (
     value_pieces,
     words,
 )
-from apigen_mt.llm.sim import SimReply, SimRequest, default_handler
-from apigen_mt.rollout.reading import EMAIL
+from apigen_mt.sim.reading import EMAIL
+from apigen_mt.sim.request import SimReply, SimRequest
 
 DEFAULT_FLAWS = {
     "agent.wrong_argument": 0.06,
@@ -43,11 +44,12 @@ _PHONE = re.compile(r"phone number is (\+?\d[\d() -]{5,}\d)")
 _YES = re.compile(r"^\s*(?:um,? )?(yes|yeah|yep|sure|go ahead|please do|please go ahead|"
                   r"that's right|correct|sounds good|ok|okay|absolutely|perfect|do it)\b",
                   re.IGNORECASE)
-_PHRASES = json.loads(resources.files("apigen_mt.rollout").joinpath("phrases.json").read_text())
+_PHRASES = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json").read_text())
 _SAYS = _PHRASES["agent"]
 _CONSENT = tuple(_SAYS["consent"])
 _QUESTION = re.compile(r"tell me the ([a-z0-9 ]+?) (?:of|for) (?:the )?(.+) (\S+?)\?")
-_NAME = re.compile(r"(?:name is|I'm|I am|it's|name's|This is) ([A-Z][\w'-]+) ([A-Z][\w'-]+)")
+_NAME = re.compile(r"(?:[Nn]ame is|I'm|I am|[Ii]t's|name's|[Tt]his is|name of) "
+                   r"([A-Z][\w'-]+) ([A-Z][\w'-]+)")
 _ZIP = re.compile(r"zip(?: code)?(?: is)? (\d{5})\b")
 _BARE = re.compile(r"(?:^|, )(?:it's|it is|that would be|that'd be|i believe it's|i think it's|"
                    r"it should be) (.+?)[.!]?$|^(?:Well|Honestly), (.+?)[.!]?$", re.IGNORECASE)
@@ -106,7 +108,7 @@ def _sentences(text: str) -> list[str]:
 def _request(messages: list[dict[str, Any]], writes: list[str]) -> tuple[int, str | None,
                                                                           re.Match | None]:
     """Index of the customer's latest request, the tool it names or the question asked."""
-    from apigen_mt.blueprint.phrasing import match_intent
+    from apigen_mt.sim.phrasing import match_intent
 
     for i in range(len(messages) - 1, -1, -1):
         m = messages[i]

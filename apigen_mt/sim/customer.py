@@ -1,8 +1,8 @@
 """How the offline ``sim`` model plays the phase-2 roles: human and critic (the agent is
-in :mod:`apigen_mt.rollout.sim_agent`).
+in :mod:`apigen_mt.sim.agent`).
 
 Each reads its request and nothing else — the messages, the tools, the settings. The sim
-customer reads its instruction (:mod:`apigen_mt.rollout.reading`) and speaks in varied
+customer reads its instruction (:mod:`apigen_mt.sim.reading`) and speaks in varied
 sentences coloured by its persona, revealing details a few at a time as the agent asks;
 the agent states each change and asks for consent before it writes. An instruction the
 customer cannot read is answered with :data:`UNREADABLE` and the reason, so the episode
@@ -27,15 +27,13 @@ import random
 import re
 from importlib import resources
 
-from apigen_mt.blueprint.phrasing import value_pieces
-from apigen_mt.llm.sim import SimReply, SimRequest, register_sim_role
-from apigen_mt.rollout.reading import EMAIL, Plan, Request, read_instruction
-from apigen_mt.rollout.settings import STOP, UNREADABLE
-from apigen_mt.rollout.sim_agent import DEFAULT_FLAWS as AGENT_FLAWS
-from apigen_mt.rollout.sim_agent import agent
+from apigen_mt.prompts import STOP, UNREADABLE
+from apigen_mt.sim.agent import DEFAULT_FLAWS as AGENT_FLAWS
+from apigen_mt.sim.reading import EMAIL, Plan, Request, read_instruction
+from apigen_mt.sim.request import SimReply, SimRequest
 
 DEFAULT_FLAWS = {"human.wander": 0.12, **AGENT_FLAWS, "critic.noise": 0.1}
-_PHRASES = json.loads(resources.files("apigen_mt.rollout").joinpath("phrases.json").read_text())
+_PHRASES = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json").read_text())
 _SAYS = _PHRASES["customer"]
 _DONE = ("done", "all set", "taken care of", "completed", "has gone through")
 _FAILED = ("couldn't", "could not", "unable to", "wasn't able to", "cannot do")
@@ -86,6 +84,8 @@ def _say(templates: list[str], req: SimRequest, **kw: str) -> str:
         kw["be"] = "are" if kw["noun"].endswith("s") and not kw["noun"].endswith("ss") else "is"
     if "intent" in kw:
         kw["Intent"] = kw["intent"][:1].upper() + kw["intent"][1:]
+    if "value" in kw:
+        kw["Value"] = kw["value"][:1].upper() + kw["value"][1:]
     return text.format(**kw)
 
 
@@ -116,8 +116,12 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
                    field=request.field or "", noun=noun, value=value)
         return ask if first else "Thanks. " + ask[0].lower() + ask[1:]
     intent = re.sub(r"\byour\b", "my", request.intent)
-    if not first:
-        return _say(_SAYS["also"], req, intent=intent)
+    if not first:  # the next request, told as fully as the first: why, and a detail or so
+        text = _say(_SAYS["also"], req, intent=intent)
+        story = _story(request, req)
+        if story and req.rng.random() < 0.5:
+            text += " " + story
+        return text + _volunteered(request, req, plan, 0.5)
     hello = req.rng.choice(_SAYS["hello"][plan.tone])
     want = _say(_SAYS["want"][plan.tone], req, intent=intent)
     text = f"{hello} {want}".strip()
@@ -128,12 +132,40 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
     story = _story(request, req)
     if story and req.rng.random() < 0.6:
         text += " " + story
+    return text + _volunteered(request, req, plan, 0.4)
+
+
+def _volunteered(request: Request, req: SimRequest, plan: Plan, chance: float) -> str:
+    """The first detail of a request, offered before the agent asks (not by the terse)."""
     volunteer = [d for d in request.details if d[0] != "user id"]
-    if volunteer and plan.tone != "terse" and req.rng.random() < 0.4:
-        noun, value = volunteer[0]
-        text += " " + _say(["The {noun} is {value}.", "It's about the {noun} {value}."],
-                           req, noun=noun, value=value)
-    return text
+    if not volunteer or plan.tone == "terse" or req.rng.random() >= chance:
+        return ""
+    noun, value = volunteer[0]
+    return " " + _say(["The {noun} {be} {value}.", "It's about the {noun} {value}."],
+                      req, noun=noun, value=value)
+
+
+def _agree(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
+    """A yes in the customer's tone, often with the detail they checked said back (a value
+    the agent's proposal stated, so the yes stays a yes to that proposal)."""
+    yes = req.rng.choice(_SAYS["yes"][plan.tone])
+    # a number or an id, never a phrase ("no longer needed" would read as a "no")
+    short = [(n, v) for n, v in details if len(v) <= 48 and any(c.isdigit() for c in v)]
+    if not short or plan.tone == "terse" or req.rng.random() >= 0.7:
+        return yes
+    noun, value = req.rng.choice(short)
+    return f"{yes} " + _say(_SAYS["echo"], req, noun=noun, value=value)
+
+
+def _goodbye(plan: Plan, rng: random.Random) -> str:
+    """A goodbye in the customer's tone, at times naming a record that was dealt with."""
+    bye = rng.choice(_SAYS["bye"][plan.tone])
+    records = [v for r in plan.requests for n, v in r.details
+               if " " not in v and any(c.isdigit() for c in v) and len(v) <= 16
+               and n in ("order", "reservation", "booking", "account", "ticket")]
+    if records and rng.random() < 0.5:
+        bye += " " + rng.choice(_SAYS["recap"]).format(value=rng.choice(records))
+    return bye + rng.choice(_SAYS["bye_tail"])
 
 
 def _trait(plan: Plan, req: SimRequest) -> str:
@@ -213,8 +245,7 @@ def human(req: SimRequest) -> SimReply:
         # differs alone would make trials differ only in what exports leave out
         said = "|".join(str(m.get("content")) for m in req.messages)
         rng = random.Random(hashlib.sha256(said.encode()).digest())
-        bye = rng.choice(_SAYS["bye"][plan.tone]) + rng.choice(_SAYS["bye_tail"])
-        return SimReply(text=f"{bye} {STOP}")
+        return SimReply(text=f"{_goodbye(plan, rng)} {STOP}")
     request = plan.requests[current]
     last = agent_lines[-1] if agent_lines else ""
     low = last.lower()
@@ -237,7 +268,7 @@ def human(req: SimRequest) -> SimReply:
         mine = [m.get("content") or "" for m in req.messages if m.get("role") == "assistant"]
         if plan.careful and not any(m in _SAYS["careful"] for m in mine[-2:]):
             return SimReply(text=req.rng.choice(_SAYS["careful"]))
-        return SimReply(text=req.rng.choice(_SAYS["yes"][plan.tone]))
+        return SimReply(text=_agree(details, req, plan))
     asked = _asked_nouns(last, [n for n, _ in details])
     if asked:
         chosen = [(n, v) for n, v in details if n in asked][:2]
@@ -281,14 +312,3 @@ def critic(req: SimRequest) -> SimReply:
     reason = ("states details the instruction does not give: " + ", ".join(unsupported)
               if unsupported else "consistent with the instruction")
     return SimReply(text=json.dumps({"score": score, "reason": reason}))
-
-
-def register() -> None:
-    """Install the phase-2 role handlers in the sim backend."""
-    register_sim_role("human", human)
-    register_sim_role("critic", critic)
-    register_sim_role("agent", agent)
-
-
-register()
-__all__ = ["DEFAULT_FLAWS", "agent", "critic", "human", "register", "value_pieces"]

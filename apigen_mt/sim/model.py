@@ -1,11 +1,12 @@
 """The offline ``sim`` model: a real :class:`ChatModel` backend that needs no network.
 
-It plays every role deterministically. The role is read from a marker in the first
-system message, ``<!-- role: NAME -->``; with no marker, a request that offers tools is
-the ``agent`` and anything else is ``default``. Role handlers are registered by the code
-that owns the role's prompt (``register_sim_role``), so ``sim`` goes through the same
-prompt building and response parsing as a real LLM: it reads the prompt it is given and
-answers in the format that prompt asks for.
+It plays every role deterministically, and only through the model port: a request's role
+is read from the marker in its first system message (:func:`~apigen_mt.sim.request.role_of`)
+and answered by the handler given for that role. The handlers are passed in when the
+backend is built (``SimModel(name, settings, roles)``; the pipeline's are
+:func:`apigen_mt.sim.roles.builtin_roles`), so ``sim`` goes through the same prompt
+building and response parsing as a real LLM: it reads the prompt it is given and answers
+in the format that prompt asks for.
 
 Determinism: each request gets a ``random.Random`` seeded from the sim seed, a hash of
 the messages and tools, ``settings.seed`` and ``settings.sample`` — identical requests
@@ -19,12 +20,9 @@ every flaw off.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import random
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -32,121 +30,22 @@ import orjson
 from apigen_mt.llm.base import Completion, Settings, ToolCall, Usage
 from apigen_mt.llm.settings import SimSettings
 from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
+from apigen_mt.sim.request import SimHandler, SimReply, SimRequest, role_of
 
-ROLE_MARKER = re.compile(r"<!--\s*role:\s*([\w.-]*\w)")  # name ends with a word char
-SIM_VERSION = 2  # bump when built-in behaviour changes (it is part of the cache key)
-
-
-@dataclass
-class SimRequest:
-    """What a role handler sees."""
-
-    role: str
-    messages: list[dict[str, Any]]
-    tools: list[dict[str, Any]] | None
-    settings: Settings
-    rng: random.Random
-    sim: SimSettings
-    perfect: bool = False
-    # mistakes may be drawn apart from wording (see :meth:`worded_by_state`)
-    flaw_rng: random.Random | None = None
-
-    def worded_by_state(self) -> SimRequest:
-        """The same request whose wording depends only on the conversation so far, not on
-        the trial or the best-of-N candidate; mistakes stay random per request. Trials then
-        differ where a mistake happened (and best-of-N candidates where one was made)."""
-        said = [{"role": m.get("role"), "content": m.get("content"),  # call ids differ
-                 "calls": [(c.get("function") or {}) for c in m.get("tool_calls") or []]}
-                for m in self.messages]
-        state = orjson.dumps(said, option=orjson.OPT_SORT_KEYS)
-        digest = hashlib.sha256(f"{self.sim.seed}|{self.settings.seed}|".encode() + state)
-        return dataclasses.replace(self, rng=random.Random(digest.digest()),
-                                   flaw_rng=self.flaw_rng or self.rng)
-
-    def flaw(self, name: str, default: float = 0.0) -> float:
-        """The configured rate of the named imperfection (0 on ``sim:perfect``)."""
-        return 0.0 if self.perfect else self.sim.flaw(name, default)
-
-    def chance(self, name: str, default: float = 0.0) -> bool:
-        """Draw once: does the named imperfection happen on this request?"""
-        return (self.flaw_rng or self.rng).random() < self.flaw(name, default)
-
-    @property
-    def system(self) -> str:
-        """Text of the first system message ('' if none)."""
-        for m in self.messages:
-            if m.get("role") in ("system", "developer"):
-                return content_text(m.get("content"))
-        return ""
-
-    @property
-    def last_user(self) -> str:
-        """Text of the last user message ('' if none)."""
-        for m in reversed(self.messages):
-            if m.get("role") == "user":
-                return content_text(m.get("content"))
-        return ""
-
-
-@dataclass
-class SimReply:
-    """A handler's answer: text and/or tool calls.
-
-    Each tool call is ``(name, arguments)`` where arguments is a dict, or a raw string
-    to simulate malformed JSON.
-    """
-
-    text: str | None = None
-    tool_calls: list[tuple[str, dict[str, Any] | str]] = field(default_factory=list)
-    finish_reason: str | None = None
-
-
-SimHandler = Callable[[SimRequest], SimReply]
-_HANDLERS: dict[str, SimHandler] = {}
-
-
-def register_sim_role(name: str, handler: SimHandler) -> None:
-    """Make ``sim`` answer requests marked ``<!-- role: name -->`` with ``handler``."""
-    _HANDLERS[name] = handler
-
-
-def sim_handler(name: str) -> SimHandler:
-    """The handler registered for role ``name`` (the default one if there is none)."""
-    return _HANDLERS.get(name) or _HANDLERS["default"]
-
-
-def sim_roles() -> list[str]:
-    """Names with a registered handler."""
-    return sorted(_HANDLERS)
-
-
-def role_of(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
-    """The role a request is for, from the marker in its first system message."""
-    for m in messages:
-        if m.get("role") in ("system", "developer"):
-            found = ROLE_MARKER.search(content_text(m.get("content")))
-            if found:
-                return found.group(1)
-            break
-    return "agent" if tools else "default"
-
-
-def content_text(content: Any) -> str:
-    """A message's content as text (string content, or the text parts of a list)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return str(content)
+SIM_VERSION = 3  # bump when built-in behaviour changes (it is part of the cache key)
 
 
 class SimModel:
-    """The ``sim`` backend. ``name`` is ``sim:<variant>``; ``sim:perfect`` has no flaws."""
+    """The ``sim`` backend. ``name`` is ``sim:<variant>``; ``sim:perfect`` has no flaws.
 
-    def __init__(self, name: str = "sim:sim", settings: SimSettings | None = None) -> None:
+    ``roles`` maps a role name to its handler; a role with none (and every role when
+    ``roles`` is not given) gets the generic :func:`default_handler`.
+    """
+
+    def __init__(self, name: str = "sim:sim", settings: SimSettings | None = None,
+                 roles: Mapping[str, SimHandler] | None = None) -> None:
         self.name = name
+        self.roles: dict[str, SimHandler] = {"default": default_handler, **(roles or {})}
         self.settings = settings or SimSettings()
         self.perfect = name.split(":", 1)[-1] == "perfect"
         flaws = {} if self.perfect else self.settings.flaws
@@ -189,7 +88,7 @@ class SimModel:
         role = role_of(messages, tools)
         req = SimRequest(role=role, messages=messages, tools=tools, settings=settings,
                          rng=random.Random(seed), sim=self.settings, perfect=self.perfect)
-        handler = _HANDLERS.get(role) or _HANDLERS["default"]
+        handler = self.roles.get(role) or self.roles["default"]
         reply = handler(req)
         return build_completion(self.name, reply, tools, material, prompt_chars)
 
@@ -234,7 +133,7 @@ def _example_value(schema: dict[str, Any], rng: random.Random) -> Any:
 
 
 def default_handler(req: SimRequest) -> SimReply:
-    """Generic behaviour before any role registers: call a tool when required, else reply."""
+    """Generic behaviour for a role with no handler: call a tool when required, else reply."""
     choice = req.settings.tool_choice
     schemas = tool_schemas(req.tools)
     if schemas and choice not in (None, "auto", "none"):
@@ -245,6 +144,3 @@ def default_handler(req: SimRequest) -> SimReply:
         return SimReply(tool_calls=[(name, example_arguments(schemas[name], req.rng))])
     said = req.last_user.strip().splitlines()[0][:80] if req.last_user.strip() else ""
     return SimReply(text=f"OK. (sim {req.role}) {said}".rstrip())
-
-
-register_sim_role("default", default_handler)

@@ -1,6 +1,6 @@
 """Instructions written from actions the way a person would brief a simulated customer.
 
-Works for any environment (see :mod:`apigen_mt.blueprint.phrasing`): who the customer is
+Works for any environment (see :mod:`apigen_mt.sim.phrasing`): who the customer is
 and what they can identify themselves with, each goal in plain words, every detail a change
 needs (so the customer can supply it), the facts they want to hear, and how they behave.
 The wording varies from one instruction to the next.
@@ -12,7 +12,8 @@ import json
 import random
 from typing import Any
 
-from apigen_mt.blueprint.phrasing import (
+from apigen_mt.records import Action
+from apigen_mt.sim.phrasing import (
     Slot,
     lookup_ids,
     slot_value,
@@ -22,7 +23,6 @@ from apigen_mt.blueprint.phrasing import (
     speak_value,
     words,
 )
-from apigen_mt.records import Action
 
 __all__ = [
     "describe_action",

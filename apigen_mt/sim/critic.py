@@ -13,8 +13,9 @@ import json
 import random
 import re
 
-from apigen_mt.llm.sim import SimReply, SimRequest, content_text, register_sim_role, sim_handler
 from apigen_mt.prompts import load_prompt
+from apigen_mt.sim.customer import critic as single_critic
+from apigen_mt.sim.request import SimReply, SimRequest, content_text
 
 DEFAULT_BAD_BATCH = 0.02
 _CANDIDATE = re.compile(r"(?:^|\n\n)Candidate (\d+):\n")
@@ -28,7 +29,6 @@ def critic_batch(req: SimRequest) -> SimReply:
     listed = listed.split("\n\n", 1)[-1] if listed else ""
     parts = _CANDIDATE.split(listed)
     candidates = [parts[i + 1] for i in range(1, len(parts) - 1, 2)]
-    single = sim_handler("critic")
     system = load_prompt("critic").render()
     entries = []
     for i, candidate in enumerate(candidates, 1):
@@ -38,7 +38,7 @@ def critic_batch(req: SimRequest) -> SimReply:
                          tools=None, settings=req.settings,
                          rng=random.Random(req.rng.getrandbits(64)), sim=req.sim,
                          perfect=req.perfect)
-        verdict = json.loads(single(one).text or "{}")
+        verdict = json.loads(single_critic(one).text or "{}")
         entries.append({"candidate": i, "score": verdict.get("score", 0),
                         "reason": verdict.get("reason", "")})
     retried = len(req.messages) > 2  # a correction was asked for: answer it properly
@@ -46,5 +46,3 @@ def critic_batch(req: SimRequest) -> SimReply:
         entries.pop(req.rng.randrange(len(entries)))
     return SimReply(text=json.dumps({"scores": entries}))
 
-
-register_sim_role("critic-batch", critic_batch)

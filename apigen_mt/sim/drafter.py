@@ -15,7 +15,7 @@ prompt asks for, with realistic, configurable flaws (``sim.flaws``):
 
 Every role answers from its request alone (no environment, no project checks); beyond
 the named flaws, the drafter's mistakes are those of reading the context carelessly (see
-:mod:`apigen_mt.blueprint.sim_drafter`). Redrafts read the feedback: the flaw it names
+:mod:`apigen_mt.sim.drafting`). Redrafts read the feedback: the flaw it names
 is not repeated, the (tool, value) pairs it names are avoided, and numbers it corrects
 are corrected.
 """
@@ -27,17 +27,17 @@ import random
 import re
 from typing import Any
 
-from apigen_mt.blueprint.drafters import CONTEXT_FENCE
-from apigen_mt.blueprint.instructions import render_value, write_instruction
-from apigen_mt.blueprint.sim_drafter import (
+from apigen_mt.prompts import CONTEXT_FENCE
+from apigen_mt.records import Action
+from apigen_mt.sim.drafting import (
     build_pool,
     corrected,
     fact_to_ask,
     fill_walk,
     parse_tools,
 )
-from apigen_mt.llm.sim import SimReply, SimRequest, register_sim_role
-from apigen_mt.records import Action
+from apigen_mt.sim.instructions import render_value, write_instruction
+from apigen_mt.sim.request import SimReply, SimRequest
 
 DEFAULT_FLAWS = {
     "drafter.bad_format": 0.10,
@@ -353,14 +353,3 @@ def recombiner(req: SimRequest) -> SimReply:
     sentences.append("Give details only when the agent asks for them, and confirm before "
                      "changes.")
     return SimReply(text=json.dumps({"instruction": " ".join(sentences)}))
-
-
-def register() -> None:
-    """Install the phase-1 role handlers in the sim backend."""
-    register_sim_role("drafter", drafter)
-    register_sim_role("reviewer", reviewer)
-    register_sim_role("feedback", feedback)
-    register_sim_role("recombiner", recombiner)
-
-
-register()

@@ -17,8 +17,8 @@ import random
 import re
 from typing import Any
 
-from apigen_mt.blueprint.fill import ValuePool, propose_value, scoped_candidates
-from apigen_mt.blueprint.freetext import is_free_text
+from apigen_mt.env.freetext import is_free_text
+from apigen_mt.env.values import ValuePool, propose_value, scoped_candidates
 from apigen_mt.records import Action
 
 _ID = re.compile(r"(^|_)ids?$")
