@@ -196,7 +196,7 @@ def build_graph(root: Path, package: str) -> Graph:
 
 
 def area(module: str) -> str:
-    """The layer a module belongs to (``apigen_mt.llm.sim`` -> ``llm``); the package's own
+    """The layer a module belongs to (``apigen_mt.llm.cache`` -> ``llm``); the package's own
     ``__init__`` is the public Python API's place."""
     parts = module.split(".")
     if len(parts) == 1 or parts[1] == "api":
