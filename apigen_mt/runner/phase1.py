@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,73 +113,94 @@ async def _recombine(phase: Phase1, run: RunDir, n: int, concurrency: int,
     """Recombination attempts until ``n`` blueprints are accepted or no group is left."""
     from apigen_mt.blueprint.produce import recombination_groups, recombine
 
-    accepted_log, attempts_log = run.log(ACCEPTED), run.log(RECOMBINATIONS)
-    accepted, signatures = [], set()
-    for bp in accepted_log.iter_read(Blueprint):
-        accepted.append(example_view(bp))
-        signatures.add(bp.action_signature())
-    previous = list(attempts_log.rows())
-    tried = {tuple(sorted(r["sources"])) for r in previous}
-    groups = recombination_groups(accepted, phase.seed, tried, phase.env)
-    start = max((r["attempt"] for r in previous), default=-1) + 1
-    total = [len(accepted)]
-    in_flight: set[int] = set()
-    judged = [0, 0]  # accepted, accepted + rejected: the early stop's pass rate
+    batch = _Recombining(run, n, progress, outcome, budget)
+    groups = recombination_groups(batch.accepted, phase.seed, batch.tried, phase.env)
+    batch.groups = groups
 
     async def work(k: int) -> SlotResult:
-        return await recombine(phase, RECOMBINE_SLOTS + start + k, groups[k])
+        return await recombine(phase, RECOMBINE_SLOTS + batch.start + k, groups[k])
 
-    def ready(k: int) -> bool:
-        if budget is not None and (why := budget()):  # workers in other processes
-            outcome.budget = why
+    await run_ordered(iter(range(len(groups))), work, batch.commit, concurrency,
+                      ready=batch.ready)
+
+
+class _Recombining:
+    """The state of the recombination batch and its committer: every attempt is recorded
+    in ``recombinations.jsonl``, an accepted one in ``blueprints.jsonl`` too."""
+
+    def __init__(self, run: RunDir, n: int, progress: Progress | None,
+                 outcome: Phase1Outcome, budget: Callable[[], str | None] | None):
+        self.n, self.progress, self.outcome, self.budget = n, progress, outcome, budget
+        self.accepted_log, self.attempts_log = run.log(ACCEPTED), run.log(RECOMBINATIONS)
+        self.accepted: list[dict[str, Any]] = []
+        self.signatures: set[str] = set()
+        for bp in self.accepted_log.iter_read(Blueprint):
+            self.accepted.append(example_view(bp))
+            self.signatures.add(bp.action_signature())
+        previous = list(self.attempts_log.rows())
+        self.tried = {tuple(sorted(r["sources"])) for r in previous}
+        self.start = max((r["attempt"] for r in previous), default=-1) + 1
+        self.groups: list[list[dict[str, Any]]] = []
+        self.total = len(self.accepted)
+        self.in_flight: set[int] = set()
+        self.judged = [0, 0]  # accepted, accepted + rejected: the early stop's pass rate
+
+    def ready(self, k: int) -> bool:
+        """Start attempt ``k`` now? Not past the budget, nor when enough are in flight."""
+        if self.budget is not None and (why := self.budget()):  # workers in other processes
+            self.outcome.budget = why
             return False
-        if in_flight and enough_in_flight(total[0], len(in_flight), n, *judged):
+        if self.in_flight and enough_in_flight(self.total, len(self.in_flight), self.n,
+                                               *self.judged):
             return False
-        in_flight.add(k)
+        self.in_flight.add(k)
         return True
 
-    def commit(k: int, result: SlotResult | Failed) -> bool:
-        in_flight.discard(k)
+    def commit(self, k: int, result: SlotResult | Failed) -> bool:
+        """Record one finished attempt; False stops the batch."""
+        self.in_flight.discard(k)
         if isinstance(result, Failed) and isinstance(result.error, BudgetReached):
-            outcome.budget = str(result.error)  # not committed: redone by a rerun
+            self.outcome.budget = str(result.error)  # not committed: redone by a rerun
             return False
-        row: dict[str, Any] = {"attempt": start + k, "sources": [g["id"] for g in groups[k]],
-                               "user_id": groups[k][0]["user_id"]}
-        outcome.recombination_attempts += 1
-        outcome.scheduled += 1  # an attempt counts like a slot in the closing line
+        row: dict[str, Any] = {"attempt": self.start + k,
+                               "sources": [g["id"] for g in self.groups[k]],
+                               "user_id": self.groups[k][0]["user_id"]}
+        self.outcome.recombination_attempts += 1
+        self.outcome.scheduled += 1  # an attempt counts like a slot in the closing line
+        row.update(self._judge(result))
+        if row["outcome"] == "rejected":
+            self.outcome.rejected += 1
+            self.outcome.stages[f"recombination {row['stage']}"] += 1
+        if row["outcome"] != "error":
+            self.judged[0] += row["outcome"] == "accepted"
+            self.judged[1] += 1
+        self.attempts_log.append([row])
+        return self.total < self.n
+
+    def _judge(self, result: SlotResult | Failed) -> dict[str, Any]:
+        """The attempt's outcome fields, appending an accepted blueprint."""
         if isinstance(result, Failed):
             if not isinstance(result.error, ModelError):
                 raise result.error
-            row.update(outcome="error", reasons=[str(result.error)])
-            outcome.errored += 1
-        elif result.accepted is not None and \
-                result.accepted.action_signature() not in signatures:
-            bp = result.accepted
-            signatures.add(bp.action_signature())
-            accepted_log.append([bp])
-            row.update(outcome="accepted", blueprint_id=bp.id)
-            total[0] += 1
-            outcome.accepted_total += 1
-            outcome.added += 1
-            outcome.recombined += 1
-            if progress:
-                progress.bump("accepted", rounds=1)
-        elif result.accepted is not None:
-            row.update(outcome="rejected", stage="duplicate",
-                       reasons=["the same action sequence was already accepted"])
-        else:
+            self.outcome.errored += 1
+            return {"outcome": "error", "reasons": [str(result.error)]}
+        if result.accepted is None:
             rej = result.rejected
-            row.update(outcome="rejected", stage=rej.stage, reasons=rej.reasons)
-        if row["outcome"] == "rejected":
-            outcome.rejected += 1
-            outcome.stages[f"recombination {row['stage']}"] += 1
-        if row["outcome"] != "error":
-            judged[0] += row["outcome"] == "accepted"
-            judged[1] += 1
-        attempts_log.append([row])
-        return total[0] < n
-
-    await run_ordered(iter(range(len(groups))), work, commit, concurrency, ready=ready)
+            return {"outcome": "rejected", "stage": rej.stage, "reasons": rej.reasons}
+        bp = result.accepted
+        if bp.action_signature() in self.signatures:
+            return {"outcome": "rejected", "stage": "duplicate",
+                    "reasons": ["the same action sequence was already accepted"]}
+        self.signatures.add(bp.action_signature())
+        self.accepted_log.append([bp])
+        self.total += 1
+        o = self.outcome
+        o.accepted_total += 1
+        o.added += 1
+        o.recombined += 1
+        if self.progress:
+            self.progress.bump("accepted", rounds=1)
+        return {"outcome": "accepted", "blueprint_id": bp.id}
 
 
 async def _draft(phase: Phase1, run: RunDir, n: int, target: int, concurrency: int,
@@ -187,118 +208,139 @@ async def _draft(phase: Phase1, run: RunDir, n: int, target: int, concurrency: i
                  breaker_after: int, spec: Any, max_slots: int | None = None,
                  budget: Callable[[], str | None] | None = None) -> Phase1Outcome:
     """Drafting slots until ``target`` drafted blueprints (``n`` in all) are accepted."""
-    accepted_log, rejected_log, errors_log = run.log(ACCEPTED), run.log(REJECTED), run.log(ERRORS)
-    accepted: list[dict[str, Any]] = []  # what later slots may use, one small dict each
-    signatures: set[str] = set()
-    for bp in accepted_log.iter_read(Blueprint):
-        accepted.append(example_view(bp))
-        signatures.add(bp.action_signature())
-    rejected_slots = {r["slot"] for r in rejected_log.rows()}
-    done = {b["provenance"]["slot"] for b in accepted if not _recombined(b)} | rejected_slots
-    outcome = Phase1Outcome(accepted_total=len(accepted))
-    drafted = [sum(1 for b in accepted if not _recombined(b))]
-    if len(accepted) >= n or drafted[0] >= target:
-        return outcome
-    top = max(done, default=-1)
-    keys: Any = itertools.chain((s for s in range(top + 1) if s not in done),
-                                itertools.count(top + 1))
-    if max_slots is not None:
-        keys = itertools.islice(keys, max_slots)
     lag = phase.settings.example_lag if phase.settings.example_lag is not None else concurrency
-    in_flight: set[int] = set()
-    breaker = CircuitBreaker(breaker_after)
-    seen_errors: list[dict[str, Any]] = []
-
-    def visible(slot: int) -> list[dict[str, Any]]:
-        return visible_to(accepted, slot, lag)
+    batch = _Drafting(run, n, target, lag, progress, CircuitBreaker(breaker_after), budget,
+                      target * phase.settings.max_slots_per_blueprint + 20)
+    if batch.outcome.accepted_total >= n or batch.drafted >= target:
+        return batch.outcome
 
     async def work(slot: int) -> SlotResult:
-        return await produce(phase, slot, visible(slot))
-
-    def ready(slot: int) -> bool:
-        if budget is not None and (why := budget()):  # workers in other processes
-            outcome.budget = why
-            return False
-        if any(k < slot - lag for k in in_flight):
-            return False
-        # drafting stops at `target` drafted blueprints or `n` in all, whichever comes first
-        wanted = drafted[0] + min(target - drafted[0], n - outcome.accepted_total)
-        if in_flight and enough_in_flight(drafted[0], len(in_flight), wanted,
-                                          outcome.added, outcome.added + outcome.rejected):
-            return False
-        in_flight.add(slot)
-        outcome.scheduled += 1
-        return True
-
-    slot_limit = target * phase.settings.max_slots_per_blueprint + 20
-    committed = [len(done)]
-
-    def commit(slot: int, result: SlotResult | Failed) -> bool:
-        in_flight.discard(slot)
-        committed[0] += 1
-        if committed[0] >= slot_limit and drafted[0] < target:
-            outcome.gave_up = True
-            return False
-        if isinstance(result, Failed) and isinstance(result.error, BudgetReached):
-            outcome.budget = str(result.error)  # not committed: redone by a rerun
-            return False
-        if isinstance(result, Failed):
-            if not isinstance(result.error, ModelError):
-                raise result.error
-            outcome.errored += 1
-            row = {"slot": slot, "error": redact_text(str(result.error)),
-                   "kind": getattr(result.error, "kind", "error")}
-            seen_errors.append(row)
-            errors_log.append([row])
-            if progress:
-                progress.bump("errored")
-            return breaker.record(False, result.error)
-        breaker.record(True)
-        if result.accepted is not None:
-            bp = result.accepted
-            if bp.action_signature() in signatures:
-                result = SlotResult(slot, rejected=RejectedBlueprint(
-                    slot=slot, env=bp.env, stage="duplicate", rounds=bp.provenance.rounds,
-                    reasons=["the same action sequence was already accepted"],
-                    draft=bp.model_dump(include={"user_id", "instruction", "actions",
-                                                 "outputs"}),
-                    verdicts=bp.provenance.verdicts))
-            else:
-                signatures.add(bp.action_signature())
-                accepted_log.append([bp])
-                accepted.append(example_view(bp))
-                outcome.added += 1
-                outcome.accepted_total += 1
-                drafted[0] += 1
-                if progress:
-                    progress.bump("accepted", rounds=bp.provenance.rounds)
-                return outcome.accepted_total < n and drafted[0] < target
-        assert result.rejected is not None
-        rejected_log.append([result.rejected])
-        outcome.rejected += 1
-        outcome.stages[result.rejected.stage] += 1
-        if progress:
-            progress.bump("rejected", stage=result.rejected.stage)
-        return True
+        return await produce(phase, slot, visible_to(batch.accepted, slot, lag))
 
     remote = None
     if spec is not None:
         from apigen_mt.runner.wire import decode_slot
 
         # workers mirror `accepted` (sent once, then only what is new) and filter it
-        remote = RemoteWork(spec, lambda slot: {"upto": len(accepted), "lag": lag},
-                            decode_slot, shared=accepted)
-    await run_ordered(keys, work, commit, concurrency, ready=ready, executor=executor,
-                      remote=remote)
-    outcome.cancelled = outcome.scheduled - outcome.added - outcome.rejected - outcome.errored
-    if breaker.streak >= breaker.consecutive:
-        raise RunFailure(f"stopped after {breaker.streak} model calls in a row failed "
-                         f"({breaker.last_error}); {outcome.accepted_total} blueprints are "
-                         "saved, rerun the same command to resume")
-    if outcome.gave_up:
-        top = ", ".join(f"{stage} {count}" for stage, count in outcome.stages.most_common(3))
-        raise RunFailure(f"only {outcome.accepted_total} of {n} blueprints accepted after "
-                         f"{committed[0]} drafting slots (rejected at: {top or 'none'}); check "
-                         "the drafter model and the rejection reasons in "
-                         "blueprints.rejected.jsonl")
-    return outcome
+        remote = RemoteWork(spec, lambda slot: {"upto": len(batch.accepted), "lag": lag},
+                            decode_slot, shared=batch.accepted)
+    await run_ordered(batch.keys(max_slots), work, batch.commit, concurrency,
+                      ready=batch.ready, executor=executor, remote=remote)
+    return batch.finish()
+
+
+class _Drafting:
+    """The state of one drafting batch: what the files already hold, what is in flight,
+    and the committer that appends each slot, in slot order, to the file it belongs in."""
+
+    def __init__(self, run: RunDir, n: int, target: int, lag: int, progress: Progress | None,
+                 breaker: CircuitBreaker, budget: Callable[[], str | None] | None,
+                 slot_limit: int):
+        self.n, self.target, self.lag, self.progress = n, target, lag, progress
+        self.breaker, self.budget, self.slot_limit = breaker, budget, slot_limit
+        self.accepted_log, self.rejected_log = run.log(ACCEPTED), run.log(REJECTED)
+        self.errors_log = run.log(ERRORS)
+        self.accepted: list[dict[str, Any]] = []  # what later slots may use, one small dict each
+        self.signatures: set[str] = set()
+        for bp in self.accepted_log.iter_read(Blueprint):
+            self.accepted.append(example_view(bp))
+            self.signatures.add(bp.action_signature())
+        rejected_slots = {r["slot"] for r in self.rejected_log.rows()}
+        self.done = {b["provenance"]["slot"] for b in self.accepted
+                     if not _recombined(b)} | rejected_slots
+        self.outcome = Phase1Outcome(accepted_total=len(self.accepted))
+        self.drafted = sum(1 for b in self.accepted if not _recombined(b))
+        self.committed = len(self.done)
+        self.in_flight: set[int] = set()
+
+    def keys(self, max_slots: int | None) -> Iterator[int]:
+        """Slots not yet committed: gaps first, then new ones (``max_slots`` of them)."""
+        top = max(self.done, default=-1)
+        keys: Iterator[int] = itertools.chain(
+            (s for s in range(top + 1) if s not in self.done), itertools.count(top + 1))
+        return itertools.islice(keys, max_slots) if max_slots is not None else keys
+
+    def ready(self, slot: int) -> bool:
+        """Start ``slot`` now? Not past the budget, not more than ``lag`` ahead of the
+        oldest slot in flight, nor when those in flight should reach the target."""
+        o = self.outcome
+        if self.budget is not None and (why := self.budget()):  # workers in other processes
+            o.budget = why
+            return False
+        if any(k < slot - self.lag for k in self.in_flight):
+            return False
+        # drafting stops at `target` drafted blueprints or `n` in all, whichever comes first
+        wanted = self.drafted + min(self.target - self.drafted, self.n - o.accepted_total)
+        if self.in_flight and enough_in_flight(self.drafted, len(self.in_flight), wanted,
+                                               o.added, o.added + o.rejected):
+            return False
+        self.in_flight.add(slot)
+        o.scheduled += 1
+        return True
+
+    def commit(self, slot: int, result: SlotResult | Failed) -> bool:
+        """Append one finished slot; False stops the batch."""
+        self.in_flight.discard(slot)
+        self.committed += 1
+        if self.committed >= self.slot_limit and self.drafted < self.target:
+            self.outcome.gave_up = True
+            return False
+        if isinstance(result, Failed) and isinstance(result.error, BudgetReached):
+            self.outcome.budget = str(result.error)  # not committed: redone by a rerun
+            return False
+        if isinstance(result, Failed):
+            return self._commit_error(slot, result)
+        self.breaker.record(True)
+        if result.accepted is not None:
+            bp = result.accepted
+            if bp.action_signature() not in self.signatures:
+                return self._commit_accepted(bp)
+            result = SlotResult(slot, rejected=RejectedBlueprint(
+                slot=slot, env=bp.env, stage="duplicate", rounds=bp.provenance.rounds,
+                reasons=["the same action sequence was already accepted"],
+                draft=bp.model_dump(include={"user_id", "instruction", "actions", "outputs"}),
+                verdicts=bp.provenance.verdicts))
+        assert result.rejected is not None
+        self.rejected_log.append([result.rejected])
+        self.outcome.rejected += 1
+        self.outcome.stages[result.rejected.stage] += 1
+        if self.progress:
+            self.progress.bump("rejected", stage=result.rejected.stage)
+        return True
+
+    def _commit_error(self, slot: int, result: Failed) -> bool:
+        if not isinstance(result.error, ModelError):
+            raise result.error
+        self.outcome.errored += 1
+        self.errors_log.append([{"slot": slot, "error": redact_text(str(result.error)),
+                                 "kind": getattr(result.error, "kind", "error")}])
+        if self.progress:
+            self.progress.bump("errored")
+        return self.breaker.record(False, result.error)
+
+    def _commit_accepted(self, bp: Blueprint) -> bool:
+        self.signatures.add(bp.action_signature())
+        self.accepted_log.append([bp])
+        self.accepted.append(example_view(bp))
+        self.outcome.added += 1
+        self.outcome.accepted_total += 1
+        self.drafted += 1
+        if self.progress:
+            self.progress.bump("accepted", rounds=bp.provenance.rounds)
+        return self.outcome.accepted_total < self.n and self.drafted < self.target
+
+    def finish(self) -> Phase1Outcome:
+        """The outcome once the batch stopped; a run of errors or of rejections fails."""
+        o, breaker = self.outcome, self.breaker
+        o.cancelled = o.scheduled - o.added - o.rejected - o.errored
+        if breaker.streak >= breaker.consecutive:
+            raise RunFailure(f"stopped after {breaker.streak} model calls in a row failed "
+                             f"({breaker.last_error}); {o.accepted_total} blueprints are "
+                             "saved, rerun the same command to resume")
+        if o.gave_up:
+            top = ", ".join(f"{stage} {count}" for stage, count in o.stages.most_common(3))
+            raise RunFailure(f"only {o.accepted_total} of {self.n} blueprints accepted after "
+                             f"{self.committed} drafting slots (rejected at: {top or 'none'}); "
+                             "check the drafter model and the rejection reasons in "
+                             "blueprints.rejected.jsonl")
+        return o

@@ -13,7 +13,7 @@ towards ``--n``, so extra trials only ever add conversations that are new.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,7 +75,7 @@ class Phase2Outcome:
     accepted_total: int
     added: int = 0
     failed: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # repeating a conversation already kept, or already failed
     errored: int = 0
     scheduled: int = 0  # episodes started: each ends added, failed, duplicate, errored …
     cancelled: int = 0  # … or cancelled: not committed when the batch stopped (redone)
@@ -96,117 +96,159 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
     ``spec`` (an :class:`~apigen_mt.runner.remote.EpisodeSpec`) lets an executor play
     episodes in another process; an episode's payload is its blueprint and trial.
     """
-    acc_log, fail_log = run.log(ACCEPTED), run.log(FAILED)
-    ledger, errors = run.log(LEDGER), run.log(ERRORS)
-    done: set[tuple[str, int]] = set()
-    kept: dict[str, str] = {}  # conversation id → the kept trajectory's id
-    for r in acc_log.rows():  # one record at a time: a long run's files stay on disk
-        done.add((r["blueprint_id"], r["trial"]))
-        # recomputed, not read from a field: runs written before ids were ignored count too
-        kept.setdefault(conversation_id(r.get("messages") or []), r["id"])
-    failed_seen: dict[str, str] = {}  # a failure is kept once too
-    for r in fail_log.rows():
-        done.add((r["blueprint_id"], r["trial"]))
-        failed_seen.setdefault(conversation_id(r.get("messages") or []), r["id"])
-    done |= {(r["blueprint_id"], r["trial"]) for r in ledger.rows()}
-    outcome = Phase2Outcome(accepted_total=len(kept))
+    batch = _Rollouts(blueprints, run, n, progress, CircuitBreaker(breaker_after), budget,
+                      models)
+    outcome = batch.outcome
     if outcome.accepted_total >= n or not blueprints:
         outcome.exhausted = not blueprints
         return outcome
-    count = len(blueprints)
-    keys = (k for k in range(count * settings.trials)  # lazily: trials × blueprints is big
-            if (blueprints[k % count].id, k // count) not in done)
-    breaker = CircuitBreaker(breaker_after)
-    in_flight: set[int] = set()
     if progress is not None:
-        progress.in_flight = lambda: len(in_flight)
+        progress.in_flight = lambda: len(batch.in_flight)
 
     async def work(key: int) -> Trajectory:
-        bp = blueprints[key % count]
+        bp = blueprints[key % len(blueprints)]
         # Replayed per episode (well under a millisecond) rather than kept per blueprint:
         # trials go round all the blueprints, so a cache would have to hold every target
         # for the whole phase, and memory would grow with the run.
         return await play_episode(bp, env, target_for(env, bp), roles, settings,
-                                  key // count, seed)
+                                  key // len(blueprints), seed)
 
-    def ready(key: int) -> bool:
-        if budget is not None and (why := budget()):  # workers in other processes
-            outcome.budget = why
-            return False
-        if in_flight and enough_in_flight(outcome.accepted_total, len(in_flight), n,
-                                          outcome.added, outcome.added + outcome.failed
-                                          + outcome.duplicates):
-            return False
-        in_flight.add(key)
-        outcome.scheduled += 1
-        return True
+    await run_ordered(batch.keys(settings.trials), work, batch.commit, concurrency,
+                      ready=batch.ready, executor=executor, remote=batch.remote(spec))
+    return batch.finish()
 
-    def commit(key: int, result: Trajectory | Failed) -> bool:
-        in_flight.discard(key)
-        bp = blueprints[key % count]
-        if isinstance(result, Failed) and isinstance(result.error, BudgetReached):
-            outcome.budget = str(result.error)  # not committed: redone by a rerun
-            return False
-        if isinstance(result, Failed):
-            if not isinstance(result.error, ModelError):
-                raise result.error
-            outcome.errored += 1
-            errors.append([{"blueprint_id": bp.id, "trial": key // count,
-                            "error": redact_text(str(result.error))}])
-            if progress:
-                progress.bump("errored")
-            return breaker.record(False, result.error)
-        breaker.record(True)
-        if models and not result.models:  # every record names the models that made it
-            result = result.model_copy(update={"models": models})
-        if result.verdict.passed:
-            conv = result.conversation_id()
-            if conv in kept:
-                outcome.duplicates += 1
-                ledger.append([{"blueprint_id": bp.id, "trial": result.trial,
-                                "outcome": "duplicate", "id": result.id,
-                                "duplicate_of": kept[conv]}])
-                if progress:
-                    progress.bump("duplicate")
-                return True
-            kept[conv] = result.id
-            acc_log.append([result])
-            outcome.added += 1
-            outcome.accepted_total += 1
-            if progress:
-                progress.bump("accepted")
-            return outcome.accepted_total < n
-        conv = result.conversation_id()
-        if conv in failed_seen:  # the same failed conversation again: logged, not kept
-            ledger.append([{"blueprint_id": bp.id, "trial": result.trial,
-                            "outcome": "duplicate_failure", "id": result.id,
-                            "duplicate_of": failed_seen[conv]}])
-            return True
-        failed_seen[conv] = result.id
-        reason = failure_reason(result)
-        fail_log.append([result])
-        outcome.failed += 1
-        outcome.reasons[reason] += 1
-        if progress:
-            progress.bump("failed", reason=reason)
-        return True
 
-    remote = None
-    if spec is not None:
+class _Rollouts:
+    """The state of one phase-2 batch: what the files already hold, what is in flight, and
+    the committer that appends each episode, in key order, to the file it belongs in."""
+
+    def __init__(self, blueprints: list[Blueprint], run: RunDir, n: int,
+                 progress: Progress | None, breaker: CircuitBreaker,
+                 budget: Callable[[], str | None] | None, models: dict[str, Any] | None):
+        self.blueprints, self.n, self.progress, self.breaker = blueprints, n, progress, breaker
+        self.budget, self.models = budget, models
+        self.acc_log, self.fail_log = run.log(ACCEPTED), run.log(FAILED)
+        self.ledger, self.errors = run.log(LEDGER), run.log(ERRORS)
+        self.done: set[tuple[str, int]] = set()
+        self.kept: dict[str, str] = {}  # conversation id → the kept trajectory's id
+        self.failed_seen: dict[str, str] = {}  # a failure is kept once too
+        self._resume()
+        self.outcome = Phase2Outcome(accepted_total=len(self.kept))
+        self.in_flight: set[int] = set()
+
+    def _resume(self) -> None:
+        """What earlier invocations committed, one record at a time (a long run's files
+        stay on disk); conversation ids are recomputed, not read from a field, so runs
+        written before ids were ignored count too."""
+        for r in self.acc_log.rows():
+            self.done.add((r["blueprint_id"], r["trial"]))
+            self.kept.setdefault(conversation_id(r.get("messages") or []), r["id"])
+        for r in self.fail_log.rows():
+            self.done.add((r["blueprint_id"], r["trial"]))
+            self.failed_seen.setdefault(conversation_id(r.get("messages") or []), r["id"])
+        self.done |= {(r["blueprint_id"], r["trial"]) for r in self.ledger.rows()}
+
+    def keys(self, trials: int) -> Iterator[int]:
+        """Work items not yet committed, lazily: trials × blueprints is big."""
+        count = len(self.blueprints)
+        return (k for k in range(count * trials)
+                if (self.blueprints[k % count].id, k // count) not in self.done)
+
+    def remote(self, spec: Any) -> RemoteWork | None:
+        """The shippable form of the work, for executors in other processes."""
+        if spec is None:
+            return None
         from apigen_mt.runner.wire import decode_trajectory
 
+        count = len(self.blueprints)
+
         def payload(key: int) -> dict[str, Any]:
-            return {"blueprint": blueprints[key % count].model_dump(mode="json"),
+            return {"blueprint": self.blueprints[key % count].model_dump(mode="json"),
                     "trial": key // count}
 
-        remote = RemoteWork(spec, payload, decode_trajectory)
-    await run_ordered(keys, work, commit, concurrency, ready=ready, executor=executor,
-                      remote=remote)
-    outcome.cancelled = (outcome.scheduled - outcome.added - outcome.failed
-                         - outcome.duplicates - outcome.errored)
-    if breaker.streak >= breaker.consecutive:
-        raise RunFailure(f"stopped after {breaker.streak} episodes in a row hit model errors "
-                         f"({breaker.last_error}); {outcome.accepted_total} trajectories are "
-                         "saved, rerun the same command to resume")
-    outcome.exhausted = outcome.accepted_total < n and outcome.budget is None
-    return outcome
+        return RemoteWork(spec, payload, decode_trajectory)
+
+    def ready(self, key: int) -> bool:
+        """Start ``key`` now? Not past the budget, nor when those in flight should reach n."""
+        o = self.outcome
+        if self.budget is not None and (why := self.budget()):  # workers in other processes
+            o.budget = why
+            return False
+        if self.in_flight and enough_in_flight(o.accepted_total, len(self.in_flight), self.n,
+                                               o.added, o.added + o.failed + o.duplicates):
+            return False
+        self.in_flight.add(key)
+        o.scheduled += 1
+        return True
+
+    def commit(self, key: int, result: Trajectory | Failed) -> bool:
+        """Append one finished episode; False stops the batch."""
+        self.in_flight.discard(key)
+        bp = self.blueprints[key % len(self.blueprints)]
+        if isinstance(result, Failed) and isinstance(result.error, BudgetReached):
+            self.outcome.budget = str(result.error)  # not committed: redone by a rerun
+            return False
+        if isinstance(result, Failed):
+            return self._commit_error(bp, key // len(self.blueprints), result)
+        self.breaker.record(True)
+        if self.models and not result.models:  # every record names the models that made it
+            result = result.model_copy(update={"models": self.models})
+        if result.verdict.passed:
+            return self._commit_passed(bp, result)
+        return self._commit_failed(bp, result)
+
+    def _commit_error(self, bp: Blueprint, trial: int, result: Failed) -> bool:
+        if not isinstance(result.error, ModelError):
+            raise result.error
+        self.outcome.errored += 1
+        self.errors.append([{"blueprint_id": bp.id, "trial": trial,
+                             "error": redact_text(str(result.error))}])
+        self._bump("errored")
+        return self.breaker.record(False, result.error)
+
+    def _commit_passed(self, bp: Blueprint, result: Trajectory) -> bool:
+        conv = result.conversation_id()
+        if conv in self.kept:
+            self.outcome.duplicates += 1
+            self.ledger.append([{"blueprint_id": bp.id, "trial": result.trial,
+                                 "outcome": "duplicate", "id": result.id,
+                                 "duplicate_of": self.kept[conv]}])
+            self._bump("duplicate")
+            return True
+        self.kept[conv] = result.id
+        self.acc_log.append([result])
+        self.outcome.added += 1
+        self.outcome.accepted_total += 1
+        self._bump("accepted")
+        return self.outcome.accepted_total < self.n
+
+    def _commit_failed(self, bp: Blueprint, result: Trajectory) -> bool:
+        conv = result.conversation_id()
+        if conv in self.failed_seen:  # the same failed conversation again: logged, not kept
+            self.ledger.append([{"blueprint_id": bp.id, "trial": result.trial,
+                                 "outcome": "duplicate_failure", "id": result.id,
+                                 "duplicate_of": self.failed_seen[conv]}])
+            self.outcome.duplicates += 1  # counted, so it is not taken for a cancelled one
+            return True
+        self.failed_seen[conv] = result.id
+        reason = failure_reason(result)
+        self.fail_log.append([result])
+        self.outcome.failed += 1
+        self.outcome.reasons[reason] += 1
+        self._bump("failed", reason=reason)
+        return True
+
+    def _bump(self, what: str, **kw: Any) -> None:
+        if self.progress:
+            self.progress.bump(what, **kw)
+
+    def finish(self) -> Phase2Outcome:
+        """The outcome once the batch stopped; a run of model errors is a failure."""
+        o, breaker = self.outcome, self.breaker
+        o.cancelled = o.scheduled - o.added - o.failed - o.duplicates - o.errored
+        if breaker.streak >= breaker.consecutive:
+            raise RunFailure(f"stopped after {breaker.streak} episodes in a row hit model "
+                             f"errors ({breaker.last_error}); {o.accepted_total} trajectories "
+                             "are saved, rerun the same command to resume")
+        o.exhausted = o.accepted_total < self.n and o.budget is None
+        return o

@@ -8,16 +8,16 @@ be tested with hand-made rows.
 from __future__ import annotations
 
 import math
-from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from apigen_mt.records import Trajectory, conversation_id
 from apigen_mt.runner.funnel import STAGES, Funnel
 from apigen_mt.runner.phase2 import failure_reason
-from apigen_mt.stats.text import distinct_n, near_duplicates
+from apigen_mt.stats.spill import Spill
 
 CHARS_PER_TOKEN = 4  # the usual rough estimate for English text when usage is unknown
 
@@ -45,16 +45,46 @@ def quantile(sorted_values: list[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def summarize(values: list[float]) -> Summary:
+def summarize(values: Iterable[float]) -> Summary:
     """n, mean, std, min, median, p90, max and total."""
-    if not values:
+    return summarize_counts(Counter(values))
+
+
+def _ascending(counts: Counter) -> Iterator[float]:
+    """Every value as often as it was counted, smallest first (the sorted list, lazily)."""
+    for v in sorted(counts):
+        yield from repeat(v, counts[v])
+
+
+def _nth(counts: Counter, k: int) -> float:
+    for v in sorted(counts):
+        k -= counts[v]
+        if k < 0:
+            return v
+    raise IndexError(k)
+
+
+def _quantile_counts(counts: Counter, n: int, q: float) -> float:
+    """:func:`quantile` of the sorted values the counts stand for."""
+    pos = (n - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    low, high = _nth(counts, lo), _nth(counts, hi)
+    return low + (high - low) * (pos - lo)
+
+
+def summarize_counts(counts: Counter) -> Summary:
+    """:func:`summarize` of the values a ``{value: times seen}`` tally stands for: memory
+    in the number of distinct values, and the same floating-point sums in the same order
+    as over the sorted list, so the same figures to the last bit."""
+    n = sum(counts.values())
+    if not n:
         return Summary()
-    vals = sorted(values)
-    n = len(vals)
-    mean = sum(vals) / n
-    var = sum((v - mean) ** 2 for v in vals) / n
-    return Summary(n=n, mean=mean, std=math.sqrt(var), min=vals[0], p50=quantile(vals, 0.5),
-                   p90=quantile(vals, 0.9), max=vals[-1], total=sum(vals))
+    total = sum(_ascending(counts))
+    mean = total / n
+    var = sum((v - mean) ** 2 for v in _ascending(counts)) / n
+    return Summary(n=n, mean=mean, std=math.sqrt(var), min=min(counts),
+                   p50=_quantile_counts(counts, n, 0.5), p90=_quantile_counts(counts, n, 0.9),
+                   max=max(counts), total=total)
 
 
 def _nice_width(span: float, bins: int) -> float:
@@ -66,26 +96,33 @@ def _nice_width(span: float, bins: int) -> float:
     return 10 * mag
 
 
-def histogram(values: list[float], max_bins: int = 20) -> list[tuple[float, float, int]]:
+def histogram(values: Iterable[float], max_bins: int = 20) -> list[tuple[float, float, int]]:
     """Bins as (low, high, count), ``low <= v < high``; one bin per value for small integers."""
-    if not values:
+    return histogram_counts(Counter(values), max_bins)
+
+
+def histogram_counts(counts: Counter, max_bins: int = 20) -> list[tuple[float, float, int]]:
+    """:func:`histogram` of the values a ``{value: times seen}`` tally stands for."""
+    if not counts:
         return []
-    lo, hi = min(values), max(values)
-    integers = all(float(v).is_integer() for v in values)
+    lo, hi = min(counts), max(counts)
+    integers = all(float(v).is_integer() for v in counts)
     if integers and hi - lo + 1 <= max_bins:
-        counts = Counter(int(v) for v in values)
-        return [(float(v), float(v + 1), counts.get(v, 0)) for v in range(int(lo), int(hi) + 1)]
+        ints = Counter()
+        for v, c in counts.items():
+            ints[int(v)] += c
+        return [(float(v), float(v + 1), ints.get(v, 0)) for v in range(int(lo), int(hi) + 1)]
     if hi == lo:
-        return [(lo, lo + 1, len(values))]
+        return [(lo, lo + 1, sum(counts.values()))]
     width = _nice_width(hi - lo, max_bins)
     if integers:
         width = max(1.0, math.ceil(width))
     start = math.floor(lo / width) * width
     nbins = math.floor((hi - start) / width) + 1
-    counts = [0] * nbins
-    for v in values:
-        counts[min(int((v - start) // width), nbins - 1)] += 1
-    return [(start + i * width, start + (i + 1) * width, c) for i, c in enumerate(counts)]
+    bins = [0] * nbins
+    for v, c in counts.items():
+        bins[min(int((v - start) // width), nbins - 1)] += c
+    return [(start + i * width, start + (i + 1) * width, c) for i, c in enumerate(bins)]
 
 
 @dataclass
@@ -244,11 +281,7 @@ def _phase1_reasons(f: Funnel) -> list[StageReasons]:
                          f.reasons.get(stage, Counter()).most_common(5)) for stage in STAGES]
 
 
-def _rejected_slots(rejected: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
-    by_stage: dict[str, Counter] = {}
-    for r in rejected:
-        reason = _short((r.get("reasons") or ["(no reason)"])[0])
-        by_stage.setdefault(r.get("stage", "?"), Counter())[reason] += 1
+def _slot_rows(by_stage: dict[str, Counter]) -> list[tuple[str, int, str]]:
     return sorted(((stage, sum(c.values()), c.most_common(1)[0][0])
                    for stage, c in by_stage.items()), key=lambda x: -x[1])
 
@@ -303,19 +336,24 @@ def _tool_rows(calls: Counter, trajs: Counter, in_bp: Counter,
 
 def diversity(blueprints: list[dict[str, Any]], threshold: float = 0.8) -> Diversity:
     """Action-pattern variety, distinct-1/2 and the near-duplicate rate of instructions."""
-    return _diversity([(" → ".join(a["name"] for a in b.get("actions", [])),
-                        b.get("instruction", "")) for b in blueprints], threshold)
+    with Spill() as spill:
+        for b in blueprints:
+            spill.add_blueprint(b.get("id", ""), _pattern(b), b.get("instruction", ""))
+        return _diversity(spill, threshold)
 
 
-def _diversity(items: list[tuple[str, str]], threshold: float) -> Diversity:
-    """The same from (action pattern, instruction) pairs."""
-    patterns = Counter(p for p, _ in items)
-    texts = [t for _, t in items]
-    dups = near_duplicates(texts, threshold)
-    return Diversity(blueprints=len(items), patterns=len(patterns),
-                     top_patterns=patterns.most_common(8), distinct_1=distinct_n(texts, 1),
-                     distinct_2=distinct_n(texts, 2), near_dup_rate=dups.rate,
-                     near_dup_pairs=len(dups.pairs), near_dup_threshold=threshold,
+def _pattern(blueprint: dict[str, Any]) -> str:
+    return " → ".join(a["name"] for a in blueprint.get("actions", []))
+
+
+def _diversity(spill: Spill, threshold: float) -> Diversity:
+    """The same over the spilled blueprints behind the kept data (all when none is used)."""
+    patterns, top = spill.patterns()
+    distinct = spill.distinct_n(t for _, t in spill.behind())
+    dups = spill.near_duplicates((t for _, t in spill.behind()), threshold)
+    return Diversity(blueprints=dups.total, patterns=patterns, top_patterns=top,
+                     distinct_1=distinct[1], distinct_2=distinct[2], near_dup_rate=dups.rate,
+                     near_dup_pairs=dups.pairs, near_dup_threshold=threshold,
                      near_dup_compared=dups.compared)
 
 
@@ -339,6 +377,70 @@ def cost(usage: dict[str, dict[str, Any]], trajectories: int, blueprints: int) -
                 by_role=by_role)
 
 
+@dataclass
+class _Kept:
+    """What ``compute`` keeps of the accepted trajectories: tallies, not records."""
+
+    turns: Counter = field(default_factory=Counter)
+    user_turns: Counter = field(default_factory=Counter)
+    tool_calls: Counter = field(default_factory=Counter)
+    est: Counter = field(default_factory=Counter)
+    used_tokens: Counter = field(default_factory=Counter)
+    all_usage: bool = True
+    calls: Counter = field(default_factory=Counter)
+    trajs: Counter = field(default_factory=Counter)
+    n: int = 0
+
+    def add(self, row: dict[str, Any], spill: Spill) -> None:
+        self.n += 1
+        spill.add_kept(row.get("blueprint_id"), conversation_id(row.get("messages") or []))
+        m = message_metrics(row.get("messages", []))
+        self.turns[m["turns"]] += 1
+        self.user_turns[m["user_turns"]] += 1
+        self.tool_calls[m["tool_calls"]] += 1
+        self.est[m["est_tokens"]] += 1
+        u = row.get("usage") or {}
+        if u.get("prompt_tokens") is None:
+            self.all_usage = False
+        else:
+            self.used_tokens[float(u.get("prompt_tokens", 0) + u.get("completion_tokens", 0))] += 1
+        _count_calls(row, self.calls, self.trajs)
+
+    def distributions(self) -> tuple[list[Distribution], str]:
+        """The per-trajectory distributions, and where the token counts come from."""
+        if self.n and self.all_usage:
+            tokens, source = self.used_tokens, "usage"
+            token_name = "tokens per trajectory (model usage)"
+        else:
+            tokens, source = self.est, f"estimate (characters / {CHARS_PER_TOKEN})"
+            token_name = "tokens per trajectory (text, estimated)"
+        dists = [Distribution(name, unit, summarize_counts(c), histogram_counts(c))
+                 for name, unit, c in (("turns per trajectory", "messages", self.turns),
+                                       ("user turns per trajectory", "turns", self.user_turns),
+                                       ("tool calls per trajectory", "calls", self.tool_calls),
+                                       (token_name, "tokens", tokens))]
+        return dists, source
+
+
+def _read_phase1(blueprints: Iterable[dict[str, Any]], rejected: Iterable[dict[str, Any]],
+                 spill: Spill, in_bp: Counter, by_stage: dict[str, Counter]) -> Funnel:
+    """The funnel of both blueprint files, spilling each accepted blueprint's id, action
+    pattern and instruction and tallying rejected slots by stage and first reason."""
+    def read_blueprints() -> Iterator[dict[str, Any]]:
+        for b in blueprints:
+            in_bp.update(a["name"] for a in b.get("actions", []))
+            spill.add_blueprint(b.get("id", ""), _pattern(b), b.get("instruction", ""))
+            yield b
+
+    def read_rejected() -> Iterator[dict[str, Any]]:
+        for r in rejected:
+            reason = _short((r.get("reasons") or ["(no reason)"])[0])
+            by_stage.setdefault(r.get("stage", "?"), Counter())[reason] += 1
+            yield r
+
+    return Funnel.from_records(read_blueprints(), read_rejected())
+
+
 def compute(env: str, blueprints: Iterable[dict[str, Any]], rejected: Iterable[dict[str, Any]],
             accepted: Iterable[dict[str, Any]], failed: Iterable[dict[str, Any]],
             ledger: Iterable[dict[str, Any]] | None = None,
@@ -350,80 +452,34 @@ def compute(env: str, blueprints: Iterable[dict[str, Any]], rejected: Iterable[d
     """All statistics of a run from its rows.
 
     Each iterable is read once, one row at a time (pass file readers, not lists, for a
-    large run): what is kept per record is a handful of numbers, and per blueprint its
-    id, action pattern and instruction.
+    large run). Memory is flat in the number of records: per record only tallies are
+    kept, and the sets exact figures need (distinct conversations, the blueprints behind
+    the data and their instructions' n-grams) go to a temporary database (:class:`Spill`).
     """
     episode_errors = episode_errors or []
     duplicates = sum(1 for r in (ledger or ()) if r.get("outcome") == "duplicate")
-    slim: list[tuple[str, str, str]] = []  # (id, action pattern, instruction)
     in_bp: Counter = Counter()
-
-    def read_blueprints() -> Iterable[dict[str, Any]]:
-        for b in blueprints:
-            names = [a["name"] for a in b.get("actions", [])]
-            in_bp.update(names)
-            slim.append((b.get("id", ""), " → ".join(names), b.get("instruction", "")))
-            yield b
-
-    rejected_rows: list[dict[str, Any]] = []
-
-    def read_rejected() -> Iterable[dict[str, Any]]:
-        for r in rejected:  # keep only what the per-stage table needs
-            rejected_rows.append({"stage": r.get("stage", "?"),
-                                  "reasons": (r.get("reasons") or ["(no reason)"])[:1]})
-            yield r
-
-    f = Funnel.from_records(read_blueprints(), read_rejected())
-    turns, user_turns, tool_calls = array("d"), array("d"), array("d")
-    est, used_tokens = array("d"), array("d")
-    all_usage = True
-    calls: Counter = Counter()
-    trajs: Counter = Counter()
-    used: set[str] = set()
-    conversations: set[str] = set()  # one id per record: the "distinct conversations" row
-    kept = 0
-    for row in accepted:
-        kept += 1
-        conversations.add(conversation_id(row.get("messages") or []))
-        m = message_metrics(row.get("messages", []))
-        turns.append(m["turns"])
-        user_turns.append(m["user_turns"])
-        tool_calls.append(m["tool_calls"])
-        est.append(m["est_tokens"])
-        u = row.get("usage") or {}
-        if u.get("prompt_tokens") is None:
-            all_usage = False
-        else:
-            used_tokens.append(float(u.get("prompt_tokens", 0) + u.get("completion_tokens", 0)))
-        _count_calls(row, calls, trajs)
-        used.add(row.get("blueprint_id"))
-    reasons, n_failed = _phase2_reasons(failed, duplicates, episode_errors)
-    steps, _ = funnel_counts(f, len(slim), len(rejected_rows), len(blueprint_errors or []),
-                             kept, n_failed, duplicates, len(episode_errors), len(conversations))
-    if kept and all_usage:
-        tokens = list(used_tokens)
-        source = "usage"
-        token_name = "tokens per trajectory (model usage)"
-    else:
-        tokens = list(est)
-        source = f"estimate (characters / {CHARS_PER_TOKEN})"
-        token_name = "tokens per trajectory (text, estimated)"
-    dists = []
-    for name, unit, values in (
-            ("turns per trajectory", "messages", list(turns)),
-            ("user turns per trajectory", "turns", list(user_turns)),
-            ("tool calls per trajectory", "calls", list(tool_calls)),
-            (token_name, "tokens", tokens)):
-        dists.append(Distribution(name, unit, summarize(values), histogram(values)))
-    behind = [(p, t) for i, p, t in slim if i in used] or [(p, t) for _, p, t in slim]
-    return RunStats(
-        env=env, funnel=steps, phase1=_phase1_reasons(f),
-        rejected_slots=_rejected_slots(rejected_rows), phase2=reasons, distributions=dists,
-        tools=_tool_rows(calls, trajs, in_bp, tool_kinds or {}),
-        diversity=_diversity(behind, near_dup_threshold),
-        cost=cost(usage or {}, kept, len(slim)),
-        counts={"blueprints": len(slim), "rejected_slots": len(rejected_rows),
-                "trajectories": kept, "failed": n_failed,
-                "blueprints_with_trajectories": len(used),
-                "rescued": f.rescued, "recombined": f.recombined},
-        tokens_source=source)
+    by_stage: dict[str, Counter] = {}
+    kept = _Kept()
+    with Spill() as spill:
+        f = _read_phase1(blueprints, rejected, spill, in_bp, by_stage)
+        for row in accepted:
+            kept.add(row, spill)
+        reasons, n_failed = _phase2_reasons(failed, duplicates, episode_errors)
+        rejected_slots = sum(sum(c.values()) for c in by_stage.values())
+        steps, _ = funnel_counts(f, spill.blueprints, rejected_slots, len(blueprint_errors or []),
+                                 kept.n, n_failed, duplicates, len(episode_errors),
+                                 spill.count("conv"))
+        dists, source = kept.distributions()
+        used = spill.count("used")
+        return RunStats(
+            env=env, funnel=steps, phase1=_phase1_reasons(f),
+            rejected_slots=_slot_rows(by_stage), phase2=reasons, distributions=dists,
+            tools=_tool_rows(kept.calls, kept.trajs, in_bp, tool_kinds or {}),
+            diversity=_diversity(spill, near_dup_threshold),
+            cost=cost(usage or {}, kept.n, spill.blueprints),
+            counts={"blueprints": spill.blueprints, "rejected_slots": rejected_slots,
+                    "trajectories": kept.n, "failed": n_failed,
+                    "blueprints_with_trajectories": used,
+                    "rescued": f.rescued, "recombined": f.recombined},
+            tokens_source=source)

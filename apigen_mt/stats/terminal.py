@@ -24,6 +24,12 @@ def _summary_row(name: str, s: Summary) -> list[str]:
 
 def print_stats(stats: RunStats, console: Console) -> None:
     """Funnel, rejection reasons, distributions, tool coverage, diversity and cost."""
+    for section in (_print_funnel, _print_phase1, _print_phase2, _print_distributions,
+                    _print_tools, _print_diversity, _print_cost):
+        section(stats, console)
+
+
+def _print_funnel(stats: RunStats, console: Console) -> None:
     top = max((s.count for s in stats.funnel), default=0)
     table = Table(title=f"Funnel: contexts → accepted trajectories ({stats.env})")
     for col in ("phase", "step", "count", ""):
@@ -32,6 +38,8 @@ def print_stats(stats: RunStats, console: Console) -> None:
         table.add_row(step.phase, step.label, f"{step.count:,}", _bar(step.count, top))
     console.print(table)
 
+
+def _print_phase1(stats: RunStats, console: Console) -> None:
     table = Table(title="Blueprint checks (every draft of every round)")
     for col in ("check", "reached", "passed", "rejected", "top reasons"):
         table.add_column(col)
@@ -48,6 +56,8 @@ def print_stats(stats: RunStats, console: Console) -> None:
             table.add_row(stage, str(count), reason)
         console.print(table)
 
+
+def _print_phase2(stats: RunStats, console: Console) -> None:
     table = Table(title="Rollouts not kept, by reason")
     for col in ("reason", "episodes", "most common detail"):
         table.add_column(col)
@@ -57,6 +67,8 @@ def print_stats(stats: RunStats, console: Console) -> None:
         table.add_row("(none)", "0", "")
     console.print(table)
 
+
+def _print_distributions(stats: RunStats, console: Console) -> None:
     table = Table(title="Per accepted trajectory")
     for col in ("quantity", "n", "mean", "min", "median", "p90", "max"):
         table.add_column(col, justify="right" if col != "quantity" else "left")
@@ -68,6 +80,8 @@ def print_stats(stats: RunStats, console: Console) -> None:
             if d.name.startswith(("turns", "tool calls")):
                 _print_hist(d.name, d.bins, console)
 
+
+def _print_tools(stats: RunStats, console: Console) -> None:
     table = Table(title="Tool coverage (accepted trajectories)")
     table.add_column("tool", no_wrap=True)
     for col in ("kind", "calls", "trajectories", "in blueprints", ""):
@@ -88,6 +102,8 @@ def print_stats(stats: RunStats, console: Console) -> None:
     console.print(f"write tools in accepted blueprints: {len(writes) - len(absent)}/"
                   f"{len(writes)}" + (f" (never: {', '.join(absent)})" if absent else ""))
 
+
+def _print_diversity(stats: RunStats, console: Console) -> None:
     d = stats.diversity
     table = Table(title="Diversity of the tasks behind the data")
     table.add_column("measure")
@@ -108,6 +124,8 @@ def print_stats(stats: RunStats, console: Console) -> None:
             table.add_row(str(count), pattern)
         console.print(table)
 
+
+def _print_cost(stats: RunStats, console: Console) -> None:
     c = stats.cost
     table = Table(title="Cost and tokens")
     for col in ("phase", "calls", "prompt tokens", "completion tokens", "cost (USD)"):
@@ -117,22 +135,26 @@ def print_stats(stats: RunStats, console: Console) -> None:
                       _num(u["completion_tokens"]), f"${u['cost']:.4f}")
     console.print(table)
     if c.by_role:
-        kept = stats.counts.get("trajectories", 0)
-        table = Table(title="Usage per role" + (" (per accepted trajectory)" if kept else ""))
-        for col in ("phase", "role", "calls", "prompt tokens", "cached tokens",
-                    "completion tokens", "cost (USD)"):
-            table.add_column(col, justify="left" if col in ("phase", "role") else "right")
-        div = kept or 1
-        for (phase, role), u in c.by_role.items():
-            table.add_row(phase, role, f"{u['calls'] / div:,.2f}" if kept else _num(u["calls"]),
-                          f"{u['prompt_tokens'] / div:,.0f}", f"{u['cached_tokens'] / div:,.0f}",
-                          f"{u['completion_tokens'] / div:,.0f}", f"${u['cost'] / div:.5f}")
-        console.print(table)
+        _print_roles(stats, console)
     if c.per_trajectory_tokens is not None:
         console.print(f"per accepted trajectory: {c.per_trajectory_tokens:,.0f} tokens, "
                       f"${c.per_trajectory_cost:.5f} (all phases); per accepted blueprint: "
                       f"${c.per_blueprint_cost or 0:.5f}")
     console.print(f"token counts per trajectory: {stats.tokens_source}")
+
+
+def _print_roles(stats: RunStats, console: Console) -> None:
+    kept = stats.counts.get("trajectories", 0)
+    table = Table(title="Usage per role" + (" (per accepted trajectory)" if kept else ""))
+    for col in ("phase", "role", "calls", "prompt tokens", "cached tokens",
+                "completion tokens", "cost (USD)"):
+        table.add_column(col, justify="left" if col in ("phase", "role") else "right")
+    div = kept or 1
+    for (phase, role), u in stats.cost.by_role.items():
+        table.add_row(phase, role, f"{u['calls'] / div:,.2f}" if kept else _num(u["calls"]),
+                      f"{u['prompt_tokens'] / div:,.0f}", f"{u['cached_tokens'] / div:,.0f}",
+                      f"{u['completion_tokens'] / div:,.0f}", f"${u['cost'] / div:.5f}")
+    console.print(table)
 
 
 def _print_hist(name: str, bins: list[tuple[float, float, int]], console: Console) -> None:

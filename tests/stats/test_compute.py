@@ -3,12 +3,15 @@ summaries, tool coverage and the funnel, on hand-made rows."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 import random
+import weakref
 
 import pytest
 
-from apigen_mt.stats.compute import compute, histogram, summarize, tool_usage
+from apigen_mt.stats.compute import compute, histogram, quantile, summarize, tool_usage
+from apigen_mt.stats.spill import Spill
 from apigen_mt.stats.text import distinct_n, jaccard, near_duplicates, shingles
 
 
@@ -103,3 +106,66 @@ def test_tool_usage_and_funnel_from_rows():
     assert stats.rejected_slots == [("policy", 1, "rule broken")]
     assert stats.cost.per_trajectory_cost == 0.5 and stats.cost.per_trajectory_tokens == 120
     assert stats.tokens_source.startswith("estimate")
+
+
+def _texts(seed):
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(30)]
+    base = [" ".join(rng.choice(vocab) for _ in range(rng.randint(0, 25))) for _ in range(50)]
+    near = [t + " " + rng.choice(vocab) for t in base[:20]]
+    return base + near + base[:4] + ["", "!"]  # copies, and two texts without words
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_spilled_text_figures_equal_the_in_memory_ones(seed):
+    texts = _texts(seed)
+    for threshold in (0.5, 0.8):
+        with Spill() as spill:
+            got = spill.near_duplicates(iter(texts), threshold)
+        want = near_duplicates(texts, threshold)
+        assert (got.pairs, got.with_partner, got.total) == (len(want.pairs), want.with_partner,
+                                                             len(texts))
+        assert got.pairs == len(_brute(texts, threshold))
+    with Spill() as spill:
+        got = spill.distinct_n(iter(texts))
+    assert got == {1: distinct_n(texts, 1), 2: distinct_n(texts, 2)}
+
+
+def test_summaries_from_tallies_match_the_sorted_list():
+    rng = random.Random(3)
+    values = [float(rng.randint(0, 40)) for _ in range(501)] + [0.5, 1e6]
+    s = summarize(values)
+    vals = sorted(values)
+    assert s.mean == sum(vals) / len(vals) and s.p90 == quantile(vals, 0.9)
+    assert s.p50 == quantile(vals, 0.5) and (s.min, s.max, s.n) == (0.0, 1e6, 503)
+    assert sum(c for _, _, c in histogram(values)) == len(values)
+
+
+class _Row(dict):
+    """A dict that can be weakly referenced, to see whether anything still holds it."""
+
+
+def _watched(rows, seen):
+    for row in rows:
+        item = _Row(row)
+        seen.append(weakref.ref(item))
+        yield item
+        del item
+        gc.collect()
+        # every record before the one just handed over is gone: nothing keeps records
+        assert all(ref() is None for ref in seen[:-1]), "compute kept a record"
+
+
+def test_compute_reads_records_one_at_a_time():
+    bps = [{"id": f"b{i}", "instruction": f"task {i} for customer {i * 7}",
+            "actions": [{"name": "get"}]} for i in range(30)]
+    kept = [{"id": f"t{i}", "blueprint_id": f"b{i % 30}", "messages": [
+        {"role": "user", "content": f"hello {i}"},
+        {"role": "assistant", "content": None, "tool_calls": [_call("get")]}]}
+        for i in range(60)]
+    seen: dict[str, list] = {"bp": [], "kept": []}
+    stats = compute("toy", _watched(bps, seen["bp"]), [], _watched(kept, seen["kept"]), [],
+                    tool_kinds={"get": "read"})
+    assert len(seen["bp"]) == 30 and len(seen["kept"]) == 60
+    assert stats.counts["trajectories"] == 60 and stats.diversity.blueprints == 30
+    assert stats.funnel[-1].count == 60  # distinct conversations, counted without the records
