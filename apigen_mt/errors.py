@@ -21,6 +21,10 @@ class UsageError(ValueError):
     """Bad input from the user (flags, files, names): exit code 2."""
 
 
+class ConfigError(UsageError):
+    """A configuration problem, told in one line (file:line or the dotted key)."""
+
+
 class RunFailure(RuntimeError):
     """The job could not complete (endpoint down, disk full …): exit code 1."""
 
@@ -29,21 +33,14 @@ class Interrupted(RuntimeError):
     """Ctrl-C during a run; carries what was saved and how to resume (exit code 130)."""
 
 
-def _usage_types() -> tuple[type[BaseException], ...]:
-    # environment and task-file errors subclass UsageError: no import of env/ from here
-    types: list[type[BaseException]] = [UsageError, FileNotFoundError]
-    try:
-        from apigen_mt.config import ConfigError
-
-        types.append(ConfigError)
-    except ImportError:  # the config module is optional for `env` commands
-        pass
-    return tuple(types)
-
-
 def exit_code_for(exc: BaseException) -> int:
-    """2 for usage errors, 1 for runtime ones."""
-    return 2 if isinstance(exc, _usage_types()) else 1
+    """2 for usage errors, 1 for runtime ones.
+
+    Every error the user's input causes is a :class:`UsageError` (a config, an unknown
+    environment, a tasks file …): the layers that raise them subclass it, so this module
+    imports none of them.
+    """
+    return 2 if isinstance(exc, (UsageError, FileNotFoundError)) else 1
 
 
 def _one_line(exc: BaseException) -> str:

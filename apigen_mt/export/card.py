@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
@@ -100,12 +101,33 @@ def _size_category(n: int) -> str:
     return "1M<n<10M"
 
 
-def _models_table(models: dict[str, Any]) -> list[str]:
-    lines = ["| role | model |", "| --- | --- |"]
-    for role, model in models.items():
-        shown = ", ".join(map(str, model)) if isinstance(model, list) else str(model)
-        lines.append(f"| {role} | `{shown}` |")
-    return lines
+@dataclass
+class _Tally:
+    """What the card counts in a run, read once (one trajectory at a time: a long run's
+    files stay on disk)."""
+
+    kept: int  # accepted trajectories
+    distinct: int  # distinct conversations among them (the same ids as `stats`')
+    blueprints_behind: int  # blueprints the accepted trajectories come from
+    repeats: int  # passing episodes that repeated a kept conversation
+    counts: dict[str, int]  # funnel step label → count
+    funnel: Funnel
+
+    @classmethod
+    def of(cls, run: RunData) -> _Tally:
+        ids: set[str] = set()
+        behind: set[str] = set()
+        for row in run.trajectories.rows():
+            ids.add(conversation_id(row.get("messages") or []))
+            behind.add(row["blueprint_id"])
+        repeats = sum(1 for r in run.ledger.rows() if r.get("outcome") == "duplicate")
+        kept = len(run.trajectories)
+        steps, funnel = funnel_counts(
+            Funnel.from_records(run.blueprints.rows(), run.rejected.rows()),
+            len(run.blueprints), len(run.rejected), len(run.blueprint_errors), kept,
+            len(run.failed), repeats, len(run.episode_errors), len(ids))
+        return cls(kept, len(ids), len(behind), repeats, {s.label: s.count for s in steps},
+                   funnel)
 
 
 def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
@@ -118,101 +140,146 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
     record's conversation; the card states the distinct counts.
     """
     total = sum(f["records"] for f in files.values())
-    # one trajectory at a time: a long run's files stay on disk
-    ids: set[str] = set()
-    behind: set[str] = set()
-    for row in run.trajectories.rows():  # the same ids as `stats`' distinct conversations
-        ids.add(conversation_id(row.get("messages") or []))
-        behind.add(row["blueprint_id"])
-    distinct_trajs = len(ids)
-    repeats = sum(1 for r in run.ledger.rows() if r.get("outcome") == "duplicate")
-    env = run.manifest.get("env") or {}
-    kept = len(run.trajectories)
-    steps, funnel = funnel_counts(
-        Funnel.from_records(run.blueprints.rows(), run.rejected.rows()), len(run.blueprints),
-        len(run.rejected), len(run.blueprint_errors), kept, len(run.failed), repeats,
-        len(run.episode_errors), distinct_trajs)
-    counts = {s.label: s.count for s in steps}
+    tally = _Tally.of(run)
+    lines = [
+        *_front_matter(run.env_name, fmt, files, total, license_id), *_intro(run.env_name),
+        *_size_section(files, failed_files, empty),
+        *_totals(fmt, total, duplicates, tally),
+        *_split_note(split_text, seed), *_failures_note(failed_files),
+        *_domains_section(run), *_models_section(run), *_funnel_section(run, tally),
+        *_cost_section(run, tally.kept), *_verification_section(),
+        *_format_section(fmt, notes), *_licence_section(license_id),
+        *_generator_section(run.path.name, fmt)]
+    return "\n".join(lines) + "\n"
+
+
+def _front_matter(env_name: str, fmt: str, files: dict[str, dict[str, Any]], total: int,
+                  license_id: str) -> list[str]:
     front = ["---", f"license: {license_id}", "language:", "- en", "tags:", "- function-calling",
              "- tool-use", "- agent", "- synthetic", "- apigen-mt", "task_categories:",
              "- text-generation", "size_categories:", f"- {_size_category(total)}",
-             f"pretty_name: apigen-mt {run.env_name} ({fmt})"]
-    if fmt in ("sharegpt", "openai", "dpo", "parquet"):
+             f"pretty_name: apigen-mt {env_name} ({fmt})"]
+    if fmt in ("sharegpt", "openai", "dpo", "parquet"):  # the formats the Hub reads as files
         front += ["configs:", "- config_name: default", "  data_files:"]
         for split, info in files.items():
             front += [f"  - split: {split}", f"    path: {info['file']}"]
     front.append("---")
-    lines = [
-        *front, "", f"# apigen-mt {run.env_name}: verified multi-turn tool-use conversations", "",
+    return front
+
+
+def _intro(env_name: str) -> list[str]:
+    return [
+        "", f"# apigen-mt {env_name}: verified multi-turn tool-use conversations", "",
         f"Conversations between a simulated customer and a tool-using agent in the "
-        f"`{run.env_name}` environment, generated with "
+        f"`{env_name}` environment, generated with "
         f"[apigen-mt](https://arxiv.org/abs/2504.03601) {generator_version()} "
         "(the APIGen-MT method) and kept only when verified (see *How records were "
-        "verified*).", "",
-        "## Size and splits", "",
-        "| split | records | file |", "| --- | --- | --- |"]
+        "verified*)."]
+
+
+def _size_section(files: dict[str, dict[str, Any]], failed_files: dict[str, dict[str, Any]],
+                  empty: list[str] | None) -> list[str]:
+    lines = ["", "## Size and splits", "", "| split | records | file |", "| --- | --- | --- |"]
     for split, info in files.items():
         lines.append(f"| {split} | {info['records']} | `{info['file']}` |")
     for split, info in failed_files.items():
         lines.append(f"| {split} (failures) | {info['records']} | `{info['file']}` |")
     if empty:
         lines += ["", "No records, so not written: " + ", ".join(f"`{e}`" for e in empty) + "."]
+    return lines
+
+
+def _totals(fmt: str, total: int, duplicates: int, tally: _Tally) -> list[str]:
     unit = "preference pairs" if fmt == "dpo" else "conversations"
-    lines += ["", f"Total: {total} records, {total} distinct {unit}: no two records are "
-              "the same conversation (compared with tool-call ids ignored)"
-              + (f"; left out for repeating an earlier record: {duplicates}" if
-                 duplicates else "") + ". "
-              f"They come from {kept} accepted trajectories "
-              f"({distinct_trajs} distinct) of {len(behind)} blueprints."]
-    if split_text:
-        lines += ["", f"Split `{split_text}` by blueprint with seed {seed}: every trajectory "
-                  "of a blueprint (and of the blueprints it was recombined from) is in one "
-                  "split only, so no task leaks between splits; fractions are of blueprints."]
-    if failed_files:
-        lines += ["", "Failure files hold trajectories that did **not** pass the judge, with "
-                  "their reasons (`failure`), for analysis or preference training; do not use "
-                  "them as supervised targets."]
-    lines += ["", "## Domains", "",
-              f"- environment `{env.get('spec', run.env_name)}`"
-              + (f", data from `{env.get('data_dir')}`" if env.get("data_dir") else
-                 ", built-in generated data")
-              + f", run seed {run.manifest.get('seed', 0)}",
-              *([f"- tools: {TOOL_MODES[bool(env['tau_compat'])]}"]
-                if env.get("tau_compat") is not None else []),
-              f"- {len(run.tools)} tools ("
-              f"{sum(1 for k in run.tool_kinds.values() if k == 'write')} that write)", "",
-              "## Models per role", ""]
-    lines += [
-        *_models_table(run.models()), "", "## Acceptance funnel", "",
-        "| stage | count |", "| --- | --- |",
+    left_out = f"; left out for repeating an earlier record: {duplicates}" if duplicates else ""
+    return ["", f"Total: {total} records, {total} distinct {unit}: no two records are "
+            f"the same conversation (compared with tool-call ids ignored){left_out}. "
+            f"They come from {tally.kept} accepted trajectories "
+            f"({tally.distinct} distinct) of {tally.blueprints_behind} blueprints."]
+
+
+def _split_note(split_text: str | None, seed: int) -> list[str]:
+    if not split_text:
+        return []
+    return ["", f"Split `{split_text}` by blueprint with seed {seed}: every trajectory "
+            "of a blueprint (and of the blueprints it was recombined from) is in one "
+            "split only, so no task leaks between splits; fractions are of blueprints."]
+
+
+def _failures_note(failed_files: dict[str, dict[str, Any]]) -> list[str]:
+    if not failed_files:
+        return []
+    return ["", "Failure files hold trajectories that did **not** pass the judge, with "
+            "their reasons (`failure`), for analysis or preference training; do not use "
+            "them as supervised targets."]
+
+
+def _domains_section(run: RunData) -> list[str]:
+    env = run.manifest.get("env") or {}
+    data = f", data from `{env.get('data_dir')}`" if env.get("data_dir") \
+        else ", built-in generated data"
+    tools = [f"- tools: {TOOL_MODES[bool(env['tau_compat'])]}"] \
+        if env.get("tau_compat") is not None else []
+    writes = sum(1 for k in run.tool_kinds.values() if k == "write")
+    return ["", "## Domains", "",
+            f"- environment `{env.get('spec', run.env_name)}`{data}"
+            f", run seed {run.manifest.get('seed', 0)}",
+            *tools, f"- {len(run.tools)} tools ({writes} that write)"]
+
+
+def _models_section(run: RunData) -> list[str]:
+    lines = ["", "## Models per role", "", "| role | model |", "| --- | --- |"]
+    for role, model in run.models().items():
+        shown = ", ".join(map(str, model)) if isinstance(model, list) else str(model)
+        lines.append(f"| {role} | `{shown}` |")
+    return lines
+
+
+def _funnel_section(run: RunData, tally: _Tally) -> list[str]:
+    counts, funnel = tally.counts, tally.funnel
+    return [
+        "", "## Acceptance funnel", "", "| stage | count |", "| --- | --- |",
         f"| blueprint contexts sampled | {counts['contexts sampled']} |",
         f"| blueprint drafts written (all feedback rounds) | {counts['drafts written']} |",
         f"| blueprints accepted | {len(run.blueprints)} (rescued by feedback: "
         f"{funnel.rescued}, recombined: {funnel.recombined}) |",
         f"| episodes played | {counts['episodes played']} |",
-        f"| trajectories accepted (distinct conversations) | {kept} "
-        f"({distinct_trajs}) |",
-        f"| passing episodes that repeated a kept conversation (not kept) | {repeats} |",
-        f"| trajectories failed | {len(run.failed)} |", "",
-        "## Cost", "", "| phase | calls | prompt tokens | completion tokens | cost (USD) |",
-        "| --- | --- | --- | --- | --- |"]
+        f"| trajectories accepted (distinct conversations) | {tally.kept} "
+        f"({tally.distinct}) |",
+        f"| passing episodes that repeated a kept conversation (not kept) | {tally.repeats} |",
+        f"| trajectories failed | {len(run.failed)} |"]
+
+
+def _cost_section(run: RunData, kept: int) -> list[str]:
+    usage = run.usage()
+    lines = ["", "## Cost", "",
+             "| phase | calls | prompt tokens | completion tokens | cost (USD) |",
+             "| --- | --- | --- | --- | --- |"]
     total_cost = 0.0
-    for phase, u in run.usage().items():
-        total_cost += float(u.get("cost", 0) or 0)
+    for phase, u in usage.items():
+        total_cost += _cost(u)
         lines.append(f"| {phase} | {u.get('calls', 0):,} | {u.get('prompt_tokens', 0):,} | "
-                     f"{u.get('completion_tokens', 0):,} | ${float(u.get('cost', 0) or 0):.4f} |")
+                     f"{u.get('completion_tokens', 0):,} | ${_cost(u):.4f} |")
     if kept:
         lines += ["", f"Total ${total_cost:.4f}, "
                   f"${total_cost / kept:.5f} per accepted trajectory."]
-    roles = [(phase, role, r) for phase, u in run.usage().items()
+    roles = [(phase, role, r) for phase, u in usage.items()
              for role, r in (u.get("roles") or {}).items()]
     if roles:
         lines += ["", "| phase | role | calls | prompt tokens | cached prompt tokens | "
                   "completion tokens | cost (USD) |", "| --- | --- | --- | --- | --- | --- | --- |"]
         lines += [f"| {phase} | {role} | {r.get('calls', 0):,} | {r.get('prompt_tokens', 0):,} | "
                   f"{r.get('cached_tokens', 0):,} | {r.get('completion_tokens', 0):,} | "
-                  f"${float(r.get('cost', 0) or 0):.4f} |" for phase, role, r in roles]
-    lines += [
+                  f"${_cost(r):.4f} |" for phase, role, r in roles]
+    return lines
+
+
+def _cost(usage: dict[str, Any]) -> float:
+    return float(usage.get("cost", 0) or 0)
+
+
+def _verification_section() -> list[str]:
+    return [
         "", "## How records were verified", "",
         "- **Blueprints** (task + answer key: instruction, ground-truth actions, expected "
         "outputs) passed, in order: a format check (schema, tool names, argument types), "
@@ -223,17 +290,26 @@ def build_card(run: RunData, fmt: str, files: dict[str, dict[str, Any]],
         "an agent that knew only the policy and the tools; the agent's calls ran on a fresh "
         "environment. A conversation was kept only if the final environment state's hash "
         "equals the hash reached by replaying the blueprint's actions on a fresh copy, and "
-        "every expected output appears in the agent's replies (lower-cased, commas removed).",
-        "", "## Format", "", FORMAT_NOTES[fmt], ""]
+        "every expected output appears in the agent's replies (lower-cased, commas removed)."]
+
+
+def _format_section(fmt: str, notes: Counter) -> list[str]:
+    lines = ["", "## Format", "", FORMAT_NOTES[fmt], ""]
     lines += [f"- {t}" for t in TRANSFORMS[fmt]]
     if notes:
         lines += ["", "Counts of what the conversion left out: "
                   + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(notes.items()))
                   + "."]
-    lines += ["", "## Licence", "",
-              f"Released under `{license_id}` (set with `apigen-mt export --license`). Text "
-              "written by the models listed above may also be subject to their providers' "
-              "terms; data loaded with `--data-dir` keeps its own licence.", "",
-              "## Generator", "",
-              f"apigen-mt {generator_version()}, run `{run.path.name}`, exported as `{fmt}`."]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _licence_section(license_id: str) -> list[str]:
+    return ["", "## Licence", "",
+            f"Released under `{license_id}` (set with `apigen-mt export --license`). Text "
+            "written by the models listed above may also be subject to their providers' "
+            "terms; data loaded with `--data-dir` keeps its own licence."]
+
+
+def _generator_section(run_name: str, fmt: str) -> list[str]:
+    return ["", "## Generator", "",
+            f"apigen-mt {generator_version()}, run `{run_name}`, exported as `{fmt}`."]

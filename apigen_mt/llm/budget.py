@@ -344,9 +344,7 @@ class FittedModel:
                              self.counter)
         except ContextOverflow as exc:
             if self.log is not None:
-                from apigen_mt.llm.requestlog import log_overflow
-
-                log_overflow(self.log, self.role, self.name, exc, messages)
+                self.log.write_unsent(self.role, self.name, exc, messages)
             raise
         last_fit.set(done)
         return await self.inner.complete(done.messages, tools, settings)

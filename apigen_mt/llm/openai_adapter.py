@@ -42,8 +42,9 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from apigen_mt.config import ConfigError, Endpoint
+from apigen_mt.errors import ConfigError
 from apigen_mt.llm.base import Choice, Completion, ModelError, Settings, ToolCall, Usage
+from apigen_mt.llm.settings import Endpoint
 from apigen_mt.llm.throttle import AdaptiveLimit
 from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
 from apigen_mt.redact import redact_url, register_secret, url_credentials

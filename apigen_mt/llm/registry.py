@@ -4,6 +4,9 @@
 in ``config.endpoints``. Every role's model is wrapped, outermost first, as
 :class:`BoundModel` (role defaults, usage accounting) → fitting to the context window
 (when one is declared) → request log (when asked for) → response cache → backend.
+
+``config`` is any :class:`~apigen_mt.llm.settings.ModelsConfig` (a run config is one):
+the model layer never imports the run config, which sits above it.
 """
 
 from __future__ import annotations
@@ -13,17 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apigen_mt.config import ConfigError, RunConfig
-from apigen_mt.config import RoleModel as RoleSpec
+from apigen_mt.errors import ConfigError
 from apigen_mt.llm.base import ChatModel, Completion, ModelError, Settings
 from apigen_mt.llm.cache import CACHE_FILE, CachedModel, ResponseCache, model_identity
+from apigen_mt.llm.settings import ModelsConfig
+from apigen_mt.llm.settings import RoleModel as RoleSpec
 from apigen_mt.llm.usage import UsageTracker
 from apigen_mt.sim import SimModel, builtin_roles
 
 _SAMPLING = ("temperature", "top_p", "max_tokens", "seed")
 
 
-def build_model(ref: str, config: RunConfig, runtimes: dict[str, Any] | None = None) -> ChatModel:
+def build_model(ref: str, config: ModelsConfig,
+                runtimes: dict[str, Any] | None = None) -> ChatModel:
     """The backend for ``provider:model`` (no cache, no accounting).
 
     ``runtimes`` shares one client and one set of limits per endpoint between models;
@@ -113,7 +118,7 @@ class RoleModels:
             self.request_log.close()
 
 
-def open_cache(config: RunConfig, run_dir: str | Path | None) -> ResponseCache | None:
+def open_cache(config: ModelsConfig, run_dir: str | Path | None) -> ResponseCache | None:
     """The run's response cache (None when disabled or when there is nowhere to put it)."""
     if not config.cache.enabled:
         return None
@@ -121,7 +126,7 @@ def open_cache(config: RunConfig, run_dir: str | Path | None) -> ResponseCache |
     return ResponseCache(Path(folder) / CACHE_FILE) if folder is not None else None
 
 
-def cache_identity(ref: str, backend: ChatModel, config: RunConfig) -> str:
+def cache_identity(ref: str, backend: ChatModel, config: ModelsConfig) -> str:
     """The cache identity: a sim's own fingerprint (seed, flaws), or model + endpoint."""
     endpoint = config.endpoints.get(ref.split(":", 1)[0])
     if endpoint is None:
@@ -129,7 +134,7 @@ def cache_identity(ref: str, backend: ChatModel, config: RunConfig) -> str:
     return model_identity(ref, endpoint.base_url)
 
 
-def build_role_models(config: RunConfig, run_dir: str | Path | None = None,
+def build_role_models(config: ModelsConfig, run_dir: str | Path | None = None,
                       usage: UsageTracker | None = None) -> RoleModels:
     """Build every role's model from config; fails fast (ConfigError) on a missing key."""
     usage = usage or UsageTracker()
@@ -190,7 +195,7 @@ def _bind_reviewers(bind: Any, specs: list[RoleSpec]) -> list[ChatModel]:
     return [seen.setdefault(spec.model_dump_json(), bind("reviewers", spec)) for spec in specs]
 
 
-def context_window(ref: str, config: RunConfig) -> int | None:
+def context_window(ref: str, config: ModelsConfig) -> int | None:
     """The context window declared for ``provider:model`` (None: requests are not fitted)."""
     provider, _, model_id = ref.partition(":")
     if provider == "sim":
@@ -199,7 +204,7 @@ def context_window(ref: str, config: RunConfig) -> int | None:
     return endpoint.window_for(model_id) if endpoint is not None else None
 
 
-def token_counter(ref: str, config: RunConfig) -> Any:
+def token_counter(ref: str, config: ModelsConfig) -> Any:
     """How ``provider:model``'s prompt tokens are counted (its tokenizer, or an estimate)."""
     from apigen_mt.llm.tokens import make_counter
 

@@ -89,6 +89,12 @@ class RequestLog:
             self._file.flush()
             self.lines += 1
 
+    def write_unsent(self, role: str, model: str, error: ModelError,
+                     messages: list[dict[str, Any]]) -> None:
+        """A request that was never sent because it could not fit: logged as built."""
+        self.write({"role": role, "model": model, "messages": messages, "error": str(error),
+                    "kind": error.kind, "sent": False})
+
     def close(self) -> None:
         """Close the file."""
         with self._lock:
@@ -146,11 +152,3 @@ class LoggedModel:
         if listing is not None:
             row["tools"] = listing
         self.log.write(row)
-
-
-def log_overflow(log: RequestLog | None, role: str, model: str, error: ModelError,
-                 messages: list[dict[str, Any]]) -> None:
-    """A request that was never sent because it could not fit: logged as built."""
-    if log is not None:
-        log.write({"role": role, "model": model, "messages": messages, "error": str(error),
-                   "kind": error.kind, "sent": False})

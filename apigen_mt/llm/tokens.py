@@ -62,12 +62,12 @@ class FileCounter:
         try:
             from tokenizers import Tokenizer  # optional: only for `tokenizer: <file>`
         except ImportError:
-            from apigen_mt.config import ConfigError
+            from apigen_mt.errors import ConfigError
 
             raise ConfigError(f"tokenizer {path!r} needs the `tokenizers` package "
                               "(pip install tokenizers), or use tokenizer: estimate") from None
         if not Path(path).is_file():
-            from apigen_mt.config import ConfigError
+            from apigen_mt.errors import ConfigError
 
             raise ConfigError(f"tokenizer file not found: {path}")
         self.tokenizer = Tokenizer.from_file(path)

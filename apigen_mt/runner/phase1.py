@@ -219,7 +219,7 @@ async def _draft(phase: Phase1, run: RunDir, n: int, target: int, concurrency: i
 
     remote = None
     if spec is not None:
-        from apigen_mt.runner.remote import decode_slot
+        from apigen_mt.runner.wire import decode_slot
 
         # workers mirror `accepted` (sent once, then only what is new) and filter it
         remote = RemoteWork(spec, lambda slot: {"upto": len(batch.accepted), "lag": lag},

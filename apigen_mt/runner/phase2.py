@@ -158,7 +158,7 @@ class _Rollouts:
         """The shippable form of the work, for executors in other processes."""
         if spec is None:
             return None
-        from apigen_mt.runner.remote import decode_trajectory
+        from apigen_mt.runner.wire import decode_trajectory
 
         count = len(self.blueprints)
 

@@ -26,13 +26,13 @@ from typing import Any
 
 import orjson
 
-from apigen_mt.blueprint.produce import SlotResult
 from apigen_mt.config import RunConfig
 from apigen_mt.llm.base import Completion, ModelError, Usage
 from apigen_mt.llm.cache import CachedModel, ResponseCache
 from apigen_mt.llm.registry import RoleModels, build_role_models, cache_identity
 from apigen_mt.llm.usage import UsageTracker
-from apigen_mt.records import Blueprint, RejectedBlueprint, Trajectory
+from apigen_mt.records import Blueprint
+from apigen_mt.runner.wire import encode_slot
 
 # --- specs: what a worker builds its item function from ------------------------------------
 
@@ -70,9 +70,7 @@ class SlotSpec:
 
         async def run(slot: int, payload: dict[str, Any]) -> dict[str, Any]:
             visible = visible_to(runtime.shared[:payload["upto"]], slot, payload["lag"])
-            result = await produce(phase, slot, visible)
-            return {"slot": result.slot,
-                    "accepted": _dump(result.accepted), "rejected": _dump(result.rejected)}
+            return encode_slot(await produce(phase, slot, visible))
 
         return run
 
@@ -116,23 +114,6 @@ class EpisodeSpec:
             return trajectory.model_dump(mode="json")
 
         return run
-
-
-def _dump(record: Any) -> dict[str, Any] | None:
-    return None if record is None else record.model_dump(mode="json")
-
-
-def decode_slot(key: int, data: dict[str, Any]) -> SlotResult:
-    """A worker's phase-1 result back as a :class:`SlotResult`."""
-    accepted, rejected = data.get("accepted"), data.get("rejected")
-    return SlotResult(data["slot"],
-                      accepted=Blueprint.model_validate(accepted) if accepted else None,
-                      rejected=RejectedBlueprint.model_validate(rejected) if rejected else None)
-
-
-def decode_trajectory(key: int, data: dict[str, Any]) -> Trajectory:
-    """A worker's phase-2 result back as a :class:`Trajectory`."""
-    return Trajectory.model_validate(data)
 
 
 # --- the worker side -------------------------------------------------------------------------

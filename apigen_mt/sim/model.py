@@ -27,8 +27,8 @@ from typing import Any
 
 import orjson
 
-from apigen_mt.config import SimSettings
 from apigen_mt.llm.base import Completion, Settings, ToolCall, Usage
+from apigen_mt.llm.settings import SimSettings
 from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
 from apigen_mt.sim.request import SimHandler, SimReply, SimRequest, role_of
 

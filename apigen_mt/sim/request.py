@@ -19,8 +19,8 @@ from typing import Any
 
 import orjson
 
-from apigen_mt.config import SimSettings
 from apigen_mt.llm.base import Settings
+from apigen_mt.llm.settings import SimSettings
 
 ROLE_MARKER = re.compile(r"<!--\s*role:\s*([\w.-]*\w)")  # name ends with a word char
 

@@ -130,3 +130,25 @@ def test_cost_uses_cached_price() -> None:
         1.0 + 0.25 + 8.0)
     assert Endpoint(base_url="http://x/v1", price_input_per_m=2.0).cost(
         1000, 0, cached_tokens=1000) == pytest.approx(0.002)
+
+
+def test_each_layer_owns_its_settings_and_the_model_layer_needs_no_run_config(
+        tmp_path: Path) -> None:
+    """RunConfig composes the layers' own settings models; the model builders read only
+    the model part (any object with roles, endpoints, sim, cache and request_log)."""
+    from types import SimpleNamespace
+
+    from apigen_mt.blueprint.settings import BlueprintSettings
+    from apigen_mt.llm.registry import build_role_models
+    from apigen_mt.llm.settings import CacheSettings, ModelsConfig, Roles, SimSettings
+    from apigen_mt.rollout.settings import RolloutSettings
+
+    cfg = RunConfig.load()
+    assert isinstance(cfg.blueprint, BlueprintSettings)
+    assert isinstance(cfg.rollout, RolloutSettings)
+    assert isinstance(cfg.sim, SimSettings) and isinstance(cfg, ModelsConfig)
+    models_only = SimpleNamespace(roles=Roles(), endpoints={}, sim=SimSettings(seed=3),
+                                  cache=CacheSettings(enabled=False), request_log=False)
+    models = build_role_models(models_only, tmp_path)
+    assert models.agent.name == "sim:sim" and models.cache is None
+    assert issubclass(ConfigError, ValueError)  # callers catching ValueError still do
