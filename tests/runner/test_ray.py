@@ -33,11 +33,13 @@ DATA_FILES = ("blueprints.jsonl", "blueprints.rejected.jsonl", "trajectories.jso
 # Flawed enough that every data file gets rows (one drafting round: rejections stay
 # rejected); a short example lag, so slots learn from accepted blueprints the workers
 # mirror; consecutive slots share a customer, so there are tasks to recombine after
-# drafting; sim replies cached, so the cache path is exercised too.
+# drafting (one-write tasks, which seldom touch the same records); sim replies cached, so
+# the cache path is exercised too.
 CONFIG = """
 seed: 0
 sim: {seed: 0, flaws: {agent.wrong_argument: 0.2}}
-blueprint: {max_rounds: {retail: 1}, example_lag: 2, recombine_share: 0.5, sibling_rate: 1.0}
+blueprint: {max_rounds: {retail: 1}, example_lag: 2, recombine_share: 0.5, sibling_rate: 1.0,
+            writes: {1: 1.0}}
 cache: {sim: true}
 """
 HAVE_RAY = importlib.util.find_spec("ray") is not None
