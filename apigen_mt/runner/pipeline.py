@@ -88,11 +88,8 @@ def rollout_phase(cfg, run_path: Path, n: int, *, trials: int | None = None,
     """Phase 2 on a run directory until it holds ``n`` accepted trajectories, or its
     blueprints have played every trial (or a stop); resumes."""
     from apigen_mt.llm.registry import build_role_models
-    from apigen_mt.records import Blueprint
     from apigen_mt.rollout.episode import Roles
-    from apigen_mt.runner.build import EnvRef, models_description
-    from apigen_mt.runner.fingerprint import enforce, phase_values
-    from apigen_mt.runner.phase1 import ACCEPTED as BLUEPRINTS
+    from apigen_mt.runner.build import models_description
     from apigen_mt.runner.phase2 import run_phase2
     from apigen_mt.runner.progress import Progress
     from apigen_mt.runner.store import RunDir
@@ -103,35 +100,13 @@ def rollout_phase(cfg, run_path: Path, n: int, *, trials: int | None = None,
     settings = settings.model_copy(update=updates)
     run = RunDir(run_path).open()
     try:
-        manifest = run.manifest()
-        env_ref = EnvRef(**manifest["env"])
-        seed = manifest.get("seed", cfg.seed)
-        # provenance (verdicts, reviews) is not needed to play episodes, and is most of a
-        # blueprint's size in memory
-        blueprints = list(run.log(BLUEPRINTS).iter_read(Blueprint, drop=("provenance",)))
-        if not blueprints:
-            raise UsageError(f"{run_path} has no accepted blueprints; run `apigen-mt blueprint`")
-        env = env_ref.load()
-        check_models(cfg)  # a missing key or unknown provider is told first
-        # the run's seed, not this invocation's default: rollout has no --seed
-        enforce(run, "rollout", phase_values("rollout", cfg, env_ref, env, seed, settings),
-                force_config, command or "")
-        if record:
-            record_command(run, command)
-        ceiling = len(blueprints) * settings.trials
-        if n > ceiling:  # said before the work, not after it
-            note(f"note: {len(blueprints)} blueprints × {settings.trials} trials can give at "
-                 f"most {ceiling} trajectories, short of {n}; `apigen-mt run --run "
-                 f"{run_path} --n {n}` drafts more blueprints as needed")
+        env_ref, env, seed, blueprints = _rollout_inputs(
+            run, run_path, cfg, settings, n, force_config=force_config, command=command,
+            record=record, note=note)
         models = build_role_models(cfg, run.path)
         roles = Roles(human=models.human, critic=models.critic, agent=models.agent)
-        spec = pool = None
-        if executor == "ray":
-            from apigen_mt.runner.ray_executor import make_executor
-            from apigen_mt.runner.remote import EpisodeSpec
-
-            pool = make_executor(executor, ray_address, models, cfg)
-            spec = EpisodeSpec.of(cfg, env_ref, settings, seed)
+        pool, spec = _episode_executor(executor, ray_address, models, cfg, env_ref,
+                                       settings, seed)
         bar = Progress("trajectories", n, models.usage.snapshot, enabled=progress)
         attach_usage(models, run, "rollout", budget)
         outcome, cost, retries = run_batch(
@@ -140,21 +115,73 @@ def rollout_phase(cfg, run_path: Path, n: int, *, trials: int | None = None,
                        budget=models.usage.budget_reached if budget else None,
                        models=models_description(cfg, ("human", "critic", "agent"))),
             run, "rollout", models, bar, command)
-        reasons, repeats = _failures(run)
-        # distinct conversations: a file written before repeats were refused may hold some
-        run.update_manifest(trajectories={"accepted": outcome.accepted_total,
-                                          "failed": sum(reasons.values()),
-                                          "repeats_not_kept": repeats})
-        return RolloutResult(
-            run_dir=run.path, wanted=n, blueprints=len(blueprints), trials=settings.trials,
-            accepted=outcome.accepted_total, failed=sum(reasons.values()), repeats=repeats,
-            reasons=dict(sorted(reasons.items())), added=outcome.added,
-            failed_now=outcome.failed, duplicates=outcome.duplicates,
-            errored=outcome.errored, cancelled=outcome.cancelled, scheduled=outcome.scheduled,
-            exhausted=outcome.exhausted, usage=models.usage.snapshot().total, cost=cost,
-            retries=retries, stopped=outcome.budget, cache_invalid=cache_invalid(models))
+        return _rollout_result(run, n, len(blueprints), settings.trials, outcome, models,
+                               cost, retries)
     finally:
         run.close()
+
+
+def _rollout_inputs(run, run_path: Path, cfg, settings, n: int, *, force_config: bool,
+                    command: str | None, record: bool, note: Note):
+    """The run's environment reference, environment, seed and accepted blueprints, after
+    the models and the run's recorded configuration are checked; says up front when the
+    blueprints cannot give ``n`` trajectories."""
+    from apigen_mt.records import Blueprint
+    from apigen_mt.runner.build import EnvRef
+    from apigen_mt.runner.fingerprint import enforce, phase_values
+    from apigen_mt.runner.phase1 import ACCEPTED as BLUEPRINTS
+
+    manifest = run.manifest()
+    env_ref = EnvRef(**manifest["env"])
+    seed = manifest.get("seed", cfg.seed)
+    # provenance (verdicts, reviews) is not needed to play episodes, and is most of a
+    # blueprint's size in memory
+    blueprints = list(run.log(BLUEPRINTS).iter_read(Blueprint, drop=("provenance",)))
+    if not blueprints:
+        raise UsageError(f"{run_path} has no accepted blueprints; run `apigen-mt blueprint`")
+    env = env_ref.load()
+    check_models(cfg)  # a missing key or unknown provider is told first
+    # the run's seed, not this invocation's default: rollout has no --seed
+    enforce(run, "rollout", phase_values("rollout", cfg, env_ref, env, seed, settings),
+            force_config, command or "")
+    if record:
+        record_command(run, command)
+    ceiling = len(blueprints) * settings.trials
+    if n > ceiling:  # said before the work, not after it
+        note(f"note: {len(blueprints)} blueprints × {settings.trials} trials can give at "
+             f"most {ceiling} trajectories, short of {n}; `apigen-mt run --run "
+             f"{run_path} --n {n}` drafts more blueprints as needed")
+    return env_ref, env, seed, blueprints
+
+
+def _episode_executor(executor: str, ray_address: str | None, models, cfg, env_ref,
+                      settings, seed: int):
+    """The remote pool and the episode spec it needs, or (None, None) to play locally."""
+    if executor != "ray":
+        return None, None
+    from apigen_mt.runner.ray_executor import make_executor
+    from apigen_mt.runner.remote import EpisodeSpec
+
+    pool = make_executor(executor, ray_address, models, cfg)
+    return pool, EpisodeSpec.of(cfg, env_ref, settings, seed)
+
+
+def _rollout_result(run, n: int, blueprints: int, trials: int, outcome, models, cost,
+                    retries) -> RolloutResult:
+    """The run's trajectory counts written to its manifest, and the phase's result."""
+    reasons, repeats = _failures(run)
+    # distinct conversations: a file written before repeats were refused may hold some
+    run.update_manifest(trajectories={"accepted": outcome.accepted_total,
+                                      "failed": sum(reasons.values()),
+                                      "repeats_not_kept": repeats})
+    return RolloutResult(
+        run_dir=run.path, wanted=n, blueprints=blueprints, trials=trials,
+        accepted=outcome.accepted_total, failed=sum(reasons.values()), repeats=repeats,
+        reasons=dict(sorted(reasons.items())), added=outcome.added,
+        failed_now=outcome.failed, duplicates=outcome.duplicates,
+        errored=outcome.errored, cancelled=outcome.cancelled, scheduled=outcome.scheduled,
+        exhausted=outcome.exhausted, usage=models.usage.snapshot().total, cost=cost,
+        retries=retries, stopped=outcome.budget, cache_invalid=cache_invalid(models))
 
 
 def _failures(run) -> tuple[Counter, int]:

@@ -30,7 +30,7 @@ def verify_conversations(env: str, tasks: Path, conversations: Path, *,
     """One JSON line per conversation into ``out`` (written whole or not at all, with a
     closing summary line) or else ``sink``; problems go to ``on_problem`` as they come."""
     from apigen_mt.env.tasks import load_tasks
-    from apigen_mt.rollout.verify import Outcome, Summary, TaskIndex, tally, verify_file
+    from apigen_mt.rollout.verify import TaskIndex
     from apigen_mt.runner.build import EnvRef
 
     if not conversations.is_file():
@@ -48,28 +48,11 @@ def verify_conversations(env: str, tasks: Path, conversations: Path, *,
     index = TaskIndex(rows, Path(env).name)
     tmp = None
     if out is not None:
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.parent / f".{out.name}.tmp"
-            sink = open(tmp, "wb")  # noqa: SIM115 (closed below, renamed into place)
-        except OSError as exc:
-            raise UsageError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
-    summary = Summary()
+        tmp, sink = _open_tmp(out)
     done = False
     try:
-        for item in verify_file(conversations, index, environment, settings):
-            tally(summary, item)
-            if isinstance(item, Outcome):
-                if sink is not None:
-                    sink.write(orjson.dumps(item.row()) + b"\n")
-            elif on_problem is not None:
-                on_problem(item.render())
-        line = f"{summary.line()} (protocol {protocol})"
-        if tmp is not None and sink is not None:
-            sink.write(orjson.dumps({"summary": line, "passed": summary.passed,
-                                     "judged": summary.judged,
-                                     "agreement": [summary.agree, summary.with_reward],
-                                     "problems": len(summary.problems)}) + b"\n")
+        summary, line = _judge_all(conversations, index, environment, settings, protocol,
+                                   sink, on_problem, closing=tmp is not None)
         done = True
     finally:
         if tmp is not None and sink is not None:
@@ -85,3 +68,38 @@ def verify_conversations(env: str, tasks: Path, conversations: Path, *,
                         problems=[p.render() if hasattr(p, "render") else str(p)
                                   for p in summary.problems],
                         line=line, out=out)
+
+
+def _open_tmp(out: Path) -> tuple[Path, BinaryIO]:
+    """A hidden file beside ``out``, open for writing, to be renamed into place."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.parent / f".{out.name}.tmp"
+        return tmp, open(tmp, "wb")  # closed by the caller, then renamed into place
+    except OSError as exc:
+        raise UsageError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
+
+
+def _judge_all(conversations: Path, index, environment, settings, protocol: str,
+               sink: BinaryIO | None, on_problem: Callable[[str], None] | None, *,
+               closing: bool):
+    """Every conversation judged: each outcome a JSON line into ``sink``, each problem to
+    ``on_problem``; with ``closing``, a summary line last. Returns the summary and its
+    one-line rendering."""
+    from apigen_mt.rollout.verify import Outcome, Summary, tally, verify_file
+
+    summary = Summary()
+    for item in verify_file(conversations, index, environment, settings):
+        tally(summary, item)
+        if isinstance(item, Outcome):
+            if sink is not None:
+                sink.write(orjson.dumps(item.row()) + b"\n")
+        elif on_problem is not None:
+            on_problem(item.render())
+    line = f"{summary.line()} (protocol {protocol})"
+    if closing and sink is not None:
+        sink.write(orjson.dumps({"summary": line, "passed": summary.passed,
+                                 "judged": summary.judged,
+                                 "agreement": [summary.agree, summary.with_reward],
+                                 "problems": len(summary.problems)}) + b"\n")
+    return summary, line
