@@ -69,6 +69,17 @@ def _write_tools(env_ref: dict[str, Any]) -> set[str]:
     return {t.name for t in load_domain(env_ref["spec"]).tools if t.kind == "write"}
 
 
+def _latest_run(runs: Path) -> Path:
+    """The run ``runs/latest`` points at, read by the project's own resolver (a symbolic
+    link, or a text file where the filesystem has no links)."""
+    from unittest import mock
+
+    from apigen_mt.runner.store import RUNS_ROOT_ENV, resolve_run
+
+    with mock.patch.dict(os.environ, {RUNS_ROOT_ENV: str(runs)}):
+        return resolve_run(None)
+
+
 def measure(domain: str, n: int, cmd: list[str], root: Path,
             config: str | None = None) -> dict[str, Any]:
     """One domain: run the three commands in ``root`` and count what they wrote."""
@@ -80,7 +91,7 @@ def measure(domain: str, n: int, cmd: list[str], root: Path,
     _run([*cmd, "export", "--format", "sharegpt", "--out", str(root / "sharegpt")], env)
     _run([*cmd, "export", "--format", "openai", "--out", str(root / "openai")], env)
     seconds = time.perf_counter() - start
-    run_dir = Path((root / "runs" / "latest").read_text().strip())
+    run_dir = _latest_run(root / "runs")
     share = _rows(root / "sharegpt" / "train.jsonl")
     chat = _rows(root / "openai" / "train.jsonl")
     trajs = _rows(run_dir / "trajectories.jsonl")
