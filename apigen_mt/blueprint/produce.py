@@ -24,7 +24,7 @@ from apigen_mt.blueprint.drafters import Drafter
 from apigen_mt.blueprint.feedback import FeedbackWriter
 from apigen_mt.blueprint.replies import ReplyError, parse_json_object
 from apigen_mt.blueprint.settings import BlueprintSettings
-from apigen_mt.env.environment import Environment
+from apigen_mt.env.environment import Environment, is_error
 from apigen_mt.llm.base import ChatModel, Settings
 from apigen_mt.prompts import load_prompt
 from apigen_mt.records import (
@@ -180,9 +180,10 @@ async def draft_with_feedback(p: Phase1, slot: int,
         draft=previous, verdicts=history, feedback=advice))
 
 
-def _records_written(bp: dict[str, Any], env: Environment | None,
-                     writes: set[str]) -> set[str]:
-    """Ids of records (keys of the environment's tables) that the blueprint's writes name."""
+def _writes_on(bp: dict[str, Any], env: Environment | None,
+               writes: set[str]) -> set[tuple[str, str]]:
+    """(write tool, record id) for every record (a key of the environment's tables) that
+    one of the blueprint's writes names."""
     if env is None:
         return set()
     out = set()
@@ -192,16 +193,33 @@ def _records_written(bp: dict[str, Any], env: Environment | None,
         for value in _scalars(action.get("arguments") or {}):
             if value != bp.get("user_id") and any(value in env.state[t]
                                                   for t in env.domain.tables):
-                out.add(value)
+                out.add((action["name"], value))
     return out
+
+
+def _playable_together(combo: tuple[dict[str, Any], ...], env: Environment | None,
+                       writes: set[str]) -> bool:
+    """Can the tasks be done in one conversation? No write repeats another task's write on
+    the same record (two cancellations of one order), and their actions, run one after
+    the other on a fresh copy, all succeed (an address change and an item change on one
+    pending order can; a change to an order another task cancels cannot). Costs no model
+    call: it only spares the merged instruction's request."""
+    named = [_writes_on(b, env, writes) for b in combo]
+    if any(named[i] & named[j] for i, j in itertools.combinations(range(len(combo)), 2)):
+        return False
+    if env is None:
+        return True
+    world = env.fresh()
+    return not any(is_error(world.execute(a["name"], a.get("arguments") or {}))
+                   for bp in combo for a in bp["actions"])
 
 
 def recombination_groups(accepted: list[dict[str, Any]], seed: int,
                          tried: set[tuple[str, ...]],
                          env: Environment | None = None) -> list[list[dict[str, Any]]]:
     """Every untried pair and triple of drafted (not recombined) blueprints of one user
-    whose writes change different records (two tasks that both cancel one order cannot
-    be done in one conversation), in a seeded order (pairs and triples mixed)."""
+    that can be played in one conversation (see :func:`_playable_together`), in a
+    seeded order (pairs and triples mixed)."""
     writes = {t.name for t in env.domain.tools if t.kind == "write"} if env else set()
     by_user: dict[str, list[dict[str, Any]]] = {}
     for bp in accepted:
@@ -214,11 +232,8 @@ def recombination_groups(accepted: list[dict[str, Any]], seed: int,
             for combo in itertools.combinations(bps, size):
                 if tuple(sorted(b["id"] for b in combo)) in tried:
                     continue
-                touched = [_records_written(b, env, writes) for b in combo]
-                if any(touched[i] & touched[j] for i, j in
-                       itertools.combinations(range(len(combo)), 2)):
-                    continue
-                groups.append(list(combo))
+                if _playable_together(combo, env, writes):
+                    groups.append(list(combo))
     rng = random.Random(f"{seed}:recombine")
     rng.shuffle(groups)
     # one group per user first, so the recombined tasks spread over many customers

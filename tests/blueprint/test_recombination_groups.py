@@ -1,0 +1,56 @@
+"""Which drafted tasks of one customer may be recombined into one conversation: decided by
+playing their ground truth one after the other on a fresh copy, not by record ids alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from apigen_mt.blueprint.produce import recombination_groups
+from apigen_mt.env.domain import load_environment
+
+USER = "arjun_vogel_2668"  # two pending orders in the shipped retail data
+ADDRESS = {"address1": "1 Elm Street", "address2": "", "city": "Omaha", "state": "NE",
+           "country": "USA", "zip": "68164"}
+
+
+@pytest.fixture(scope="module")
+def env():
+    return load_environment("retail")
+
+
+def _bp(bp_id: str, *actions: tuple[str, dict]) -> dict:
+    return {"id": bp_id, "user_id": USER, "provenance": {},
+            "actions": [{"name": n, "arguments": a} for n, a in actions]}
+
+
+def _pending(env) -> list[str]:
+    orders = env.state["orders"]
+    return sorted(k for k in orders if orders[k]["user_id"] == USER
+                  and orders[k]["status"] == "pending")
+
+
+def _cancel(order: str) -> tuple[str, dict]:
+    return ("cancel_pending_order", {"order_id": order, "reason": "no longer needed"})
+
+
+def _readdress(order: str) -> tuple[str, dict]:
+    return ("modify_pending_order_address", {"order_id": order, **ADDRESS})
+
+
+def test_tasks_on_different_records_or_compatible_on_one_are_grouped(env):
+    first, second = _pending(env)
+    apart = [_bp("bp-a", _cancel(first)), _bp("bp-b", _readdress(second))]
+    same_order = [_bp("bp-c", _readdress(first)),
+                  _bp("bp-d", ("get_order_details", {"order_id": first}), _cancel(first))]
+    for bps in (apart, same_order):
+        groups = recombination_groups(bps, 0, set(), env)
+        assert [sorted(b["id"] for b in g) for g in groups] == [sorted(b["id"] for b in bps)]
+
+
+def test_a_task_the_other_makes_impossible_is_not_grouped(env):
+    first, _ = _pending(env)
+    # the order is cancelled first, so its address can no longer change
+    bps = [_bp("bp-a", _cancel(first)), _bp("bp-b", _readdress(first))]
+    assert recombination_groups(bps, 0, set(), env) == []
+    twice = [_bp("bp-c", _cancel(first)), _bp("bp-d", _cancel(first))]
+    assert recombination_groups(twice, 0, set(), env) == []
