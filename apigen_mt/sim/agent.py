@@ -20,6 +20,7 @@ from apigen_mt.sim.phrasing import (
     Slot,
     lookup_ids,
     noun,
+    nouns_named,
     parse_address,
     parse_value,
     slots_for,
@@ -185,16 +186,9 @@ def _gather(messages: list[dict[str, Any]], slots: list[Slot],
 
 
 def _asked(text: str, nouns: list[str]) -> list[str]:
-    """The details an agent message asks for ("new items" is not also "items")."""
+    """The details an agent message asks for, its consent question aside."""
     questions = " ".join(s for s in _sentences(text) if s.endswith("?") and s not in _CONSENT)
-    questions = questions.lower()
-    found = []
-    for noun_ in sorted(nouns, key=len, reverse=True):
-        pattern = rf"\b{re.escape(noun_)}\b"
-        if re.search(pattern, questions):
-            found.append(noun_)
-            questions = re.sub(pattern, " ", questions)
-    return found
+    return nouns_named(questions, nouns)
 
 
 def _find_field(data: Any, key: str) -> Any:

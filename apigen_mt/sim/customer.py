@@ -29,6 +29,7 @@ from importlib import resources
 
 from apigen_mt.prompts import STOP, UNREADABLE
 from apigen_mt.sim.agent import DEFAULT_FLAWS as AGENT_FLAWS
+from apigen_mt.sim.phrasing import nouns_named
 from apigen_mt.sim.reading import EMAIL, Plan, Request, read_instruction
 from apigen_mt.sim.request import SimReply, SimRequest
 
@@ -60,14 +61,8 @@ def _is_report(line: str, request: Request) -> bool:
 
 def _asked_nouns(line: str, nouns: list[str]) -> list[str]:
     """Detail nouns the agent asks about in the question sentences of its message."""
-    questions = " ".join(s for s in re.split(r"(?<=[.!?])\s+", line) if s.endswith("?")).lower()
-    found = []
-    for noun in sorted(nouns, key=len, reverse=True):
-        pattern = rf"\b{re.escape(noun)}\b"
-        if re.search(pattern, questions):
-            found.append(noun)
-            questions = re.sub(pattern, " ", questions)
-    return found
+    return nouns_named(" ".join(s for s in re.split(r"(?<=[.!?])\s+", line)
+                                if s.endswith("?")), nouns)
 
 
 def _wander(value: str, req: SimRequest) -> str:

@@ -403,3 +403,16 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\bSt\.)(?<!\bMt\.)\s+(?=[A-Z\"#])")
 def sentences(text: str) -> list[str]:
     """Split text into sentences (an abbreviation such as "St. Louis" does not end one)."""
     return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def nouns_named(text: str, nouns: list[str]) -> list[str]:
+    """The nouns ``text`` names, longest first, each word used once ("new items" is not
+    also "items")."""
+    text = text.lower()
+    found = []
+    for noun_ in sorted(nouns, key=len, reverse=True):
+        pattern = rf"\b{re.escape(noun_)}\b"
+        if re.search(pattern, text):
+            found.append(noun_)
+            text = re.sub(pattern, " ", text)
+    return found
