@@ -10,10 +10,10 @@ Identity is kept. Every object, dict, list and set is written out in full once, 
 order, those holding collections first; dict keys sorted; a collection's members homed
 in it before the walk goes deeper), so equal graphs give equal snapshots whatever their
 history, and an object lives in the collection that holds it.
-Every other place that holds the same object stores ``{"__ref__": "/root/children/home"}``,
+Every other place that holds the same object stores ``{"__ref__": "/top/children/docs"}``,
 a JSON pointer (RFC 6901) into the snapshot to that home. Cycles, parent links and shared
 references therefore come back as the same object, not as copies, and a diff reads like
-``state[cwd].__ref__: "/root" -> "/root/children/home"``.
+``state[cwd].__ref__: "/top" -> "/top/children/docs"``.
 """
 
 from __future__ import annotations

@@ -22,11 +22,9 @@ from apigen_mt.sim.agent import _CONSENT, _YES
 from apigen_mt.sim.instructions import write_instruction
 from apigen_mt.sim.phrasing import match_intent, speak_intent
 from apigen_mt.sim.reading import read_instruction
+from tests.conftest import ANCHORS, needs_anchors
 from tests.pipeline.conftest import cli
 
-ANCHORS = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "tau_bench"
-if not ANCHORS.exists():
-    ANCHORS = Path("/work/shared/anchors/tau_bench")
 PHASE2_ROLES = ("human", "critic", "agent")
 
 RETAIL_USER = {"user": {"name": {"first_name": "Ada", "last_name": "Osei"},
@@ -102,6 +100,7 @@ def _human(instruction: str, agent_lines: list[str]) -> str:
     return SimModel("sim:perfect", roles=builtin_roles()).respond(msgs).text or ""
 
 
+@needs_anchors
 def test_tau_bench_instructions_are_read_or_refused_with_a_reason():
     tasks = json.loads((ANCHORS / "tasks.json").read_text())["splits"]["retail_test"]
     refused = 0
