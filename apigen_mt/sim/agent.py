@@ -134,8 +134,9 @@ def _statements(text: str, slot_nouns: list[str]) -> dict[str, str]:
     out = {}
     for sentence in _sentences(text):
         for noun_ in sorted(slot_nouns, key=len, reverse=True):
-            found = re.search(rf"\bthe {re.escape(noun_)} (?:is|are|should be|would be|"
-                              rf"it's|is about) (.+?)[.!]?$|\bthe {re.escape(noun_)}, it's "
+            found = re.search(rf"\bthe {re.escape(noun_)}(?: in question| I mean)? (?:is|"
+                              rf"are|should be|would be|it's|is about) (.+?)[.!]?$|"
+                              rf"\bthe {re.escape(noun_)}, it's "
                               rf"(.+?)[.!]?$|\babout the {re.escape(noun_)} (.+?)[.!]?$",
                               sentence, re.IGNORECASE)
             if found:
@@ -151,8 +152,13 @@ def _bare_answer(text: str) -> str | None:
         found = _BARE.search(sentence)
         if found:
             return found.group(1) or found.group(2)
-    if len(said) == 1 and " " not in said[0].strip():
-        return said[0].strip().rstrip(".!")
+    # a value said alone among a few words around it ("Let me check. #W1. Thanks.")
+    alone = [s.strip().rstrip(".!") for s in said if " " not in s.strip()]
+    valued = [s for s in alone if any(c.isdigit() for c in s)]
+    if len(valued) == 1:
+        return valued[0]
+    if len(said) == 1 and len(alone) == 1:
+        return alone[0]
     return None
 
 
@@ -330,9 +336,12 @@ def agent(req: SimRequest) -> SimReply:
         if "don't know" in said or "don't have" in said:
             return SimReply(text=f"I'm sorry, I'm unable to {words(intent).split()[0]} that "
                                  f"without the {missing[0].noun}.")
-        nouns = [s.noun for s in missing[:2 if req.rng.random() < 0.3 else 1]]
+        nouns = [s.noun for s in missing]  # everything it still needs, in one question
         if len(nouns) == 2:
             return SimReply(text=req.rng.choice(_SAYS["ask_two"]).format(*nouns))
+        if len(nouns) > 2:
+            listed = ", ".join(f"the {n}" for n in nouns[:-1]) + f" and the {nouns[-1]}"
+            return SimReply(text=req.rng.choice(_SAYS["ask_many"]).format(listed))
         return SimReply(text=req.rng.choice(_SAYS["ask_one"]).format(nouns[0]))
     # look the target up first (a read that takes one of the write's arguments)
     for name, f in sorted(functions.items()):

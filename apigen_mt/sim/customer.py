@@ -109,9 +109,11 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
         ask = _say(["Could you tell me the {field} of {noun} {value}?",
                     "Can you tell me the {field} of {noun} {value}?"], req,
                    field=request.field or "", noun=noun, value=value)
-        return ask if first else "Thanks. " + ask[0].lower() + ask[1:]
+        if first and plan.upfront and plan.identity:
+            return f"{_introduce(plan, req)} {ask}"
+        return ask if first else req.rng.choice(_SAYS["then_ask"]) + " " + ask
     intent = re.sub(r"\byour\b", "my", request.intent)
-    if not first:  # the next request, told as fully as the first: why, and a detail or so
+    if not first:  # the next request, told as fully as the first: why, and its details
         text = _say(_SAYS["also"], req, intent=intent)
         story = _story(request, req)
         if story and req.rng.random() < 0.5:
@@ -119,7 +121,11 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
         return text + _volunteered(request, req, plan, 0.5)
     hello = req.rng.choice(_SAYS["hello"][plan.tone])
     want = _say(_SAYS["want"][plan.tone], req, intent=intent)
-    text = f"{hello} {want}".strip()
+    intro = _introduce(plan, req) if plan.upfront and plan.identity else ""
+    if intro and req.rng.random() < 0.5:  # who they are first, or after what they want
+        text = " ".join(p for p in (hello, intro, want) if p)
+    else:
+        text = " ".join(p for p in (hello, want, intro) if p)
     if plan.who and req.rng.random() < 0.6:  # a word about themselves, in character
         text += " " + req.rng.choice(_SAYS["aside"][plan.tone]).format(who=plan.who)
     elif plan.traits and req.rng.random() < 0.5:
@@ -130,14 +136,51 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
     return text + _volunteered(request, req, plan, 0.4)
 
 
+def _introduce(plan: Plan, req: SimRequest) -> str:
+    """Who the customer is, offered before the agent asks: what they know of themselves
+    (an email, or name and zip, or a user id)."""
+    who = plan.identity
+    ways = [k for k in ("email", "zip", "phone") if k in who and (k == "email" or "name" in who)]
+    said = ""
+    if ways:
+        way = req.rng.choice(ways)
+        if way == "email":
+            said = _say(_SAYS["intro_email"], req, email=who["email"])
+        elif way == "phone":
+            said = f"My name is {who['name']} and my phone number is {who['phone']}."
+        else:
+            said = _say(_SAYS["name_zip"], req, **who)
+            said = said[0].upper() + said[1:]
+    if "user id" in who:  # the one thing some agents look people up by
+        said = f"{said} {_say(_SAYS['intro_user_id'], req, uid=who['user id'])}".strip()
+    return said
+
+
 def _volunteered(request: Request, req: SimRequest, plan: Plan, chance: float) -> str:
-    """The first detail of a request, offered before the agent asks (not by the terse)."""
+    """The details of a request said with it: all of them by a customer who comes
+    prepared, else at times the first (never by the terse)."""
     volunteer = [d for d in request.details if d[0] != "user id"]
-    if not volunteer or plan.tone == "terse" or req.rng.random() >= chance:
+    if not volunteer:
+        return ""
+    if plan.upfront:
+        return " " + _details_said(volunteer, req)
+    if plan.tone == "terse" or req.rng.random() >= chance:
         return ""
     noun, value = volunteer[0]
     return " " + _say(["The {noun} {be} {value}.", "It's about the {noun} {value}."],
                       req, noun=noun, value=value)
+
+
+def _details_said(details: list[tuple[str, str]], req: SimRequest) -> str:
+    """Every detail in its own sentence, each value ending its sentence (so it is heard
+    whole), in the order the customer thinks of them."""
+    said = []
+    for k, (noun, value) in enumerate(details):
+        frames = _SAYS["detail_first"] if k == 0 else _SAYS["answer"]
+        if value.startswith("I "):  # a reason in their own words
+            frames = ["The reason is that {value}.", "Honestly, the reason is that {value}."]
+        said.append(_say(frames, req, noun=noun, value=value))
+    return " ".join(said)
 
 
 def _agree(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
@@ -195,7 +238,7 @@ def _story(request: Request, req: SimRequest) -> str:
         if key in request.intent:
             return req.rng.choice(stories[key if key == "flights" else "bags"])
     for key in ("cancel", "call", "return", "send", "exchange", "swap"):
-        if verb == key:
+        if verb == key and (key != "send" or "back" in request.intent):
             return req.rng.choice(stories[key])
     return ""
 
@@ -266,7 +309,7 @@ def human(req: SimRequest) -> SimReply:
         return SimReply(text=_agree(details, req, plan))
     asked = _asked_nouns(last, [n for n, _ in details])
     if asked:
-        chosen = [(n, v) for n, v in details if n in asked][:2]
+        chosen = [(n, v) for n, v in details if n in asked]
         if len(chosen) == 1:
             noun, value = chosen[0]
             forms = [f for f in _SAYS["answer_one"] if " " not in value or f != "{value}."]

@@ -37,6 +37,7 @@ from apigen_mt.sim.drafting import (
     parse_tools,
 )
 from apigen_mt.sim.instructions import render_value, write_instruction
+from apigen_mt.sim.reading import is_task_sentence
 from apigen_mt.sim.request import SimReply, SimRequest
 
 DEFAULT_FLAWS = {
@@ -342,14 +343,15 @@ def feedback(req: SimRequest) -> SimReply:
 
 
 def recombiner(req: SimRequest) -> SimReply:
-    """Merge instructions: keep the first identity sentence, then each request in turn."""
+    """Merge instructions: who the customer is and how they behave once, then every
+    request of every task in turn with its details (a request or a detail said twice
+    belongs to two tasks, so it is kept twice)."""
     match = re.search(r"```json\n(.*?)\n```", req.last_user, re.DOTALL)
     tasks = json.loads(match.group(1)) if match else []
     sentences: list[str] = []
     for task in tasks:
         for sentence in re.split(r"(?<=\.)\s+", task.get("instruction", "")):
-            if sentence and sentence not in sentences and not sentence.startswith("Give details"):
+            if sentence and (sentence not in sentences or is_task_sentence(sentence)):
                 sentences.append(sentence)
-    sentences.append("Give details only when the agent asks for them, and confirm before "
-                     "changes.")
+    sentences.append("Confirm each change before it is made.")
     return SimReply(text=json.dumps({"instruction": " ".join(sentences)}))

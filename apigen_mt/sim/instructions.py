@@ -45,6 +45,14 @@ _DETAIL = ["The {noun} {be} {value}.", "The {noun} you have in mind {be} {value}
 _QUESTION = ["You also want to know the {field} of {noun} {value}.",
              "Before you finish, you want to find out the {field} of {noun} {value}.",
              "At the end, you would like to be told the {field} of {noun} {value}."]
+# how much the customer says at once: most come prepared (who they are, then each request
+# with what it needs), some answer only what they are asked
+_UPFRONT = ["You say who you are and give each request with all of its details in one go",
+            "You come prepared and state each request together with everything it needs",
+            "You give the agent what a request needs as soon as you bring it up",
+            "You tell the agent who you are at the start and the details of a request together",
+            "You lay out each request fully, with its details, when you bring it up",
+            "You come prepared and say everything a request needs right away"]
 _SHARING = ["You give details only when the agent asks for them, a few at a time",
             "You let the agent lead and answer what you are asked",
             "You do not volunteer everything at once",
@@ -59,6 +67,7 @@ _CONSENT = ["you agree to a change only once the agent has described it correctl
             "you check the agent's summary before saying yes to anything",
             "nothing should be changed until you have agreed to it"]
 _BEHAVIOUR_JOIN = ["{a}, and {b}.", "{a}; {b}.", "{a}. Also, {b}.", "{a}, but {b}."]
+UPFRONT_SHARE = 0.75  # customers who come prepared, against those who wait to be asked
 CAREFUL = "Before agreeing to any change, you ask the agent to go over it once more."
 NO_EMAIL = "You do not remember the email address on your account."
 _SEPARATORS = ("; ", ": ", "\n", "(", ")")
@@ -204,7 +213,8 @@ def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str
     lines.extend(question_sentence(*q, rng=rng) for q in questions)
     if persona:
         lines.append(_persona_sentence(persona))
-    lines.append(rng.choice(_BEHAVIOUR_JOIN).format(a=rng.choice(_SHARING),
+    sharing = _UPFRONT if rng.random() < UPFRONT_SHARE else _SHARING
+    lines.append(rng.choice(_BEHAVIOUR_JOIN).format(a=rng.choice(sharing),
                                                     b=rng.choice(_CONSENT)))
     careful = persona and any(h in persona.lower() for h in _CAREFUL_HINTS)
     if careful or rng.random() < 0.1:

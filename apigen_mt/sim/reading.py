@@ -43,6 +43,9 @@ _DETAILS = [
 _GOAL_WORDS = re.compile(r"\b(want|wants|wish|would like|need|hope|hoping|goal|prefer|plan)\b",
                          re.IGNORECASE)
 _VALUE_LIKE = re.compile(r"[#\d\"@]")
+_PIECEWISE = re.compile(r"only when (?:the agent|asked|they ask)|let the agent lead|do not "
+                        r"volunteer|one by one|piece by piece|short and to the point|as they "
+                        r"come up|a few at a time|when (?:you are|you're) asked", re.IGNORECASE)
 TONES = {
     "terse": ("impatient", "blunt", "terse", "speed", "busy", "multitasking", "in a hurry",
               "direct"),
@@ -73,6 +76,9 @@ class Plan:
     requests: list[Request] = field(default_factory=list)
     tone: str = "neutral"
     careful: bool = False
+    # says who they are and each request's details when bringing it up, unless told to
+    # wait to be asked ("You give details only when the agent asks for them")
+    upfront: bool = True
     who: str = ""  # "a medical resident", from the persona, for small talk
     traits: list[str] = field(default_factory=list)  # "I'm a loyal long-time customer."
     problem: str | None = None  # why the instruction cannot be played, if it cannot
@@ -177,6 +183,13 @@ def _traits(persona: str) -> list[str]:
     return out
 
 
+def is_task_sentence(sentence: str) -> bool:
+    """A goal, a detail of one, or a fact to ask for (not who the customer is or how
+    they behave)."""
+    return bool(_GOAL.match(sentence) or _QUESTION.search(sentence)
+                or any(p.match(sentence) for p in _DETAILS))
+
+
 def read_instruction(text: str) -> Plan:
     """The plan an instruction describes (``problem`` set when it cannot be followed)."""
     plan = Plan()
@@ -217,9 +230,11 @@ def read_instruction(text: str) -> Plan:
             plan.careful = True
             continue
         if re.match(r"^(You are [a-z]|You're [a-z]|About you|You give|You let|You do not "
-                    r"volunteer|You tend|You speak|You answer|You share|You keep|You tell)",
-                    sentence):
+                    r"volunteer|You tend|You speak|You answer|You share|You keep|You tell|"
+                    r"You say|You come|You lay)", sentence):
             persona += " " + sentence.lower()
+            if _PIECEWISE.search(sentence):
+                plan.upfront = False
             continue
         if re.search(r"\b(say yes|saying yes|agree|agreed|approve|go-ahead|summary)\b",
                      sentence) and not _VALUE_LIKE.search(sentence) and not (
