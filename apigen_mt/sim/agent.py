@@ -57,7 +57,10 @@ _NAME = re.compile(r"(?:[Nn]ame is|I'm|I am|[Ii]t's|name's|[Tt]his is|name of) "
 _ZIP = re.compile(r"zip(?: code)?(?: is)? (\d{5})\b")
 _BARE = re.compile(r"(?:^|, )(?:it's|it is|that would be|that'd be|i believe it's|i think it's|"
                    r"it should be) (.+?)[.!]?$|^(?:Well|Honestly), (.+?)[.!]?$", re.IGNORECASE)
-_USER_ID = re.compile(r"(?:user id is|user id, which is|It's) ([a-z]+(?:_[a-z]+)+_?\d+)\b")
+_ID = r"#?[\w-]*\d[\w-]*"
+_IDS = rf"{_ID}(?:(?:, | and ){_ID})*"  # an id or number, or a list of them
+_USER_ID = re.compile(r"(?:user id is|user id, which is|[Ii]t's|user id) "
+                      r"([a-z]+(?:_[a-z]+)+_?\d+)\b")
 
 
 def _functions(tools: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
@@ -139,6 +142,8 @@ def _statements(text: str, slot_nouns: list[str]) -> dict[str, str]:
                               rf"\bthe {re.escape(noun_)}, it's "
                               rf"(.+?)[.!]?$|\babout the {re.escape(noun_)} (.+?)[.!]?$",
                               sentence, re.IGNORECASE)
+            found = found or re.search(rf"(?:^|\s){re.escape(noun_)} ({_IDS})[.!]?$", sentence,
+                                       re.IGNORECASE)  # "Order #W1." / "And items 1 and 2."
             if found:
                 out[noun_] = next(g for g in found.groups() if g is not None)
                 break

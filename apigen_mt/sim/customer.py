@@ -76,6 +76,7 @@ def _wander(value: str, req: SimRequest) -> str:
 def _say(templates: list[str], req: SimRequest, **kw: str) -> str:
     text = req.rng.choice(templates)
     if "noun" in kw:
+        kw["Noun"] = kw["noun"][:1].upper() + kw["noun"][1:]
         kw["be"] = "are" if kw["noun"].endswith("s") and not kw["noun"].endswith("ss") else "is"
     if "intent" in kw:
         kw["Intent"] = kw["intent"][:1].upper() + kw["intent"][1:]
@@ -163,7 +164,7 @@ def _volunteered(request: Request, req: SimRequest, plan: Plan, chance: float) -
     if not volunteer:
         return ""
     if plan.upfront:
-        return " " + _details_said(volunteer, req)
+        return " " + _details_said(volunteer, req, plan)
     if plan.tone == "terse" or req.rng.random() >= chance:
         return ""
     noun, value = volunteer[0]
@@ -171,16 +172,35 @@ def _volunteered(request: Request, req: SimRequest, plan: Plan, chance: float) -
                       req, noun=noun, value=value)
 
 
-def _details_said(details: list[tuple[str, str]], req: SimRequest) -> str:
+def _details_said(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
     """Every detail in its own sentence, each value ending its sentence (so it is heard
     whole), in the order the customer thinks of them."""
     said = []
     for k, (noun, value) in enumerate(details):
         frames = _SAYS["detail_first"] if k == 0 else _SAYS["answer"]
-        if value.startswith("I "):  # a reason in their own words
+        if _IDS.fullmatch(value) and req.rng.random() < 0.75:  # "order #W1", as people type
+            frames = _SAYS["compact_first"] if k == 0 else _SAYS["compact"]
+        elif value.startswith("I "):  # a reason in their own words
             frames = ["The reason is that {value}.", "Honestly, the reason is that {value}."]
-        said.append(_say(frames, req, noun=noun, value=value))
+        said.append(_say(frames, req, noun=noun, value=value) + _described(value, plan, req))
     return " ".join(said)
+
+
+def _described(value: str, plan: Plan, req: SimRequest) -> str:
+    """What the records a value names are, as the customer knows them ("That's a desk
+    (walnut) and a floor lamp (black)."); '' when the instruction does not say."""
+    known = [plan.descriptions[v] for v in re.split(r", | and ", value)
+             if v in plan.descriptions]
+    if not known:
+        return ""
+    listed = ", ".join(known[:-1]) + " and " + known[-1] if len(known) > 1 else known[0]
+    frames = _SAYS["described_many" if len(known) > 1 else "described"]
+    return " " + req.rng.choice(frames).format(d=listed)
+
+
+# one id or number, or a list of them ("#W1", "4216331714 and 3321841055"): said right after
+# its noun, a value can go without "is"
+_IDS = re.compile(r"#?[\w-]*\d[\w-]*(?:(?:, | and )#?[\w-]*\d[\w-]*)*")
 
 
 def _agree(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
@@ -315,9 +335,10 @@ def human(req: SimRequest) -> SimReply:
             forms = [f for f in _SAYS["answer_one"] if " " not in value or f != "{value}."]
             if value.startswith("I "):  # a reason in their own words
                 forms = ["Well, {value}.", "Honestly, {value}."]
-            said = _say(forms, req, noun=noun, value=value)
+            said = _say(forms, req, noun=noun, value=value) + _described(value, plan, req)
         else:
-            said = " ".join(_say(_SAYS["answer"], req, noun=n, value=v) for n, v in chosen)
+            said = " ".join(_say(_SAYS["answer"], req, noun=n, value=v)
+                            + _described(v, plan, req) for n, v in chosen)
         lead = req.rng.choice(_SAYS["lead"][plan.tone])
         if lead:
             first = said.split(" ", 1)[0]

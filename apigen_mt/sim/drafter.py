@@ -227,7 +227,7 @@ def drafter(req: SimRequest) -> SimReply:
         # the detail forgotten is one the rest of the instruction does not give either
         plain = write_instruction(actions, kinds, ctx.get("user_id"),
                                   ctx.get("user_records"), None, random.Random(0),
-                                  omit=None).lower()
+                                  omit=None, offers=ctx.get("catalogue")).lower()
         for key in keys:
             said = re.escape(render_value(actions[i].arguments[key]).lower())
             if len(re.findall(rf"(?<!\w){said}(?!\w)", plain)) == 1:
@@ -244,7 +244,8 @@ def drafter(req: SimRequest) -> SimReply:
             outputs.append(render_value(value))
     instruction = write_instruction(actions, kinds, ctx.get("user_id"),
                                     ctx.get("user_records"), ctx.get("persona"), req.rng,
-                                    omit=omit, questions=questions)
+                                    omit=omit, questions=questions,
+                                    offers=ctx.get("catalogue"))
     if write_at and _flaw(req, "wrong_argument", round_no, named):
         i = req.rng.choice(write_at)
         strings = [k for k, v in actions[i].arguments.items() if isinstance(v, str)]

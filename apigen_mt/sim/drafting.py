@@ -359,8 +359,10 @@ def fact_to_ask(actions: list[Action], tools: dict[str, dict[str, Any]], pool: V
                 options.append((Action(name=name, arguments={param: value}), value))
     rng.shuffle(options)
     for read, anchor in options[:4]:
+        param = next(iter(read.arguments))
         for record in pool.records:
-            if anchor not in _scalars(record):
+            own = next((k for k in record if k.endswith("_id")), None)
+            if own != param or record[own] != anchor:  # the record the read shows
                 continue
             fields = [(k, v) for k, v in record.items()  # never "the email of email X"
                       if not (k == "id" or _ID.search(k) or k == "status" or v == anchor)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from typing import Any
 
 from apigen_mt.records import Action
@@ -67,7 +68,7 @@ _CONSENT = ["you agree to a change only once the agent has described it correctl
             "you check the agent's summary before saying yes to anything",
             "nothing should be changed until you have agreed to it"]
 _BEHAVIOUR_JOIN = ["{a}, and {b}.", "{a}; {b}.", "{a}. Also, {b}.", "{a}, but {b}."]
-UPFRONT_SHARE = 0.75  # customers who come prepared, against those who wait to be asked
+UPFRONT_SHARE = 0.85  # customers who come prepared, against those who wait to be asked
 CAREFUL = "Before agreeing to any change, you ask the agent to go over it once more."
 NO_EMAIL = "You do not remember the email address on your account."
 _SEPARATORS = ("; ", ": ", "\n", "(", ")")
@@ -166,6 +167,65 @@ def question_sentence(key: str, param: str, value: Any,
                                         value=speak_value(value))
 
 
+def _described(records: Any, out: dict[str, str], name: str = "") -> dict[str, str]:
+    """What the records say about each item, order and trip, in words a customer uses:
+    an item by its product and options, an order by what is in it, a trip by its route."""
+    if isinstance(records, list):
+        for value in records:
+            _described(value, out, name)
+    if not isinstance(records, dict):
+        return out
+    name = str(records.get("name") or name) if isinstance(records.get("name"), str) else name
+    options = records.get("options")
+    if isinstance(records.get("item_id"), str) and isinstance(options, dict) and name:
+        said = ", ".join(_option(k, v) for k, v in options.items() if isinstance(v, (str, int)))
+        out.setdefault(records["item_id"], f"a {name.lower()} ({said})" if said else
+                       f"a {name.lower()}")
+    items = records.get("items")
+    if isinstance(records.get("order_id"), str) and isinstance(items, list):
+        names = list(dict.fromkeys(i["name"].lower() for i in items
+                                   if isinstance(i, dict) and isinstance(i.get("name"), str)))
+        if names:  # two products are enough to know an order by
+            listed = f"{names[0]} and the {names[1]}" if len(names) > 1 else names[0]
+            more = " among other things" if len(names) > 2 else ""
+            out.setdefault(records["order_id"], f"the one with the {listed}{more}")
+    flights = records.get("flights")
+    if isinstance(records.get("reservation_id"), str) and records.get("origin") \
+            and isinstance(flights, list) and flights and isinstance(flights[0], dict):
+        out.setdefault(records["reservation_id"], f"your trip from {records['origin']} to "
+                       f"{records.get('destination')} on {flights[0].get('date')}")
+    for value in records.values():
+        if isinstance(value, (dict, list)):
+            _described(value, out, name)
+    return out
+
+
+def _option(key: str, value: Any) -> str:
+    """An option as said: "walnut", "with a wifi connection" for yes, "60 stitches"."""
+    text = str(value)
+    if text.lower() in ("yes", "true"):
+        return f"with {key}"
+    if text.lower() in ("no", "false", "none"):
+        return f"no {key}"
+    return f"{text} {key}" if not re.search(r"[a-z]{3}", text.lower()) else text
+
+
+_DESCRIBED = {"order_id": "Order", "reservation_id": "Reservation", "item_ids": "Item",
+              "new_item_ids": "Item"}
+
+
+def description_sentences(action: Action, known: dict[str, str], said: set[str]) -> list[str]:
+    """"Item 1 is a desk (walnut)." for each record of a write the customer can describe."""
+    out = []
+    for param, label in _DESCRIBED.items():
+        values = action.arguments.get(param)
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, str) and value in known and value not in said:
+                said.add(value)
+                out.append(f"{label} {value} is {known[value]}.")
+    return out
+
+
 def _persona_sentence(persona: str) -> str:
     text = persona.strip().rstrip(".")
     if text.startswith(("A ", "An ")):
@@ -180,13 +240,18 @@ _CAREFUL_HINTS = ("methodical", "step by step", "follow-up", "bad experience", "
 def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str | None,
                       user_data: dict[str, Any] | None, persona: str | None,
                       rng: random.Random, omit: tuple[int, str] | None = None,
-                      questions: list[tuple[str, str, Any]] = ()) -> str:
+                      questions: list[tuple[str, str, Any]] = (),
+                      offers: Any = None) -> str:
     """A second-person instruction stating every write's goal and details.
 
     ``omit`` = (action index, argument) leaves one detail out (a flaw the sim drafter
     makes on purpose, which the committee should catch). ``questions`` are
     ``(field, argument, value)``: the customer wants to be told ``field`` of that record.
+    Items, orders and trips the customer's records (or ``offers``, a catalogue excerpt)
+    describe are described, as a customer knows them.
     """
+    known = _described([user_data or {}, offers or {}], {})
+    described: set[str] = set()
     lookups = [n for n in kinds if n.startswith("find_")]
     found_by_lookup = lookup_ids(list(kinds))
     lines = [identity_sentence(user_id, user_data, rng, lookups)]
@@ -210,6 +275,7 @@ def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str
             be = "are" if slot.noun.endswith("s") and not slot.noun.endswith("ss") else "is"
             lines.append(rng.choice(_DETAIL).format(noun=slot.noun, be=be,
                                                     value=_spoken(slot, action.arguments)))
+        lines.extend(description_sentences(action, known, described))
     lines.extend(question_sentence(*q, rng=rng) for q in questions)
     if persona:
         lines.append(_persona_sentence(persona))

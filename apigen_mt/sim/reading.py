@@ -40,6 +40,8 @@ _DETAILS = [
     re.compile(r"^For the (?P<noun>[a-z0-9 ]+?), you want (?P<value>.+)\.$"),
     re.compile(r"^Use (?P<value>.+) as the (?P<noun>[a-z0-9 ]+?)\.$"),
 ]
+_DESCRIPTION = re.compile(r"^(?:Item|Order|Reservation) (#?[\w-]*\d[\w-]*) is "
+                          r"((?:an?|the|your) .+)\.$")
 _GOAL_WORDS = re.compile(r"\b(want|wants|wish|would like|need|hope|hoping|goal|prefer|plan)\b",
                          re.IGNORECASE)
 _VALUE_LIKE = re.compile(r"[#\d\"@]")
@@ -79,6 +81,8 @@ class Plan:
     # says who they are and each request's details when bringing it up, unless told to
     # wait to be asked ("You give details only when the agent asks for them")
     upfront: bool = True
+    # what an item, order or trip is, in the customer's words ("a desk (walnut)")
+    descriptions: dict[str, str] = field(default_factory=dict)
     who: str = ""  # "a medical resident", from the persona, for small talk
     traits: list[str] = field(default_factory=list)  # "I'm a loyal long-time customer."
     problem: str | None = None  # why the instruction cannot be played, if it cannot
@@ -199,6 +203,11 @@ def read_instruction(text: str) -> Plan:
             plan.problem = ("it asks me to react to what the agent says, which I cannot "
                             f"follow: '{_short(sentence)}'")
             break
+        described = _DESCRIPTION.match(sentence)
+        if described:
+            plan.descriptions[described.group(1)] = " ".join(
+                _YOU.get(w, w) for w in described.group(2).split())
+            continue
         question = _QUESTION.search(sentence)
         if question:
             plan.requests.append(Request(intent=f"know the {question.group(1)}",
