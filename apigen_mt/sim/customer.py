@@ -178,7 +178,7 @@ def _details_said(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -
     said = []
     for k, (noun, value) in enumerate(details):
         frames = _SAYS["detail_first"] if k == 0 else _SAYS["answer"]
-        if _IDS.fullmatch(value) and req.rng.random() < 0.75:  # "order #W1", as people type
+        if _IDS.fullmatch(value):  # "order #W1", as people type
             frames = _SAYS["compact_first"] if k == 0 else _SAYS["compact"]
         elif value.startswith("I "):  # a reason in their own words
             frames = ["The reason is that {value}.", "Honestly, the reason is that {value}."]
@@ -221,9 +221,9 @@ def _goodbye(plan: Plan, rng: random.Random) -> str:
     records = [v for r in plan.requests for n, v in r.details
                if " " not in v and any(c.isdigit() for c in v) and len(v) <= 16
                and n in ("order", "reservation", "booking", "account", "ticket")]
-    if records and rng.random() < 0.5:
+    if records and rng.random() < 0.25:
         bye += " " + rng.choice(_SAYS["recap"]).format(value=rng.choice(records))
-    return bye + rng.choice(_SAYS["bye_tail"])
+    return bye + (rng.choice(_SAYS["bye_tail"]) if rng.random() < 0.3 else "")
 
 
 def _trait(plan: Plan, req: SimRequest) -> str:

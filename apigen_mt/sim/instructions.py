@@ -233,8 +233,9 @@ def _persona_sentence(persona: str) -> str:
     return f"About you: {text}."
 
 
-_CAREFUL_HINTS = ("methodical", "step by step", "follow-up", "bad experience", "detail",
-                  "cautious", "careful", "sceptical", "skeptical")
+# personas who ask to hear a change again before agreeing (most are content with the
+# agent's one summary, which states every value)
+_CAREFUL_HINTS = ("bad experience", "cautious", "careful", "sceptical", "skeptical")
 
 
 def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str | None,
@@ -283,6 +284,6 @@ def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str
     lines.append(rng.choice(_BEHAVIOUR_JOIN).format(a=rng.choice(sharing),
                                                     b=rng.choice(_CONSENT)))
     careful = persona and any(h in persona.lower() for h in _CAREFUL_HINTS)
-    if careful or rng.random() < 0.1:
+    if careful or rng.random() < 0.05:
         lines.append(CAREFUL)
     return " ".join(line for line in lines if line)
