@@ -142,8 +142,9 @@ def _statements(text: str, slot_nouns: list[str]) -> dict[str, str]:
                               rf"\bthe {re.escape(noun_)}, it's "
                               rf"(.+?)[.!]?$|\babout the {re.escape(noun_)} (.+?)[.!]?$",
                               sentence, re.IGNORECASE)
-            found = found or re.search(rf"(?:^|\s){re.escape(noun_)} ({_IDS})[.!]?$", sentence,
-                                       re.IGNORECASE)  # "Order #W1." / "And items 1 and 2."
+            # "Order #W1." / "And items 1 and 2." / "cancel order #W1 for me"
+            found = found or re.search(rf"(?:^|\s){re.escape(noun_)} ({_IDS})(?=[.!?,;]?(?:\s|$))",
+                                       sentence, re.IGNORECASE)
             if found:
                 out[noun_] = next(g for g in found.groups() if g is not None)
                 break

@@ -29,7 +29,7 @@ from importlib import resources
 
 from apigen_mt.prompts import STOP, UNREADABLE
 from apigen_mt.sim.agent import DEFAULT_FLAWS as AGENT_FLAWS
-from apigen_mt.sim.phrasing import nouns_named
+from apigen_mt.sim.phrasing import WORDS, nouns_named
 from apigen_mt.sim.reading import EMAIL, Plan, Request, read_instruction
 from apigen_mt.sim.request import SimReply, SimRequest
 
@@ -114,12 +114,15 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
             return f"{_introduce(plan, req)} {ask}"
         return ask if first else req.rng.choice(_SAYS["then_ask"]) + " " + ask
     intent = re.sub(r"\byour\b", "my", request.intent)
+    details = [d for d in request.details if d[0] != "user id"]
+    if plan.upfront:  # "cancel my order #W1", not "cancel my pending order. Order #W1."
+        intent, details = _with_record(intent, details)
     if not first:  # the next request, told as fully as the first: why, and its details
         text = _say(_SAYS["also"], req, intent=intent)
         story = _story(request, req)
         if story and req.rng.random() < 0.5:
             text += " " + story
-        return text + _volunteered(request, req, plan, 0.5)
+        return text + _volunteered(details, req, plan, 0.5)
     hello = req.rng.choice(_SAYS["hello"][plan.tone])
     want = _say(_SAYS["want"][plan.tone], req, intent=intent)
     intro = _introduce(plan, req) if plan.upfront and plan.identity else ""
@@ -134,7 +137,21 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
     story = _story(request, req)
     if story and req.rng.random() < 0.6:
         text += " " + story
-    return text + _volunteered(request, req, plan, 0.4)
+    return text + _volunteered(details, req, plan, 0.4)
+
+
+def _with_record(intent: str, details: list[tuple[str, str]]
+                 ) -> tuple[str, list[tuple[str, str]]]:
+    """The record a request is about named in it by its id, as a customer who has it at
+    hand says it ("change the address on my order #W1"), and the details left to say."""
+    for k, (noun, value) in enumerate(details):
+        if " " in value or not _IDS.fullmatch(value):
+            continue
+        names = "|".join(re.escape(n) for n in {noun, *WORDS.get(noun, [])})
+        found = re.search(rf"\bmy (?:[\w-]+ )*?(?:{names})$", intent)
+        if found:
+            return f"{intent[:found.start()]}my {noun} {value}", details[:k] + details[k + 1:]
+    return intent, details
 
 
 def _introduce(plan: Plan, req: SimRequest) -> str:
@@ -157,10 +174,10 @@ def _introduce(plan: Plan, req: SimRequest) -> str:
     return said
 
 
-def _volunteered(request: Request, req: SimRequest, plan: Plan, chance: float) -> str:
+def _volunteered(volunteer: list[tuple[str, str]], req: SimRequest, plan: Plan,
+                 chance: float) -> str:
     """The details of a request said with it: all of them by a customer who comes
     prepared, else at times the first (never by the terse)."""
-    volunteer = [d for d in request.details if d[0] != "user id"]
     if not volunteer:
         return ""
     if plan.upfront:

@@ -168,8 +168,9 @@ def question_sentence(key: str, param: str, value: Any,
 
 
 def _described(records: Any, out: dict[str, str], name: str = "") -> dict[str, str]:
-    """What the records say about each item, order and trip, in words a customer uses:
-    an item by its product and options, an order by what is in it, a trip by its route."""
+    """What the records say about each item, in words a customer uses: its product and
+    options ("a standing desk (walnut, dual motor)"). Orders and trips are named by their
+    ids alone: said by what is in them, they repeat the same few products and routes."""
     if isinstance(records, list):
         for value in records:
             _described(value, out, name)
@@ -181,19 +182,6 @@ def _described(records: Any, out: dict[str, str], name: str = "") -> dict[str, s
         said = ", ".join(_option(k, v) for k, v in options.items() if isinstance(v, (str, int)))
         out.setdefault(records["item_id"], f"a {name.lower()} ({said})" if said else
                        f"a {name.lower()}")
-    items = records.get("items")
-    if isinstance(records.get("order_id"), str) and isinstance(items, list):
-        names = list(dict.fromkeys(i["name"].lower() for i in items
-                                   if isinstance(i, dict) and isinstance(i.get("name"), str)))
-        if names:  # two products are enough to know an order by
-            listed = f"{names[0]} and the {names[1]}" if len(names) > 1 else names[0]
-            more = " among other things" if len(names) > 2 else ""
-            out.setdefault(records["order_id"], f"the one with the {listed}{more}")
-    flights = records.get("flights")
-    if isinstance(records.get("reservation_id"), str) and records.get("origin") \
-            and isinstance(flights, list) and flights and isinstance(flights[0], dict):
-        out.setdefault(records["reservation_id"], f"your trip from {records['origin']} to "
-                       f"{records.get('destination')} on {flights[0].get('date')}")
     for value in records.values():
         if isinstance(value, (dict, list)):
             _described(value, out, name)
@@ -210,12 +198,11 @@ def _option(key: str, value: Any) -> str:
     return f"{text} {key}" if not re.search(r"[a-z]{3}", text.lower()) else text
 
 
-_DESCRIBED = {"order_id": "Order", "reservation_id": "Reservation", "item_ids": "Item",
-              "new_item_ids": "Item"}
+_DESCRIBED = {"item_ids": "Item", "new_item_ids": "Item"}
 
 
 def description_sentences(action: Action, known: dict[str, str], said: set[str]) -> list[str]:
-    """"Item 1 is a desk (walnut)." for each record of a write the customer can describe."""
+    """"Item 1 is a desk (walnut)." for each item of a write the customer can describe."""
     out = []
     for param, label in _DESCRIBED.items():
         values = action.arguments.get(param)
@@ -248,8 +235,8 @@ def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str
     ``omit`` = (action index, argument) leaves one detail out (a flaw the sim drafter
     makes on purpose, which the committee should catch). ``questions`` are
     ``(field, argument, value)``: the customer wants to be told ``field`` of that record.
-    Items, orders and trips the customer's records (or ``offers``, a catalogue excerpt)
-    describe are described, as a customer knows them.
+    Items the customer's records (or ``offers``, a catalogue excerpt) describe are
+    described, as a customer knows them.
     """
     known = _described([user_data or {}, offers or {}], {})
     described: set[str] = set()
