@@ -361,8 +361,11 @@ def fact_to_ask(actions: list[Action], tools: dict[str, dict[str, Any]], pool: V
     for read, anchor in options[:4]:
         param = next(iter(read.arguments))
         for record in pool.records:
-            own = next((k for k in record if k.endswith("_id")), None)
-            if own != param or record[own] != anchor:  # the record the read shows
+            # the record the read shows: its own id is the argument, and it is not a part of
+            # another record (an order's item has an item_id beside its product_id: a read
+            # by product shows every variant, each with its own price)
+            ids = [k for k in record if k.endswith("_id") and (k == param or k != "user_id")]
+            if ids != [param] or record[param] != anchor:
                 continue
             fields = [(k, v) for k, v in record.items()  # never "the email of email X"
                       if not (k == "id" or _ID.search(k) or k == "status" or v == anchor)
