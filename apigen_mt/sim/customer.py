@@ -3,8 +3,11 @@ in :mod:`apigen_mt.sim.agent`).
 
 Each reads its request and nothing else — the messages, the tools, the settings. The sim
 customer reads its instruction (:mod:`apigen_mt.sim.reading`) and speaks in varied
-sentences coloured by its persona, revealing details a few at a time as the agent asks;
-the agent states each change and asks for consent before it writes. An instruction the
+sentences coloured by its persona, one request at a time: a customer who comes prepared
+says who they are in the first message and gives each request with its details (the
+record named in it, items described as the records show them); one told to wait to be
+asked answers the agent's questions. The agent states each change and asks for consent
+before it writes. An instruction the
 customer cannot read is answered with :data:`UNREADABLE` and the reason, so the episode
 fails for that reason instead of a customer who hangs up at once.
 
