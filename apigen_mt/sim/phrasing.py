@@ -36,13 +36,16 @@ VERBS: dict[str, list[str]] = {
 VERB_ALIASES = {"update": "modify", "edit": "modify", "change": "modify"}
 # object words: canonical token → ways to say it (the first is the plain one)
 WORDS: dict[str, list[str]] = {
-    "pending": ["pending", "unshipped", "not-yet-shipped"],
+    "pending": ["pending", "unshipped", "not-yet-shipped", "undelivered", "still-processing"],
     "delivered": ["delivered", "received"],
-    "user": ["account", "profile"],
+    "user": ["account", "profile", "customer profile"],
     "reservation": ["reservation", "booking"],
     "items": ["items", "products"],
-    "baggages": ["bags", "luggage", "baggage"],
-    "passengers": ["passengers", "travellers", "passenger details"],
+    "baggages": ["bags", "luggage", "baggage", "checked bags"],
+    "passengers": ["passengers", "travellers", "passenger details", "traveller names"],
+    "order": ["order", "purchase"],
+    "address": ["address", "shipping address", "delivery address"],
+    "flights": ["flights", "flight plans", "itinerary"],
     "payment": ["payment method", "payment"],
     "accounts": ["accounts"],
 }
