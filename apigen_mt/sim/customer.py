@@ -357,8 +357,7 @@ def human(req: SimRequest) -> SimReply:
                 forms = ["Well, {value}.", "Honestly, {value}."]
             said = _say(forms, req, noun=noun, value=value) + _described(value, plan, req)
         else:
-            said = " ".join(_say(_SAYS["answer"], req, noun=n, value=v)
-                            + _described(v, plan, req) for n, v in chosen)
+            said = _details_said(chosen, req, plan)
         lead = req.rng.choice(_SAYS["lead"][plan.tone])
         if lead:
             first = said.split(" ", 1)[0]

@@ -55,7 +55,7 @@ NOUNS = {
     "order_id": "order", "reservation_id": "reservation", "user_id": "user id",
     "payment_method_id": "payment method", "payment_id": "payment method",
     "item_ids": "items", "new_item_ids": "new items", "product_id": "product",
-    "total_baggages": "total number of bags", "nonfree_baggages": "number of paid bags",
+    "total_baggages": "total bags", "nonfree_baggages": "paid bags",
     "zip": "zip code", "dob": "date of birth", "address": "address", "phone": "phone number",
 }
 ADDRESS_KEYS = ("address1", "address2", "city", "state", "zip", "country")
