@@ -2,9 +2,10 @@
 
 It understands what the customer wants from their words (a verb and an object that name
 one tool, see :func:`~apigen_mt.sim.phrasing.match_intent`), identifies them with a
-lookup tool whose arguments they gave (email, or name and zip, or user id), asks for the
-details a change still needs, looks the target up, then states the change in plain words
-and asks for consent before every write. It answers questions by reading the record.
+lookup tool whose arguments they gave (email, or name and zip, or user id), reads the
+details they state ("The order is #W1.", "order #W1"), asks in one question for those a
+change still needs, looks the target up, then states the change in plain words and asks
+for consent before every write. It answers questions by reading the record.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ sentences coloured by its persona, one request at a time: a customer who comes p
 says who they are in the first message and gives each request with its details (the
 record named in it, items described as the records show them); one told to wait to be
 asked answers the agent's questions. The agent states each change and asks for consent
-before it writes. An instruction the
-customer cannot read is answered with :data:`UNREADABLE` and the reason, so the episode
-fails for that reason instead of a customer who hangs up at once.
+before it writes. An instruction the customer cannot read is answered with
+:data:`UNREADABLE` and the reason, so the episode fails for that reason instead of a
+customer who hangs up at once.
 
 Honest failure modes, at configurable rates (``sim.flaws``):
 
@@ -150,7 +150,7 @@ def _with_record(intent: str, details: list[tuple[str, str]]
     for k, (noun, value) in enumerate(details):
         if " " in value or not _IDS.fullmatch(value):
             continue
-        names = "|".join(re.escape(n) for n in {noun, *WORDS.get(noun, [])})
+        names = "|".join(re.escape(n) for n in dict.fromkeys([noun, *WORDS.get(noun, [])]))
         found = re.search(rf"\bmy (?:[\w-]+ )*?(?:{names})$", intent)
         if found:
             return f"{intent[:found.start()]}my {noun} {value}", details[:k] + details[k + 1:]

@@ -8,7 +8,9 @@ the reason, you want no longer needed."), facts to ask for ("You also want to kn
 status of order #W1."), persona and behaviour sentences. When a goal is stated in a way it
 cannot turn into concrete details — a product described by its features, a plan that
 depends on what the agent says ("If …") — the plan carries the reason instead, so the
-customer can say it cannot play the part rather than pretend.
+customer can say it cannot play the part rather than pretend. It also reads how much the
+customer says at once (prepared, unless told to wait to be asked) and what an item is
+("Item 1 is a standing desk (walnut).").
 """
 
 from __future__ import annotations
