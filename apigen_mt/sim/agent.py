@@ -33,6 +33,7 @@ from apigen_mt.sim.phrasing import (
 )
 from apigen_mt.sim.reading import EMAIL
 from apigen_mt.sim.request import SimReply, SimRequest
+from apigen_mt.sim.wording import detail_patterns
 
 # Rates are per write (a call with a mistake in it), so a conversation's chance of one grows
 # with its writes: tasks average about 2.5 writes, so these give roughly the per-
@@ -46,7 +47,7 @@ DEFAULT_FLAWS = {
 _IDENTITY_KEYS = {"email", "first_name", "last_name", "zip", "phone", "user_id"}
 _LOOKED_UP = {"user_id", "customer_id"}  # ids an identification lookup returns
 _PHONE = re.compile(r"phone number is (\+?\d[\d() -]{5,}\d)")
-_YES = re.compile(r"^\s*(?:um,? )?(yes|yeah|yep|sure|go ahead|please do|please go ahead|"
+_YES = re.compile(r"^\s*(?:(?:um|oh|alright|right|lovely|great|fine|well),? )?(yes|yeah|yep|sure|go ahead|please do|please go ahead|"
                   r"that's right|correct|sounds good|ok|okay|absolutely|perfect|do it)\b",
                   re.IGNORECASE)
 _PHRASES = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json").read_text())
@@ -136,7 +137,12 @@ def _request(messages: list[dict[str, Any]], writes: list[str]) -> tuple[int, st
 def _statements(text: str, slot_nouns: list[str]) -> dict[str, str]:
     """``The order is #W1.`` / ``the reason should be …`` → {noun: spoken value}."""
     out = {}
+    forms = detail_patterns(slot_nouns, _IDS)
     for sentence in _sentences(text):
+        named = next(((n, f) for n, f in forms if n not in out and f.search(sentence)), None)
+        if named:  # "pay with credit_card_1", "3 bags in total"
+            out[named[0]] = named[1].search(sentence).group(1)
+            continue
         for noun_ in sorted(slot_nouns, key=len, reverse=True):
             found = re.search(rf"\bthe {re.escape(noun_)}(?: in question| I mean)? (?:is|"
                               rf"are|should be|would be|it's|is about) (.+?)[.!]?$|"

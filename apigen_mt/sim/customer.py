@@ -35,6 +35,14 @@ from apigen_mt.sim.agent import DEFAULT_FLAWS as AGENT_FLAWS
 from apigen_mt.sim.phrasing import WORDS, nouns_named
 from apigen_mt.sim.reading import EMAIL, Plan, Request, read_instruction
 from apigen_mt.sim.request import SimReply, SimRequest
+from apigen_mt.sim.wording import (
+    agreement,
+    asked_to_repeat,
+    detail,
+    goodbye,
+    repeat_please,
+    request as composed_request,
+)
 
 DEFAULT_FLAWS = {"human.wander": 0.12, **AGENT_FLAWS, "critic.noise": 0.1}
 _PHRASES = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json").read_text())
@@ -121,13 +129,15 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
     if plan.upfront:  # "cancel my order #W1", not "cancel my pending order. Order #W1."
         intent, details = _with_record(intent, details)
     if not first:  # the next request, told as fully as the first: why, and its details
-        text = _say(_SAYS["also"], req, intent=intent)
+        text = (composed_request(intent, plan.tone, req.rng, again=True)
+                if req.rng.random() < 0.7 else _say(_SAYS["also"], req, intent=intent))
         story = _story(request, req)
         if story and req.rng.random() < 0.5:
             text += " " + story
         return text + _volunteered(details, req, plan, 0.5)
     hello = req.rng.choice(_SAYS["hello"][plan.tone])
-    want = _say(_SAYS["want"][plan.tone], req, intent=intent)
+    want = (composed_request(intent, plan.tone, req.rng) if req.rng.random() < 0.7
+            else _say(_SAYS["want"][plan.tone], req, intent=intent))
     intro = _introduce(plan, req) if plan.upfront and plan.identity else ""
     if intro and req.rng.random() < 0.5:  # who they are first, or after what they want
         text = " ".join(p for p in (hello, intro, want) if p)
@@ -198,6 +208,10 @@ def _details_said(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -
     said = []
     for k, (noun, value) in enumerate(details):
         frames = _SAYS["detail_first"] if k == 0 else _SAYS["answer"]
+        named = detail(noun, value, req.rng, k == 0) if _IDS.fullmatch(value) else None
+        if named and req.rng.random() < 0.7:  # "pay with credit_card_1", "3 bags in total"
+            said.append(named + _described(value, plan, req))
+            continue
         if _IDS.fullmatch(value):  # "order #W1", as people type
             frames = _SAYS["compact_first"] if k == 0 else _SAYS["compact"]
         elif value.startswith("I "):  # a reason in their own words
@@ -226,10 +240,11 @@ _IDS = re.compile(r"#?[\w-]*\d[\w-]*(?:(?:, | and )#?[\w-]*\d[\w-]*)*")
 def _agree(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
     """A yes in the customer's tone, often with the detail they checked said back (a value
     the agent's proposal stated, so the yes stays a yes to that proposal)."""
-    yes = req.rng.choice(_SAYS["yes"][plan.tone])
+    yes = (agreement(plan.tone, req.rng) if req.rng.random() < 0.75
+           else req.rng.choice(_SAYS["yes"][plan.tone]))
     # a number or an id, never a phrase ("no longer needed" would read as a "no")
     short = [(n, v) for n, v in details if len(v) <= 48 and any(c.isdigit() for c in v)]
-    if not short or plan.tone == "terse" or req.rng.random() >= 0.7:
+    if not short or plan.tone == "terse" or req.rng.random() >= 0.35:
         return yes
     noun, value = req.rng.choice(short)
     return f"{yes} " + _say(_SAYS["echo"], req, noun=noun, value=value)
@@ -237,12 +252,15 @@ def _agree(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
 
 def _goodbye(plan: Plan, rng: random.Random) -> str:
     """A goodbye in the customer's tone, at times naming a record that was dealt with."""
-    bye = rng.choice(_SAYS["bye"][plan.tone])
+    composed = rng.random() < 0.7
+    bye = goodbye(plan.tone, rng) if composed else rng.choice(_SAYS["bye"][plan.tone])
     records = [v for r in plan.requests for n, v in r.details
                if " " not in v and any(c.isdigit() for c in v) and len(v) <= 16
                and n in ("order", "reservation", "booking", "account", "ticket")]
     if records and rng.random() < 0.25:
         bye += " " + rng.choice(_SAYS["recap"]).format(value=rng.choice(records))
+    if composed:  # its farewell is part of it
+        return bye
     return bye + (rng.choice(_SAYS["bye_tail"]) if rng.random() < 0.3 else "")
 
 
@@ -344,8 +362,10 @@ def human(req: SimRequest) -> SimReply:
             if not _heard(value, low):
                 return SimReply(text=_say(_SAYS["wrong"], req, noun=noun, value=value))
         mine = [m.get("content") or "" for m in req.messages if m.get("role") == "assistant"]
-        if plan.careful and not any(m in _SAYS["careful"] for m in mine[-2:]):
-            return SimReply(text=req.rng.choice(_SAYS["careful"]))
+        if plan.careful and not any(m in _SAYS["careful"] or asked_to_repeat(m)
+                                    for m in mine[-2:]):
+            return SimReply(text=repeat_please(req.rng) if req.rng.random() < 0.75
+                            else req.rng.choice(_SAYS["careful"]))
         return SimReply(text=_agree(details, req, plan))
     asked = _asked_nouns(last, [n for n, _ in details])
     if asked:

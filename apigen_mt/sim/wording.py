@@ -1,0 +1,109 @@
+"""How the sim customer puts a sentence together: a frame whose parts are chosen one by
+one (how a request opens, what follows it, how a detail is named, how a yes is said),
+each in the customer's tone, instead of one sentence picked whole from a bank.
+
+The parts come from ``phrases.json`` (``customer.compose``). Every form a detail can take
+(``forms``) is also how the sim agent reads it back (:func:`detail_patterns`), and every
+yes starts with a word the agent hears as one; a request still names a verb and an object
+the agent knows (the intent itself is left as the customer read it).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from importlib import resources
+
+_COMPOSE = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json")
+                      .read_text())["customer"]["compose"]
+FORMS: dict[str, list[str]] = _COMPOSE["forms"]
+REPEAT_ASKS: tuple[str, ...] = tuple(_COMPOSE["repeat_ask"])
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _by_tone(key: str, tone: str) -> list[str]:
+    bank = _COMPOSE[key]
+    return bank.get(tone) or bank["neutral"]
+
+
+def request(intent: str, tone: str, rng: random.Random, again: bool = False) -> str:
+    """One request: an opener or a question, the intent, at times a word after it; a later
+    request (``again``) with a thanks for the last one and a word that moves on."""
+    after = rng.choice(_by_tone("after", tone))
+    ask = rng.random() < 0.4
+    if again:
+        head = rng.choice(_COMPOSE["also_asker" if ask else "also_opener"])
+    else:
+        head = rng.choice(_by_tone("asker" if ask else "opener", tone))
+    core = f"{head} {intent}{after}{'?' if ask else '.'}"
+    if not again:
+        return _cap(core)
+    then, move = rng.choice(_COMPOSE["then"]), rng.choice(_COMPOSE["next"])
+    said = f"{move} {core}" if move else _cap(core)
+    return f"{then} {said}" if then else said
+
+
+def detail(noun: str, value: str, rng: random.Random, first: bool) -> str | None:
+    """A detail named as people name it ("pay with credit_card_1", "3 bags in total"),
+    joined to the one before it; None when the noun has no such forms."""
+    forms = FORMS.get(noun)
+    if not forms:
+        return None
+    said = rng.choice(forms).replace("{v}", value)
+    join = "" if first else rng.choice(_COMPOSE["detail_join"])
+    return (f"{join} {said}" if join else _cap(said)) + "."
+
+
+def detail_patterns(nouns: list[str], ids: str) -> list[tuple[str, re.Pattern[str]]]:
+    """(noun, pattern) for every form of these nouns, longest form first: the value
+    (matching ``ids``) is the pattern's one group."""
+    out = []
+    for noun in nouns:
+        for form in FORMS.get(noun, []):
+            before, after = form.split("{v}")
+            pattern = (rf"(?<![\w-]){re.escape(before)}({ids})"
+                       + (re.escape(after) if after else r"(?=[.!?,;]?(?:\s|$))"))
+            out.append((len(form), noun, re.compile(pattern, re.IGNORECASE)))
+    return [(noun, pattern) for _, noun, pattern in sorted(out, key=lambda t: -t[0])]
+
+
+def agreement(tone: str, rng: random.Random) -> str:
+    """A yes: the word, at times what was checked, at times a go-ahead and a thanks."""
+    word = rng.choice(_by_tone("yes_word", tone))
+    check = rng.choice(_by_tone("yes_check", tone))
+    go = rng.choice(_by_tone("yes_go", tone))
+    if check and check.lower() in word.lower():
+        check = ""
+    if go.startswith("please") and "please" in word.lower():
+        go = go[len("please "):] or "go ahead"
+    if not check and not go:
+        text = f"{word}."
+    elif check and go:
+        text = f"{word}, {check}. {_cap(go)}."
+    else:
+        text = f"{word}, {check or go}."
+    return text + rng.choice(_by_tone("yes_thanks", tone))
+
+
+def repeat_please(rng: random.Random) -> str:
+    """Asking to hear a change again before agreeing."""
+    lead, ask = rng.choice(_COMPOSE["repeat_lead"]), rng.choice(REPEAT_ASKS)
+    said = (f"{lead} {ask}" if lead.endswith(",") else f"{lead} {_cap(ask)}") if lead \
+        else _cap(ask)
+    return said + rng.choice(_COMPOSE["repeat_why"])
+
+
+def asked_to_repeat(text: str) -> bool:
+    """Whether a message of the customer's asked to hear a change again."""
+    low = text.lower()
+    return any(ask in low for ask in REPEAT_ASKS)
+
+
+def goodbye(tone: str, rng: random.Random) -> str:
+    """That was all, a thanks, at times a farewell."""
+    done, thanks = rng.choice(_by_tone("bye_done", tone)), rng.choice(_by_tone("bye_thanks", tone))
+    return f"{done}{thanks}{'!' if tone == 'warm' else '.'}" + rng.choice(_by_tone("bye_end", tone))
