@@ -47,7 +47,8 @@ DEFAULT_FLAWS = {
 _IDENTITY_KEYS = {"email", "first_name", "last_name", "zip", "phone", "user_id"}
 _LOOKED_UP = {"user_id", "customer_id"}  # ids an identification lookup returns
 _PHONE = re.compile(r"phone number is (\+?\d[\d() -]{5,}\d)")
-_YES = re.compile(r"^\s*(?:(?:um|oh|alright|right|lovely|great|fine|well),? )?(yes|yeah|yep|sure|go ahead|please do|please go ahead|"
+_YES = re.compile(r"^\s*(?:(?:um|oh|alright|right|lovely|great|fine|well),? )?"
+                  r"(yes|yeah|yep|sure|go ahead|please do|please go ahead|"
                   r"that's right|correct|sounds good|ok|okay|absolutely|perfect|do it)\b",
                   re.IGNORECASE)
 _PHRASES = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json").read_text())

@@ -32,7 +32,7 @@ from importlib import resources
 
 from apigen_mt.prompts import STOP, UNREADABLE
 from apigen_mt.sim.agent import DEFAULT_FLAWS as AGENT_FLAWS
-from apigen_mt.sim.phrasing import WORDS, nouns_named
+from apigen_mt.sim.phrasing import SPOKEN_WORDS, WORDS, nouns_named
 from apigen_mt.sim.reading import EMAIL, Plan, Request, read_instruction
 from apigen_mt.sim.request import SimReply, SimRequest
 from apigen_mt.sim.wording import (
@@ -41,6 +41,9 @@ from apigen_mt.sim.wording import (
     detail,
     goodbye,
     repeat_please,
+    reword,
+)
+from apigen_mt.sim.wording import (
     request as composed_request,
 )
 
@@ -124,7 +127,7 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
         if first and plan.upfront and plan.identity:
             return f"{_introduce(plan, req)} {ask}"
         return ask if first else req.rng.choice(_SAYS["then_ask"]) + " " + ask
-    intent = re.sub(r"\byour\b", "my", request.intent)
+    intent = reword(re.sub(r"\byour\b", "my", request.intent), req.rng)
     details = [d for d in request.details if d[0] != "user id"]
     if plan.upfront:  # "cancel my order #W1", not "cancel my pending order. Order #W1."
         intent, details = _with_record(intent, details)
@@ -160,7 +163,8 @@ def _with_record(intent: str, details: list[tuple[str, str]]
     for k, (noun, value) in enumerate(details):
         if " " in value or not _IDS.fullmatch(value):
             continue
-        names = "|".join(re.escape(n) for n in dict.fromkeys([noun, *WORDS.get(noun, [])]))
+        said_as = [noun, *WORDS.get(noun, []), *SPOKEN_WORDS.get(noun, [])]
+        names = "|".join(re.escape(n) for n in dict.fromkeys(said_as))
         found = re.search(rf"\bmy (?:[\w-]+ )*?(?:{names})$", intent)
         if found:
             return f"{intent[:found.start()]}my {noun} {value}", details[:k] + details[k + 1:]

@@ -49,6 +49,28 @@ WORDS: dict[str, list[str]] = {
     "payment": ["payment method", "payment"],
     "accounts": ["accounts"],
 }
+# more ways a customer says a verb or an object word: understood everywhere
+# (:func:`canonical_tokens`), said only by the sim customer (the instruction writer and the
+# agent keep to the lists above, so their wording and draws stay as they were)
+SPOKEN_VERBS: dict[str, list[str]] = {
+    "cancel": ["scrap"],
+    "modify": ["adjust", "edit", "amend", "alter", "switch", "rework"],
+    "return": ["give back", "ship back"],
+    "exchange": ["trade", "switch out", "swap out"],
+}
+SPOKEN_WORDS: dict[str, list[str]] = {
+    "pending": ["unfulfilled", "in-progress"],
+    "delivered": ["completed"],
+    "user": ["account details", "user profile"],
+    "reservation": ["trip", "flight booking"],
+    "items": ["pieces", "goods"],
+    "baggages": ["suitcases", "bag allowance"],
+    "passengers": ["passenger list", "traveller details"],
+    "order": ["package", "shipment"],
+    "address": ["mailing address", "postal address"],
+    "flights": ["flight details", "travel plans"],
+    "payment": ["billing method"],
+}
 _ADJECTIVES = {"pending", "delivered"}
 # argument nouns the plain rule would say badly; anything else: its words, minus " id"
 NOUNS = {
@@ -367,6 +389,8 @@ def canonical_tokens(text: str) -> set[str]:
     surfaces = [(s, t) for t, ss in VERBS.items() for s in ss]
     surfaces += [(a, t) for a, t in VERB_ALIASES.items()]
     surfaces += [(s, t) for t, ss in WORDS.items() for s in ss]
+    surfaces += [(s, t) for vocab in (SPOKEN_VERBS, SPOKEN_WORDS)
+                 for t, ss in vocab.items() for s in ss]
     for surface, token in sorted(surfaces, key=lambda st: -len(st[0])):
         pattern = rf"(?<![\w-]){re.escape(surface)}(?![\w-])"
         if re.search(pattern, lowered):

@@ -15,6 +15,8 @@ import random
 import re
 from importlib import resources
 
+from apigen_mt.sim.phrasing import SPOKEN_VERBS, SPOKEN_WORDS, VERBS, WORDS
+
 _COMPOSE = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json")
                       .read_text())["customer"]["compose"]
 FORMS: dict[str, list[str]] = _COMPOSE["forms"]
@@ -107,3 +109,34 @@ def goodbye(tone: str, rng: random.Random) -> str:
     """That was all, a thanks, at times a farewell."""
     done, thanks = rng.choice(_by_tone("bye_done", tone)), rng.choice(_by_tone("bye_thanks", tone))
     return f"{done}{thanks}{'!' if tone == 'warm' else '.'}" + rng.choice(_by_tone("bye_end", tone))
+
+
+def reword(intent: str, rng: random.Random) -> str:
+    """The intent as this customer says it: each verb and object word, and the word that
+    joins them ("the address on my order"), said its own way, the meaning kept (every word
+    is one the agent reads as the same token)."""
+    vocab = [(s, t, VERBS.get(t, []) + SPOKEN_VERBS.get(t, [])) for t, ss in VERBS.items()
+             for s in ss + SPOKEN_VERBS.get(t, [])]
+    vocab += [(s, t, WORDS[t] + SPOKEN_WORDS.get(t, [])) for t, ss in WORDS.items()
+              for s in ss + SPOKEN_WORDS.get(t, [])]
+    vocab.sort(key=lambda v: -len(v[0]))
+    pieces: list[str] = []
+    rest = intent
+    while rest:  # left to right, longest surface first, each word replaced once
+        for surface, _, choices in vocab:
+            if re.match(rf"{re.escape(surface)}(?![\w-])", rest) and (
+                    not pieces or not re.match(r"[\w-]", pieces[-1][-1:])):
+                pieces.append(rng.choice(choices))
+                rest = rest[len(surface):]
+                break
+        else:
+            step = re.match(r"[\w-]+|\W", rest)
+            word = step.group(0) if step else rest[0]
+            rest = rest[len(word):]
+            if word in _JOINS and pieces and pieces[-1] == " ":
+                word = rng.choice(_JOINS)
+            pieces.append(word)
+    return "".join(pieces)
+
+
+_JOINS = ("on", "for", "of")
