@@ -36,10 +36,13 @@ from apigen_mt.sim.phrasing import SPOKEN_WORDS, WORDS, nouns_named
 from apigen_mt.sim.reading import EMAIL, Plan, Request, read_instruction
 from apigen_mt.sim.request import SimReply, SimRequest
 from apigen_mt.sim.wording import (
+    FORMS,
     agreement,
     asked_to_repeat,
     detail,
+    difference,
     goodbye,
+    question,
     repeat_please,
     reword,
 )
@@ -121,16 +124,14 @@ def _identify(plan: Plan, asked: str, req: SimRequest) -> str:
 def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
     if request.is_question:
         noun, value = request.about or ("", "")
-        ask = _say(["Could you tell me the {field} of {noun} {value}?",
-                    "Can you tell me the {field} of {noun} {value}?"], req,
-                   field=request.field or "", noun=noun, value=value)
+        ask = question(request.field or "", noun, value, req.rng)
         if first and plan.upfront and plan.identity:
             return f"{_introduce(plan, req)} {ask}"
         return ask if first else req.rng.choice(_SAYS["then_ask"]) + " " + ask
     intent = reword(re.sub(r"\byour\b", "my", request.intent), req.rng)
     details = [d for d in request.details if d[0] != "user id"]
     if plan.upfront:  # "cancel my order #W1", not "cancel my pending order. Order #W1."
-        intent, details = _with_record(intent, details)
+        intent, details = _with_record(intent, details, req)
     if not first:  # the next request, told as fully as the first: why, and its details
         text = (composed_request(intent, plan.tone, req.rng, again=True)
                 if req.rng.random() < 0.7 else _say(_SAYS["also"], req, intent=intent))
@@ -156,7 +157,7 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
     return text + _volunteered(details, req, plan, 0.4)
 
 
-def _with_record(intent: str, details: list[tuple[str, str]]
+def _with_record(intent: str, details: list[tuple[str, str]], req: SimRequest
                  ) -> tuple[str, list[tuple[str, str]]]:
     """The record a request is about named in it by its id, as a customer who has it at
     hand says it ("change the address on my order #W1"), and the details left to say."""
@@ -167,7 +168,10 @@ def _with_record(intent: str, details: list[tuple[str, str]]
         names = "|".join(re.escape(n) for n in dict.fromkeys(said_as))
         found = re.search(rf"\bmy (?:[\w-]+ )*?(?:{names})$", intent)
         if found:
-            return f"{intent[:found.start()]}my {noun} {value}", details[:k] + details[k + 1:]
+            named = req.rng.choice([f for f in FORMS.get(noun, []) if f.endswith("{v}") and
+                                    f.split()[0] == "my"] or [f"my {noun} {{v}}"])
+            return (f"{intent[:found.start()]}{named.replace('{v}', value)}",
+                    details[:k] + details[k + 1:])
     return intent, details
 
 
@@ -209,28 +213,37 @@ def _volunteered(volunteer: list[tuple[str, str]], req: SimRequest, plan: Plan,
 def _details_said(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
     """Every detail in its own sentence, each value ending its sentence (so it is heard
     whole), in the order the customer thinks of them."""
-    said = []
+    said: list[str] = []
+    shown: list[str] = []  # descriptions given so far, so a second of a kind says what differs
     for k, (noun, value) in enumerate(details):
         frames = _SAYS["detail_first"] if k == 0 else _SAYS["answer"]
-        named = detail(noun, value, req.rng, k == 0) if _IDS.fullmatch(value) else None
+        words = not _IDS.fullmatch(value) and not value.startswith("I ")
+        named = detail(noun, value, req.rng, k == 0, words=words)
         if named and req.rng.random() < 0.7:  # "pay with credit_card_1", "3 bags in total"
-            said.append(named + _described(value, plan, req))
+            said.append(named + _described(value, plan, req, shown))
             continue
         if _IDS.fullmatch(value):  # "order #W1", as people type
             frames = _SAYS["compact_first"] if k == 0 else _SAYS["compact"]
         elif value.startswith("I "):  # a reason in their own words
             frames = ["The reason is that {value}.", "Honestly, the reason is that {value}."]
-        said.append(_say(frames, req, noun=noun, value=value) + _described(value, plan, req))
+        said.append(_say(frames, req, noun=noun, value=value)
+                    + _described(value, plan, req, shown))
     return " ".join(said)
 
 
-def _described(value: str, plan: Plan, req: SimRequest) -> str:
+def _described(value: str, plan: Plan, req: SimRequest, shown: list[str] | None = None) -> str:
     """What the records a value names are, as the customer knows them ("That's a desk
-    (walnut) and a floor lamp (black)."); '' when the instruction does not say."""
+    (walnut) and a floor lamp (black)."); '' when the instruction does not say. A thing of
+    a kind described earlier in the message (``shown``) is told by what differs."""
     known = [plan.descriptions[v] for v in re.split(r", | and ", value)
              if v in plan.descriptions]
     if not known:
         return ""
+    if shown is not None:
+        differs = difference(known[0], shown, req.rng) if len(known) == 1 else None
+        shown.extend(known)
+        if differs:
+            return " " + differs
     listed = ", ".join(known[:-1]) + " and " + known[-1] if len(known) > 1 else known[0]
     frames = _SAYS["described_many" if len(known) > 1 else "described"]
     return " " + req.rng.choice(frames).format(d=listed)

@@ -20,6 +20,8 @@ from apigen_mt.sim.phrasing import SPOKEN_VERBS, SPOKEN_WORDS, VERBS, WORDS
 _COMPOSE = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json")
                       .read_text())["customer"]["compose"]
 FORMS: dict[str, list[str]] = _COMPOSE["forms"]
+# forms of details said in words ("ordered by mistake", "business"): the value ends them
+TEXT_FORMS: dict[str, list[str]] = _COMPOSE["text_forms"]
 REPEAT_ASKS: tuple[str, ...] = tuple(_COMPOSE["repeat_ask"])
 
 
@@ -49,10 +51,12 @@ def request(intent: str, tone: str, rng: random.Random, again: bool = False) -> 
     return f"{then} {said}" if then else said
 
 
-def detail(noun: str, value: str, rng: random.Random, first: bool) -> str | None:
+def detail(noun: str, value: str, rng: random.Random, first: bool,
+           words: bool = False) -> str | None:
     """A detail named as people name it ("pay with credit_card_1", "3 bags in total"),
-    joined to the one before it; None when the noun has no such forms."""
-    forms = FORMS.get(noun)
+    joined to the one before it; None when the noun has no such forms. ``words``: the
+    value is a phrase, said at the end of its sentence."""
+    forms = (TEXT_FORMS if words else FORMS).get(noun)
     if not forms:
         return None
     said = rng.choice(forms).replace("{v}", value)
@@ -69,6 +73,10 @@ def detail_patterns(nouns: list[str], ids: str) -> list[tuple[str, re.Pattern[st
             before, after = form.split("{v}")
             pattern = (rf"(?<![\w-]){re.escape(before)}({ids})"
                        + (re.escape(after) if after else r"(?=[.!?,;]?(?:\s|$))"))
+            out.append((len(form), noun, re.compile(pattern, re.IGNORECASE)))
+        for form in TEXT_FORMS.get(noun, []):
+            before, after = form.split("{v}")
+            pattern = rf"(?<![\w-]){re.escape(before)}(.+?){re.escape(after)}[.!]?$"
             out.append((len(form), noun, re.compile(pattern, re.IGNORECASE)))
     return [(noun, pattern) for _, noun, pattern in sorted(out, key=lambda t: -t[0])]
 
@@ -140,3 +148,29 @@ def reword(intent: str, rng: random.Random) -> str:
 
 
 _JOINS = ("on", "for", "of")
+
+
+_DESCRIBED = re.compile(r"^an? (.+?) \((.+)\)$")
+
+
+def difference(description: str, earlier: list[str], rng: random.Random) -> str | None:
+    """A second thing of a kind already described in this message said by what differs
+    ("Same hair dryer, only 1875W power, white."); None when none was of its kind."""
+    found = _DESCRIBED.match(description)
+    if not found:
+        return None
+    name, options = found.group(1), found.group(2).split(", ")
+    for other in earlier:
+        seen = _DESCRIBED.match(other)
+        if seen and seen.group(1) == name:
+            diff = [o for o in options if o not in seen.group(2).split(", ")]
+            if diff:
+                listed = ", ".join(diff[:-1]) + " and " + diff[-1] if len(diff) > 1 else diff[0]
+                return rng.choice(_COMPOSE["differs"]).format(name=name, diff=listed)
+    return None
+
+
+def question(field: str, noun: str, value: str, rng: random.Random) -> str:
+    """A fact asked for about one record ("Can you tell me the cabin for reservation X?")."""
+    join = rng.choice(("of", "of", "for"))
+    return f"{rng.choice(_COMPOSE['question'])} the {field} {join} {noun} {value}?"
