@@ -199,7 +199,7 @@ def is_task_sentence(sentence: str) -> bool:
 def read_instruction(text: str) -> Plan:
     """The plan an instruction describes (``problem`` set when it cannot be followed)."""
     plan = Plan()
-    persona = ""
+    persona = character = ""
     for sentence in sentences(text):
         if sentence.startswith("If ") or " if the agent" in sentence.lower():
             plan.problem = ("it asks me to react to what the agent says, which I cannot "
@@ -244,6 +244,8 @@ def read_instruction(text: str) -> Plan:
                     r"volunteer|You tend|You speak|You answer|You share|You keep|You tell|"
                     r"You say|You come|You lay)", sentence):
             persona += " " + sentence.lower()
+            if re.match(r"^(You are|You're|About you)", sentence):
+                character += " " + sentence.lower()  # how they share is no trait
             if _PIECEWISE.search(sentence):
                 plan.upfront = False
             continue
@@ -257,7 +259,7 @@ def read_instruction(text: str) -> Plan:
             break
     if plan.problem is None and not plan.requests:
         plan.problem = "it does not say what I want from the agent"
-    plan.traits = _traits(persona)
+    plan.traits = _traits(character)
     found = re.search(r"you are (an? [a-z' -]+?)(?: who\b| with\b|,|\.)", persona)
     plan.who = found.group(1) if found else ""
     plan.tone = next((tone for tone, hints in TONES.items()
