@@ -42,6 +42,7 @@ from apigen_mt.sim.wording import (
     detail,
     difference,
     goodbye,
+    moving,
     question,
     repeat_please,
     reword,
@@ -299,6 +300,8 @@ def _story(request: Request, req: SimRequest) -> str:
         parts = address.split(", ")
         city = parts[-3] if len(parts) >= 4 else ""
         if city:
+            if req.rng.random() < 0.6:
+                return moving(city, req.rng)
             return req.rng.choice(stories["moving"]).format(city=city)
     people = details.get("passengers")
     if people:

@@ -59,9 +59,19 @@ def detail(noun: str, value: str, rng: random.Random, first: bool,
     forms = (TEXT_FORMS if words else FORMS).get(noun)
     if not forms:
         return None
-    said = rng.choice(forms).replace("{v}", value)
-    join = "" if first else rng.choice(_COMPOSE["detail_join"])
+    form = rng.choice(forms)
+    said = form.replace("{v}", value)
+    joins = _COMPOSE["detail_join"]
+    if _CLAUSE.search(form):  # "Along with make it 3 bags" is no sentence
+        joins = [j for j in joins if j not in _NOUN_JOINS]
+    join = "" if first else rng.choice(joins)
     return (f"{join} {said}" if join else _cap(said)) + "."
+
+
+# joins that take a noun phrase after them, and what makes a form a clause instead
+_NOUN_JOINS = {"As well as", "Along with", "Plus", "With"}
+_CLAUSE = re.compile(r"\b(is|are|be|want|like|use|pay|put|go|run|make|swap|please|mark|list|"
+                     r"I'd|I'm)\b")
 
 
 def detail_patterns(nouns: list[str], ids: str) -> list[tuple[str, re.Pattern[str]]]:
@@ -134,7 +144,10 @@ def reword(intent: str, rng: random.Random) -> str:
         for surface, _, choices in vocab:
             if re.match(rf"{re.escape(surface)}(?![\w-])", rest) and (
                     not pieces or not re.match(r"[\w-]", pieces[-1][-1:])):
-                pieces.append(rng.choice(choices))
+                said = [p for p in pieces if p.strip() and re.match(r"[\w-]", p)]
+                # "book a reservation", never "book a booking"
+                fits = [c for c in choices if not said or c[:4] != said[0][:4]] or [surface]
+                pieces.append(rng.choice(fits))
                 rest = rest[len(surface):]
                 break
         else:
@@ -174,3 +187,9 @@ def question(field: str, noun: str, value: str, rng: random.Random) -> str:
     """A fact asked for about one record ("Can you tell me the cabin for reservation X?")."""
     join = rng.choice(("of", "of", "for"))
     return f"{rng.choice(_COMPOSE['question'])} the {field} {join} {noun} {value}?"
+
+
+def moving(city: str, rng: random.Random) -> str:
+    """Why an address changes: a move, said its own way."""
+    parts = _COMPOSE["moving"]
+    return f"{rng.choice(parts['who'])} to {city}{rng.choice(parts['when'])}."
