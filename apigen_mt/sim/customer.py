@@ -46,6 +46,7 @@ from apigen_mt.sim.wording import (
     question,
     repeat_please,
     reword,
+    spoken,
 )
 from apigen_mt.sim.wording import (
     request as composed_request,
@@ -135,13 +136,13 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
         intent, details = _with_record(intent, details, req)
     if not first:  # the next request, told as fully as the first: why, and its details
         text = (composed_request(intent, plan.tone, req.rng, again=True)
-                if req.rng.random() < 0.7 else _say(_SAYS["also"], req, intent=intent))
+                if req.rng.random() < 0.85 else _say(_SAYS["also"], req, intent=intent))
         story = _story(request, req)
         if story and req.rng.random() < 0.5:
             text += " " + story
         return text + _volunteered(details, req, plan, 0.5)
     hello = req.rng.choice(_SAYS["hello"][plan.tone])
-    want = (composed_request(intent, plan.tone, req.rng) if req.rng.random() < 0.7
+    want = (composed_request(intent, plan.tone, req.rng) if req.rng.random() < 0.85
             else _say(_SAYS["want"][plan.tone], req, intent=intent))
     intro = _introduce(plan, req) if plan.upfront and plan.identity else ""
     if intro and req.rng.random() < 0.5:  # who they are first, or after what they want
@@ -216,7 +217,8 @@ def _details_said(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -
     whole), in the order the customer thinks of them."""
     said: list[str] = []
     shown: list[str] = []  # descriptions given so far, so a second of a kind says what differs
-    for k, (noun, value) in enumerate(details):
+    for k, (noun, known) in enumerate(details):
+        value = spoken(known, req.rng)
         frames = _SAYS["detail_first"] if k == 0 else _SAYS["answer"]
         words = not _IDS.fullmatch(value) and not value.startswith("I ")
         named = detail(noun, value, req.rng, k == 0, words=words)
@@ -258,7 +260,7 @@ _IDS = re.compile(r"#?[\w-]*\d[\w-]*(?:(?:, | and )#?[\w-]*\d[\w-]*)*")
 def _agree(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
     """A yes in the customer's tone, often with the detail they checked said back (a value
     the agent's proposal stated, so the yes stays a yes to that proposal)."""
-    yes = (agreement(plan.tone, req.rng) if req.rng.random() < 0.75
+    yes = (agreement(plan.tone, req.rng) if req.rng.random() < 0.85
            else req.rng.choice(_SAYS["yes"][plan.tone]))
     # a number or an id, never a phrase ("no longer needed" would read as a "no")
     short = [(n, v) for n, v in details if len(v) <= 48 and any(c.isdigit() for c in v)]
@@ -270,7 +272,7 @@ def _agree(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
 
 def _goodbye(plan: Plan, rng: random.Random) -> str:
     """A goodbye in the customer's tone, at times naming a record that was dealt with."""
-    composed = rng.random() < 0.7
+    composed = rng.random() < 0.85
     bye = goodbye(plan.tone, rng) if composed else rng.choice(_SAYS["bye"][plan.tone])
     records = [v for r in plan.requests for n, v in r.details
                if " " not in v and any(c.isdigit() for c in v) and len(v) <= 16
@@ -384,7 +386,7 @@ def human(req: SimRequest) -> SimReply:
         mine = [m.get("content") or "" for m in req.messages if m.get("role") == "assistant"]
         if plan.careful and not any(m in _SAYS["careful"] or asked_to_repeat(m)
                                     for m in mine[-2:]):
-            return SimReply(text=repeat_please(req.rng) if req.rng.random() < 0.75
+            return SimReply(text=repeat_please(req.rng) if req.rng.random() < 0.85
                             else req.rng.choice(_SAYS["careful"]))
         return SimReply(text=_agree(details, req, plan))
     asked = _asked_nouns(last, [n for n, _ in details])
@@ -395,7 +397,8 @@ def human(req: SimRequest) -> SimReply:
             forms = [f for f in _SAYS["answer_one"] if " " not in value or f != "{value}."]
             if value.startswith("I "):  # a reason in their own words
                 forms = ["Well, {value}.", "Honestly, {value}."]
-            said = _say(forms, req, noun=noun, value=value) + _described(value, plan, req)
+            said = (_say(forms, req, noun=noun, value=spoken(value, req.rng))
+                    + _described(value, plan, req))
         else:
             said = _details_said(chosen, req, plan)
         lead = req.rng.choice(_SAYS["lead"][plan.tone])

@@ -216,6 +216,11 @@ def _speak_object(obj: dict[str, Any]) -> str:
 
 def _parse_object(text: str, schema: dict[str, Any]) -> dict[str, Any]:
     props = schema.get("properties", {})
+    short = re.fullmatch(r"(\S+) on (\S+)", text.strip())
+    if short and len(props) == 2 and not any(f"{noun(k)} " in text for k in props):
+        # "HAT030 on 2024-05-25": the two values in the order the schema lists them
+        return {k: parse_value(v, sub) for (k, sub), v in zip(props.items(), short.groups(),
+                                                              strict=True)}
     out: dict[str, Any] = {}
     rest = text.strip()
     if "first_name" in props and "last_name" in props:

@@ -193,3 +193,17 @@ def moving(city: str, rng: random.Random) -> str:
     """Why an address changes: a move, said its own way."""
     parts = _COMPOSE["moving"]
     return f"{rng.choice(parts['who'])} to {city}{rng.choice(parts['when'])}."
+
+
+_TWO_PART = re.compile(r"[a-z ]+ (\S+), date (\S+)")  # a thing on a date
+
+
+def spoken(value: str, rng: random.Random) -> str:
+    """A value as this customer says it: a record of two parts at times shortened the way
+    people say a flight ("HAT030 on 2024-05-25" for "flight number HAT030, date
+    2024-05-25"); anything else as it is."""
+    parts = value.split("; ")
+    found = [_TWO_PART.fullmatch(p) for p in parts]
+    if not all(found) or rng.random() < 0.4:
+        return value
+    return "; ".join(f"{m.group(1)} on {m.group(2)}" for m in found if m)
