@@ -5,7 +5,8 @@ scratch directory for each domain, then reads the accepted trajectories and prin
 
 - distinct customer openings (the customer's first message) and distinct agent turns;
 - distinct-1 / distinct-2 (unique word n-grams over all n-grams) of customer turns and of
-  all spoken turns (customer and agent);
+  all spoken turns (customer and agent), and the mean words per customer turn (so a gain
+  in variety is not bought with longer turns);
 - the share of customer turns holding a ``key: value`` list (or a JSON object) and the
   share naming a tool (``cancel_pending_order`` or ``cancel pending order``);
 - the share of conversations whose customer was identified by name and zip (a lookup
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from apigen_mt.env.domain import load_environment
-from apigen_mt.stats.text import distinct_n
+from apigen_mt.stats.text import distinct_n, words
 
 # a lowercase key, a colon and a value ("order id: #W1"), not a clock time ("10:30")
 KEY_VALUE = re.compile(r"(?<![\w#:])[a-z][a-z_ ]{1,30}: (?=\S)|\"\w+\"\s*:")
@@ -76,6 +77,8 @@ def measure(rows: list[dict[str, Any]], tools: list[str]) -> dict[str, Any]:
         "top_opening": Counter(openings).most_common(1)[0] if openings else None,
         "agent_turns": len(agent),
         "distinct_agent_turns": len(set(agent)),
+        "words_per_customer_turn": round(sum(len(words(t)) for t in customer)
+                                         / max(1, len(customer)), 2),
         "distinct_1_customer": round(distinct(customer, 1), 3),
         "distinct_2_customer": round(distinct(customer, 2), 3),
         "distinct_1_all": round(distinct(customer + agent, 1), 3),
@@ -141,6 +144,8 @@ def main() -> None:
                   f" | distinct-1/2 customer {r['distinct_1_customer']:.3f}/"
                   f"{r['distinct_2_customer']:.3f}, all {r['distinct_1_all']:.3f}/"
                   f"{r['distinct_2_all']:.3f}")
+            print(f"{'':8} {r['customer_turns']} customer turns, "
+                  f"{r['words_per_customer_turn']:.2f} words each")
             print(f"{'':8} customer turns with key: value {r['key_value_share']:.1%}, "
                   f"with a tool name {r['tool_name_share']:.1%} | identified by name+zip "
                   f"{r['identified_by_name_zip']:.1%}, by email {r['identified_by_email']:.1%}"
