@@ -7,7 +7,9 @@ backoff and jitter, at most ``endpoint.max_retries`` times; then :class:`ModelEr
 Other 4xx (bad key, unknown model, bad request) fail at once with one clear line.
 
 Each endpoint has one :class:`EndpointRuntime` shared by every model on it: one pooled
-HTTP client, an in-flight limit for ``max_concurrency`` and leaky-bucket limiters for
+HTTP client (:mod:`apigen_mt.llm.http`: the request body is built and the reply parsed
+here, so the SDK's typed layer is not on the hot path; ``check`` lists models through the
+SDK's client), an in-flight limit for ``max_concurrency`` and leaky-bucket limiters for
 ``rpm`` and (estimated) ``tpm``. A slot is held only while a request is on the wire, never
 during a backoff sleep.
 
@@ -44,6 +46,7 @@ from tenacity import (
 
 from apigen_mt.errors import ConfigError
 from apigen_mt.llm.base import Choice, Completion, ModelError, Settings, ToolCall, Usage
+from apigen_mt.llm.http import HttpConnectionError, HttpTimeout, JsonPoster, Reply, default_headers
 from apigen_mt.llm.settings import Endpoint
 from apigen_mt.llm.throttle import AdaptiveLimit
 from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
@@ -51,7 +54,6 @@ from apigen_mt.redact import redact_url, register_secret, url_credentials
 
 log = logging.getLogger("apigen_mt.llm")
 MAX_RETRY_AFTER_S = 300.0
-_JSON_POST: Any = {"headers": {"Content-Type": "application/json"}}
 KEYLESS = "EMPTY"  # what keyless local servers (vLLM, serve) conventionally accept
 
 
@@ -84,7 +86,8 @@ class EndpointRuntime:
         self.endpoint = endpoint
         self.api_key = api_key
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.client: openai.AsyncOpenAI
+        self._poster: JsonPoster | None = None
+        self._client: openai.AsyncOpenAI | None = None
         self.semaphore: AdaptiveLimit
         self.rpm: AsyncLimiter | None = None
         self.tpm: AsyncLimiter | None = None
@@ -98,25 +101,44 @@ class EndpointRuntime:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             ep = self.endpoint
-            conns = max(100, 2 * ep.max_concurrency)
-            http = openai.DefaultAsyncHttpx2Client(
-                limits=httpx2.Limits(max_connections=conns, max_keepalive_connections=conns),
-                timeout=httpx2.Timeout(ep.timeout_s, connect=min(10.0, ep.timeout_s)),
-            )
-            self.client = openai.AsyncOpenAI(
-                api_key=self.api_key or KEYLESS, base_url=ep.base_url, max_retries=0,
-                timeout=httpx2.Timeout(ep.timeout_s, connect=min(10.0, ep.timeout_s)),
-                default_headers=ep.extra_headers or None, http_client=http,
-            )
+            if self._poster is not None:
+                self._poster.abandon()  # opened on a loop that is gone
+            self._poster = JsonPoster(
+                ep.base_url, default_headers(self.api_key, ep.extra_headers),
+                timeout_s=ep.timeout_s, connect_s=min(10.0, ep.timeout_s),
+                connections=max(100, 2 * ep.max_concurrency))
+            self._client = None
             self.semaphore = AdaptiveLimit(ep.max_concurrency, self.name)
             self.rpm = AsyncLimiter(ep.rpm, 60) if ep.rpm else None
             self.tpm = AsyncLimiter(ep.tpm, 60) if ep.tpm else None
             self._loop = loop
         return self
 
+    @property
+    def poster(self) -> JsonPoster:
+        """The HTTP client the chat requests go through (after :meth:`ensure`)."""
+        assert self._poster is not None, "call ensure() first"
+        return self._poster
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The ``openai`` SDK client, for what is not a chat request (``check`` lists the
+        endpoint's models with it); opened on first use, after :meth:`ensure`."""
+        if self._client is None:
+            ep = self.endpoint
+            timeout = httpx2.Timeout(ep.timeout_s, connect=min(10.0, ep.timeout_s))
+            self._client = openai.AsyncOpenAI(
+                api_key=self.api_key or KEYLESS, base_url=ep.base_url, max_retries=0,
+                timeout=timeout, default_headers=ep.extra_headers or None)
+        return self._client
+
     async def aclose(self) -> None:
         if self._loop is not None:
-            await self.client.close()
+            if self._poster is not None:
+                await self._poster.aclose()
+            if self._client is not None:
+                await self._client.close()
+                self._client = None
             self._loop = None
 
 
@@ -242,37 +264,32 @@ class OpenAIChatModel:
         if rt.tpm is not None:
             await rt.tpm.acquire(min(tokens, rt.tpm.max_rate))
         async with rt.semaphore.slot():
+            # The body is already JSON and the reply is parsed here: the request goes out
+            # as bytes through a lean HTTP client (apigen_mt/llm/http.py says why).
             try:
-                # The body is already JSON: posting it as is skips the SDK's per-call
-                # TypedDict transform of messages and tools, which cost more CPU than
-                # the rest of the call (scripts/bench_pipeline.py, BENCHMARKS.md). Status
-                # errors, timeouts and connection errors are raised by the client as before.
-                raw = await rt.client.post("/chat/completions", cast_to=httpx2.Response,
-                                           content=request, options=_JSON_POST)
-                body = raw.content
-            except openai.APITimeoutError:
+                reply = await rt.poster.post("/chat/completions", request)
+            except HttpTimeout:
                 if self.endpoint.is_self_hosted():
                     rt.semaphore.timed_out(self.endpoint.timeout_s)
                 raise _Transient("timeout", f"timed out after {self.endpoint.timeout_s:g}s") \
                     from None
-            except openai.APIConnectionError as exc:
-                cause = exc.__cause__ or exc
-                raise _Transient("connection", f"connection failed: {_short(cause)}") from None
-            except openai.APIStatusError as exc:
-                raise self._status_error(exc) from None
+            except HttpConnectionError as exc:
+                raise _Transient("connection", f"connection failed: {_short(exc)}") from None
+            if reply.status >= 400:
+                raise self._status_error(reply)
         rt.semaphore.success()
-        return self._parse(body, schemas)
+        return self._parse(reply.body, schemas)
 
-    def _status_error(self, exc: openai.APIStatusError) -> Exception:
-        code = exc.status_code
-        detail = _error_detail(exc)
+    def _status_error(self, reply: Reply) -> Exception:
+        code = reply.status
+        detail = _error_detail(reply)
         where = f"endpoint {self.endpoint_name!r} ({redact_url(self.endpoint.base_url)})"
         if code == 429:
             return _Transient("rate_limit", f"rate limited (HTTP 429): {detail}",
-                              retry_after=_retry_after(exc.response.headers))
+                              retry_after=_retry_after(reply.headers))
         if code >= 500 or code == 408:
             return _Transient("server", f"server error (HTTP {code}): {detail}",
-                              retry_after=_retry_after(exc.response.headers))
+                              retry_after=_retry_after(reply.headers))
         if code in (401, 403):
             return ModelError(f"{where} rejected the API key (HTTP {code}): {detail}",
                               kind="auth")
@@ -402,16 +419,21 @@ def _retry_after(headers: Any) -> float | None:
     return None
 
 
-def _error_detail(exc: openai.APIStatusError) -> str:
-    body = exc.body
+def _error_detail(reply: Reply) -> str:
+    """The server's own words for an error: ``error.message`` of a JSON body, else the
+    body's text, else the status line."""
+    try:
+        body = orjson.loads(reply.body) if reply.body else None
+    except orjson.JSONDecodeError:
+        body = None
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict) and err.get("message"):
             return _short(err["message"])
         if isinstance(err, str):
             return _short(err)
-    text = exc.response.text if exc.response is not None else ""
-    return _short(text or exc.message)
+    text = reply.body.decode("utf-8", "replace").strip()
+    return _short(text or f"HTTP {reply.status}")
 
 
 def _short(value: Any, limit: int = 200) -> str:
