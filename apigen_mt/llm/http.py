@@ -74,7 +74,8 @@ class JsonPoster:
 
     ``timeout_s`` bounds the wait for each read from the socket (a server that stops
     answering); ``connect_s`` bounds opening a connection. ``connections`` caps the pool.
-    Proxies are taken from the usual environment variables (``HTTPS_PROXY`` …).
+    A proxy is taken from the usual environment variables (``HTTPS_PROXY`` …) when the
+    session opens.
     """
 
     def __init__(self, base_url: str, headers: Mapping[str, str], *, timeout_s: float,
@@ -91,9 +92,14 @@ class JsonPoster:
         connector = aiohttp.TCPConnector(
             limit=self._connections, limit_per_host=0,
             ssl=_ssl_context() if self.base_url.startswith("https:") else False)
+        proxy, proxy_auth = _env_proxy(self.base_url)
+        # trust_env stays off: with it aiohttp looks the proxy and ~/.netrc up again on a
+        # worker thread for every request (two thread hops a call); the proxy is looked up
+        # here once instead, and the key travels in the Authorization header
         self._session = aiohttp.ClientSession(
             connector=connector, headers=self._headers, timeout=self._timeout,
-            trust_env=True, raise_for_status=False)
+            proxy=proxy, proxy_auth=proxy_auth, cookie_jar=aiohttp.DummyCookieJar(),
+            raise_for_status=False)
         return self._session
 
     def _url(self, path: str) -> URL:
@@ -142,6 +148,17 @@ class JsonPoster:
             # transport and marks the connector closed (so its finaliser stays quiet)
             with contextlib.suppress(Exception):  # the old loop may be closed already
                 connector._close(abort_ssl=True)
+
+
+def _env_proxy(base_url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy the environment names for ``base_url`` (``HTTPS_PROXY``, ``NO_PROXY`` …),
+    as the SDK's httpx client would use it; (None, None) for none."""
+    from aiohttp.helpers import get_env_proxy_for_url
+
+    try:
+        return get_env_proxy_for_url(URL(base_url))
+    except LookupError:
+        return None, None
 
 
 def _describe(exc: BaseException) -> str:
