@@ -153,6 +153,7 @@ class OpenAIChatModel:
         self.endpoint = endpoint
         self.endpoint_name = endpoint_name or name.split(":", 1)[0]
         self.fingerprint = f"{self.endpoint_name}:{model_id}"
+        self._last_tools: tuple[tuple[int, ...], list[Any], dict[str, Any]] | None = None
         self.runtime = runtime or EndpointRuntime(
             self.endpoint_name, endpoint,
             api_key if api_key is not None else endpoint_api_key(self.endpoint_name, endpoint))
@@ -185,7 +186,7 @@ class OpenAIChatModel:
         ep = self.endpoint
         tokens = (_estimate_tokens(messages, tools) + (settings.max_tokens or 0)) if ep.tpm \
             else 0
-        schemas = tool_schemas(tools) if tools is not None else None
+        schemas = self._schemas(tools) if tools is not None else None
         # The first attempt runs without the retry machinery (most calls need no more, and
         # setting tenacity up cost ~5% of the pipeline's CPU per call); a transient failure
         # hands over to tenacity for attempts 2 … max_retries + 1, with the same waits.
@@ -228,6 +229,16 @@ class OpenAIChatModel:
         raise ModelError(
             f"{self.name}: gave up after {attempts} attempt(s) at "
             f"{redact_url(ep.base_url)}: {failure}", kind=failure.kind, retryable=True) from None
+
+    def _schemas(self, tools: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Name → parameters of the offered tools, to check the calls in the reply. An
+        agent offers the same list on every call of a conversation: it is read once."""
+        ids = tuple(map(id, tools))
+        if self._last_tools is not None and self._last_tools[0] == ids:
+            return self._last_tools[2]
+        schemas = tool_schemas(tools)
+        self._last_tools = (ids, tools, schemas)  # holding the list keeps the ids valid
+        return schemas
 
     def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
                  s: Settings) -> dict[str, Any]:
