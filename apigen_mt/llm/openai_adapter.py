@@ -329,15 +329,19 @@ class OpenAIChatModel:
         first = parsed[0]
         u = data.get("usage") or {}
         details = u.get("prompt_tokens_details") or {}
-        usage = Usage(prompt_tokens=u.get("prompt_tokens") or 0,
-                      completion_tokens=u.get("completion_tokens") or 0,
-                      cached_tokens=details.get("cached_tokens") or 0)
+        counts = {"prompt_tokens": u.get("prompt_tokens") or 0,
+                  "completion_tokens": u.get("completion_tokens") or 0,
+                  "cached_tokens": details.get("cached_tokens") or 0}
+        # Validation is skipped only where it could change nothing (plain ints here,
+        # validated choices below): building models costs on every call
+        usage = Usage.model_construct(**counts) if all(type(v) is int for v in counts.values()) \
+            else Usage(**counts)
         cost = self.endpoint.cost(usage.prompt_tokens, usage.completion_tokens,
                                   usage.cached_tokens)
-        return Completion(text=first.text, tool_calls=first.tool_calls,
-                          finish_reason=first.finish_reason,
-                          choices=parsed if len(parsed) > 1 else [], usage=usage, cost=cost,
-                          model=self.name)
+        return Completion.model_construct(
+            text=first.text, tool_calls=first.tool_calls, finish_reason=first.finish_reason,
+            choices=parsed if len(parsed) > 1 else [], usage=usage, cost=float(cost),
+            model=self.name)
 
     def _note_retry(self, exc: BaseException | None, attempt: int, wait: float) -> None:
         self.runtime.retries[getattr(exc, "kind", "error")] += 1
@@ -358,6 +362,8 @@ def _parse_choice(choice: dict[str, Any], schemas: dict[str, dict[str, Any]] | N
         calls.append(parse_tool_call(tc.get("id") or f"call_{i}", fn.get("name") or "",
                                      raw, schemas))
     finish = choice.get("finish_reason") or ("tool_calls" if calls else "stop")
+    if (text is None or type(text) is str) and type(finish) is str:  # nothing to coerce
+        return Choice.model_construct(text=text, tool_calls=calls, finish_reason=finish)
     return Choice(text=text, tool_calls=calls, finish_reason=finish)
 
 
