@@ -45,8 +45,9 @@ def model_identity(ref: str, base_url: str | None = None) -> str:
 
 _KEY_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 _KEY_TAIL = b',"v":' + orjson.dumps(KEY_VERSION) + b"}"
-# tool listings already serialised for a key, by the identities of their entries: an
-# agent offers the same tool definitions (the same dict objects) on every call of a run
+# tool listings already serialised for a key, by the identities of their entries: every
+# conversation of a run offers the same tool definitions (the same dict objects, see
+# ``Tool.schema``); listings of other objects are serialised, and remembered, as well
 _TOOL_BLOBS: dict[tuple[int, ...], tuple[list[Any], bytes]] = {}
 
 
@@ -58,7 +59,7 @@ def _tools_blob(tools: list[dict[str, Any]] | None) -> bytes:
     if known is not None:
         return known[1]
     blob = orjson.dumps(tools, option=_KEY_OPTIONS)
-    if len(_TOOL_BLOBS) >= 16:  # a handful of listings per run; never grows without bound
+    if len(_TOOL_BLOBS) >= 64:  # a handful of listings per run; never grows without bound
         _TOOL_BLOBS.clear()
     _TOOL_BLOBS[ids] = (list(tools), blob)  # holding the entries keeps their ids valid
     return blob
