@@ -18,6 +18,7 @@ on; :class:`JsonPoster` is opened lazily on first use and must be closed on that
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 from collections.abc import Mapping
@@ -80,8 +81,15 @@ class JsonPoster:
 
     def __init__(self, base_url: str, headers: Mapping[str, str], *, timeout_s: float,
                  connect_s: float, connections: int):
-        self.base_url = base_url.rstrip("/")
         self._headers = dict(headers)
+        url = URL(base_url.rstrip("/"))
+        if url.user is not None or url.password is not None:
+            # credentials in the URL authenticate as HTTP Basic, in place of the bearer
+            # header (as the SDK's httpx client does); the URL itself goes without them
+            pair = f"{url.user or ''}:{url.password or ''}".encode()
+            self._headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+            url = url.with_user(None)
+        self.base_url = str(url)
         self._timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_read=timeout_s,
                                               sock_connect=connect_s)
         self._connections = connections
@@ -162,12 +170,13 @@ def _env_proxy(base_url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    cause = exc.__cause__ or exc.__context__
+    """One line for a failed connection (aiohttp's own words name the host and cause)."""
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        text = "server disconnected"
-    elif isinstance(exc, aiohttp.ClientPayloadError):
-        text = f"response cut short ({text})"
-    elif cause is not None and str(cause) and str(cause) not in text:
-        text = f"{text}: {cause}"
-    return text
+        return "server disconnected"
+    text = str(exc)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return f"response cut short ({text})"
+    cause = exc.__cause__ or exc.__context__
+    if not text and cause is not None:
+        text = str(cause)
+    return text or type(exc).__name__
