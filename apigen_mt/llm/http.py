@@ -99,7 +99,7 @@ class JsonPoster:
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
             limit=self._connections, limit_per_host=0,
-            ssl=_ssl_context() if self.base_url.startswith("https:") else False)
+            ssl=_ssl_context() if self.base_url.startswith("https:") else True)
         proxy, proxy_auth = _env_proxy(self.base_url)
         # trust_env stays off: with it aiohttp looks the proxy and ~/.netrc up again on a
         # worker thread for every request (two thread hops a call); the proxy is looked up
