@@ -37,6 +37,7 @@ from apigen_mt.sim.reading import EMAIL, Plan, Request, read_instruction
 from apigen_mt.sim.request import SimReply, SimRequest
 from apigen_mt.sim.wording import (
     FORMS,
+    STARTERS,
     agreement,
     asked_to_repeat,
     detail,
@@ -273,14 +274,14 @@ def _agree(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
 def _goodbye(plan: Plan, rng: random.Random) -> str:
     """A goodbye in the customer's tone, at times naming a record that was dealt with."""
     composed = rng.random() < 0.85
-    bye = goodbye(plan.tone, rng) if composed else rng.choice(_SAYS["bye"][plan.tone])
     records = [v for r in plan.requests for n, v in r.details
                if " " not in v and any(c.isdigit() for c in v) and len(v) <= 16
                and n in ("order", "reservation", "booking", "account", "ticket")]
-    if records and rng.random() < 0.25:
-        bye += " " + rng.choice(_SAYS["recap"]).format(value=rng.choice(records))
-    if composed:  # its farewell is part of it
-        return bye
+    recap = (rng.choice(_SAYS["recap"]).format(value=rng.choice(records))
+             if records and rng.random() < 0.25 else "")
+    if composed:  # the record dealt with said before the farewell
+        return goodbye(plan.tone, rng, recap)
+    bye = rng.choice(_SAYS["bye"][plan.tone]) + (f" {recap}" if recap else "")
     return bye + (rng.choice(_SAYS["bye_tail"]) if rng.random() < 0.3 else "")
 
 
@@ -404,7 +405,8 @@ def human(req: SimRequest) -> SimReply:
         lead = req.rng.choice(_SAYS["lead"][plan.tone])
         if lead:
             first = said.split(" ", 1)[0]
-            lower = lead.endswith(", ") and first in ("It's", "That", "That'd", "The", "Sure,")
+            lower = lead.endswith(", ") and (first in ("It's", "That", "That'd", "The", "Sure,")
+                                             or first.lower() in STARTERS)
             said = lead + (said[0].lower() + said[1:] if lower else said)
         if plan.traits and req.rng.random() < 0.12:
             return SimReply(text=f"{said} {_trait(plan, req)}")

@@ -23,6 +23,11 @@ FORMS: dict[str, list[str]] = _COMPOSE["forms"]
 # forms of details said in words ("ordered by mistake", "business"): the value ends them
 TEXT_FORMS: dict[str, list[str]] = _COMPOSE["text_forms"]
 REPEAT_ASKS: tuple[str, ...] = tuple(_COMPOSE["repeat_ask"])
+# first words of a composed detail: after a lead ("Um, "), said in lower case
+STARTERS = {f.split()[0].lower() for forms in (*_COMPOSE["forms"].values(),
+                                               *_COMPOSE["text_forms"].values())
+            for f in forms if not f.startswith(("I ", "I'", "{"))} | {
+    j.split()[0].lower().rstrip(",") for j in _COMPOSE["detail_join"] if j}
 
 
 def _cap(text: str) -> str:
@@ -96,8 +101,8 @@ def agreement(tone: str, rng: random.Random) -> str:
     word = rng.choice(_by_tone("yes_word", tone))
     check = rng.choice(_by_tone("yes_check", tone))
     go = rng.choice(_by_tone("yes_go", tone))
-    if check and check.lower() in word.lower():
-        check = ""
+    if check and (check.lower() in word.lower() or _shared(word, check)):
+        check = ""  # not "Right, yes, that's right"
     if go.startswith("please") and "please" in word.lower():
         go = go[len("please "):] or "go ahead"
     if not check and not go:
@@ -107,6 +112,11 @@ def agreement(tone: str, rng: random.Random) -> str:
     else:
         text = f"{word}, {check or go}."
     return text + rng.choice(_by_tone("yes_thanks", tone))
+
+
+def _shared(a: str, b: str) -> bool:
+    return bool({w for w in re.findall(r"[a-z']{4,}", a.lower())}
+                & {w for w in re.findall(r"[a-z']{4,}", b.lower())})
 
 
 def repeat_please(rng: random.Random) -> str:
@@ -123,10 +133,12 @@ def asked_to_repeat(text: str) -> bool:
     return any(ask in low for ask in REPEAT_ASKS)
 
 
-def goodbye(tone: str, rng: random.Random) -> str:
-    """That was all, a thanks, at times a farewell."""
+def goodbye(tone: str, rng: random.Random, recap: str = "") -> str:
+    """That was all, a thanks, at times a word on what was done (``recap``), at times a
+    farewell."""
     done, thanks = rng.choice(_by_tone("bye_done", tone)), rng.choice(_by_tone("bye_thanks", tone))
-    return f"{done}{thanks}{'!' if tone == 'warm' else '.'}" + rng.choice(_by_tone("bye_end", tone))
+    said = f"{done}{thanks}{'!' if tone == 'warm' else '.'}" + (f" {recap}" if recap else "")
+    return said + rng.choice(_by_tone("bye_end", tone))
 
 
 def reword(intent: str, rng: random.Random) -> str:
