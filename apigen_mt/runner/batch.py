@@ -15,6 +15,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+SKIP = "skip"  # what ``ready(key)`` returns for a key that is not to run at all
+
 
 @dataclass
 class Failed:
@@ -65,7 +67,7 @@ async def run_ordered(
     work: Callable[[int], Awaitable[Any]],
     commit: Callable[[int, Any], bool],
     concurrency: int,
-    ready: Callable[[int], bool] | None = None,
+    ready: Callable[[int], bool | str] | None = None,
     executor: Executor | None = None,
     remote: RemoteWork | None = None,
 ) -> None:
@@ -73,7 +75,9 @@ async def run_ordered(
 
     ``commit(key, result_or_Failed)`` is called in key order; returning False stops the
     batch (in-flight items are cancelled and never committed). ``ready(key)`` may hold a
-    key back until earlier commits have happened. ``remote`` is the shippable form of
+    key back until earlier commits have happened (False), or drop it (:data:`SKIP`: it is
+    neither run nor committed), which is how a decision that depends on earlier results
+    stays the same at any concurrency. ``remote`` is the shippable form of
     ``work`` for executors that run items in other processes.
     """
     executor = executor or LocalExecutor()
@@ -95,8 +99,13 @@ async def run_ordered(
     async with executor.session(work, remote, concurrency) as call:
         try:
             while True:
-                while (not stop and next_key is not None and len(pending) < concurrency
-                       and (ready is None or ready(next_key))):
+                while not stop and next_key is not None and len(pending) < concurrency:
+                    verdict = True if ready is None else ready(next_key)
+                    if verdict == SKIP:
+                        next_key = next(keys_iter, None)
+                        continue
+                    if not verdict:
+                        break
                     task = asyncio.create_task(_one(call, next_key))
                     pending[task] = next_key
                     order.append(next_key)
