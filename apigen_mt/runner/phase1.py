@@ -15,7 +15,7 @@ from apigen_mt.llm.usage import BudgetReached
 from apigen_mt.records import Blueprint, RejectedBlueprint
 from apigen_mt.redact import redact_text
 from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, RemoteWork, run_ordered
-from apigen_mt.runner.phase2 import enough_in_flight
+from apigen_mt.runner.early_stop import enough_in_flight
 from apigen_mt.runner.progress import Progress
 from apigen_mt.runner.store import RunDir
 

@@ -13,7 +13,6 @@ towards ``--n``, so extra trials only ever add conversations that are new.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from apigen_mt.rollout.episode import Roles, play_episode
 from apigen_mt.rollout.judge import target_for
 from apigen_mt.rollout.settings import RolloutSettings
 from apigen_mt.runner.batch import SKIP, CircuitBreaker, Executor, Failed, RemoteWork, run_ordered
+from apigen_mt.runner.early_stop import GroupRates, likely_reached
 from apigen_mt.runner.progress import Progress
 from apigen_mt.runner.store import RunDir
 from apigen_mt.runner.trials import TrialPlan, longest_first
@@ -37,23 +37,6 @@ ACCEPTED = "trajectories.jsonl"
 FAILED = "trajectories.failed.jsonl"
 LEDGER = "episodes.jsonl"  # committed episodes kept nowhere else: duplicate successes
 ERRORS = "episodes.errors.jsonl"
-SPREADS = 2.0  # the early stop's margin, in standard deviations of the items to pass
-
-
-def enough_in_flight(accepted: int, in_flight: int, n: int, passed: int, judged: int,
-                     margin: float = SPREADS) -> bool:
-    """Would the items in flight reach ``n`` at the pass rate seen so far, with ``margin``
-    standard deviations to spare? Then no more are started: near the end of a phase this
-    saves the items that the stop at ``n`` would cancel unfinished (their calls paid for
-    nothing). What is committed does not change (items still start and commit in key
-    order), only how many run at once.
-
-    The margin is for the tail: without it, about half the time the items in flight fall
-    a little short, and the phase ends with waves of one or two items, each as long as an
-    item, while the endpoint idles. With it, a few items more are started for nothing."""
-    rate = max(passed / judged, 0.25) if judged >= 8 else 1.0
-    expected = in_flight * rate
-    return accepted + expected - margin * math.sqrt(expected * (1 - rate)) >= n
 
 
 RULE_LABELS = {"identification": "not_identified", "consent": "no_consent",
@@ -150,6 +133,7 @@ class _Rollouts:
         self._resume()
         self.outcome = Phase2Outcome(accepted_total=len(self.kept))
         self.in_flight: set[int] = set()
+        self.rates = GroupRates()  # the early stop's pass rates, per group of the plan
 
     def _resume(self) -> None:
         """What earlier invocations committed, one record at a time (a long run's files
@@ -159,8 +143,8 @@ class _Rollouts:
         for r in self.acc_log.rows():
             self.done.add((r["blueprint_id"], r["trial"]))
             self.kept.setdefault(conversation_id(r.get("messages") or []), r["id"])
-            if r["blueprint_id"] in index and r["trial"] < self.plan.trials:
-                self.plan.kept(index[r["blueprint_id"]] + r["trial"] * len(self.blueprints))
+            if r["blueprint_id"] in index:
+                self.plan.kept(index[r["blueprint_id"]], r["trial"])
         for r in self.fail_log.rows():
             self.done.add((r["blueprint_id"], r["trial"]))
             self.failed_seen.setdefault(conversation_id(r.get("messages") or []), r["id"])
@@ -198,8 +182,9 @@ class _Rollouts:
             return False
         if not self.plan.worth_playing(key):
             return SKIP
-        if self.in_flight and enough_in_flight(o.accepted_total, len(self.in_flight), self.n,
-                                               o.added, o.added + o.failed + o.duplicates):
+        if self.in_flight and likely_reached(
+                o.accepted_total, self.n,
+                [self.rates.rate(self.plan.group(k)) for k in self.in_flight]):
             return False
         self.in_flight.add(key)
         o.scheduled += 1
@@ -207,6 +192,14 @@ class _Rollouts:
 
     def commit(self, key: int, result: Trajectory | Failed) -> bool:
         """Append one finished episode; False stops the batch."""
+        o = self.outcome
+        before = o.added, o.added + o.failed + o.duplicates
+        go_on = self._commit(key, result)
+        self.rates.record(self.plan.group(key), o.added - before[0],
+                          o.added + o.failed + o.duplicates - before[1])
+        return go_on
+
+    def _commit(self, key: int, result: Trajectory | Failed) -> bool:
         self.in_flight.discard(key)
         bp = self.blueprints[self.plan.blueprint(key)]
         if isinstance(result, Failed) and isinstance(result.error, BudgetReached):
@@ -240,7 +233,7 @@ class _Rollouts:
             self._bump("duplicate")
             return True
         self.kept[conv] = result.id
-        self.plan.kept(key)
+        self.plan.kept(self.plan.blueprint(key), self.plan.trial(key))
         self.acc_log.append([result])
         self.outcome.added += 1
         self.outcome.accepted_total += 1

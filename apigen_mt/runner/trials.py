@@ -2,18 +2,20 @@
 
 Spending goes where it yields new kept conversations. A blueprint whose trial already
 passed mostly repeats that conversation on its next trial (a deterministic model always
-does), while a blueprint that has none kept yet is as likely as any to give one. So the
-work items come in two passes over the blueprints:
+does), while a blueprint that has none kept yet is about as likely as a new one to give
+one. So the work items come in two passes over the blueprints (B of them, T trials):
 
-1. **Until kept.** Trial 0 of every blueprint, then trial 1 of those with no kept
-   conversation yet, then trial 2 of those still without one, and so on to the last
-   trial. Every blueprint gets its first trial before any gets a second.
+1. **Until kept.** Every blueprint's trial 0; a blueprint's next trial only while it has
+   no kept conversation, half a pass (B // 2 items) after its previous trial.
 2. **More of the same task.** Only once the first pass is spent: the trials the first
    pass left out (blueprints that already have a kept conversation), which add a
    conversation only when the model says something new.
 
-Within a trial, blueprints go longest first (most actions: the longest conversations),
-so the last episodes of a phase, which run with few others in flight, are short ones.
+Blueprints go longest first (most actions: the longest conversations), so the last
+episodes of a phase, which run with few others in flight, are short ones; the half-pass
+lag lets the long tasks' second trials run in the middle of the phase rather than all
+together at its end, and trial 0 of the first half of the blueprints always comes before
+any second trial.
 
 Whether an item is played depends on the blueprint's earlier trials, so it is decided
 only once those are committed (the batch commits in key order): the same items are
@@ -36,43 +38,56 @@ def longest_first(blueprints: Sequence[Blueprint]) -> list[Blueprint]:
 class TrialPlan:
     """Work item ``k`` ↔ (blueprint index, trial, pass) for B blueprints and T trials.
 
-    Keys ``[0, T·B)`` are the first pass (trial ``k // B``), keys ``[T·B, (2T-1)·B)``
-    the second (trial ``1 + (k - T·B) // B``); the blueprint is ``k % B`` in both.
+    The first pass holds every (blueprint ``j``, trial ``t``), in the order of
+    ``j + t · (B // 2)``; the second pass the trials ``t ≥ 1`` again, in the same order.
     """
 
     def __init__(self, count: int, trials: int):
         self.count, self.trials = count, trials
+        lag = max(count // 2, 1)
+        first = sorted(((j, t) for j in range(count) for t in range(trials)),
+                       key=lambda jt: (jt[0] + jt[1] * lag, jt[1]))
+        self.items = [(j, t, True) for j, t in first] + \
+            [(j, t, False) for j, t in first if t > 0]
+        self.key_of = {(j, t, p): k for k, (j, t, p) in enumerate(self.items)}
         self.first_kept: dict[int, int] = {}  # blueprint index → its lowest kept trial
 
     def size(self) -> int:
         """How many keys there are."""
-        return self.count * max(2 * self.trials - 1, 0)
+        return len(self.items)
 
     def blueprint(self, key: int) -> int:
         """The index of the blueprint item ``key`` plays."""
-        return key % self.count
+        return self.items[key][0]
 
     def trial(self, key: int) -> int:
         """The trial number item ``key`` plays."""
-        first = self.count * self.trials
-        return key // self.count if key < first else 1 + (key - first) // self.count
+        return self.items[key][1]
+
+    def group(self, key: int) -> tuple[bool, int]:
+        """(first pass?, trial): items of one group pass at about one rate."""
+        _, t, first = self.items[key]
+        return first, t
 
     def depends_on(self, key: int) -> int:
         """The highest key whose commit the decision on ``key`` needs (-1: none): the
         same blueprint's previous trial in key order, and everything before it."""
-        return key - self.count if self.trial(key) > 0 else -1
+        j, t, first = self.items[key]
+        if t == 0:
+            return -1
+        # the first pass's previous trial; in the second, the first pass's last trial of
+        # the blueprint (what it kept is settled by then)
+        return self.key_of[(j, t - 1 if first else self.trials - 1, True)]
 
-    def kept(self, key: int) -> None:
-        """Item ``key`` gave a conversation that was kept."""
-        index, trial = self.blueprint(key), self.trial(key)
+    def kept(self, index: int, trial: int) -> None:
+        """Blueprint ``index``'s trial ``trial`` gave a conversation that was kept."""
         self.first_kept[index] = min(self.first_kept.get(index, trial), trial)
 
     def worth_playing(self, key: int) -> bool:
         """Play item ``key``? (Call once its :meth:`depends_on` key is committed.)"""
-        trial = self.trial(key)
-        if trial == 0:
+        j, t, in_first_pass = self.items[key]
+        if t == 0:
             return True
-        first = self.first_kept.get(self.blueprint(key))
-        has_kept_before = first is not None and first < trial
-        in_first_pass = key < self.count * self.trials
+        first = self.first_kept.get(j)
+        has_kept_before = first is not None and first < t
         return not has_kept_before if in_first_pass else has_kept_before

@@ -3,30 +3,36 @@
 from __future__ import annotations
 
 from apigen_mt.records import Action, Blueprint
+from apigen_mt.runner.early_stop import GroupRates, likely_reached
 from apigen_mt.runner.trials import TrialPlan, longest_first
 
 
-def test_keys_cover_every_trial_once_in_two_passes():
-    plan = TrialPlan(4, 3)
-    pairs = [(plan.blueprint(k), plan.trial(k), k < 12) for k in range(plan.size())]
+def test_keys_cover_every_trial_once_per_pass_in_lagged_order():
+    plan = TrialPlan(4, 3)  # a lag of 2 items between a blueprint's trials
+    items = [(plan.blueprint(k), plan.trial(k), plan.group(k)[0]) for k in range(plan.size())]
     assert plan.size() == 4 * 5
-    assert pairs[:4] == [(b, 0, True) for b in range(4)]  # every first trial first
-    assert {(b, t) for b, t, _ in pairs} == {(b, t) for b in range(4) for t in range(3)}
-    second = [(b, t) for b, t, first in pairs if not first]
-    assert second == [(b, t) for t in (1, 2) for b in range(4)]
+    first = [(b, t) for b, t, p in items if p]
+    assert first == [(0, 0), (1, 0), (2, 0), (0, 1), (3, 0), (1, 1), (2, 1), (0, 2),
+                     (3, 1), (1, 2), (2, 2), (3, 2)]
+    assert [(b, t) for b, t, p in items if not p] == [(b, t) for b, t in first if t > 0]
+    assert items.index((0, 1, True)) > items.index((1, 0, True))  # half the pass first
 
 
 def test_kept_tasks_wait_for_the_second_pass():
     plan = TrialPlan(3, 3)
-    plan.kept(1)  # blueprint 1 kept on trial 0
-    first_pass = {k for k in range(9) if plan.worth_playing(k)}
-    assert first_pass == {0, 1, 2, 3, 5, 6, 8}  # trials 1 and 2 of blueprint 1 left out
-    plan.kept(3)  # blueprint 0 kept on trial 1: its trial 2 moves to the second pass
-    assert not plan.worth_playing(6)
-    second_pass = {(plan.blueprint(k), plan.trial(k)) for k in range(9, 15)
-                   if plan.worth_playing(k)}
-    assert second_pass == {(1, 1), (1, 2), (0, 2)}
-    assert plan.depends_on(0) == -1 and plan.depends_on(4) == 1 and plan.depends_on(10) == 7
+    key = {(plan.blueprint(k), plan.trial(k), plan.group(k)[0]): k for k in range(plan.size())}
+    plan.kept(1, 0)
+    assert not plan.worth_playing(key[(1, 1, True)]) and not plan.worth_playing(key[(1, 2, True)])
+    assert plan.worth_playing(key[(0, 1, True)]) and plan.worth_playing(key[(0, 0, True)])
+    plan.kept(0, 1)  # blueprint 0 kept on trial 1: its trial 2 moves to the second pass
+    assert not plan.worth_playing(key[(0, 2, True)])
+    second = {(b, t) for (b, t, p), k in key.items() if not p and plan.worth_playing(k)}
+    assert second == {(1, 1), (1, 2), (0, 2)}
+    # a decision waits for the blueprint's previous trial (first pass: all of them)
+    assert plan.depends_on(key[(2, 0, True)]) == -1
+    assert plan.depends_on(key[(2, 1, True)]) == key[(2, 0, True)]
+    assert plan.depends_on(key[(2, 1, False)]) == key[(2, 2, True)]
+    assert all(plan.depends_on(k) < k for k in range(plan.size()))
 
 
 def test_longest_tasks_play_first_and_ties_keep_file_order():
@@ -36,3 +42,14 @@ def test_longest_tasks_play_first_and_ties_keep_file_order():
 
     ordered = longest_first([bp("a", 1), bp("b", 3), bp("c", 1), bp("d", 2)])
     assert [b.id for b in ordered] == ["b", "d", "a", "c"]
+
+
+def test_the_early_stop_keeps_a_margin_and_rates_groups_apart():
+    assert likely_reached(0, 10, [1.0] * 10)
+    assert not likely_reached(0, 10, [0.5] * 20)  # 10 expected, but only half the time
+    assert likely_reached(0, 10, [0.5] * 40)
+    rates = GroupRates()
+    rates.record("first", 60, 80)
+    rates.record("again", 5, 20)
+    assert rates.rate("first") > 0.7 > rates.rate("again") > 0.25
+    assert abs(rates.rate("new") - 65 / 100) < 1e-9  # no data yet: the rate of all
