@@ -111,7 +111,8 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                                   plan.trial(key), seed)
 
     await run_ordered(batch.keys(), work, batch.commit, concurrency,
-                      ready=batch.ready, executor=executor, remote=batch.remote(spec))
+                      ready=batch.ready, executor=executor, remote=batch.remote(spec),
+                      depends_on=plan.depends_on)
     return batch.finish()
 
 
@@ -171,20 +172,17 @@ class _Rollouts:
         return RemoteWork(spec, payload, decode_trajectory)
 
     def ready(self, key: int) -> bool | str:
-        """Start ``key`` now? Not past the budget, not before the trials it depends on
-        are committed, not at all when it is not worth playing (:data:`SKIP`), nor when
-        those in flight should reach n."""
+        """Start ``key`` now (its earlier trials are committed)? Not past the budget, not
+        at all when it is not worth playing (:data:`SKIP`), nor when the items before it
+        in flight should reach n (it would be cancelled unfinished at the stop)."""
         o = self.outcome
         if self.budget is not None and (why := self.budget()):  # workers in other processes
             o.budget = why
             return False
-        if self.in_flight and min(self.in_flight) <= self.plan.depends_on(key):
-            return False
         if not self.plan.worth_playing(key):
             return SKIP
-        if self.in_flight and likely_reached(
-                o.accepted_total, self.n,
-                [self.rates.rate(self.plan.group(k)) for k in self.in_flight]):
+        ahead = [self.rates.rate(self.plan.group(k)) for k in self.in_flight if k < key]
+        if ahead and likely_reached(o.accepted_total, self.n, ahead):
             return False
         self.in_flight.add(key)
         o.scheduled += 1
