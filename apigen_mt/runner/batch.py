@@ -68,12 +68,22 @@ class _Window:
     start meanwhile, up to ``lookahead`` taken ahead) and those started."""
 
     def __init__(self, keys: Iterable[int], ready: Callable[[int], bool | str] | None,
-                 depends_on: Callable[[int], int] | None, lookahead: int):
+                 depends_on: Callable[[int], int] | None, lookahead: int,
+                 results: dict[int, Any]):
         self.keys_iter, self.ready, self.depends_on = iter(keys), ready, depends_on
-        self.lookahead = lookahead
+        self.lookahead, self.results = lookahead, results
         self.waiting: list[int] = []  # taken, not started
         self.order: deque[int] = deque()  # taken, not skipped, not committed
+        self.open: set[int] = set()  # the same keys, to look up
         self.exhausted = False
+
+    def known(self, key: int) -> bool:
+        """Is ``key``'s result known (finished, committed, dropped or never taken)?"""
+        return key not in self.open or key in self.results
+
+    def committed(self, key: int) -> None:
+        """``key`` left the window (committed or dropped)."""
+        self.open.discard(key)
 
     def startable(self, room: int) -> list[int]:
         """Keys to start now (at most ``room``), dropping the ones ``ready`` skips."""
@@ -83,13 +93,14 @@ class _Window:
             if i == len(self.waiting) and not self._take():
                 break
             key = self.waiting[i]
-            if self.depends_on is not None and self.order[0] <= self.depends_on(key):
-                i += 1  # its decision needs a commit still to come
+            if self.depends_on is not None and not self.known(self.depends_on(key)):
+                i += 1  # its decision needs a result still to come
                 continue
             verdict = True if self.ready is None else self.ready(key)
             if verdict == SKIP:
                 del self.waiting[i]
                 self.order.remove(key)
+                self.committed(key)
                 continue
             if not verdict:
                 break
@@ -106,6 +117,7 @@ class _Window:
             return False
         self.waiting.append(key)
         self.order.append(key)
+        self.open.add(key)
         return True
 
 
@@ -118,21 +130,23 @@ async def run_ordered(
     executor: Executor | None = None,
     remote: RemoteWork | None = None,
     depends_on: Callable[[int], int] | None = None,
+    finished: Callable[[int, Any], None] | None = None,
 ) -> None:
     """Run ``work(key)`` for keys with at most ``concurrency`` in flight.
 
     ``commit(key, result_or_Failed)`` is called in key order; returning False stops the
     batch (in-flight items are cancelled and never committed). ``ready(key)`` may hold
     keys back (False: this one and the ones after it) or drop one (:data:`SKIP`: it is
-    neither run nor committed). ``depends_on(key)`` names the last key whose commit the
-    decision on ``key`` needs; until then ``key`` waits and later keys may start. That is
-    how a decision that depends on earlier results stays the same at any concurrency.
-    ``remote`` is the shippable form of ``work`` for executors in other processes.
+    neither run nor committed). ``depends_on(key)`` names an earlier key whose result the
+    decision on ``key`` needs (-1: none); until it is known (``finished(key, result)`` is
+    called as each result comes, before its commit) ``key`` waits and later keys may
+    start. That is how a decision that depends on earlier results stays the same at any
+    concurrency. ``remote`` is the shippable form of ``work`` for other processes.
     """
     executor = executor or LocalExecutor()
-    window = _Window(keys, ready, depends_on, 2 * concurrency)
-    pending: dict[asyncio.Task, int] = {}
     results: dict[int, Any] = {}
+    window = _Window(keys, ready, depends_on, 2 * concurrency, results)
+    pending: dict[asyncio.Task, int] = {}
     stop = False
 
     async def _one(call: Callable[[int], Awaitable[Any]], key: int) -> Any:
@@ -152,10 +166,14 @@ async def run_ordered(
                     break
                 done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    results[pending.pop(task)] = task.result()
+                    key = pending.pop(task)
+                    results[key] = task.result()
+                    if finished is not None:
+                        finished(key, results[key])
                 order = window.order
                 while order and order[0] in results:
                     key = order.popleft()
+                    window.committed(key)
                     if not commit(key, results.pop(key)):
                         stop = True
                         break

@@ -112,7 +112,7 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
 
     await run_ordered(batch.keys(), work, batch.commit, concurrency,
                       ready=batch.ready, executor=executor, remote=batch.remote(spec),
-                      depends_on=plan.depends_on)
+                      depends_on=plan.depends_on, finished=batch.finished)
     return batch.finish()
 
 
@@ -145,11 +145,14 @@ class _Rollouts:
             self.done.add((r["blueprint_id"], r["trial"]))
             self.kept.setdefault(conversation_id(r.get("messages") or []), r["id"])
             if r["blueprint_id"] in index:
-                self.plan.kept(index[r["blueprint_id"]], r["trial"])
+                self.plan.passed(index[r["blueprint_id"]], r["trial"])
         for r in self.fail_log.rows():
             self.done.add((r["blueprint_id"], r["trial"]))
             self.failed_seen.setdefault(conversation_id(r.get("messages") or []), r["id"])
-        self.done |= {(r["blueprint_id"], r["trial"]) for r in self.ledger.rows()}
+        for r in self.ledger.rows():
+            self.done.add((r["blueprint_id"], r["trial"]))
+            if r.get("outcome") == "duplicate" and r["blueprint_id"] in index:
+                self.plan.passed(index[r["blueprint_id"]], r["trial"])
 
     def keys(self) -> Iterator[int]:
         """Work items not yet committed, lazily: trials × blueprints is big."""
@@ -188,6 +191,11 @@ class _Rollouts:
         o.scheduled += 1
         return True
 
+    def finished(self, key: int, result: Trajectory | Failed) -> None:
+        """An episode's result is in (its commit may come later): what the plan needs."""
+        if isinstance(result, Trajectory) and result.verdict.passed:
+            self.plan.passed(self.plan.blueprint(key), self.plan.trial(key))
+
     def commit(self, key: int, result: Trajectory | Failed) -> bool:
         """Append one finished episode; False stops the batch."""
         o = self.outcome
@@ -209,7 +217,7 @@ class _Rollouts:
         if self.models and not result.models:  # every record names the models that made it
             result = result.model_copy(update={"models": self.models})
         if result.verdict.passed:
-            return self._commit_passed(bp, result, key)
+            return self._commit_passed(bp, result)
         return self._commit_failed(bp, result)
 
     def _commit_error(self, bp: Blueprint, trial: int, result: Failed) -> bool:
@@ -221,7 +229,7 @@ class _Rollouts:
         self._bump("errored")
         return self.breaker.record(False, result.error)
 
-    def _commit_passed(self, bp: Blueprint, result: Trajectory, key: int) -> bool:
+    def _commit_passed(self, bp: Blueprint, result: Trajectory) -> bool:
         conv = result.conversation_id()
         if conv in self.kept:
             self.outcome.duplicates += 1
@@ -231,7 +239,6 @@ class _Rollouts:
             self._bump("duplicate")
             return True
         self.kept[conv] = result.id
-        self.plan.kept(self.plan.blueprint(key), self.plan.trial(key))
         self.acc_log.append([result])
         self.outcome.added += 1
         self.outcome.accepted_total += 1

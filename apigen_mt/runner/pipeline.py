@@ -198,7 +198,8 @@ def blueprints_for(n: int, accepted: int, blueprints: int) -> int:
     """Blueprints to ask for next so that ``n`` trajectories come within reach.
 
     Before any rollout, about one blueprint per wanted trajectory and a margin for failed
-    episodes: phase 2 plays every blueprint once before any twice, so ``n`` is reached
+    episodes: phase 2 plays every blueprint's first trial, and further trials only of
+    blueprints with nothing kept yet (:mod:`~apigen_mt.runner.trials`), so ``n`` is reached
     across distinct tasks and extra trials only top it up. After one, the yield seen so
     far (repeated conversations are not kept, so a blueprint yields fewer than its trials).
     """

@@ -5,11 +5,11 @@ passed mostly repeats that conversation on its next trial (a deterministic model
 does), while a blueprint that has none kept yet is about as likely as a new one to give
 one. So the work items come in two passes over the blueprints (B of them, T trials):
 
-1. **Until kept.** Every blueprint's trial 0; a blueprint's next trial only while it has
-   no kept conversation, half a pass (B // 2 items) after its previous trial.
+1. **Until passed.** Every blueprint's trial 0; a blueprint's next trial only while none
+   of its trials passed, half a pass (B // 2 items) after its previous trial.
 2. **More of the same task.** Only once the first pass is spent: the trials the first
-   pass left out (blueprints that already have a kept conversation), which add a
-   conversation only when the model says something new.
+   pass left out (blueprints that already passed), which add a conversation only when
+   the model says something new.
 
 Blueprints go longest first (most actions: the longest conversations), so the last
 episodes of a phase, which run with few others in flight, are short ones; the half-pass
@@ -17,9 +17,11 @@ lag lets the long tasks' second trials run in the middle of the phase rather tha
 together at its end, and trial 0 of the first half of the blueprints always comes before
 any second trial.
 
-Whether an item is played depends on the blueprint's earlier trials, so it is decided
-only once those are committed (the batch commits in key order): the same items are
-played at any concurrency, interrupted or not.
+Whether an item is played depends only on the blueprint's own earlier trials (did one
+pass the judge?), so it is decided once their results are in, whatever else is still
+running: the same items are played at any concurrency, interrupted or not. (A passed
+trial that repeats another blueprint's conversation counts as passed here: the choice
+must not depend on what other blueprints' episodes have been committed so far.)
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class TrialPlan:
         self.items = [(j, t, True) for j, t in first] + \
             [(j, t, False) for j, t in first if t > 0]
         self.key_of = {(j, t, p): k for k, (j, t, p) in enumerate(self.items)}
-        self.first_kept: dict[int, int] = {}  # blueprint index → its lowest kept trial
+        self.first_passed: dict[int, int] = {}  # blueprint index → its lowest passed trial
 
     def size(self) -> int:
         """How many keys there are."""
@@ -70,24 +72,20 @@ class TrialPlan:
         return first, t
 
     def depends_on(self, key: int) -> int:
-        """The highest key whose commit the decision on ``key`` needs (-1: none): the
-        same blueprint's previous trial in key order, and everything before it."""
-        j, t, first = self.items[key]
-        if t == 0:
-            return -1
-        # the first pass's previous trial; in the second, the first pass's last trial of
-        # the blueprint (what it kept is settled by then)
-        return self.key_of[(j, t - 1 if first else self.trials - 1, True)]
+        """The key whose result the decision on ``key`` needs (-1: none): the blueprint's
+        previous trial in the first pass (known only once every earlier one is)."""
+        j, t, _ = self.items[key]
+        return self.key_of[(j, t - 1, True)] if t > 0 else -1
 
-    def kept(self, index: int, trial: int) -> None:
-        """Blueprint ``index``'s trial ``trial`` gave a conversation that was kept."""
-        self.first_kept[index] = min(self.first_kept.get(index, trial), trial)
+    def passed(self, index: int, trial: int) -> None:
+        """Blueprint ``index``'s trial ``trial`` passed the judge."""
+        self.first_passed[index] = min(self.first_passed.get(index, trial), trial)
 
     def worth_playing(self, key: int) -> bool:
-        """Play item ``key``? (Call once its :meth:`depends_on` key is committed.)"""
+        """Play item ``key``? (Call once the result of :meth:`depends_on` is known.)"""
         j, t, in_first_pass = self.items[key]
         if t == 0:
             return True
-        first = self.first_kept.get(j)
-        has_kept_before = first is not None and first < t
-        return not has_kept_before if in_first_pass else has_kept_before
+        first = self.first_passed.get(j)
+        passed_before = first is not None and first < t
+        return not passed_before if in_first_pass else passed_before

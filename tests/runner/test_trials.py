@@ -18,20 +18,20 @@ def test_keys_cover_every_trial_once_per_pass_in_lagged_order():
     assert items.index((0, 1, True)) > items.index((1, 0, True))  # half the pass first
 
 
-def test_kept_tasks_wait_for_the_second_pass():
+def test_tasks_that_passed_wait_for_the_second_pass():
     plan = TrialPlan(3, 3)
     key = {(plan.blueprint(k), plan.trial(k), plan.group(k)[0]): k for k in range(plan.size())}
-    plan.kept(1, 0)
+    plan.passed(1, 0)
     assert not plan.worth_playing(key[(1, 1, True)]) and not plan.worth_playing(key[(1, 2, True)])
     assert plan.worth_playing(key[(0, 1, True)]) and plan.worth_playing(key[(0, 0, True)])
-    plan.kept(0, 1)  # blueprint 0 kept on trial 1: its trial 2 moves to the second pass
+    plan.passed(0, 1)  # blueprint 0 passed on trial 1: its trial 2 moves to the second pass
     assert not plan.worth_playing(key[(0, 2, True)])
     second = {(b, t) for (b, t, p), k in key.items() if not p and plan.worth_playing(k)}
     assert second == {(1, 1), (1, 2), (0, 2)}
-    # a decision waits for the blueprint's previous trial (first pass: all of them)
+    # a decision waits for the blueprint's previous trial only
     assert plan.depends_on(key[(2, 0, True)]) == -1
     assert plan.depends_on(key[(2, 1, True)]) == key[(2, 0, True)]
-    assert plan.depends_on(key[(2, 1, False)]) == key[(2, 2, True)]
+    assert plan.depends_on(key[(2, 2, False)]) == key[(2, 1, True)]
     assert all(plan.depends_on(k) < k for k in range(plan.size()))
 
 
@@ -53,3 +53,26 @@ def test_the_early_stop_keeps_a_margin_and_rates_groups_apart():
     rates.record("again", 5, 20)
     assert rates.rate("first") > 0.7 > rates.rate("again") > 0.25
     assert abs(rates.rate("new") - 65 / 100) < 1e-9  # no data yet: the rate of all
+
+
+def test_a_waiting_key_lets_later_ones_start_and_commits_stay_in_key_order():
+    import asyncio
+
+    from apigen_mt.runner.batch import SKIP, run_ordered
+
+    started: list[int] = []
+    committed: list[int] = []
+
+    async def work(key: int) -> int:
+        started.append(key)
+        await asyncio.sleep(0.05 if key == 0 else 0.001)  # key 0 is slow
+        return key
+
+    def ready(key: int):
+        return SKIP if key == 5 else True
+
+    # key 2 needs key 0's result; 3, 4 and 6 start while it waits; 5 is dropped
+    asyncio.run(run_ordered(range(7), work, lambda k, r: committed.append(k) or True, 4,
+                            ready=ready, depends_on=lambda k: 0 if k == 2 else -1))
+    assert committed == [0, 1, 2, 3, 4, 6]
+    assert started.index(3) < started.index(2) and 5 not in started
