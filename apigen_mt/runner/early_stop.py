@@ -5,11 +5,12 @@ when the stop comes (their calls paid for nothing), so no more are started once 
 flight are expected to get there. What is committed does not change (items still start
 and commit in key order), only how many run at once.
 
-The estimate keeps a margin of :data:`SPREADS` standard deviations: without it, about
-half the time the items in flight fall a little short, and the phase ends with waves of
-a few items, each as long as an item, while the endpoint idles. With it, a few more are
-started for nothing. Phase 2 estimates each item at the rate of its own group (first
-trials pass more often than further trials of a task that failed once).
+Phase 2 estimates each item at the rate of its own group: first trials pass more often
+than further trials of a task that failed once, and one rate for all made the estimate
+too hopeful at the end of a phase, which then ended in waves of a few long items with
+the endpoint idle. A margin of ``margin`` standard deviations would start a few items
+more, to shorten the tail further; the default is none, because the items it starts
+are mostly cancelled at the stop (calls paid for nothing) for no shorter run.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable
 
-SPREADS = 2.0  # the margin, in standard deviations of the number of items to pass
+SPREADS = 0.0  # the default margin, in standard deviations of the number of items to pass
 FLOOR = 0.25  # a rate below this is taken as this: a phase never stalls on bad luck
 
 

@@ -7,15 +7,13 @@ from apigen_mt.runner.early_stop import GroupRates, likely_reached
 from apigen_mt.runner.trials import TrialPlan, longest_first
 
 
-def test_keys_cover_every_trial_once_per_pass_in_lagged_order():
-    plan = TrialPlan(4, 3)  # a lag of 2 items between a blueprint's trials
+def test_keys_cover_every_trial_once_in_two_passes():
+    plan = TrialPlan(4, 3)
     items = [(plan.blueprint(k), plan.trial(k), plan.group(k)[0]) for k in range(plan.size())]
     assert plan.size() == 4 * 5
-    first = [(b, t) for b, t, p in items if p]
-    assert first == [(0, 0), (1, 0), (2, 0), (0, 1), (3, 0), (1, 1), (2, 1), (0, 2),
-                     (3, 1), (1, 2), (2, 2), (3, 2)]
-    assert [(b, t) for b, t, p in items if not p] == [(b, t) for b, t in first if t > 0]
-    assert items.index((0, 1, True)) > items.index((1, 0, True))  # half the pass first
+    assert items[:4] == [(b, 0, True) for b in range(4)]  # every first trial first
+    assert [(b, t) for b, t, p in items if p] == [(b, t) for t in range(3) for b in range(4)]
+    assert [(b, t) for b, t, p in items if not p] == [(b, t) for t in (1, 2) for b in range(4)]
 
 
 def test_tasks_that_passed_wait_for_the_second_pass():
@@ -44,10 +42,11 @@ def test_longest_tasks_play_first_and_ties_keep_file_order():
     assert [b.id for b in ordered] == ["b", "d", "a", "c"]
 
 
-def test_the_early_stop_keeps_a_margin_and_rates_groups_apart():
-    assert likely_reached(0, 10, [1.0] * 10)
-    assert not likely_reached(0, 10, [0.5] * 20)  # 10 expected, but only half the time
-    assert likely_reached(0, 10, [0.5] * 40)
+def test_the_early_stop_can_keep_a_margin_and_rates_groups_apart():
+    assert likely_reached(0, 10, [1.0] * 10) and likely_reached(0, 10, [0.5] * 20)
+    assert not likely_reached(0, 10, [0.5] * 19)
+    assert not likely_reached(0, 10, [0.5] * 20, margin=2.0)  # 10 expected, half the time
+    assert likely_reached(0, 10, [0.5] * 40, margin=2.0)
     rates = GroupRates()
     rates.record("first", 60, 80)
     rates.record("again", 5, 20)
