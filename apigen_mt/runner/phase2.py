@@ -31,7 +31,7 @@ from apigen_mt.runner.batch import SKIP, CircuitBreaker, Executor, Failed, Remot
 from apigen_mt.runner.early_stop import GroupRates, likely_reached
 from apigen_mt.runner.progress import Progress
 from apigen_mt.runner.store import RunDir
-from apigen_mt.runner.trials import TrialPlan, longest_first
+from apigen_mt.runner.trials import TrialPlan, playing_order
 
 ACCEPTED = "trajectories.jsonl"
 FAILED = "trajectories.failed.jsonl"
@@ -90,7 +90,7 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
     ``spec`` (an :class:`~apigen_mt.runner.remote.EpisodeSpec`) lets an executor play
     episodes in another process; an episode's payload is its blueprint and trial.
     """
-    blueprints = longest_first(blueprints)
+    blueprints = playing_order(blueprints, seed)
     batch = _Rollouts(blueprints, settings.trials, run, n, progress,
                       CircuitBreaker(breaker_after), budget, models)
     outcome = batch.outcome

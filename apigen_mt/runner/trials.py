@@ -12,8 +12,9 @@ one. So the work items come in two passes over the blueprints (B of them, T tria
    pass left out (blueprints that already passed), which add a conversation only when
    the model says something new.
 
-Within a trial, blueprints go longest first (most actions: the longest conversations),
-so the last episodes of a trial, which run with few others in flight, are short ones.
+Blueprints are shuffled (seeded), then go longest first (most actions: the longest
+conversations) within chunks of the shuffle, so the last episodes of a trial, which run
+with few others in flight, are short ones (:func:`playing_order`).
 
 Whether an item is played depends only on the blueprint's own earlier trials (did one
 pass the judge?), so it is decided once their results are in, whatever else is still
@@ -24,15 +25,31 @@ must not depend on what other blueprints' episodes have been committed so far.)
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from apigen_mt.records import Blueprint
 
+CHUNK = 100  # blueprints sorted longest first among themselves
 
-def longest_first(blueprints: Sequence[Blueprint]) -> list[Blueprint]:
-    """The blueprints in playing order: most actions first, file order among equals."""
-    order = sorted(range(len(blueprints)), key=lambda i: (-len(blueprints[i].actions), i))
-    return [blueprints[i] for i in order]
+
+def playing_order(blueprints: Sequence[Blueprint], seed: int,
+                  chunk: int = CHUNK) -> list[Blueprint]:
+    """The blueprints in playing order: a seeded shuffle (by id, so a blueprint keeps its
+    place as the file grows), then most actions first within each ``chunk`` of it.
+
+    The shuffle makes the blueprints a phase leaves unplayed once it reaches ``--n`` a
+    fair sample (the file puts recombined tasks last, and those would be the ones left
+    out); sorting within chunks ends each trial on short episodes, as the phase ends
+    with few others in flight, while drawing the kept set towards long tasks only in
+    the last chunk played."""
+    def rank(i: int) -> bytes:
+        return hashlib.sha256(f"{seed}:{blueprints[i].id}".encode()).digest()
+
+    shuffled = sorted(range(len(blueprints)), key=rank)
+    order = sorted(range(len(shuffled)),
+                   key=lambda p: (p // chunk, -len(blueprints[shuffled[p]].actions), p))
+    return [blueprints[shuffled[p]] for p in order]
 
 
 class TrialPlan:

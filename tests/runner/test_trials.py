@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apigen_mt.records import Action, Blueprint
 from apigen_mt.runner.early_stop import GroupRates, likely_reached
-from apigen_mt.runner.trials import TrialPlan, longest_first
+from apigen_mt.runner.trials import TrialPlan, playing_order
 
 
 def test_keys_cover_every_trial_once_in_two_passes():
@@ -33,13 +33,22 @@ def test_tasks_that_passed_wait_for_the_second_pass():
     assert all(plan.depends_on(k) < k for k in range(plan.size()))
 
 
-def test_longest_tasks_play_first_and_ties_keep_file_order():
+def test_playing_order_is_a_seeded_shuffle_sorted_longest_first_within_chunks():
     def bp(name: str, actions: int) -> Blueprint:
         return Blueprint(id=name, env="retail", user_id="u", instruction=name,
                          actions=[Action(name="t", arguments={})] * actions)
 
-    ordered = longest_first([bp("a", 1), bp("b", 3), bp("c", 1), bp("d", 2)])
-    assert [b.id for b in ordered] == ["b", "d", "a", "c"]
+    blueprints = [bp(f"b{i}", 1 + i % 5) for i in range(40)]
+    order = playing_order(blueprints, seed=0, chunk=10)
+    assert sorted(b.id for b in order) == sorted(b.id for b in blueprints)
+    for start in range(0, 40, 10):  # longest first within each chunk
+        sizes = [len(b.actions) for b in order[start:start + 10]]
+        assert sizes == sorted(sizes, reverse=True)
+    assert order == playing_order(list(reversed(blueprints)), seed=0, chunk=10)
+    assert order != playing_order(blueprints, seed=1, chunk=10)
+    grown = playing_order([*blueprints, bp("new", 9)], seed=0, chunk=1)
+    assert [b.id for b in grown if b.id != "new"] == \
+        [b.id for b in playing_order(blueprints, seed=0, chunk=1)]  # places kept
 
 
 def test_the_early_stop_can_keep_a_margin_and_rates_groups_apart():
