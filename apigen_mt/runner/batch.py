@@ -138,10 +138,9 @@ async def run_ordered(
     batch (in-flight items are cancelled and never committed). ``ready(key)`` may hold
     keys back (False: this one and the ones after it) or drop one (:data:`SKIP`: it is
     neither run nor committed). ``depends_on(key)`` names an earlier key whose result the
-    decision on ``key`` needs (-1: none); until it is known (``finished(key, result)`` is
-    called as each result comes, before its commit) ``key`` waits and later keys may
-    start. That is how a decision that depends on earlier results stays the same at any
-    concurrency. ``remote`` is the shippable form of ``work`` for other processes.
+    decision on ``key`` needs (-1: none): until it is in (``finished(key, result)`` is
+    called as each comes, before its commit) ``key`` waits, later keys may start, and the
+    decision is the same at any concurrency. ``remote``: ``work`` for other processes.
     """
     executor = executor or LocalExecutor()
     results: dict[int, Any] = {}
