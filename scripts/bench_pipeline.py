@@ -20,8 +20,13 @@ By default the server answers from a response cache warmed by a first, zero-late
 of the same command (``--cold-server``: it computes every answer), so its CPU is not what
 is measured. The last line is one JSON object.
 
+The efficiency counts every request the server answered, cancelled work included: a run
+that started episodes only to fill its tail would score higher with calls thrown away.
+``--timeline FILE`` writes the latency-bound run's in-flight count per sample.
+
     .venv/bin/python scripts/bench_pipeline.py                    # C=64, L=200 ms, N=300
     .venv/bin/python scripts/bench_pipeline.py --n 100 --concurrency 32 --latency-ms 100
+    .venv/bin/python scripts/bench_pipeline.py --skip-zero --timeline /tmp/tl.json
 """
 
 from __future__ import annotations
