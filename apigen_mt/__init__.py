@@ -1,8 +1,9 @@
 """apigen-mt: manufacture verified multi-turn tool-use training data.
 
 The pipeline from Python is ``apigen_mt.blueprint(...)``, ``rollout(...)``, ``run(...)``,
-``export(...)`` and ``verify(...)`` (documented in :mod:`apigen_mt.api`). They are
-imported on first use, so ``import apigen_mt`` stays cheap.
+``export(...)``, ``verify(...)`` and ``evaluate(...)`` (documented in
+:mod:`apigen_mt.api`). They are imported on first use, so ``import apigen_mt`` stays
+cheap.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import types
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "blueprint", "export", "rollout", "run", "verify"]
+__all__ = ["__version__", "blueprint", "evaluate", "export", "rollout", "run", "verify"]
 
 _RESULTS = {"BlueprintResult", "RolloutResult", "RunResult", "VerifyResult"}
 
@@ -37,7 +38,7 @@ del _name
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("run", "verify"):
+    if name in ("run", "verify", "evaluate"):
         from apigen_mt import api
 
         return getattr(api, name)

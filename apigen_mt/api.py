@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from apigen_mt import bounds
 from apigen_mt.runner.results import BlueprintResult, RolloutResult, RunResult, VerifyResult
 
-__all__ = ["blueprint", "export", "rollout", "run", "verify"]
+__all__ = ["blueprint", "evaluate", "export", "rollout", "run", "verify"]
 
 PathLike = str | Path
 
@@ -186,3 +186,21 @@ def verify(env: str, tasks: PathLike, conversations: PathLike, *,
                                 data_dir=_path(data_dir), split=split, out=_path(out),
                                 protocol=protocol, config=_path(config), sink=sink,
                                 on_problem=on_problem)
+
+
+def evaluate(env: str, tasks: PathLike, *, split: str | None = None,
+             data_dir: PathLike | None = None, trials: int = 5,
+             config: PathLike | None = None, concurrency: int | None = None,
+             out: PathLike | None = None, protocol: str = "apigen-mt",
+             on_episode: Callable[[int, int], None] | None = None):
+    """Play a fixed task set (a run's ``blueprints.jsonl`` or τ-bench ``tasks.json``)
+    ``trials`` times with the configured agent, as ``apigen-mt eval`` does.
+
+    Writes ``results.json`` and ``episodes.jsonl`` to ``out`` (default ``runs/eval/…``)
+    and returns an ``EvalResult`` whose ``summary`` holds pass^k; ``on_episode(done,
+    total)`` is called as episodes finish.
+    """
+    from apigen_mt.runner.evaluation import evaluate_tasks
+
+    return evaluate_tasks(env, Path(tasks), split, _path(data_dir), trials, _path(config),
+                          concurrency, _path(out), protocol, on_episode)

@@ -28,10 +28,14 @@ def export(
     skip_invalid: bool = typer.Option(False, "--skip-invalid",
                                       help="Leave out records the format rejects (e.g. a "
                                            "malformed tool call) instead of refusing."),
+    quiet: bool = typer.Option(False, "--quiet",
+                               help="Print nothing on success (errors still go to stderr)."),
 ):
     """Write the accepted trajectories as training data, with a dataset card."""
     result = api.export(fmt, run=run, out=out, split=split, include_failed=include_failed,
                         seed=seed, license=license_id, skip_invalid=skip_invalid)
+    if quiet:
+        return
     parts = ", ".join(f"{name} {info['records']}" for name, info in result.files.items())
     failed = ", ".join(f"{name} {info['records']}" for name, info in result.failed_files.items())
     console.print(f"{result.out}: {fmt} export, {parts} records"

@@ -39,14 +39,14 @@ def eval_cmd(
 ):
     """Play a fixed task set with the configured agent and report pass^k."""
     from apigen_mt.rollout.settings import PROTOCOLS
-    from apigen_mt.runner.evaluation import evaluate_tasks
 
     def tick(done: int, total: int) -> None:
         if not quiet and (done % 50 == 0 or done == total):
             console.print(f"  {done}/{total} episodes", highlight=False)
 
-    result = evaluate_tasks(env, tasks, split, data_dir, trials, config, concurrency, out,
-                            protocol, tick)
+    result = api.evaluate(env, tasks, split=split, data_dir=data_dir, trials=trials,
+                          config=config, concurrency=concurrency, out=out, protocol=protocol,
+                          on_episode=tick)
     _print_passk(result.summary, trials)
     console.print(f"protocol {protocol}: {PROTOCOLS[protocol]}", highlight=False)
     if result.cache_invalid:

@@ -2,9 +2,10 @@
 
 It understands what the customer wants from their words (a verb and an object that name
 one tool, see :func:`~apigen_mt.sim.phrasing.match_intent`), identifies them with a
-lookup tool whose arguments they gave (email, or name and zip, or user id), asks for the
-details a change still needs, looks the target up, then states the change in plain words
-and asks for consent before every write. It answers questions by reading the record.
+lookup tool whose arguments they gave (email, or name and zip, or user id), reads the
+details they state ("The order is #W1.", "order #W1"), asks in one question for those a
+change still needs, looks the target up, then states the change in plain words and asks
+for consent before every write. It answers questions by reading the record.
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ _NAME = re.compile(r"(?:[Nn]ame is|I'm|I am|[Ii]t's|name's|[Tt]his is|name of) "
 _ZIP = re.compile(r"zip(?: code)?(?: is)? (\d{5})\b")
 _BARE = re.compile(r"(?:^|, )(?:it's|it is|that would be|that'd be|i believe it's|i think it's|"
                    r"it should be) (.+?)[.!]?$|^(?:Well|Honestly), (.+?)[.!]?$", re.IGNORECASE)
-_USER_ID = re.compile(r"(?:user id is|user id, which is|It's) ([a-z]+(?:_[a-z]+)+_?\d+)\b")
+_ID = r"#?[\w-]*\d[\w-]*"
+_IDS = rf"{_ID}(?:(?:, | and ){_ID})*"  # an id or number, or a list of them
+_USER_ID = re.compile(r"(?:user id is|user id, which is|[Ii]t's|user id) "
+                      r"([a-z]+(?:_[a-z]+)+_?\d+)\b")
 
 
 def _functions(tools: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
@@ -134,10 +138,14 @@ def _statements(text: str, slot_nouns: list[str]) -> dict[str, str]:
     out = {}
     for sentence in _sentences(text):
         for noun_ in sorted(slot_nouns, key=len, reverse=True):
-            found = re.search(rf"\bthe {re.escape(noun_)} (?:is|are|should be|would be|"
-                              rf"it's|is about) (.+?)[.!]?$|\bthe {re.escape(noun_)}, it's "
+            found = re.search(rf"\bthe {re.escape(noun_)}(?: in question| I mean)? (?:is|"
+                              rf"are|should be|would be|it's|is about) (.+?)[.!]?$|"
+                              rf"\bthe {re.escape(noun_)}, it's "
                               rf"(.+?)[.!]?$|\babout the {re.escape(noun_)} (.+?)[.!]?$",
                               sentence, re.IGNORECASE)
+            # "Order #W1." / "And items 1 and 2." / "cancel order #W1 for me"
+            found = found or re.search(rf"(?:^|\s){re.escape(noun_)} ({_IDS})(?=[.!?,;]?(?:\s|$))",
+                                       sentence, re.IGNORECASE)
             if found:
                 out[noun_] = next(g for g in found.groups() if g is not None)
                 break
@@ -151,8 +159,13 @@ def _bare_answer(text: str) -> str | None:
         found = _BARE.search(sentence)
         if found:
             return found.group(1) or found.group(2)
-    if len(said) == 1 and " " not in said[0].strip():
-        return said[0].strip().rstrip(".!")
+    # a value said alone among a few words around it ("Let me check. #W1. Thanks.")
+    alone = [s.strip().rstrip(".!") for s in said if " " not in s.strip()]
+    valued = [s for s in alone if any(c.isdigit() for c in s)]
+    if len(valued) == 1:
+        return valued[0]
+    if len(said) == 1 and len(alone) == 1:
+        return alone[0]
     return None
 
 
@@ -330,9 +343,12 @@ def agent(req: SimRequest) -> SimReply:
         if "don't know" in said or "don't have" in said:
             return SimReply(text=f"I'm sorry, I'm unable to {words(intent).split()[0]} that "
                                  f"without the {missing[0].noun}.")
-        nouns = [s.noun for s in missing[:2 if req.rng.random() < 0.3 else 1]]
+        nouns = [s.noun for s in missing]  # everything it still needs, in one question
         if len(nouns) == 2:
             return SimReply(text=req.rng.choice(_SAYS["ask_two"]).format(*nouns))
+        if len(nouns) > 2:
+            listed = ", ".join(f"the {n}" for n in nouns[:-1]) + f" and the {nouns[-1]}"
+            return SimReply(text=req.rng.choice(_SAYS["ask_many"]).format(listed))
         return SimReply(text=req.rng.choice(_SAYS["ask_one"]).format(nouns[0]))
     # look the target up first (a read that takes one of the write's arguments)
     for name, f in sorted(functions.items()):

@@ -3,10 +3,13 @@ in :mod:`apigen_mt.sim.agent`).
 
 Each reads its request and nothing else — the messages, the tools, the settings. The sim
 customer reads its instruction (:mod:`apigen_mt.sim.reading`) and speaks in varied
-sentences coloured by its persona, revealing details a few at a time as the agent asks;
-the agent states each change and asks for consent before it writes. An instruction the
-customer cannot read is answered with :data:`UNREADABLE` and the reason, so the episode
-fails for that reason instead of a customer who hangs up at once.
+sentences coloured by its persona, one request at a time: a customer who comes prepared
+says who they are in the first message and gives each request with its details (the
+record named in it, items described as the records show them); one told to wait to be
+asked answers the agent's questions. The agent states each change and asks for consent
+before it writes. An instruction the customer cannot read is answered with
+:data:`UNREADABLE` and the reason, so the episode fails for that reason instead of a
+customer who hangs up at once.
 
 Honest failure modes, at configurable rates (``sim.flaws``):
 
@@ -29,7 +32,7 @@ from importlib import resources
 
 from apigen_mt.prompts import STOP, UNREADABLE
 from apigen_mt.sim.agent import DEFAULT_FLAWS as AGENT_FLAWS
-from apigen_mt.sim.phrasing import nouns_named
+from apigen_mt.sim.phrasing import WORDS, nouns_named
 from apigen_mt.sim.reading import EMAIL, Plan, Request, read_instruction
 from apigen_mt.sim.request import SimReply, SimRequest
 
@@ -76,6 +79,7 @@ def _wander(value: str, req: SimRequest) -> str:
 def _say(templates: list[str], req: SimRequest, **kw: str) -> str:
     text = req.rng.choice(templates)
     if "noun" in kw:
+        kw["Noun"] = kw["noun"][:1].upper() + kw["noun"][1:]
         kw["be"] = "are" if kw["noun"].endswith("s") and not kw["noun"].endswith("ss") else "is"
     if "intent" in kw:
         kw["Intent"] = kw["intent"][:1].upper() + kw["intent"][1:]
@@ -109,17 +113,26 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
         ask = _say(["Could you tell me the {field} of {noun} {value}?",
                     "Can you tell me the {field} of {noun} {value}?"], req,
                    field=request.field or "", noun=noun, value=value)
-        return ask if first else "Thanks. " + ask[0].lower() + ask[1:]
+        if first and plan.upfront and plan.identity:
+            return f"{_introduce(plan, req)} {ask}"
+        return ask if first else req.rng.choice(_SAYS["then_ask"]) + " " + ask
     intent = re.sub(r"\byour\b", "my", request.intent)
-    if not first:  # the next request, told as fully as the first: why, and a detail or so
+    details = [d for d in request.details if d[0] != "user id"]
+    if plan.upfront:  # "cancel my order #W1", not "cancel my pending order. Order #W1."
+        intent, details = _with_record(intent, details)
+    if not first:  # the next request, told as fully as the first: why, and its details
         text = _say(_SAYS["also"], req, intent=intent)
         story = _story(request, req)
         if story and req.rng.random() < 0.5:
             text += " " + story
-        return text + _volunteered(request, req, plan, 0.5)
+        return text + _volunteered(details, req, plan, 0.5)
     hello = req.rng.choice(_SAYS["hello"][plan.tone])
     want = _say(_SAYS["want"][plan.tone], req, intent=intent)
-    text = f"{hello} {want}".strip()
+    intro = _introduce(plan, req) if plan.upfront and plan.identity else ""
+    if intro and req.rng.random() < 0.5:  # who they are first, or after what they want
+        text = " ".join(p for p in (hello, intro, want) if p)
+    else:
+        text = " ".join(p for p in (hello, want, intro) if p)
     if plan.who and req.rng.random() < 0.6:  # a word about themselves, in character
         text += " " + req.rng.choice(_SAYS["aside"][plan.tone]).format(who=plan.who)
     elif plan.traits and req.rng.random() < 0.5:
@@ -127,17 +140,87 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
     story = _story(request, req)
     if story and req.rng.random() < 0.6:
         text += " " + story
-    return text + _volunteered(request, req, plan, 0.4)
+    return text + _volunteered(details, req, plan, 0.4)
 
 
-def _volunteered(request: Request, req: SimRequest, plan: Plan, chance: float) -> str:
-    """The first detail of a request, offered before the agent asks (not by the terse)."""
-    volunteer = [d for d in request.details if d[0] != "user id"]
-    if not volunteer or plan.tone == "terse" or req.rng.random() >= chance:
+def _with_record(intent: str, details: list[tuple[str, str]]
+                 ) -> tuple[str, list[tuple[str, str]]]:
+    """The record a request is about named in it by its id, as a customer who has it at
+    hand says it ("change the address on my order #W1"), and the details left to say."""
+    for k, (noun, value) in enumerate(details):
+        if " " in value or not _IDS.fullmatch(value):
+            continue
+        names = "|".join(re.escape(n) for n in dict.fromkeys([noun, *WORDS.get(noun, [])]))
+        found = re.search(rf"\bmy (?:[\w-]+ )*?(?:{names})$", intent)
+        if found:
+            return f"{intent[:found.start()]}my {noun} {value}", details[:k] + details[k + 1:]
+    return intent, details
+
+
+def _introduce(plan: Plan, req: SimRequest) -> str:
+    """Who the customer is, offered before the agent asks: what they know of themselves
+    (an email, or name and zip, or a user id)."""
+    who = plan.identity
+    ways = [k for k in ("email", "zip", "phone") if k in who and (k == "email" or "name" in who)]
+    said = ""
+    if ways:
+        way = req.rng.choice(ways)
+        if way == "email":
+            said = _say(_SAYS["intro_email"], req, email=who["email"])
+        elif way == "phone":
+            said = f"My name is {who['name']} and my phone number is {who['phone']}."
+        else:
+            said = _say(_SAYS["name_zip"], req, **who)
+            said = said[0].upper() + said[1:]
+    if "user id" in who:  # the one thing some agents look people up by
+        said = f"{said} {_say(_SAYS['intro_user_id'], req, uid=who['user id'])}".strip()
+    return said
+
+
+def _volunteered(volunteer: list[tuple[str, str]], req: SimRequest, plan: Plan,
+                 chance: float) -> str:
+    """The details of a request said with it: all of them by a customer who comes
+    prepared, else at times the first (never by the terse)."""
+    if not volunteer:
+        return ""
+    if plan.upfront:
+        return " " + _details_said(volunteer, req, plan)
+    if plan.tone == "terse" or req.rng.random() >= chance:
         return ""
     noun, value = volunteer[0]
     return " " + _say(["The {noun} {be} {value}.", "It's about the {noun} {value}."],
                       req, noun=noun, value=value)
+
+
+def _details_said(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
+    """Every detail in its own sentence, each value ending its sentence (so it is heard
+    whole), in the order the customer thinks of them."""
+    said = []
+    for k, (noun, value) in enumerate(details):
+        frames = _SAYS["detail_first"] if k == 0 else _SAYS["answer"]
+        if _IDS.fullmatch(value):  # "order #W1", as people type
+            frames = _SAYS["compact_first"] if k == 0 else _SAYS["compact"]
+        elif value.startswith("I "):  # a reason in their own words
+            frames = ["The reason is that {value}.", "Honestly, the reason is that {value}."]
+        said.append(_say(frames, req, noun=noun, value=value) + _described(value, plan, req))
+    return " ".join(said)
+
+
+def _described(value: str, plan: Plan, req: SimRequest) -> str:
+    """What the records a value names are, as the customer knows them ("That's a desk
+    (walnut) and a floor lamp (black)."); '' when the instruction does not say."""
+    known = [plan.descriptions[v] for v in re.split(r", | and ", value)
+             if v in plan.descriptions]
+    if not known:
+        return ""
+    listed = ", ".join(known[:-1]) + " and " + known[-1] if len(known) > 1 else known[0]
+    frames = _SAYS["described_many" if len(known) > 1 else "described"]
+    return " " + req.rng.choice(frames).format(d=listed)
+
+
+# one id or number, or a list of them ("#W1", "4216331714 and 3321841055"): said right after
+# its noun, a value can go without "is"
+_IDS = re.compile(r"#?[\w-]*\d[\w-]*(?:(?:, | and )#?[\w-]*\d[\w-]*)*")
 
 
 def _agree(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
@@ -158,9 +241,9 @@ def _goodbye(plan: Plan, rng: random.Random) -> str:
     records = [v for r in plan.requests for n, v in r.details
                if " " not in v and any(c.isdigit() for c in v) and len(v) <= 16
                and n in ("order", "reservation", "booking", "account", "ticket")]
-    if records and rng.random() < 0.5:
+    if records and rng.random() < 0.25:
         bye += " " + rng.choice(_SAYS["recap"]).format(value=rng.choice(records))
-    return bye + rng.choice(_SAYS["bye_tail"])
+    return bye + (rng.choice(_SAYS["bye_tail"]) if rng.random() < 0.3 else "")
 
 
 def _trait(plan: Plan, req: SimRequest) -> str:
@@ -195,7 +278,7 @@ def _story(request: Request, req: SimRequest) -> str:
         if key in request.intent:
             return req.rng.choice(stories[key if key == "flights" else "bags"])
     for key in ("cancel", "call", "return", "send", "exchange", "swap"):
-        if verb == key:
+        if verb == key and (key != "send" or "back" in request.intent):
             return req.rng.choice(stories[key])
     return ""
 
@@ -266,15 +349,15 @@ def human(req: SimRequest) -> SimReply:
         return SimReply(text=_agree(details, req, plan))
     asked = _asked_nouns(last, [n for n, _ in details])
     if asked:
-        chosen = [(n, v) for n, v in details if n in asked][:2]
+        chosen = [(n, v) for n, v in details if n in asked]
         if len(chosen) == 1:
             noun, value = chosen[0]
             forms = [f for f in _SAYS["answer_one"] if " " not in value or f != "{value}."]
             if value.startswith("I "):  # a reason in their own words
                 forms = ["Well, {value}.", "Honestly, {value}."]
-            said = _say(forms, req, noun=noun, value=value)
+            said = _say(forms, req, noun=noun, value=value) + _described(value, plan, req)
         else:
-            said = " ".join(_say(_SAYS["answer"], req, noun=n, value=v) for n, v in chosen)
+            said = _details_said(chosen, req, plan)
         lead = req.rng.choice(_SAYS["lead"][plan.tone])
         if lead:
             first = said.split(" ", 1)[0]

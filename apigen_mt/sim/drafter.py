@@ -37,6 +37,7 @@ from apigen_mt.sim.drafting import (
     parse_tools,
 )
 from apigen_mt.sim.instructions import render_value, write_instruction
+from apigen_mt.sim.reading import is_task_sentence
 from apigen_mt.sim.request import SimReply, SimRequest
 
 DEFAULT_FLAWS = {
@@ -226,7 +227,7 @@ def drafter(req: SimRequest) -> SimReply:
         # the detail forgotten is one the rest of the instruction does not give either
         plain = write_instruction(actions, kinds, ctx.get("user_id"),
                                   ctx.get("user_records"), None, random.Random(0),
-                                  omit=None).lower()
+                                  omit=None, offers=ctx.get("catalogue")).lower()
         for key in keys:
             said = re.escape(render_value(actions[i].arguments[key]).lower())
             if len(re.findall(rf"(?<!\w){said}(?!\w)", plain)) == 1:
@@ -243,7 +244,8 @@ def drafter(req: SimRequest) -> SimReply:
             outputs.append(render_value(value))
     instruction = write_instruction(actions, kinds, ctx.get("user_id"),
                                     ctx.get("user_records"), ctx.get("persona"), req.rng,
-                                    omit=omit, questions=questions)
+                                    omit=omit, questions=questions,
+                                    offers=ctx.get("catalogue"))
     if write_at and _flaw(req, "wrong_argument", round_no, named):
         i = req.rng.choice(write_at)
         strings = [k for k, v in actions[i].arguments.items() if isinstance(v, str)]
@@ -342,14 +344,15 @@ def feedback(req: SimRequest) -> SimReply:
 
 
 def recombiner(req: SimRequest) -> SimReply:
-    """Merge instructions: keep the first identity sentence, then each request in turn."""
+    """Merge instructions: who the customer is and how they behave once, then every
+    request of every task in turn with its details (a request or a detail said twice
+    belongs to two tasks, so it is kept twice)."""
     match = re.search(r"```json\n(.*?)\n```", req.last_user, re.DOTALL)
     tasks = json.loads(match.group(1)) if match else []
     sentences: list[str] = []
     for task in tasks:
         for sentence in re.split(r"(?<=\.)\s+", task.get("instruction", "")):
-            if sentence and sentence not in sentences and not sentence.startswith("Give details"):
+            if sentence and (sentence not in sentences or is_task_sentence(sentence)):
                 sentences.append(sentence)
-    sentences.append("Give details only when the agent asks for them, and confirm before "
-                     "changes.")
+    sentences.append("Confirm each change before it is made.")
     return SimReply(text=json.dumps({"instruction": " ".join(sentences)}))

@@ -22,6 +22,7 @@ from apigen_mt.env.values import ValuePool, propose_value, scoped_candidates
 from apigen_mt.records import Action
 
 _ID = re.compile(r"(^|_)ids?$")
+_SHOWS = re.compile(r"(get|show|list|read|view|describe|check)_")
 
 
 def parse_tools(system: str) -> dict[str, dict[str, Any]]:
@@ -345,8 +346,10 @@ def fact_to_ask(actions: list[Action], tools: dict[str, dict[str, Any]], pool: V
     """A fact of a record the task reads, to ask about at the end: a read that takes one
     id of that record, the field and its value as the context shows it (a careless
     drafter may pick one the changes will alter; reviewers see the records after)."""
+    # a read that shows a record, by its name ("get_order_details"; not a lookup that only
+    # finds an id, nor a write the walk did not suggest), taking one argument
     reads = {n: s for n, s in tools.items() if n not in write_names
-             and len(s.get("parameters", {}).get("required", [])) == 1}
+             and _SHOWS.match(n) and len(s.get("parameters", {}).get("required", [])) == 1}
     options = []
     for action in actions:
         for name, schema in sorted(reads.items()):
@@ -356,11 +359,16 @@ def fact_to_ask(actions: list[Action], tools: dict[str, dict[str, Any]], pool: V
                 options.append((Action(name=name, arguments={param: value}), value))
     rng.shuffle(options)
     for read, anchor in options[:4]:
+        param = next(iter(read.arguments))
         for record in pool.records:
-            if anchor not in _scalars(record):
+            # the record the read shows: its own id is the argument, and it is not a part of
+            # another record (an order's item has an item_id beside its product_id: a read
+            # by product shows every variant, each with its own price)
+            ids = [k for k in record if k.endswith("_id") and (k == param or k != "user_id")]
+            if ids != [param] or record[param] != anchor:
                 continue
-            fields = [(k, v) for k, v in record.items()
-                      if not (k == "id" or _ID.search(k) or k == "status")
+            fields = [(k, v) for k, v in record.items()  # never "the email of email X"
+                      if not (k == "id" or _ID.search(k) or k == "status" or v == anchor)
                       and ((isinstance(v, str) and 0 < len(v) < 40 and ";" not in v)
                            or (isinstance(v, (int, float)) and not isinstance(v, bool)))]
             if fields:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from typing import Any
 
 from apigen_mt.records import Action
@@ -45,6 +46,14 @@ _DETAIL = ["The {noun} {be} {value}.", "The {noun} you have in mind {be} {value}
 _QUESTION = ["You also want to know the {field} of {noun} {value}.",
              "Before you finish, you want to find out the {field} of {noun} {value}.",
              "At the end, you would like to be told the {field} of {noun} {value}."]
+# how much the customer says at once: most come prepared (who they are, then each request
+# with what it needs), some answer only what they are asked
+_UPFRONT = ["You say who you are and give each request with all of its details in one go",
+            "You come prepared and state each request together with everything it needs",
+            "You give the agent what a request needs as soon as you bring it up",
+            "You tell the agent who you are at the start and the details of a request together",
+            "You lay out each request fully, with its details, when you bring it up",
+            "You come prepared and say everything a request needs right away"]
 _SHARING = ["You give details only when the agent asks for them, a few at a time",
             "You let the agent lead and answer what you are asked",
             "You do not volunteer everything at once",
@@ -59,6 +68,7 @@ _CONSENT = ["you agree to a change only once the agent has described it correctl
             "you check the agent's summary before saying yes to anything",
             "nothing should be changed until you have agreed to it"]
 _BEHAVIOUR_JOIN = ["{a}, and {b}.", "{a}; {b}.", "{a}. Also, {b}.", "{a}, but {b}."]
+UPFRONT_SHARE = 0.85  # customers who come prepared, against those who wait to be asked
 CAREFUL = "Before agreeing to any change, you ask the agent to go over it once more."
 NO_EMAIL = "You do not remember the email address on your account."
 _SEPARATORS = ("; ", ": ", "\n", "(", ")")
@@ -157,6 +167,52 @@ def question_sentence(key: str, param: str, value: Any,
                                         value=speak_value(value))
 
 
+def _described(records: Any, out: dict[str, str], name: str = "") -> dict[str, str]:
+    """What the records say about each item, in words a customer uses: its product and
+    options ("a standing desk (walnut, dual motor)"). Orders and trips are named by their
+    ids alone: said by what is in them, they repeat the same few products and routes."""
+    if isinstance(records, list):
+        for value in records:
+            _described(value, out, name)
+    if not isinstance(records, dict):
+        return out
+    name = str(records.get("name") or name) if isinstance(records.get("name"), str) else name
+    options = records.get("options")
+    if isinstance(records.get("item_id"), str) and isinstance(options, dict) and name:
+        said = ", ".join(_option(k, v) for k, v in options.items() if isinstance(v, (str, int)))
+        out.setdefault(records["item_id"], f"a {name.lower()} ({said})" if said else
+                       f"a {name.lower()}")
+    for value in records.values():
+        if isinstance(value, (dict, list)):
+            _described(value, out, name)
+    return out
+
+
+def _option(key: str, value: Any) -> str:
+    """An option as said: "walnut", "with a wifi connection" for yes, "60 stitches"."""
+    text = str(value)
+    if text.lower() in ("yes", "true"):
+        return f"with {key}"
+    if text.lower() in ("no", "false", "none"):
+        return f"no {key}"
+    return f"{text} {key}" if not re.search(r"[a-z]{3}", text.lower()) else text
+
+
+_DESCRIBED = {"item_ids": "Item", "new_item_ids": "Item"}
+
+
+def description_sentences(action: Action, known: dict[str, str], said: set[str]) -> list[str]:
+    """"Item 1 is a desk (walnut)." for each item of a write the customer can describe."""
+    out = []
+    for param, label in _DESCRIBED.items():
+        values = action.arguments.get(param)
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, str) and value in known and value not in said:
+                said.add(value)
+                out.append(f"{label} {value} is {known[value]}.")
+    return out
+
+
 def _persona_sentence(persona: str) -> str:
     text = persona.strip().rstrip(".")
     if text.startswith(("A ", "An ")):
@@ -164,20 +220,26 @@ def _persona_sentence(persona: str) -> str:
     return f"About you: {text}."
 
 
-_CAREFUL_HINTS = ("methodical", "step by step", "follow-up", "bad experience", "detail",
-                  "cautious", "careful", "sceptical", "skeptical")
+# personas who ask to hear a change again before agreeing (most are content with the
+# agent's one summary, which states every value)
+_CAREFUL_HINTS = ("bad experience", "cautious", "careful", "sceptical", "skeptical")
 
 
 def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str | None,
                       user_data: dict[str, Any] | None, persona: str | None,
                       rng: random.Random, omit: tuple[int, str] | None = None,
-                      questions: list[tuple[str, str, Any]] = ()) -> str:
+                      questions: list[tuple[str, str, Any]] = (),
+                      offers: Any = None) -> str:
     """A second-person instruction stating every write's goal and details.
 
     ``omit`` = (action index, argument) leaves one detail out (a flaw the sim drafter
     makes on purpose, which the committee should catch). ``questions`` are
     ``(field, argument, value)``: the customer wants to be told ``field`` of that record.
+    Items the customer's records (or ``offers``, a catalogue excerpt) describe are
+    described, as a customer knows them.
     """
+    known = _described([user_data or {}, offers or {}], {})
+    described: set[str] = set()
     lookups = [n for n in kinds if n.startswith("find_")]
     found_by_lookup = lookup_ids(list(kinds))
     lines = [identity_sentence(user_id, user_data, rng, lookups)]
@@ -201,12 +263,14 @@ def write_instruction(actions: list[Action], kinds: dict[str, str], user_id: str
             be = "are" if slot.noun.endswith("s") and not slot.noun.endswith("ss") else "is"
             lines.append(rng.choice(_DETAIL).format(noun=slot.noun, be=be,
                                                     value=_spoken(slot, action.arguments)))
+        lines.extend(description_sentences(action, known, described))
     lines.extend(question_sentence(*q, rng=rng) for q in questions)
     if persona:
         lines.append(_persona_sentence(persona))
-    lines.append(rng.choice(_BEHAVIOUR_JOIN).format(a=rng.choice(_SHARING),
+    sharing = _UPFRONT if rng.random() < UPFRONT_SHARE else _SHARING
+    lines.append(rng.choice(_BEHAVIOUR_JOIN).format(a=rng.choice(sharing),
                                                     b=rng.choice(_CONSENT)))
     careful = persona and any(h in persona.lower() for h in _CAREFUL_HINTS)
-    if careful or rng.random() < 0.1:
+    if careful or rng.random() < 0.05:
         lines.append(CAREFUL)
     return " ".join(line for line in lines if line)

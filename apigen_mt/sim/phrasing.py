@@ -36,13 +36,16 @@ VERBS: dict[str, list[str]] = {
 VERB_ALIASES = {"update": "modify", "edit": "modify", "change": "modify"}
 # object words: canonical token → ways to say it (the first is the plain one)
 WORDS: dict[str, list[str]] = {
-    "pending": ["pending", "unshipped", "not-yet-shipped"],
+    "pending": ["pending", "unshipped", "not-yet-shipped", "undelivered", "still-processing"],
     "delivered": ["delivered", "received"],
-    "user": ["account", "profile"],
+    "user": ["account", "profile", "customer profile"],
     "reservation": ["reservation", "booking"],
     "items": ["items", "products"],
-    "baggages": ["bags", "luggage", "baggage"],
-    "passengers": ["passengers", "travellers", "passenger details"],
+    "baggages": ["bags", "luggage", "baggage", "checked bags"],
+    "passengers": ["passengers", "travellers", "passenger details", "traveller names"],
+    "order": ["order", "purchase"],
+    "address": ["address", "shipping address", "delivery address"],
+    "flights": ["flights", "flight plans", "itinerary"],
     "payment": ["payment method", "payment"],
     "accounts": ["accounts"],
 }
@@ -52,7 +55,7 @@ NOUNS = {
     "order_id": "order", "reservation_id": "reservation", "user_id": "user id",
     "payment_method_id": "payment method", "payment_id": "payment method",
     "item_ids": "items", "new_item_ids": "new items", "product_id": "product",
-    "total_baggages": "total number of bags", "nonfree_baggages": "number of paid bags",
+    "total_baggages": "total bags", "nonfree_baggages": "paid bags",
     "zip": "zip code", "dob": "date of birth", "address": "address", "phone": "phone number",
 }
 ADDRESS_KEYS = ("address1", "address2", "city", "state", "zip", "country")

@@ -8,7 +8,9 @@ the reason, you want no longer needed."), facts to ask for ("You also want to kn
 status of order #W1."), persona and behaviour sentences. When a goal is stated in a way it
 cannot turn into concrete details — a product described by its features, a plan that
 depends on what the agent says ("If …") — the plan carries the reason instead, so the
-customer can say it cannot play the part rather than pretend.
+customer can say it cannot play the part rather than pretend. It also reads how much the
+customer says at once (prepared, unless told to wait to be asked) and what an item is
+("Item 1 is a standing desk (walnut).").
 """
 
 from __future__ import annotations
@@ -40,9 +42,14 @@ _DETAILS = [
     re.compile(r"^For the (?P<noun>[a-z0-9 ]+?), you want (?P<value>.+)\.$"),
     re.compile(r"^Use (?P<value>.+) as the (?P<noun>[a-z0-9 ]+?)\.$"),
 ]
+_DESCRIPTION = re.compile(r"^(?:Item|Order|Reservation) (#?[\w-]*\d[\w-]*) is "
+                          r"((?:an?|the|your) .+)\.$")
 _GOAL_WORDS = re.compile(r"\b(want|wants|wish|would like|need|hope|hoping|goal|prefer|plan)\b",
                          re.IGNORECASE)
 _VALUE_LIKE = re.compile(r"[#\d\"@]")
+_PIECEWISE = re.compile(r"only when (?:the agent|asked|they ask)|let the agent lead|do not "
+                        r"volunteer|one by one|piece by piece|short and to the point|as they "
+                        r"come up|a few at a time|when (?:you are|you're) asked", re.IGNORECASE)
 TONES = {
     "terse": ("impatient", "blunt", "terse", "speed", "busy", "multitasking", "in a hurry",
               "direct"),
@@ -73,6 +80,11 @@ class Plan:
     requests: list[Request] = field(default_factory=list)
     tone: str = "neutral"
     careful: bool = False
+    # says who they are and each request's details when bringing it up, unless told to
+    # wait to be asked ("You give details only when the agent asks for them")
+    upfront: bool = True
+    # what an item, order or trip is, in the customer's words ("a desk (walnut)")
+    descriptions: dict[str, str] = field(default_factory=dict)
     who: str = ""  # "a medical resident", from the persona, for small talk
     traits: list[str] = field(default_factory=list)  # "I'm a loyal long-time customer."
     problem: str | None = None  # why the instruction cannot be played, if it cannot
@@ -177,6 +189,13 @@ def _traits(persona: str) -> list[str]:
     return out
 
 
+def is_task_sentence(sentence: str) -> bool:
+    """A goal, a detail of one, or a fact to ask for (not who the customer is or how
+    they behave)."""
+    return bool(_GOAL.match(sentence) or _QUESTION.search(sentence)
+                or any(p.match(sentence) for p in _DETAILS))
+
+
 def read_instruction(text: str) -> Plan:
     """The plan an instruction describes (``problem`` set when it cannot be followed)."""
     plan = Plan()
@@ -186,6 +205,11 @@ def read_instruction(text: str) -> Plan:
             plan.problem = ("it asks me to react to what the agent says, which I cannot "
                             f"follow: '{_short(sentence)}'")
             break
+        described = _DESCRIPTION.match(sentence)
+        if described:
+            plan.descriptions[described.group(1)] = " ".join(
+                _YOU.get(w, w) for w in described.group(2).split())
+            continue
         question = _QUESTION.search(sentence)
         if question:
             plan.requests.append(Request(intent=f"know the {question.group(1)}",
@@ -217,9 +241,11 @@ def read_instruction(text: str) -> Plan:
             plan.careful = True
             continue
         if re.match(r"^(You are [a-z]|You're [a-z]|About you|You give|You let|You do not "
-                    r"volunteer|You tend|You speak|You answer|You share|You keep|You tell)",
-                    sentence):
+                    r"volunteer|You tend|You speak|You answer|You share|You keep|You tell|"
+                    r"You say|You come|You lay)", sentence):
             persona += " " + sentence.lower()
+            if _PIECEWISE.search(sentence):
+                plan.upfront = False
             continue
         if re.search(r"\b(say yes|saying yes|agree|agreed|approve|go-ahead|summary)\b",
                      sentence) and not _VALUE_LIKE.search(sentence) and not (

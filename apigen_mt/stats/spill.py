@@ -25,11 +25,12 @@ from apigen_mt.stats.text import words
 
 CACHE_KIB = 16 * 1024  # SQLite page cache: what the database may hold in memory
 _EPS = 1e-9
+_BATCH = 20_000  # rows per INSERT: few calls into SQLite, a bounded list in memory
 _SCHEMA = """
 CREATE TABLE bp (id TEXT, pattern TEXT, instruction TEXT);
 CREATE TABLE used (id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE conv (id TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE TABLE gram (n INTEGER, g TEXT, PRIMARY KEY (n, g)) WITHOUT ROWID;
+CREATE TABLE gram (n INTEGER, g TEXT);
 CREATE TABLE sh (doc INTEGER, tok TEXT);
 CREATE TABLE pre (tok TEXT, doc INTEGER, size INTEGER);
 CREATE TABLE partner (doc INTEGER PRIMARY KEY);
@@ -114,14 +115,19 @@ class Spill:
     def distinct_n(self, texts: Iterable[str], ns: tuple[int, ...] = (1, 2)) -> dict[int, float]:
         """Distinct n-grams over all n-grams of ``texts``, for each n in ``ns``."""
         totals = dict.fromkeys(ns, 0)
+        rows: list[tuple[int, str]] = []
         for text in texts:
             toks = words(text)
             for n in ns:
                 grams = [" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)]
                 totals[n] += len(grams)
-                self.db.executemany("INSERT OR IGNORE INTO gram VALUES (?, ?)",
-                                    ((n, g) for g in grams))
-        seen = dict(self.db.execute("SELECT n, count(*) FROM gram GROUP BY n"))
+                rows += ((n, g) for g in grams)
+            if len(rows) >= _BATCH:
+                self.db.executemany("INSERT INTO gram VALUES (?, ?)", rows)
+                rows = []
+        self.db.executemany("INSERT INTO gram VALUES (?, ?)", rows)
+        # one sort at the end is much cheaper than keeping a unique index while inserting
+        seen = dict(self.db.execute("SELECT n, count(DISTINCT g) FROM gram GROUP BY n"))
         return {n: seen.get(n, 0) / totals[n] if totals[n] else 0.0 for n in ns}
 
     def near_duplicates(self, texts: Iterable[str], threshold: float = 0.8,
@@ -144,13 +150,18 @@ class Spill:
 
     def _shingle(self, texts: Iterable[str], k: int) -> tuple[int, int]:
         total = empty = 0
+        rows: list[tuple[int, str]] = []
         for doc, text in enumerate(texts):
             total += 1
             toks = words(text)
             grams = ({" ".join(toks)} if toks else set()) if len(toks) < k else \
                 {" ".join(toks[i:i + k]) for i in range(len(toks) - k + 1)}
             empty += not grams
-            self.db.executemany("INSERT INTO sh VALUES (?, ?)", ((doc, g) for g in grams))
+            rows += ((doc, g) for g in grams)
+            if len(rows) >= _BATCH:
+                self.db.executemany("INSERT INTO sh VALUES (?, ?)", rows)
+                rows = []
+        self.db.executemany("INSERT INTO sh VALUES (?, ?)", rows)
         self.db.execute("CREATE INDEX sh_doc ON sh (doc)")
         return total, empty
 

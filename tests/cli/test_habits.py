@@ -103,6 +103,15 @@ def test_run_records_itself_tells_next_and_links_latest(tmp_path: Path) -> None:
     assert exported.stdout.strip().splitlines()[-1] == f"next: apigen-mt stats --run {run}"
 
 
+def test_quiet_export_prints_nothing_and_still_writes(tmp_path: Path) -> None:
+    assert cli(tmp_path, "run", "--env", "retail", "--n", "2", "--quiet").returncode == 0
+    done = cli(tmp_path, "export", "--format", "sharegpt", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == done.stderr == ""
+    out = tmp_path / "runs" / "retail-seed0" / "export" / "sharegpt"
+    assert (out / "README.md").exists() and any(out.glob("*.json*"))
+
+
 def test_blueprint_tells_the_rollout_to_run_next(tmp_path: Path) -> None:
     done = cli(tmp_path, "blueprint", "--env", "retail", "--n", "3", "--quiet")
     assert done.returncode == 0, done.stderr

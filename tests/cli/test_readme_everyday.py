@@ -88,5 +88,7 @@ def test_python_api_block_as_printed(tmp_path: Path, monkeypatch: pytest.MonkeyP
     printed = capsys.readouterr().out.splitlines()
     assert printed[1].startswith("True ")  # reached, and the failures by reason
     assert re.fullmatch(r"\d+ of \d+ passed.*", printed[2])
+    pass_hat = eval(printed[3])  # the dict printed as repr: {"1": …, "2": …}
+    assert set(pass_hat) == {"1", "2"} and 0 < pass_hat["2"] <= pass_hat["1"] <= 1
     manifest = json.loads((tmp_path / "runs" / "mine" / "manifest.json").read_text())
     assert manifest["trajectories"]["accepted"] >= 8
