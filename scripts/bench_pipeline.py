@@ -286,13 +286,20 @@ async def main():
         max_keepalive_connections=max(100, 2 * concurrency)))
     client = openai.AsyncOpenAI(base_url=url, api_key="EMPTY", max_retries=0, timeout=120,
                                 http_client=http)
+    from apigen_mt.llm.openai_adapter import EndpointRuntime
+    from apigen_mt.llm.settings import Endpoint
+    runtime = EndpointRuntime("local", Endpoint(base_url=url, max_concurrency=concurrency))
+    poster = runtime.ensure().poster
     async def call(body):
         if mode == "sdk":  # the SDK's usual path: keyword arguments, transformed and encoded
             await client.chat.completions.with_raw_response.create(**body)
-        else:  # the same request, its JSON body posted as it is (the adapter's path)
+        elif mode == "post":  # the same request, its JSON body posted by the SDK's client
             await client.post("/chat/completions", cast_to=httpx2.Response,
                               content=orjson.dumps(body),
                               options={"headers": {"Content-Type": "application/json"}})
+        else:  # the same JSON body through the adapter's own HTTP client, nothing else
+            reply = await poster.post("/chat/completions", orjson.dumps(body))
+            assert reply.status == 200, reply.status
     await call(bodies[0])
     queue = iter(bodies)
     async def worker():
@@ -302,6 +309,7 @@ async def main():
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
     print(json.dumps({"calls": len(bodies), "seconds": wall, "cpu_s": cpu}))
+    await runtime.aclose()
 asyncio.run(main())
 """
 
@@ -332,6 +340,9 @@ def main() -> None:
                     help="conversations of the zero-latency runs")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--skip-zero", action="store_true")
+    ap.add_argument("--skip-sdk", action="store_true",
+                    help="zero latency: leave out the slow bare loop of the SDK's "
+                         "chat.completions.create (ratio_to_bare_client is then null)")
     ap.add_argument("--drafter", choices=["llm", "walk"], default="llm",
                     help="walk: phase 1 drafts without the model")
     ap.add_argument("--cold-server", action="store_true",
@@ -410,8 +421,9 @@ def main() -> None:
                 z = pipeline(url, server.pid, args.zero_n, c, work, "zero", None)
                 if cache is not None:  # the bare loops' requests into the server's cache too
                     bare_client(url, c, requests, "post")
-                sdk = bare_client(url, c, requests, "sdk")
+                sdk = bare_client(url, c, requests, "sdk") if not args.skip_sdk else None
                 post = bare_client(url, c, requests, "post")
+                own = bare_client(url, c, requests, "adapter")
             finally:
                 server.terminate()
                 server.wait(10)
@@ -421,22 +433,31 @@ def main() -> None:
                   f"({z['phases']['middle']['calls_per_s']:.0f} in the middle), "
                   f"CPU {z['cpu_ms_per_call']:.2f} ms per call (server "
                   f"{z['server_cpu_ms_per_call']:.2f} ms)")
-            print(f"  bare AsyncOpenAI, the {sdk['calls']} requests of a recorded run --n "
-                  f"{args.zero_n}: chat.completions.create {sdk['calls_per_s']:.0f} calls/s "
-                  f"(CPU {sdk['cpu_ms_per_call']:.2f} ms per call); client.post of the JSON "
-                  f"body {post['calls_per_s']:.0f} calls/s (CPU {post['cpu_ms_per_call']:.2f} ms)")
-            ratio = pipe / sdk["calls_per_s"]
-            print(f"  ratio pipeline / bare client: {ratio:.2f} (SDK path), "
-                  f"{pipe / post['calls_per_s']:.2f} (raw post, the adapter's own path)")
+            sdk_line = (f"chat.completions.create {sdk['calls_per_s']:.0f} calls/s (CPU "
+                        f"{sdk['cpu_ms_per_call']:.2f} ms per call); " if sdk else "")
+            print(f"  bare AsyncOpenAI, the {post['calls']} requests of a recorded run --n "
+                  f"{args.zero_n}: {sdk_line}client.post of the JSON body "
+                  f"{post['calls_per_s']:.0f} calls/s (CPU {post['cpu_ms_per_call']:.2f} ms)")
+            print(f"  bare adapter HTTP client (apigen_mt/llm/http.py), the same bodies: "
+                  f"{own['calls_per_s']:.0f} calls/s (CPU {own['cpu_ms_per_call']:.2f} ms)")
+            ratio = pipe / sdk["calls_per_s"] if sdk else None
+            sdk_ratio = f"{ratio:.2f} (SDK path), " if ratio is not None else ""
+            print(f"  ratio pipeline / bare client: {sdk_ratio}"
+                  f"{pipe / post['calls_per_s']:.2f} (the SDK client's raw post), "
+                  f"{pipe / own['calls_per_s']:.2f} (the adapter's own HTTP client)")
             result.update(
                 zero_latency_calls_per_s=round(pipe, 1),
                 zero_latency_middle_calls_per_s=round(z["phases"]["middle"]["calls_per_s"], 1),
                 zero_latency_cpu_ms_per_call=round(z["cpu_ms_per_call"], 3),
-                bare_client_calls_per_s=round(sdk["calls_per_s"], 1),
-                bare_client_cpu_ms_per_call=round(sdk["cpu_ms_per_call"], 3),
+                bare_client_calls_per_s=round(sdk["calls_per_s"], 1) if sdk else None,
+                bare_client_cpu_ms_per_call=round(sdk["cpu_ms_per_call"], 3) if sdk else None,
                 bare_post_calls_per_s=round(post["calls_per_s"], 1),
-                ratio_to_bare_client=round(ratio, 3),
-                ratio_to_bare_post=round(pipe / post["calls_per_s"], 3))
+                bare_post_cpu_ms_per_call=round(post["cpu_ms_per_call"], 3),
+                bare_adapter_calls_per_s=round(own["calls_per_s"], 1),
+                bare_adapter_cpu_ms_per_call=round(own["cpu_ms_per_call"], 3),
+                ratio_to_bare_client=round(ratio, 3) if ratio is not None else None,
+                ratio_to_bare_post=round(pipe / post["calls_per_s"], 3),
+                ratio_to_bare_adapter=round(pipe / own["calls_per_s"], 3))
             if args.skip_latency:
                 result.update(cpu_ms_per_call=round(z["cpu_ms_per_call"], 3),
                               peak_rss_mb=round(z["peak_rss_mb"], 1))

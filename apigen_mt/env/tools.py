@@ -56,18 +56,28 @@ class Tool:
     parameters: dict[str, Any]
     ends_conversation: bool = False
     _validator: Any = field(default=None, repr=False)
+    _schema: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def schema(self) -> dict[str, Any]:
-        """The OpenAI ``tools`` entry for this tool."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
-            },
-        }
+        """The OpenAI ``tools`` entry for this tool.
+
+        Built once and the same object afterwards (while name, description and
+        parameters stay), so every conversation offers the same definitions and the
+        model layer serialises them once (``apigen_mt.llm.cache``). Read it, never
+        change it.
+        """
+        made_of = (self.name, self.description, id(self.parameters))
+        if self._schema is None or self._schema[0] != made_of:
+            self._schema = (made_of, {
+                "type": "function",
+                "function": {
+                    "name": self.name,
+                    "description": self.description,
+                    "parameters": self.parameters,
+                },
+            })
+        return self._schema[1]
 
     def validate(self, arguments: Any, nested_extra_keys: bool = False) -> dict[str, Any]:
         """Check arguments against the schema; raise :class:`ArgumentError` with a reason.

@@ -43,14 +43,41 @@ def model_identity(ref: str, base_url: str | None = None) -> str:
     return f"{ref}@{redact_url(base_url)}"
 
 
+_KEY_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+_KEY_TAIL = b',"v":' + orjson.dumps(KEY_VERSION) + b"}"
+# tool listings already serialised for a key, by the identities of their entries: every
+# conversation of a run offers the same tool definitions (the same dict objects, see
+# ``Tool.schema``); listings of other objects are serialised, and remembered, as well
+_TOOL_BLOBS: dict[tuple[int, ...], tuple[list[Any], bytes]] = {}
+
+
+def _tools_blob(tools: list[dict[str, Any]] | None) -> bytes:
+    if not tools:
+        return orjson.dumps(tools, option=_KEY_OPTIONS)
+    ids = tuple(map(id, tools))
+    known = _TOOL_BLOBS.get(ids)
+    if known is not None:
+        return known[1]
+    blob = orjson.dumps(tools, option=_KEY_OPTIONS)
+    if len(_TOOL_BLOBS) >= 64:  # a handful of listings per run; never grows without bound
+        _TOOL_BLOBS.clear()
+    _TOOL_BLOBS[ids] = (list(tools), blob)  # holding the entries keeps their ids valid
+    return blob
+
+
 def request_key(model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
                 settings: Settings) -> str:
-    """sha256 of everything that determines the answer (model, prompt, tools, settings)."""
-    blob = orjson.dumps(
-        {"v": KEY_VERSION, "model": model, "messages": messages, "tools": tools,
-         "settings": settings.model_dump(mode="json")},
-        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
-    )
+    """sha256 of everything that determines the answer (model, prompt, tools, settings).
+
+    The hashed bytes are those of ``{"v", "model", "messages", "tools", "settings"}``
+    serialised with sorted keys, written part by part (the keys in sorted order) so a
+    tool listing serialised once is reused on every call that offers it.
+    """
+    blob = b"".join((
+        b'{"messages":', orjson.dumps(messages, option=_KEY_OPTIONS),
+        b',"model":', orjson.dumps(model),
+        b',"settings":', orjson.dumps(settings.model_dump(mode="json"), option=_KEY_OPTIONS),
+        b',"tools":', _tools_blob(tools), _KEY_TAIL))
     return hashlib.sha256(blob).hexdigest()
 
 

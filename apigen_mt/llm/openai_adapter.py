@@ -7,7 +7,9 @@ backoff and jitter, at most ``endpoint.max_retries`` times; then :class:`ModelEr
 Other 4xx (bad key, unknown model, bad request) fail at once with one clear line.
 
 Each endpoint has one :class:`EndpointRuntime` shared by every model on it: one pooled
-HTTP client, an in-flight limit for ``max_concurrency`` and leaky-bucket limiters for
+HTTP client (:mod:`apigen_mt.llm.http`: the request body is built and the reply parsed
+here, so the SDK's typed layer is not on the hot path; ``check`` lists models through the
+SDK's client), an in-flight limit for ``max_concurrency`` and leaky-bucket limiters for
 ``rpm`` and (estimated) ``tpm``. A slot is held only while a request is on the wire, never
 during a backoff sleep.
 
@@ -44,6 +46,7 @@ from tenacity import (
 
 from apigen_mt.errors import ConfigError
 from apigen_mt.llm.base import Choice, Completion, ModelError, Settings, ToolCall, Usage
+from apigen_mt.llm.http import HttpConnectionError, HttpTimeout, JsonPoster, Reply, default_headers
 from apigen_mt.llm.settings import Endpoint
 from apigen_mt.llm.throttle import AdaptiveLimit
 from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
@@ -51,7 +54,6 @@ from apigen_mt.redact import redact_url, register_secret, url_credentials
 
 log = logging.getLogger("apigen_mt.llm")
 MAX_RETRY_AFTER_S = 300.0
-_JSON_POST: Any = {"headers": {"Content-Type": "application/json"}}
 KEYLESS = "EMPTY"  # what keyless local servers (vLLM, serve) conventionally accept
 
 
@@ -84,7 +86,8 @@ class EndpointRuntime:
         self.endpoint = endpoint
         self.api_key = api_key
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.client: openai.AsyncOpenAI
+        self._poster: JsonPoster | None = None
+        self._client: openai.AsyncOpenAI | None = None
         self.semaphore: AdaptiveLimit
         self.rpm: AsyncLimiter | None = None
         self.tpm: AsyncLimiter | None = None
@@ -98,25 +101,44 @@ class EndpointRuntime:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             ep = self.endpoint
-            conns = max(100, 2 * ep.max_concurrency)
-            http = openai.DefaultAsyncHttpx2Client(
-                limits=httpx2.Limits(max_connections=conns, max_keepalive_connections=conns),
-                timeout=httpx2.Timeout(ep.timeout_s, connect=min(10.0, ep.timeout_s)),
-            )
-            self.client = openai.AsyncOpenAI(
-                api_key=self.api_key or KEYLESS, base_url=ep.base_url, max_retries=0,
-                timeout=httpx2.Timeout(ep.timeout_s, connect=min(10.0, ep.timeout_s)),
-                default_headers=ep.extra_headers or None, http_client=http,
-            )
+            if self._poster is not None:
+                self._poster.abandon()  # opened on a loop that is gone
+            self._poster = JsonPoster(
+                ep.base_url, default_headers(self.api_key, ep.extra_headers),
+                timeout_s=ep.timeout_s, connect_s=min(10.0, ep.timeout_s),
+                connections=max(100, 2 * ep.max_concurrency))
+            self._client = None
             self.semaphore = AdaptiveLimit(ep.max_concurrency, self.name)
             self.rpm = AsyncLimiter(ep.rpm, 60) if ep.rpm else None
             self.tpm = AsyncLimiter(ep.tpm, 60) if ep.tpm else None
             self._loop = loop
         return self
 
+    @property
+    def poster(self) -> JsonPoster:
+        """The HTTP client the chat requests go through (after :meth:`ensure`)."""
+        assert self._poster is not None, "call ensure() first"
+        return self._poster
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The ``openai`` SDK client, for what is not a chat request (``check`` lists the
+        endpoint's models with it); opened on first use, after :meth:`ensure`."""
+        if self._client is None:
+            ep = self.endpoint
+            timeout = httpx2.Timeout(ep.timeout_s, connect=min(10.0, ep.timeout_s))
+            self._client = openai.AsyncOpenAI(
+                api_key=self.api_key or KEYLESS, base_url=ep.base_url, max_retries=0,
+                timeout=timeout, default_headers=ep.extra_headers or None)
+        return self._client
+
     async def aclose(self) -> None:
         if self._loop is not None:
-            await self.client.close()
+            if self._poster is not None:
+                await self._poster.aclose()
+            if self._client is not None:
+                await self._client.close()
+                self._client = None
             self._loop = None
 
 
@@ -131,6 +153,7 @@ class OpenAIChatModel:
         self.endpoint = endpoint
         self.endpoint_name = endpoint_name or name.split(":", 1)[0]
         self.fingerprint = f"{self.endpoint_name}:{model_id}"
+        self._last_tools: tuple[tuple[int, ...], list[Any], dict[str, Any]] | None = None
         self.runtime = runtime or EndpointRuntime(
             self.endpoint_name, endpoint,
             api_key if api_key is not None else endpoint_api_key(self.endpoint_name, endpoint))
@@ -163,7 +186,7 @@ class OpenAIChatModel:
         ep = self.endpoint
         tokens = (_estimate_tokens(messages, tools) + (settings.max_tokens or 0)) if ep.tpm \
             else 0
-        schemas = tool_schemas(tools) if tools is not None else None
+        schemas = self._schemas(tools) if tools is not None else None
         # The first attempt runs without the retry machinery (most calls need no more, and
         # setting tenacity up cost ~5% of the pipeline's CPU per call); a transient failure
         # hands over to tenacity for attempts 2 … max_retries + 1, with the same waits.
@@ -207,6 +230,16 @@ class OpenAIChatModel:
             f"{self.name}: gave up after {attempts} attempt(s) at "
             f"{redact_url(ep.base_url)}: {failure}", kind=failure.kind, retryable=True) from None
 
+    def _schemas(self, tools: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Name → parameters of the offered tools, to check the calls in the reply. An
+        agent offers the same list on every call of a conversation: it is read once."""
+        ids = tuple(map(id, tools))
+        if self._last_tools is not None and self._last_tools[0] == ids:
+            return self._last_tools[2]
+        schemas = tool_schemas(tools)
+        self._last_tools = (ids, tools, schemas)  # holding the list keeps the ids valid
+        return schemas
+
     def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
                  s: Settings) -> dict[str, Any]:
         kw: dict[str, Any] = {"model": self.model_id, "messages": messages}
@@ -242,37 +275,32 @@ class OpenAIChatModel:
         if rt.tpm is not None:
             await rt.tpm.acquire(min(tokens, rt.tpm.max_rate))
         async with rt.semaphore.slot():
+            # The body is already JSON and the reply is parsed here: the request goes out
+            # as bytes through a lean HTTP client (apigen_mt/llm/http.py says why).
             try:
-                # The body is already JSON: posting it as is skips the SDK's per-call
-                # TypedDict transform of messages and tools, which cost more CPU than
-                # the rest of the call (scripts/bench_pipeline.py, BENCHMARKS.md). Status
-                # errors, timeouts and connection errors are raised by the client as before.
-                raw = await rt.client.post("/chat/completions", cast_to=httpx2.Response,
-                                           content=request, options=_JSON_POST)
-                body = raw.content
-            except openai.APITimeoutError:
+                reply = await rt.poster.post("/chat/completions", request)
+            except HttpTimeout:
                 if self.endpoint.is_self_hosted():
                     rt.semaphore.timed_out(self.endpoint.timeout_s)
                 raise _Transient("timeout", f"timed out after {self.endpoint.timeout_s:g}s") \
                     from None
-            except openai.APIConnectionError as exc:
-                cause = exc.__cause__ or exc
-                raise _Transient("connection", f"connection failed: {_short(cause)}") from None
-            except openai.APIStatusError as exc:
-                raise self._status_error(exc) from None
+            except HttpConnectionError as exc:
+                raise _Transient("connection", f"connection failed: {_short(exc)}") from None
+            if reply.status >= 400:
+                raise self._status_error(reply)
         rt.semaphore.success()
-        return self._parse(body, schemas)
+        return self._parse(reply.body, schemas)
 
-    def _status_error(self, exc: openai.APIStatusError) -> Exception:
-        code = exc.status_code
-        detail = _error_detail(exc)
+    def _status_error(self, reply: Reply) -> Exception:
+        code = reply.status
+        detail = _error_detail(reply)
         where = f"endpoint {self.endpoint_name!r} ({redact_url(self.endpoint.base_url)})"
         if code == 429:
             return _Transient("rate_limit", f"rate limited (HTTP 429): {detail}",
-                              retry_after=_retry_after(exc.response.headers))
+                              retry_after=_retry_after(reply.headers))
         if code >= 500 or code == 408:
             return _Transient("server", f"server error (HTTP {code}): {detail}",
-                              retry_after=_retry_after(exc.response.headers))
+                              retry_after=_retry_after(reply.headers))
         if code in (401, 403):
             return ModelError(f"{where} rejected the API key (HTTP {code}): {detail}",
                               kind="auth")
@@ -301,15 +329,19 @@ class OpenAIChatModel:
         first = parsed[0]
         u = data.get("usage") or {}
         details = u.get("prompt_tokens_details") or {}
-        usage = Usage(prompt_tokens=u.get("prompt_tokens") or 0,
-                      completion_tokens=u.get("completion_tokens") or 0,
-                      cached_tokens=details.get("cached_tokens") or 0)
+        counts = {"prompt_tokens": u.get("prompt_tokens") or 0,
+                  "completion_tokens": u.get("completion_tokens") or 0,
+                  "cached_tokens": details.get("cached_tokens") or 0}
+        # Validation is skipped only where it could change nothing (plain ints here,
+        # validated choices below): building models costs on every call
+        usage = Usage.model_construct(**counts) if all(type(v) is int for v in counts.values()) \
+            else Usage(**counts)
         cost = self.endpoint.cost(usage.prompt_tokens, usage.completion_tokens,
                                   usage.cached_tokens)
-        return Completion(text=first.text, tool_calls=first.tool_calls,
-                          finish_reason=first.finish_reason,
-                          choices=parsed if len(parsed) > 1 else [], usage=usage, cost=cost,
-                          model=self.name)
+        return Completion.model_construct(
+            text=first.text, tool_calls=first.tool_calls, finish_reason=first.finish_reason,
+            choices=parsed if len(parsed) > 1 else [], usage=usage, cost=float(cost),
+            model=self.name)
 
     def _note_retry(self, exc: BaseException | None, attempt: int, wait: float) -> None:
         self.runtime.retries[getattr(exc, "kind", "error")] += 1
@@ -330,6 +362,8 @@ def _parse_choice(choice: dict[str, Any], schemas: dict[str, dict[str, Any]] | N
         calls.append(parse_tool_call(tc.get("id") or f"call_{i}", fn.get("name") or "",
                                      raw, schemas))
     finish = choice.get("finish_reason") or ("tool_calls" if calls else "stop")
+    if (text is None or type(text) is str) and type(finish) is str:  # nothing to coerce
+        return Choice.model_construct(text=text, tool_calls=calls, finish_reason=finish)
     return Choice(text=text, tool_calls=calls, finish_reason=finish)
 
 
@@ -402,16 +436,21 @@ def _retry_after(headers: Any) -> float | None:
     return None
 
 
-def _error_detail(exc: openai.APIStatusError) -> str:
-    body = exc.body
+def _error_detail(reply: Reply) -> str:
+    """The server's own words for an error: ``error.message`` of a JSON body, else the
+    body's text, else the status line."""
+    try:
+        body = orjson.loads(reply.body) if reply.body else None
+    except orjson.JSONDecodeError:
+        body = None
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict) and err.get("message"):
             return _short(err["message"])
         if isinstance(err, str):
             return _short(err)
-    text = exc.response.text if exc.response is not None else ""
-    return _short(text or exc.message)
+    text = reply.body.decode("utf-8", "replace").strip()
+    return _short(text or f"HTTP {reply.status}")
 
 
 def _short(value: Any, limit: int = 200) -> str:

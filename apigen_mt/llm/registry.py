@@ -64,15 +64,17 @@ class BoundModel:
         self.spec = spec
         self.usage = usage
         self.name = inner.name
+        # the role's sampling defaults, read once (this runs on every call)
+        self._defaults = {k: v for k in _SAMPLING if (v := getattr(spec, k)) is not None}
 
     async def complete(self, messages: list[dict[str, Any]],
                        tools: list[dict[str, Any]] | None = None,
                        settings: Settings | None = None) -> Completion:
         settings = settings or Settings()
-        fill = {k: getattr(self.spec, k) for k in _SAMPLING
-                if getattr(settings, k) is None and getattr(self.spec, k) is not None}
-        if fill:
-            settings = settings.model_copy(update=fill)
+        if self._defaults:
+            fill = {k: v for k, v in self._defaults.items() if getattr(settings, k) is None}
+            if fill:
+                settings = settings.model_copy(update=fill)
         self.usage.check_budget()  # raises BudgetReached: stop before paying more
         started = time.perf_counter()
         try:

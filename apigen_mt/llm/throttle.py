@@ -35,19 +35,26 @@ class AdaptiveLimit:
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one slot while a request is on the wire."""
-        async with self._cond:
-            self.waiting += 1
-            try:
-                await self._cond.wait_for(lambda: self.in_flight < self.limit)
-            finally:
-                self.waiting -= 1
+        if self.waiting == 0 and self.in_flight < self.limit and not self._cond.locked():
+            # Nobody queued and a slot free: take it without the condition's lock (the
+            # common case, on every request). Single-threaded, so nothing runs between
+            # the test and the increment.
             self.in_flight += 1
+        else:
+            async with self._cond:
+                self.waiting += 1
+                try:
+                    await self._cond.wait_for(lambda: self.in_flight < self.limit)
+                finally:
+                    self.waiting -= 1
+                self.in_flight += 1
         try:
             yield
         finally:
-            async with self._cond:
-                self.in_flight -= 1
-                self._cond.notify()  # one slot freed: one waiter (no herd of wake-ups)
+            self.in_flight -= 1
+            if self.waiting:  # somebody queued: wake one (no herd of wake-ups)
+                async with self._cond:
+                    self._cond.notify()
 
     def success(self) -> None:
         """One request answered in time: after ``limit`` in a row, allow one more."""

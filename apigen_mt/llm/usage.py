@@ -68,6 +68,38 @@ class Budget(BaseModel):
         return None
 
 
+class _Counts:
+    """The tracker's own counters: :class:`UsageStats`'s fields as plain attributes.
+
+    Counting happens on every model call; a pydantic model's ``__setattr__`` made the
+    handful of additions cost more than the rest of the accounting together. The
+    tracker hands out :class:`UsageStats` copies (snapshots, spend, journal deltas).
+    """
+
+    __slots__ = _FIELDS = tuple(UsageStats.model_fields)
+    _ZEROS = tuple((k, f.default) for k, f in UsageStats.model_fields.items())
+
+    def __init__(self) -> None:
+        for k, zero in self._ZEROS:
+            setattr(self, k, zero)
+
+    def add(self, completion: Completion, seconds: float, saved_cost: float) -> None:
+        self.calls += 1
+        if completion.cached:
+            self.cache_hits += 1
+            self.saved_cost += saved_cost
+            return
+        u = completion.usage
+        self.prompt_tokens += u.prompt_tokens
+        self.completion_tokens += u.completion_tokens
+        self.cached_tokens += u.cached_tokens
+        self.cost += completion.cost
+        self.seconds += seconds
+
+    def stats(self) -> UsageStats:
+        return UsageStats.model_construct(**{k: getattr(self, k) for k in self._FIELDS})
+
+
 class UsageTracker:
     """Accumulates :class:`UsageStats`; one per run, shared by every role's model.
 
@@ -79,9 +111,9 @@ class UsageTracker:
     def __init__(self, journal: Any = None, phase: str = "", prior: UsageStats | None = None,
                  budget: Budget | None = None) -> None:
         self._lock = threading.Lock()
-        self._total = UsageStats()
-        self._roles: dict[str, UsageStats] = {}
-        self._models: dict[str, UsageStats] = {}
+        self._total = _Counts()
+        self._roles: dict[str, _Counts] = {}
+        self._models: dict[str, _Counts] = {}
         self.journal = journal
         self.phase = phase
         self.prior = prior or UsageStats()
@@ -103,13 +135,13 @@ class UsageTracker:
         if self.budget is not None and (why := self.budget_reached()):
             raise BudgetReached(why)
 
-    def _buckets(self, role: str, model: str) -> tuple[UsageStats, ...]:
+    def _buckets(self, role: str, model: str) -> tuple[_Counts, _Counts, _Counts]:
         r = self._roles.get(role)
         if r is None:
-            r = self._roles[role] = UsageStats()
+            r = self._roles[role] = _Counts()
         m = self._models.get(model)
         if m is None:
-            m = self._models[model] = UsageStats()
+            m = self._models[model] = _Counts()
         return self._total, r, m
 
     def record(self, role: str, model: str, completion: Completion, seconds: float = 0.0,
@@ -119,7 +151,7 @@ class UsageTracker:
             for bucket in self._buckets(role, model):
                 bucket.add(completion, seconds, saved_cost)
             if self.journal is not None:
-                delta = UsageStats()
+                delta = _Counts()
                 delta.add(completion, seconds, saved_cost)
                 self.journal.write(self.phase, role, model, delta)
 
@@ -135,7 +167,7 @@ class UsageTracker:
         """A consistent copy of every counter."""
         with self._lock:
             return UsageSnapshot(
-                total=self._total.model_copy(),
-                by_role={k: v.model_copy() for k, v in self._roles.items()},
-                by_model={k: v.model_copy() for k, v in self._models.items()},
+                total=self._total.stats(),
+                by_role={k: v.stats() for k, v in self._roles.items()},
+                by_model={k: v.stats() for k, v in self._models.items()},
             )

@@ -31,8 +31,9 @@ class UsageJournal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
-    def write(self, phase: str, role: str, model: str, delta: UsageStats) -> None:
-        """One line for one delta (zero fields left out)."""
+    def write(self, phase: str, role: str, model: str, delta: Any) -> None:
+        """One line for one delta (zero fields left out): a :class:`UsageStats` or
+        anything with its fields."""
         row: dict[str, Any] = {"phase": phase, "role": role, "model": model}
         for k in _FIELDS:
             v = getattr(delta, k)

@@ -84,9 +84,18 @@ def _clauses(text: str) -> list[str]:
     return [p.strip(" .!;") for p in parts if p.strip(" .!;")]
 
 
+def _phrase_patterns(phrases: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Each phrase with its whole-word pattern, compiled once (not on every reply)."""
+    return tuple((p, re.compile(r"(?<![\w'])" + re.escape(p) + r"(?![\w'])")) for p in phrases)
+
+
+_PATTERNS = {id(group): _phrase_patterns(group) for group in (_ASSENT, _REFUSE, _HOLD)}
+
+
 def _has(phrases: tuple[str, ...], clause: str) -> str | None:
-    for phrase in phrases:
-        if re.search(r"(?<![\w'])" + re.escape(phrase) + r"(?![\w'])", clause):
+    patterns = _PATTERNS.get(id(phrases)) or _phrase_patterns(phrases)
+    for phrase, pattern in patterns:
+        if pattern.search(clause):
             return phrase
     return None
 

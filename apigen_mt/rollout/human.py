@@ -135,11 +135,13 @@ class SimulatedHuman:
     settings: Settings
     critic_mode: str = "batched"  # or "each": one critic request per candidate (the paper)
     parse_retries: int = 2
+    _system: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def system(self) -> dict[str, Any]:
         """The human's system prompt: the human template filled with the instruction."""
-        return {"role": "system",
-                "content": load_prompt("human").render(instruction=self.instruction)}
+        if self._system is None:  # the same on every turn: rendered once per episode
+            self._system = load_prompt("human").render(instruction=self.instruction)
+        return {"role": "system", "content": self._system}
 
     async def reply(self, conversation: list[dict[str, Any]], turn: int) -> HumanTurn:
         """The next customer message."""

@@ -102,6 +102,38 @@ def test_second_process_opens_cache_read_only(tmp_path: Path) -> None:
     second.close()
 
 
+def test_request_key_hashes_the_sorted_serialisation_of_the_whole_request() -> None:
+    """The key is written part by part (a tool listing serialised once is reused); the
+    bytes hashed must stay those of the whole request serialised with sorted keys, or
+    every response cache written before would stop answering."""
+    import hashlib
+
+    import orjson
+
+    from apigen_mt.llm.cache import KEY_VERSION, request_key
+
+    tools = [{"type": "function", "function": {"name": "b", "parameters": {"z": 1, "a": 2}}},
+             {"function": {"name": "a"}, "type": "function"}]
+    messages = [{"role": "user", "content": "hé", "name": "x"},
+                {"role": "assistant", "content": None,
+                 "tool_calls": [{"id": "c", "function": {"name": "b", "arguments": "{}"}}]}]
+
+    def whole(tools: Any, settings: Settings) -> str:
+        blob = orjson.dumps({"v": KEY_VERSION, "model": "m", "messages": messages,
+                             "tools": tools, "settings": settings.model_dump(mode="json")},
+                            option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+        return hashlib.sha256(blob).hexdigest()
+
+    for listing in (tools, None, []):
+        for settings in (Settings(), Settings(seed=3, sample=2, n=4, extra={"b": 1, "a": 2})):
+            assert request_key("m", messages, listing, settings) == whole(listing, settings)
+            assert request_key("m", messages, listing, settings) == whole(listing, settings)
+    other = [tools[0], {"type": "function", "function": {"name": "c"}}]  # a new listing
+    assert request_key("m", messages, other, Settings()) == whole(other, Settings())
+    assert request_key("m", messages, other, Settings()) != request_key(
+        "m", messages, tools, Settings())
+
+
 def test_usage_by_role_and_model() -> None:
     usage = UsageTracker()
     usage.record("agent", "m1", paid(), seconds=1.0)

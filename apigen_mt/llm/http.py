@@ -1,0 +1,182 @@
+"""The HTTP client that carries the adapter's requests to an OpenAI-compatible endpoint.
+
+Why not the ``openai`` SDK's own client for this: the adapter already builds the JSON body
+itself and parses the reply itself, so all it needs is "POST these bytes, give me the
+status, the headers and the body". Through ``AsyncOpenAI.post`` that costs about 1.4 ms
+of CPU per request (the SDK's option models and header building, then httpx and
+httpcore, whose pool polls every idle connection's socket on each request); aiohttp does
+the same POST for about 0.2 ms (C-accelerated HTTP parser, a per-host deque of idle
+connections). At the concurrency the pipeline runs (64 requests in flight on 2 cores) the
+difference decides how many requests a second one process can keep on the wire
+(``scripts/bench_pipeline.py``, BENCHMARKS.md).
+
+This module knows HTTP only: status codes, retries and error wording stay in
+:mod:`apigen_mt.llm.openai_adapter`. A session belongs to the event loop it was opened
+on; :class:`JsonPoster` is opened lazily on first use and must be closed on that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import aiohttp
+from yarl import URL
+
+
+class Reply(NamedTuple):
+    """What the server answered: status, headers (case-insensitive), body bytes."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class HttpTimeout(Exception):
+    """The server did not answer within the timeout (or the connection took too long)."""
+
+
+class HttpConnectionError(Exception):
+    """The connection failed or dropped (refused, reset, cut off mid-body, DNS …)."""
+
+
+def default_headers(api_key: str | None, extra: Mapping[str, str] | None) -> dict[str, str]:
+    """The headers every request carries: the key as a bearer token (``EMPTY`` for keyless
+    local servers, as the SDK sends), the organisation and project the OpenAI SDK would
+    read from the environment, and the endpoint's own extra headers (last, so they win)."""
+    headers = {"Authorization": f"Bearer {api_key or 'EMPTY'}",
+               "Content-Type": "application/json", "Accept": "application/json",
+               "User-Agent": "apigen-mt"}
+    for var, header in (("OPENAI_ORG_ID", "OpenAI-Organization"),
+                        ("OPENAI_PROJECT_ID", "OpenAI-Project")):
+        if os.environ.get(var):
+            headers[header] = os.environ[var]
+    headers.update(extra or {})
+    return headers
+
+
+def _ssl_context() -> object:
+    """Certificates from certifi when it is installed (as httpx does), else the system's."""
+    try:
+        import ssl
+
+        import certifi
+    except ImportError:
+        return True
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+class JsonPoster:
+    """POSTs JSON bodies to ``base_url`` + path over a pool of keep-alive connections.
+
+    ``timeout_s`` bounds the wait for each read from the socket (a server that stops
+    answering); ``connect_s`` bounds opening a connection. ``connections`` caps the pool.
+    A proxy is taken from the usual environment variables (``HTTPS_PROXY`` …) when the
+    session opens.
+    """
+
+    def __init__(self, base_url: str, headers: Mapping[str, str], *, timeout_s: float,
+                 connect_s: float, connections: int):
+        self._headers = dict(headers)
+        url = URL(base_url.rstrip("/"))
+        if url.user is not None or url.password is not None:
+            # credentials in the URL authenticate as HTTP Basic, in place of the bearer
+            # header (as the SDK's httpx client does); the URL itself goes without them
+            pair = f"{url.user or ''}:{url.password or ''}".encode()
+            self._headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+            url = url.with_user(None)
+        self.base_url = str(url)
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_read=timeout_s,
+                                              sock_connect=connect_s)
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, URL] = {}
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._connections, limit_per_host=0,
+            ssl=_ssl_context() if self.base_url.startswith("https:") else True)
+        proxy, proxy_auth = _env_proxy(self.base_url)
+        # trust_env stays off: with it aiohttp looks the proxy and ~/.netrc up again on a
+        # worker thread for every request (two thread hops a call); the proxy is looked up
+        # here once instead, and the key travels in the Authorization header
+        self._session = aiohttp.ClientSession(
+            connector=connector, headers=self._headers, timeout=self._timeout,
+            proxy=proxy, proxy_auth=proxy_auth, cookie_jar=aiohttp.DummyCookieJar(),
+            raise_for_status=False)
+        return self._session
+
+    def _url(self, path: str) -> URL:
+        url = self._urls.get(path)
+        if url is None:  # parsed once per path: a yarl.URL from a str costs per request
+            base = URL(self.base_url)
+            url = self._urls[path] = base.with_path(base.path.rstrip("/") + path,
+                                                    keep_query=True)
+        return url
+
+    async def post(self, path: str, body: bytes) -> Reply:
+        """POST ``body`` (JSON bytes); the reply whatever its status."""
+        return await self._send("POST", path, body)
+
+    async def get(self, path: str) -> Reply:
+        """GET ``path``; the reply whatever its status."""
+        return await self._send("GET", path, None)
+
+    async def _send(self, method: str, path: str, body: bytes | None) -> Reply:
+        session = self._session or self._open()
+        try:
+            async with session.request(method, self._url(path), data=body) as resp:
+                data = await resp.read()
+                return Reply(resp.status, resp.headers, data)
+        except asyncio.TimeoutError as exc:  # aiohttp's socket timeouts are TimeoutErrors
+            raise HttpTimeout(str(exc) or "timed out") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise HttpConnectionError(_describe(exc)) from None
+
+    async def aclose(self) -> None:
+        """Close every connection (on the loop the session was opened on)."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def abandon(self) -> None:
+        """Forget a session whose event loop is gone (its connections are dropped now, so
+        nothing warns about them later)."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        connector = session.connector
+        session.detach()
+        if connector is not None:
+            # `close()` is a coroutine for the old loop; its synchronous part drops every
+            # transport and marks the connector closed (so its finaliser stays quiet)
+            with contextlib.suppress(Exception):  # the old loop may be closed already
+                connector._close(abort_ssl=True)
+
+
+def _env_proxy(base_url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy the environment names for ``base_url`` (``HTTPS_PROXY``, ``NO_PROXY`` …),
+    as the SDK's httpx client would use it; (None, None) for none."""
+    from aiohttp.helpers import get_env_proxy_for_url
+
+    try:
+        return get_env_proxy_for_url(URL(base_url))
+    except LookupError:
+        return None, None
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for a failed connection (aiohttp's own words name the host and cause)."""
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server disconnected"
+    text = str(exc)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return f"response cut short ({text})"
+    cause = exc.__cause__ or exc.__context__
+    if not text and cause is not None:
+        text = str(cause)
+    return text or type(exc).__name__

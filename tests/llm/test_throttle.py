@@ -1,0 +1,72 @@
+"""The endpoint's in-flight limit: a bound that holds, a queue nobody jumps, and AIMD."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from apigen_mt.llm.throttle import AdaptiveLimit
+
+
+def test_never_more_than_the_limit_in_flight_and_every_holder_gets_through() -> None:
+    limit = AdaptiveLimit(4)
+    rng = random.Random(0)
+    peak = 0
+    done = 0
+
+    async def hold() -> None:
+        nonlocal peak, done
+        await asyncio.sleep(rng.random() / 1000)
+        async with limit.slot():
+            peak = max(peak, limit.in_flight)
+            await asyncio.sleep(rng.random() / 500)
+        done += 1
+
+    async def main() -> None:
+        await asyncio.gather(*(hold() for _ in range(200)))
+
+    asyncio.run(main())
+    assert peak == 4 and done == 200
+    assert limit.in_flight == 0 and limit.waiting == 0
+
+
+def test_a_newcomer_queues_behind_the_waiters_instead_of_taking_a_freed_slot() -> None:
+    limit = AdaptiveLimit(1)
+    order: list[str] = []
+
+    async def hold(name: str, release: asyncio.Event | None = None) -> None:
+        async with limit.slot():
+            order.append(name)
+            if release is not None:
+                await release.wait()
+
+    async def main() -> None:
+        release = asyncio.Event()
+        first = asyncio.create_task(hold("first", release))
+        await asyncio.sleep(0)
+        queued = asyncio.create_task(hold("queued"))
+        await asyncio.sleep(0)
+        assert limit.waiting == 1
+        release.set()
+        await asyncio.sleep(0)  # first leaves: the queued one is woken, not yet running
+        late = asyncio.create_task(hold("late"))
+        await asyncio.gather(first, queued, late)
+
+    asyncio.run(main())
+    assert order == ["first", "queued", "late"]
+
+
+def test_a_timeout_halves_the_limit_and_successes_grow_it_back() -> None:
+    limit = AdaptiveLimit(8, "local")
+    limit.timed_out(1.0)
+    assert limit.limit == 4
+    limit.timed_out(1.0)
+    assert limit.limit == 2
+    for _ in range(2):
+        limit.success()
+    assert limit.limit == 3
+    for _ in range(3 + 4 + 5 + 6 + 7):
+        limit.success()
+    assert limit.limit == 8
+    limit.success()
+    assert limit.limit == 8  # never past the endpoint's max_concurrency
