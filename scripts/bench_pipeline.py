@@ -20,13 +20,19 @@ By default the server answers from a response cache warmed by a first, zero-late
 of the same command (``--cold-server``: it computes every answer), so its CPU is not what
 is measured. The last line is one JSON object.
 
+The efficiency counts every request the server answered, cancelled work included: a run
+that started episodes only to fill its tail would score higher with calls thrown away.
+``--timeline FILE`` writes the latency-bound run's in-flight count per sample.
+
     .venv/bin/python scripts/bench_pipeline.py                    # C=64, L=200 ms, N=300
     .venv/bin/python scripts/bench_pipeline.py --n 100 --concurrency 32 --latency-ms 100
+    .venv/bin/python scripts/bench_pipeline.py --skip-zero --timeline /tmp/tl.json
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -217,7 +223,11 @@ def pipeline(url: str, server_pid: int, n: int, c: int, work: Path, tag: str,
     p1 = sampler.between(first, boundary)
     p2 = sampler.between(boundary, r["ended"])
     mid = sampler.middle()
-    out = {**r, "calls": calls, "calls_per_s": calls / r["wall_s"],
+    timeline = {"boundary_s": boundary - first, "end_s": r["ended"] - first,
+                "samples": [[round(b[0] - first, 3), b[1],
+                             round((b[2] - a[2]) / max(b[0] - a[0], 1e-9), 1)]
+                            for a, b in itertools.pairwise(sampler.samples)]}
+    out = {**r, "timeline": timeline, "calls": calls, "calls_per_s": calls / r["wall_s"],
            "serving_s": r["ended"] - first, "startup_s": first - r["started"],
            "cpu_ms_per_call": r["cpu_s"] / max(calls, 1) * 1000,
            "server_cpu_ms_per_call": server_cpu / max(calls, 1) * 1000,
@@ -338,6 +348,10 @@ def main() -> None:
     ap.add_argument("--cold-server", action="store_true",
                     help="no warm response cache in the server: the served sim computes "
                          "every answer (its drafter is CPU-heavy and then bounds phase 1)")
+    ap.add_argument("--timeline", type=Path, default=None,
+                    help="write the latency-bound run's samples (seconds from the first "
+                         "request, requests so far, requests in flight) and the phase "
+                         "boundary to this JSON file")
     ap.add_argument("--oversubscribe", type=float, default=1.25,
                     help="items in flight per endpoint slot (the run's --concurrency is "
                          "C times this; the endpoint still holds at most C requests)")
@@ -362,6 +376,8 @@ def main() -> None:
             finally:
                 server.terminate()
                 server.wait(10)
+            if args.timeline is not None:
+                args.timeline.write_text(json.dumps(r["timeline"]))
             eff = r["calls_per_s"] / ideal
             serving_eff = r["calls"] / r["serving_s"] / ideal
             ph = r["phases"]

@@ -198,13 +198,14 @@ def _writes_on(bp: dict[str, Any], env: Environment | None,
 
 
 def _playable_together(combo: tuple[dict[str, Any], ...], env: Environment | None,
-                       writes: set[str]) -> bool:
+                       writes: set[str], writes_of=None) -> bool:
     """Can the tasks be done in one conversation? No write repeats another task's write on
     the same record (two cancellations of one order), and their actions, run one after
     the other on a fresh copy, all succeed (an address change and an item change on one
     pending order can; a change to an order another task cancels cannot). Costs no model
-    call: it only spares the merged instruction's request."""
-    named = [_writes_on(b, env, writes) for b in combo]
+    call: it only spares the merged instruction's request. (``writes_of``: a blueprint's
+    :func:`_writes_on`, remembered.)"""
+    named = [writes_of(b) if writes_of else _writes_on(b, env, writes) for b in combo]
     if any(named[i] & named[j] for i, j in itertools.combinations(range(len(combo)), 2)):
         return False
     if env is None:
@@ -214,13 +215,52 @@ def _playable_together(combo: tuple[dict[str, Any], ...], env: Environment | Non
                    for bp in combo for a in bp["actions"])
 
 
+class Playable:
+    """Which groups of one user's drafted blueprints can be played in one conversation
+    (:func:`_playable_together`), checked as each blueprint is accepted, so the check's
+    CPU is spent while drafting still waits on the model rather than in one block
+    between drafting and recombination, with no request in flight."""
+
+    def __init__(self, env: Environment | None):
+        self.env = env
+        self.writes = {t.name for t in env.domain.tools if t.kind == "write"} if env else set()
+        self.by_user: dict[str, list[dict[str, Any]]] = {}
+        self.known: dict[tuple[str, ...], bool] = {}
+        self._writes_on: dict[str, set[tuple[str, str]]] = {}
+
+    def accepted(self, bp: dict[str, Any]) -> None:
+        """A drafted blueprint was accepted: check the groups it closes."""
+        if not bp.get("user_id") or (bp.get("provenance") or {}).get("recombined_from"):
+            return
+        earlier = self.by_user.setdefault(bp["user_id"], [])
+        for size in (1, 2):
+            for combo in itertools.combinations(earlier, size):
+                self.check((*combo, bp))
+        earlier.append(bp)
+
+    def check(self, combo: tuple[dict[str, Any], ...]) -> bool:
+        """Can ``combo`` be played together (remembered)?"""
+        key = tuple(b["id"] for b in combo)
+        if key not in self.known:
+            # tasks that cannot be played together cannot be with one more after them
+            self.known[key] = self.known.get(key[:-1]) is not False and \
+                _playable_together(combo, self.env, self.writes, self._named)
+        return self.known[key]
+
+    def _named(self, bp: dict[str, Any]) -> set[tuple[str, str]]:
+        if bp["id"] not in self._writes_on:
+            self._writes_on[bp["id"]] = _writes_on(bp, self.env, self.writes)
+        return self._writes_on[bp["id"]]
+
+
 def recombination_groups(accepted: list[dict[str, Any]], seed: int,
                          tried: set[tuple[str, ...]],
-                         env: Environment | None = None) -> list[list[dict[str, Any]]]:
+                         env: Environment | None = None,
+                         playable: Playable | None = None) -> list[list[dict[str, Any]]]:
     """Every untried pair and triple of drafted (not recombined) blueprints of one user
-    that can be played in one conversation (see :func:`_playable_together`), in a
-    seeded order (pairs and triples mixed)."""
-    writes = {t.name for t in env.domain.tools if t.kind == "write"} if env else set()
+    that can be played in one conversation (see :func:`_playable_together`; ``playable``
+    holds the checks already made), in a seeded order (pairs and triples mixed)."""
+    playable = playable if playable is not None and playable.env is env else Playable(env)
     by_user: dict[str, list[dict[str, Any]]] = {}
     for bp in accepted:
         if bp.get("user_id") and not (bp.get("provenance") or {}).get("recombined_from"):
@@ -232,7 +272,7 @@ def recombination_groups(accepted: list[dict[str, Any]], seed: int,
             for combo in itertools.combinations(bps, size):
                 if tuple(sorted(b["id"] for b in combo)) in tried:
                     continue
-                if _playable_together(combo, env, writes):
+                if playable.check(combo):
                     groups.append(list(combo))
     rng = random.Random(f"{seed}:recombine")
     rng.shuffle(groups)

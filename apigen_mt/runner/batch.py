@@ -15,6 +15,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+SKIP = "skip"  # what ``ready(key)`` returns for a key that is not to run at all
+
 
 @dataclass
 class Failed:
@@ -60,28 +62,90 @@ class LocalExecutor:
         yield work
 
 
+class _Window:
+    """The keys a batch has taken from its iterator and not yet committed, in key order:
+    those waiting to start (a key that depends on earlier commits waits; later keys may
+    start meanwhile, up to ``lookahead`` taken ahead) and those started."""
+
+    def __init__(self, keys: Iterable[int], ready: Callable[[int], bool | str] | None,
+                 depends_on: Callable[[int], int] | None, lookahead: int,
+                 results: dict[int, Any]):
+        self.keys_iter, self.ready, self.depends_on = iter(keys), ready, depends_on
+        self.lookahead, self.results = lookahead, results
+        self.waiting: list[int] = []  # taken, not started
+        self.order: deque[int] = deque()  # taken, not skipped, not committed
+        self.open: set[int] = set()  # the same keys, to look up
+        self.exhausted = False
+
+    def known(self, key: int) -> bool:
+        """Is ``key``'s result known (finished, committed, dropped or never taken)?"""
+        return key not in self.open or key in self.results
+
+    def committed(self, key: int) -> None:
+        """``key`` left the window (committed or dropped)."""
+        self.open.discard(key)
+
+    def startable(self, room: int) -> list[int]:
+        """Keys to start now (at most ``room``), dropping the ones ``ready`` skips."""
+        out: list[int] = []
+        i = 0
+        while len(out) < room:
+            if i == len(self.waiting) and not self._take():
+                break
+            key = self.waiting[i]
+            if self.depends_on is not None and not self.known(self.depends_on(key)):
+                i += 1  # its decision needs a result still to come
+                continue
+            verdict = True if self.ready is None else self.ready(key)
+            if verdict == SKIP:
+                del self.waiting[i]
+                self.order.remove(key)
+                self.committed(key)
+                continue
+            if not verdict:
+                break
+            del self.waiting[i]
+            out.append(key)
+        return out
+
+    def _take(self) -> bool:
+        if self.exhausted or len(self.waiting) >= self.lookahead:
+            return False
+        key = next(self.keys_iter, None)
+        if key is None:
+            self.exhausted = True
+            return False
+        self.waiting.append(key)
+        self.order.append(key)
+        self.open.add(key)
+        return True
+
+
 async def run_ordered(
     keys: Iterable[int],
     work: Callable[[int], Awaitable[Any]],
     commit: Callable[[int, Any], bool],
     concurrency: int,
-    ready: Callable[[int], bool] | None = None,
+    ready: Callable[[int], bool | str] | None = None,
     executor: Executor | None = None,
     remote: RemoteWork | None = None,
+    depends_on: Callable[[int], int] | None = None,
+    finished: Callable[[int, Any], None] | None = None,
 ) -> None:
     """Run ``work(key)`` for keys with at most ``concurrency`` in flight.
 
     ``commit(key, result_or_Failed)`` is called in key order; returning False stops the
-    batch (in-flight items are cancelled and never committed). ``ready(key)`` may hold a
-    key back until earlier commits have happened. ``remote`` is the shippable form of
-    ``work`` for executors that run items in other processes.
+    batch (in-flight items are cancelled and never committed). ``ready(key)`` may hold
+    keys back (False: this one and the ones after it) or drop one (:data:`SKIP`: it is
+    neither run nor committed). ``depends_on(key)`` names an earlier key whose result the
+    decision on ``key`` needs (-1: none): until it is in (``finished(key, result)`` is
+    called as each comes, before its commit) ``key`` waits, later keys may start, and the
+    decision is the same at any concurrency. ``remote``: ``work`` for other processes.
     """
     executor = executor or LocalExecutor()
-    keys_iter = iter(keys)
-    next_key = next(keys_iter, None)
-    pending: dict[asyncio.Task, int] = {}
     results: dict[int, Any] = {}
-    order: deque[int] = deque()
+    window = _Window(keys, ready, depends_on, 2 * concurrency, results)
+    pending: dict[asyncio.Task, int] = {}
     stop = False
 
     async def _one(call: Callable[[int], Awaitable[Any]], key: int) -> Any:
@@ -94,25 +158,24 @@ async def run_ordered(
 
     async with executor.session(work, remote, concurrency) as call:
         try:
-            while True:
-                while (not stop and next_key is not None and len(pending) < concurrency
-                       and (ready is None or ready(next_key))):
-                    task = asyncio.create_task(_one(call, next_key))
-                    pending[task] = next_key
-                    order.append(next_key)
-                    next_key = next(keys_iter, None)
+            while not stop:
+                for key in window.startable(concurrency - len(pending)):
+                    pending[asyncio.create_task(_one(call, key))] = key
                 if not pending:
                     break
                 done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    results[pending.pop(task)] = task.result()
+                    key = pending.pop(task)
+                    results[key] = task.result()
+                    if finished is not None:
+                        finished(key, results[key])
+                order = window.order
                 while order and order[0] in results:
                     key = order.popleft()
+                    window.committed(key)
                     if not commit(key, results.pop(key)):
                         stop = True
                         break
-                if stop:
-                    break
         finally:
             for task in pending:
                 task.cancel()

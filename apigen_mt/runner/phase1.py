@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from apigen_mt.blueprint.produce import Phase1, SlotResult, produce
+from apigen_mt.blueprint.produce import Phase1, Playable, SlotResult, produce
 from apigen_mt.errors import RunFailure
 from apigen_mt.llm.base import ModelError
 from apigen_mt.llm.usage import BudgetReached
 from apigen_mt.records import Blueprint, RejectedBlueprint
 from apigen_mt.redact import redact_text
 from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, RemoteWork, run_ordered
-from apigen_mt.runner.phase2 import enough_in_flight
+from apigen_mt.runner.early_stop import enough_in_flight
 from apigen_mt.runner.progress import Progress
 from apigen_mt.runner.store import RunDir
 
@@ -85,12 +85,13 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
     """
     share = phase.settings.recombine_share
     drafted_target = n - int(n * share) if n >= 4 else n
+    playable = Playable(phase.env)  # recombination's checks, made as drafting accepts
     outcome = await _draft(phase, run, n, drafted_target, concurrency, progress, executor,
-                           breaker_after, spec, max_slots, budget)
+                           breaker_after, spec, max_slots, budget, playable)
     if outcome.accepted_total >= n or drafted_target >= n or max_slots is not None \
             or outcome.budget:
         return outcome
-    await _recombine(phase, run, n, concurrency, progress, outcome, budget)
+    await _recombine(phase, run, n, concurrency, progress, outcome, budget, playable)
     if outcome.accepted_total < n and not outcome.budget:
         more = await _draft(phase, run, n, n, concurrency, progress, executor,
                             breaker_after, spec, budget=budget)
@@ -109,12 +110,14 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
 
 async def _recombine(phase: Phase1, run: RunDir, n: int, concurrency: int,
                      progress: Progress | None, outcome: Phase1Outcome,
-                     budget: Callable[[], str | None] | None = None) -> None:
+                     budget: Callable[[], str | None] | None = None,
+                     playable: Playable | None = None) -> None:
     """Recombination attempts until ``n`` blueprints are accepted or no group is left."""
     from apigen_mt.blueprint.produce import recombination_groups, recombine
 
     batch = _Recombining(run, n, progress, outcome, budget)
-    groups = recombination_groups(batch.accepted, phase.seed, batch.tried, phase.env)
+    groups = recombination_groups(batch.accepted, phase.seed, batch.tried, phase.env,
+                                  playable)
     batch.groups = groups
 
     async def work(k: int) -> SlotResult:
@@ -206,11 +209,12 @@ class _Recombining:
 async def _draft(phase: Phase1, run: RunDir, n: int, target: int, concurrency: int,
                  progress: Progress | None, executor: Executor | None,
                  breaker_after: int, spec: Any, max_slots: int | None = None,
-                 budget: Callable[[], str | None] | None = None) -> Phase1Outcome:
+                 budget: Callable[[], str | None] | None = None,
+                 playable: Playable | None = None) -> Phase1Outcome:
     """Drafting slots until ``target`` drafted blueprints (``n`` in all) are accepted."""
     lag = phase.settings.example_lag if phase.settings.example_lag is not None else concurrency
     batch = _Drafting(run, n, target, lag, progress, CircuitBreaker(breaker_after), budget,
-                      target * phase.settings.max_slots_per_blueprint + 20)
+                      target * phase.settings.max_slots_per_blueprint + 20, playable)
     if batch.outcome.accepted_total >= n or batch.drafted >= target:
         return batch.outcome
 
@@ -235,9 +239,10 @@ class _Drafting:
 
     def __init__(self, run: RunDir, n: int, target: int, lag: int, progress: Progress | None,
                  breaker: CircuitBreaker, budget: Callable[[], str | None] | None,
-                 slot_limit: int):
+                 slot_limit: int, playable: Playable | None = None):
         self.n, self.target, self.lag, self.progress = n, target, lag, progress
         self.breaker, self.budget, self.slot_limit = breaker, budget, slot_limit
+        self.playable = playable
         self.accepted_log, self.rejected_log = run.log(ACCEPTED), run.log(REJECTED)
         self.errors_log = run.log(ERRORS)
         self.accepted: list[dict[str, Any]] = []  # what later slots may use, one small dict each
@@ -322,6 +327,8 @@ class _Drafting:
         self.signatures.add(bp.action_signature())
         self.accepted_log.append([bp])
         self.accepted.append(example_view(bp))
+        if self.playable is not None:
+            self.playable.accepted(self.accepted[-1])
         self.outcome.added += 1
         self.outcome.accepted_total += 1
         self.drafted += 1

@@ -1,7 +1,8 @@
 """The phase-2 batch: episodes spread across blueprints, committed in order, resumable.
 
-Work item ``k`` is trial ``k // B`` of blueprint ``k % B`` (B blueprints): every
-blueprint gets its first trial before any gets a second, so ``--n`` is reached with a
+Which episode a work item plays is :class:`~apigen_mt.runner.trials.TrialPlan`'s: every
+blueprint's first trial before any second, further trials first for blueprints with no
+kept conversation yet, longest tasks first within a trial. ``--n`` is reached with a
 diverse set rather than many trials of a few tasks.
 
 A passing episode is kept only when its conversation differs from every one already
@@ -26,23 +27,16 @@ from apigen_mt.redact import redact_text
 from apigen_mt.rollout.episode import Roles, play_episode
 from apigen_mt.rollout.judge import target_for
 from apigen_mt.rollout.settings import RolloutSettings
-from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, RemoteWork, run_ordered
+from apigen_mt.runner.batch import SKIP, CircuitBreaker, Executor, Failed, RemoteWork, run_ordered
+from apigen_mt.runner.early_stop import GroupRates, likely_reached
 from apigen_mt.runner.progress import Progress
 from apigen_mt.runner.store import RunDir
+from apigen_mt.runner.trials import TrialPlan, playing_order
 
 ACCEPTED = "trajectories.jsonl"
 FAILED = "trajectories.failed.jsonl"
 LEDGER = "episodes.jsonl"  # committed episodes kept nowhere else: duplicate successes
 ERRORS = "episodes.errors.jsonl"
-
-
-def enough_in_flight(accepted: int, in_flight: int, n: int, passed: int, judged: int) -> bool:
-    """Would the items in flight reach ``n`` at the pass rate seen so far? Then no more
-    are started: near the end of a phase this saves the items that the stop at ``n``
-    would cancel unfinished (their calls paid for nothing). What is committed does not
-    change (items still start and commit in key order), only how many run at once."""
-    rate = max(passed / judged, 0.25) if judged >= 8 else 1.0
-    return accepted + in_flight * rate >= n
 
 
 RULE_LABELS = {"identification": "not_identified", "consent": "no_consent",
@@ -96,8 +90,9 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
     ``spec`` (an :class:`~apigen_mt.runner.remote.EpisodeSpec`) lets an executor play
     episodes in another process; an episode's payload is its blueprint and trial.
     """
-    batch = _Rollouts(blueprints, run, n, progress, CircuitBreaker(breaker_after), budget,
-                      models)
+    blueprints = playing_order(blueprints, seed)
+    batch = _Rollouts(blueprints, settings.trials, run, n, progress,
+                      CircuitBreaker(breaker_after), budget, models)
     outcome = batch.outcome
     if outcome.accepted_total >= n or not blueprints:
         outcome.exhausted = not blueprints
@@ -105,16 +100,19 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
     if progress is not None:
         progress.in_flight = lambda: len(batch.in_flight)
 
+    plan = batch.plan
+
     async def work(key: int) -> Trajectory:
-        bp = blueprints[key % len(blueprints)]
+        bp = blueprints[plan.blueprint(key)]
         # Replayed per episode (well under a millisecond) rather than kept per blueprint:
         # trials go round all the blueprints, so a cache would have to hold every target
         # for the whole phase, and memory would grow with the run.
         return await play_episode(bp, env, target_for(env, bp), roles, settings,
-                                  key // len(blueprints), seed)
+                                  plan.trial(key), seed)
 
-    await run_ordered(batch.keys(settings.trials), work, batch.commit, concurrency,
-                      ready=batch.ready, executor=executor, remote=batch.remote(spec))
+    await run_ordered(batch.keys(), work, batch.commit, concurrency,
+                      ready=batch.ready, executor=executor, remote=batch.remote(spec),
+                      depends_on=plan.depends_on, finished=batch.finished)
     return batch.finish()
 
 
@@ -122,10 +120,11 @@ class _Rollouts:
     """The state of one phase-2 batch: what the files already hold, what is in flight, and
     the committer that appends each episode, in key order, to the file it belongs in."""
 
-    def __init__(self, blueprints: list[Blueprint], run: RunDir, n: int,
+    def __init__(self, blueprints: list[Blueprint], trials: int, run: RunDir, n: int,
                  progress: Progress | None, breaker: CircuitBreaker,
                  budget: Callable[[], str | None] | None, models: dict[str, Any] | None):
         self.blueprints, self.n, self.progress, self.breaker = blueprints, n, progress, breaker
+        self.plan = TrialPlan(len(blueprints), trials)
         self.budget, self.models = budget, models
         self.acc_log, self.fail_log = run.log(ACCEPTED), run.log(FAILED)
         self.ledger, self.errors = run.log(LEDGER), run.log(ERRORS)
@@ -135,24 +134,31 @@ class _Rollouts:
         self._resume()
         self.outcome = Phase2Outcome(accepted_total=len(self.kept))
         self.in_flight: set[int] = set()
+        self.rates = GroupRates()  # the early stop's pass rates, per group of the plan
 
     def _resume(self) -> None:
         """What earlier invocations committed, one record at a time (a long run's files
         stay on disk); conversation ids are recomputed, not read from a field, so runs
         written before ids were ignored count too."""
+        index = {bp.id: i for i, bp in enumerate(self.blueprints)}
         for r in self.acc_log.rows():
             self.done.add((r["blueprint_id"], r["trial"]))
             self.kept.setdefault(conversation_id(r.get("messages") or []), r["id"])
+            if r["blueprint_id"] in index:
+                self.plan.passed(index[r["blueprint_id"]], r["trial"])
         for r in self.fail_log.rows():
             self.done.add((r["blueprint_id"], r["trial"]))
             self.failed_seen.setdefault(conversation_id(r.get("messages") or []), r["id"])
-        self.done |= {(r["blueprint_id"], r["trial"]) for r in self.ledger.rows()}
+        for r in self.ledger.rows():
+            self.done.add((r["blueprint_id"], r["trial"]))
+            if r.get("outcome") == "duplicate" and r["blueprint_id"] in index:
+                self.plan.passed(index[r["blueprint_id"]], r["trial"])
 
-    def keys(self, trials: int) -> Iterator[int]:
+    def keys(self) -> Iterator[int]:
         """Work items not yet committed, lazily: trials × blueprints is big."""
-        count = len(self.blueprints)
-        return (k for k in range(count * trials)
-                if (self.blueprints[k % count].id, k // count) not in self.done)
+        plan = self.plan
+        return (k for k in range(plan.size())
+                if (self.blueprints[plan.blueprint(k)].id, plan.trial(k)) not in self.done)
 
     def remote(self, spec: Any) -> RemoteWork | None:
         """The shippable form of the work, for executors in other processes."""
@@ -160,36 +166,53 @@ class _Rollouts:
             return None
         from apigen_mt.runner.wire import decode_trajectory
 
-        count = len(self.blueprints)
+        plan = self.plan
 
         def payload(key: int) -> dict[str, Any]:
-            return {"blueprint": self.blueprints[key % count].model_dump(mode="json"),
-                    "trial": key // count}
+            return {"blueprint": self.blueprints[plan.blueprint(key)].model_dump(mode="json"),
+                    "trial": plan.trial(key)}
 
         return RemoteWork(spec, payload, decode_trajectory)
 
-    def ready(self, key: int) -> bool:
-        """Start ``key`` now? Not past the budget, nor when those in flight should reach n."""
+    def ready(self, key: int) -> bool | str:
+        """Start ``key`` now (its earlier trials are committed)? Not past the budget, not
+        at all when it is not worth playing (:data:`SKIP`), nor when the items before it
+        in flight should reach n (it would be cancelled unfinished at the stop)."""
         o = self.outcome
         if self.budget is not None and (why := self.budget()):  # workers in other processes
             o.budget = why
             return False
-        if self.in_flight and enough_in_flight(o.accepted_total, len(self.in_flight), self.n,
-                                               o.added, o.added + o.failed + o.duplicates):
+        if not self.plan.worth_playing(key):
+            return SKIP
+        ahead = [self.rates.rate(self.plan.group(k)) for k in self.in_flight if k < key]
+        if ahead and likely_reached(o.accepted_total, self.n, ahead):
             return False
         self.in_flight.add(key)
         o.scheduled += 1
         return True
 
+    def finished(self, key: int, result: Trajectory | Failed) -> None:
+        """An episode's result is in (its commit may come later): what the plan needs."""
+        if isinstance(result, Trajectory) and result.verdict.passed:
+            self.plan.passed(self.plan.blueprint(key), self.plan.trial(key))
+
     def commit(self, key: int, result: Trajectory | Failed) -> bool:
         """Append one finished episode; False stops the batch."""
+        o = self.outcome
+        before = o.added, o.added + o.failed + o.duplicates
+        go_on = self._commit(key, result)
+        self.rates.record(self.plan.group(key), o.added - before[0],
+                          o.added + o.failed + o.duplicates - before[1])
+        return go_on
+
+    def _commit(self, key: int, result: Trajectory | Failed) -> bool:
         self.in_flight.discard(key)
-        bp = self.blueprints[key % len(self.blueprints)]
+        bp = self.blueprints[self.plan.blueprint(key)]
         if isinstance(result, Failed) and isinstance(result.error, BudgetReached):
             self.outcome.budget = str(result.error)  # not committed: redone by a rerun
             return False
         if isinstance(result, Failed):
-            return self._commit_error(bp, key // len(self.blueprints), result)
+            return self._commit_error(bp, self.plan.trial(key), result)
         self.breaker.record(True)
         if self.models and not result.models:  # every record names the models that made it
             result = result.model_copy(update={"models": self.models})

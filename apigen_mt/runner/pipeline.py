@@ -9,6 +9,7 @@ display (None: on a terminal only).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -84,9 +85,10 @@ def rollout_phase(cfg, run_path: Path, n: int, *, trials: int | None = None,
                   progress: bool | None = None, executor: str = "local",
                   ray_address: str | None = None, force_config: bool = False, budget=None,
                   command: str | None = None, record: bool = True,
-                  note: Note = _silent) -> RolloutResult:
+                  note: Note = _silent, limit: int | None = None) -> RolloutResult:
     """Phase 2 on a run directory until it holds ``n`` accepted trajectories, or its
-    blueprints have played every trial (or a stop); resumes."""
+    blueprints (the first ``limit`` of them, if given) have played every trial (or a
+    stop); resumes."""
     from apigen_mt.llm.registry import build_role_models
     from apigen_mt.rollout.episode import Roles
     from apigen_mt.runner.build import models_description
@@ -102,7 +104,7 @@ def rollout_phase(cfg, run_path: Path, n: int, *, trials: int | None = None,
     try:
         env_ref, env, seed, blueprints = _rollout_inputs(
             run, run_path, cfg, settings, n, force_config=force_config, command=command,
-            record=record, note=note)
+            record=record, note=note, limit=limit)
         models = build_role_models(cfg, run.path)
         roles = Roles(human=models.human, critic=models.critic, agent=models.agent)
         pool, spec = _episode_executor(executor, ray_address, models, cfg, env_ref,
@@ -122,7 +124,7 @@ def rollout_phase(cfg, run_path: Path, n: int, *, trials: int | None = None,
 
 
 def _rollout_inputs(run, run_path: Path, cfg, settings, n: int, *, force_config: bool,
-                    command: str | None, record: bool, note: Note):
+                    command: str | None, record: bool, note: Note, limit: int | None = None):
     """The run's environment reference, environment, seed and accepted blueprints, after
     the models and the run's recorded configuration are checked; says up front when the
     blueprints cannot give ``n`` trajectories."""
@@ -136,7 +138,8 @@ def _rollout_inputs(run, run_path: Path, cfg, settings, n: int, *, force_config:
     seed = manifest.get("seed", cfg.seed)
     # provenance (verdicts, reviews) is not needed to play episodes, and is most of a
     # blueprint's size in memory
-    blueprints = list(run.log(BLUEPRINTS).iter_read(Blueprint, drop=("provenance",)))
+    blueprints = list(itertools.islice(run.log(BLUEPRINTS).iter_read(
+        Blueprint, drop=("provenance",)), limit))
     if not blueprints:
         raise UsageError(f"{run_path} has no accepted blueprints; run `apigen-mt blueprint`")
     env = env_ref.load()
@@ -194,16 +197,20 @@ def _failures(run) -> tuple[Counter, int]:
     return reasons, repeats
 
 
+FIRST_TRIAL_MARGIN = 1.6  # blueprints per wanted trajectory before any rollout
+
+
 def blueprints_for(n: int, accepted: int, blueprints: int) -> int:
     """Blueprints to ask for next so that ``n`` trajectories come within reach.
 
-    Before any rollout, about one blueprint per wanted trajectory and a margin for failed
-    episodes: phase 2 plays every blueprint once before any twice, so ``n`` is reached
-    across distinct tasks and extra trials only top it up. After one, the yield seen so
-    far (repeated conversations are not kept, so a blueprint yields fewer than its trials).
+    A new blueprint's first trial is the cheapest kept conversation: in the offline retail
+    run two in three first trials pass, against two in five for a second trial (of a task
+    that failed, and longer: the hard tasks fail) and a model call or four of drafting per
+    blueprint. So before any rollout, enough blueprints for ``n`` on first trials alone at
+    about that rate; after one, the first-trial yield seen so far, with a margin.
     """
     if blueprints == 0:
-        return max(1, math.ceil(n * 1.2))
+        return max(1, math.ceil(n * FIRST_TRIAL_MARGIN))
     per_blueprint = max(0.2, accepted / blueprints)
     return blueprints + max(1, math.ceil((n - accepted) / per_blueprint * 1.25))
 
@@ -218,7 +225,12 @@ def run_pipeline(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
                  command: str | None = None, note: Note = _silent,
                  on_phase: Callable[[BlueprintResult | RolloutResult], None] | None = None,
                  ) -> RunResult:
-    """Both phases, drafting more blueprints while trials run out short of ``n``."""
+    """Both phases, in rounds: each drafts the blueprints the last one's yield calls for
+    and plays their first trials; only the last round plays further trials (up to
+    ``trials``), of blueprints none of whose trials passed, since a new blueprint's
+    first trial yields more per call. Each round's rollout sees the blueprints its own
+    phase 1 asked for (the first ``wanted`` of the file), so a run resumed in any round
+    makes the same choices as one never interrupted."""
     wanted = blueprints_for(n, 0, 0)
     bp = ro = None
     for rounds in range(1, ROUNDS + 1):
@@ -232,14 +244,14 @@ def run_pipeline(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
             return RunResult(bp.run_dir, n, ro.accepted if ro else 0, rounds, bp, ro,
                              bp.stopped)
         out = bp.run_dir
-        ro = rollout_phase(cfg, bp.run_dir, n, trials=trials, concurrency=concurrency,
-                           progress=progress, executor=executor, ray_address=ray_address,
-                           force_config=force_config, budget=budget, command=command,
-                           record=False)
+        ro = rollout_phase(cfg, bp.run_dir, n, trials=trials if rounds == ROUNDS else 1,
+                           concurrency=concurrency, progress=progress, executor=executor,
+                           ray_address=ray_address, force_config=force_config,
+                           budget=budget, command=command, record=False, limit=wanted)
         if on_phase:
             on_phase(ro)
         if ro.stopped or ro.reached:
             break
-        wanted = blueprints_for(n, ro.accepted, max(wanted, bp.accepted))
+        wanted = blueprints_for(n, ro.accepted, wanted)
     assert bp is not None and ro is not None
     return RunResult(bp.run_dir, n, ro.accepted, rounds, bp, ro, ro.stopped)

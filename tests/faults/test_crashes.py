@@ -7,6 +7,7 @@ with the same seed and command.
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import signal
@@ -156,13 +157,26 @@ def test_a_torn_last_blueprint_line_is_dropped_and_the_rerun_matches(work, tmp_p
 
 
 def test_a_torn_last_trajectory_line_is_dropped_and_the_rerun_matches(work, tmp_path):
+    from apigen_mt.records import Blueprint
+    from apigen_mt.runner.trials import playing_order
+
     ref = work["ref_ro"]
-    order = [b["id"] for b in rows(ref / "blueprints.jsonl")]
-    key_of = {}
+    seed = json.loads((ref / "manifest.json").read_text())["seed"]
+    order = [b.id for b in playing_order(
+        [Blueprint.model_validate(b) for b in rows(ref / "blueprints.jsonl")], seed)]
+    first_passed: dict[str, int] = {}  # trials after a passed one come in the second pass
     for name in RO_FILES:
         for line in _lines(ref / name):
             row = rows_of(line)
-            key_of[line] = row["trial"] * len(order) + order.index(row["blueprint_id"])
+            if name == "trajectories.jsonl" or row.get("outcome") == "duplicate":
+                bp = row["blueprint_id"]
+                first_passed[bp] = min(first_passed.get(bp, row["trial"]), row["trial"])
+    key_of = {}
+    for name in RO_FILES:  # the batch's key of each record (runner/trials.py's layout)
+        for line in _lines(ref / name):
+            row = rows_of(line)
+            later = row["trial"] > first_passed.get(row["blueprint_id"], row["trial"])
+            key_of[line] = (later, row["trial"], order.index(row["blueprint_id"]))
     # a key whose record is a failed or accepted trajectory, about halfway through
     keys = sorted(k for line, k in key_of.items() if b'"verdict"' in line)
     cut = keys[len(keys) // 2]

@@ -76,12 +76,50 @@ def test_every_blueprint_gets_a_first_trial_before_any_gets_a_second(tmp_path: P
     cli("blueprint", "--env", "retail", "--n", "10", "--out", str(out), "--quiet")
     cli("rollout", "--run", str(out), "--n", "10", "--quiet")
     blueprints = {b["id"] for b in _rows(out / "blueprints.jsonl")}
-    played = [(r["blueprint_id"], r["trial"]) for name in
-              ("trajectories.jsonl", "trajectories.failed.jsonl", "episodes.jsonl")
-              for r in _rows(out / name)]
+    played = _played(out)
     kept = _rows(out / "trajectories.jsonl")
     assert len(kept) == 10
     if any(trial > 0 for _, trial in played):  # a second trial only once all had a first
         assert {bp for bp, trial in played if trial == 0} == blueprints
     else:  # reached on first trials alone: each kept trajectory is another task
         assert len({t["blueprint_id"] for t in kept}) == len(kept)
+
+
+def _played(out: Path) -> list[tuple[str, int]]:
+    return [(r["blueprint_id"], r["trial"]) for name in
+            ("trajectories.jsonl", "trajectories.failed.jsonl", "episodes.jsonl")
+            for r in _rows(out / name)]
+
+
+def test_further_trials_go_first_to_blueprints_with_nothing_kept(tmp_path: Path):
+    out = tmp_path / "run"
+    cli("blueprint", "--env", "retail", "--n", "10", "--out", str(out), "--quiet")
+    cli("rollout", "--run", str(out), "--n", "12", "--quiet")  # more than the tasks
+    kept_trials: dict[str, set[int]] = {}
+    for t in _rows(out / "trajectories.jsonl"):
+        kept_trials.setdefault(t["blueprint_id"], set()).add(t["trial"])
+    played = _played(out)
+    assert len(kept_trials) < 12 and any(trial > 0 for _, trial in played)
+    extra = [(bp, trial) for bp, trial in played
+             if any(k < trial for k in kept_trials.get(bp, ()))]
+    if extra:  # another trial of a kept task only once every other task had all its trials
+        unkept = {b["id"] for b in _rows(out / "blueprints.jsonl")} - set(kept_trials)
+        assert all((bp, t) in played for bp in unkept for t in range(3))
+
+
+def test_trials_of_kept_tasks_come_last(tmp_path: Path):
+    out = tmp_path / "run"
+    cli("blueprint", "--env", "retail", "--n", "8", "--out", str(out), "--quiet")
+    cli("rollout", "--run", str(out), "--n", "1000", "--quiet")
+    blueprints = {b["id"] for b in _rows(out / "blueprints.jsonl")}
+    assert len(set(_played(out))) == 3 * len(blueprints)  # every trial played in the end
+    first: dict[str, int] = {}
+    later_seen = False
+    for t in _rows(out / "trajectories.jsonl"):  # committed in the order they were played
+        if t["blueprint_id"] in first:  # another trial of a task already kept
+            later_seen = True
+            assert t["trial"] > first[t["blueprint_id"]]
+        else:
+            assert not later_seen, "a task's first kept conversation after another's second"
+            first[t["blueprint_id"]] = t["trial"]
+    assert later_seen
