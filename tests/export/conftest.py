@@ -58,6 +58,22 @@ def _make_run(tmp_path_factory: pytest.TempPathFactory, name: str, n: int,
 
 
 @pytest.fixture(scope="session")
+def run_pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Preference-pair material: ``blueprint --n 12`` then ``rollout --n 30`` offline with
+    failures on purpose, so the tasks whose first trial failed are played again (``run``
+    spends on new tasks instead, so it rarely leaves a task with both outcomes)."""
+    base = tmp_path_factory.mktemp("pairs")
+    out, config = base / "run", base / "flaws.yaml"
+    config.write_text(FLAWS)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("APIGEN_MT_RUNS", str(base / "runs"))
+        cli("blueprint", "--env", "retail", "--n", "12", "--out", str(out), "--quiet",
+            "--config", str(config))
+        cli("rollout", "--run", str(out), "--n", "30", "--quiet")
+    return out
+
+
+@pytest.fixture(scope="session")
 def run30(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``run --env retail --n 30`` offline, with some failed trials."""
     return _make_run(tmp_path_factory, "run30", 30, flaws=True)

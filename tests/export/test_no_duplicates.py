@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -40,9 +41,11 @@ def _with_repeats(run30: Path, tmp_path: Path,
             for m in copy["messages"]:
                 for c in m.get("tool_calls") or []:
                     c["id"] = f"call_again{k}_{c['id']}"
-                    # same arguments, other spelling: still the same call
-                    c["function"]["arguments"] = json.dumps(
-                        json.loads(c["function"]["arguments"]), indent=2)
+                    # same arguments, other spelling: still the same call (a malformed
+                    # call, which a failed trial may hold, is repeated as it was)
+                    with contextlib.suppress(json.JSONDecodeError):
+                        c["function"]["arguments"] = json.dumps(
+                            json.loads(c["function"]["arguments"]), indent=2)
                 if m.get("tool_call_id"):
                     m["tool_call_id"] = f"call_again{k}_{m['tool_call_id']}"
             fh.write(json.dumps(copy) + "\n")
@@ -55,8 +58,10 @@ def _said(messages: list[dict]) -> str:
         calls = []
         for c in m.get("tool_calls") or []:
             args = c["function"]["arguments"]
-            calls.append([c["function"]["name"],
-                          json.loads(args) if isinstance(args, str) else args])
+            if isinstance(args, str):
+                with contextlib.suppress(json.JSONDecodeError):  # malformed: as written
+                    args = json.loads(args)
+            calls.append([c["function"]["name"], args])
         out.append([m["role"], m.get("content"), calls])
     return json.dumps(out, sort_keys=True)
 
@@ -131,10 +136,10 @@ def test_stats_counts_distinct_conversations(run30: Path, tmp_path: Path):
     assert f"distinct conversations │ {distinct} " in out
 
 
-def test_preference_pairs_are_not_repeated(run30: Path, tmp_path: Path):
+def test_preference_pairs_are_not_repeated(run_pairs: Path, tmp_path: Path):
     plain = tmp_path / "plain"
-    cli("export", "--run", str(run30), "--format", "dpo", "--out", str(plain))
-    run, _ = _with_repeats(run30, tmp_path, "trajectories.failed.jsonl")
+    cli("export", "--run", str(run_pairs), "--format", "dpo", "--out", str(plain))
+    run, _ = _with_repeats(run_pairs, tmp_path, "trajectories.failed.jsonl")
     out = tmp_path / "dpo"
     cli("export", "--run", str(run), "--format", "dpo", "--out", str(out))
     pairs = rows(out / "train.jsonl")

@@ -71,11 +71,11 @@ def test_failures_follow_their_blueprint_and_carry_reasons(run30: Path, tmp_path
         {conversation_id(r["messages"]) for r in failed}
 
 
-def test_dpo_pairs_share_the_blueprint(run30: Path, tmp_path: Path):
+def test_dpo_pairs_share_the_blueprint(run_pairs: Path, tmp_path: Path):
     out = tmp_path / "dpo"
-    cli("export", "--run", str(run30), "--format", "dpo", "--out", str(out))
-    good = {r["id"]: r for r in rows(run30 / "trajectories.jsonl")}
-    bad = {r["id"]: r for r in rows(run30 / "trajectories.failed.jsonl")}
+    cli("export", "--run", str(run_pairs), "--format", "dpo", "--out", str(out))
+    good = {r["id"]: r for r in rows(run_pairs / "trajectories.jsonl")}
+    bad = {r["id"]: r for r in rows(run_pairs / "trajectories.failed.jsonl")}
     records = [DPORecord.model_validate(r) for r in rows(out / "train.jsonl")]
     assert records
     for rec in records:
