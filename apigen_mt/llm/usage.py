@@ -28,16 +28,24 @@ class UsageStats(BaseModel):
     seconds: float = 0.0  # wall time spent waiting for models (paid calls)
 
     def add(self, completion: Completion, seconds: float, saved_cost: float) -> None:
-        self.calls += 1
-        if completion.cached:
-            self.cache_hits += 1
-            self.saved_cost += saved_cost
-            return
-        self.prompt_tokens += completion.usage.prompt_tokens
-        self.completion_tokens += completion.usage.completion_tokens
-        self.cached_tokens += completion.usage.cached_tokens
-        self.cost += completion.cost
-        self.seconds += seconds
+        """Count one answered call (a cache hit counts as a call and as money saved)."""
+        count_call(self, completion, seconds, saved_cost)
+
+
+def count_call(counts: Any, completion: Completion, seconds: float, saved_cost: float) -> None:
+    """Add one answered call to ``counts`` (a :class:`UsageStats` or the tracker's plain
+    counters, which have the same fields)."""
+    counts.calls += 1
+    if completion.cached:
+        counts.cache_hits += 1
+        counts.saved_cost += saved_cost
+        return
+    u = completion.usage
+    counts.prompt_tokens += u.prompt_tokens
+    counts.completion_tokens += u.completion_tokens
+    counts.cached_tokens += u.cached_tokens
+    counts.cost += completion.cost
+    counts.seconds += seconds
 
 
 class UsageSnapshot(BaseModel):
@@ -83,18 +91,7 @@ class _Counts:
         for k, zero in self._ZEROS:
             setattr(self, k, zero)
 
-    def add(self, completion: Completion, seconds: float, saved_cost: float) -> None:
-        self.calls += 1
-        if completion.cached:
-            self.cache_hits += 1
-            self.saved_cost += saved_cost
-            return
-        u = completion.usage
-        self.prompt_tokens += u.prompt_tokens
-        self.completion_tokens += u.completion_tokens
-        self.cached_tokens += u.cached_tokens
-        self.cost += completion.cost
-        self.seconds += seconds
+    add = count_call
 
     def stats(self) -> UsageStats:
         return UsageStats.model_construct(**{k: getattr(self, k) for k in self._FIELDS})
