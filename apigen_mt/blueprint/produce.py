@@ -115,7 +115,7 @@ async def run_checks(p: Phase1, draft: dict[str, Any], review: bool = True,
         return verdicts, bp, []
     bp = bp.model_copy(update={"target_hash": v.details["hash"],
                                "diff": [c.model_dump() for c in run.diff]})
-    v = check_policy(p.env, run)
+    v = check_policy(p.env, run, user_id=bp.user_id)
     verdicts.append(v)
     if not v.passed or not review:
         return verdicts, bp, []
