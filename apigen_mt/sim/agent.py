@@ -54,7 +54,12 @@ _YES = re.compile(r"^\s*(?:(?:um|oh|alright|right|lovely|great|fine|well),? )?"
 _PHRASES = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json").read_text())
 _SAYS = _PHRASES["agent"]
 _CONSENT = tuple(_SAYS["consent"])
-_QUESTION = re.compile(r"tell me the ([a-z0-9 ]+?) (?:of|for) (?:the )?(.+) (\S+?)\?")
+# a fact asked about one record, in the ways customers ask it ("What's the email on user
+# id X?", "Which cabin is listed for reservation Y?"); never "... for my order X"
+_QUESTION = re.compile(r"(?:(?:tell me|[Ww]hat's|[Ww]hat is|know|need|check|looking up) the "
+                       r"([a-z0-9 ]+?)|[Ww]hat ([a-z0-9 ]+?) do you have|[Ww]hich ([a-z0-9 ]+?) "
+                       r"is listed|[Ww]hat does it say the ([a-z0-9 ]+?) is) (?:of|for|on) "
+                       r"(?:the )?((?!my |your )[a-z][a-z ]*?) (\S+?)[?.](?:\s|$)")
 _NAME = re.compile(r"(?:[Nn]ame is|I'm|I am|[Ii]t's|name's|[Tt]his is|name of) "
                    r"([A-Z][\w'-]+) ([A-Z][\w'-]+)")
 _ZIP = re.compile(r"zip(?: code)?(?: is)? (\d{5})\b")
@@ -231,7 +236,8 @@ def _find_field(data: Any, key: str) -> Any:
 def _answer(asked: re.Match, since: list[dict[str, Any]],
             functions: dict[str, dict[str, Any]], req: SimRequest) -> SimReply:
     """Look the record up (one read) and tell the customer the field they asked for."""
-    field, about, value = asked.group(1), asked.group(2), asked.group(3)
+    field = next(g for g in asked.groups()[:4] if g)
+    about, value = asked.group(5), asked.group(6)
     lookups = []
     for name, f in sorted(functions.items(), key=lambda kv: ("details" not in kv[0], kv[0])):
         required = f["parameters"].get("required", [])

@@ -184,8 +184,8 @@ def _introduce(plan: Plan, req: SimRequest) -> str:
     who = plan.identity
     ways = [k for k in ("email", "zip", "phone") if k in who and (k == "email" or "name" in who)]
     said = ""
-    if ways:
-        way = req.rng.choice(ways)
+    way = req.rng.choice([*ways, "user id"] if "user id" in who else ways) if ways else ""
+    if way and way != "user id":
         if way == "email":
             said = _say(_SAYS["intro_email"], req, email=who["email"])
         elif way == "phone":
@@ -193,7 +193,9 @@ def _introduce(plan: Plan, req: SimRequest) -> str:
         else:
             said = _say(_SAYS["name_zip"], req, **who)
             said = said[0].upper() + said[1:]
-    if "user id" in who:  # the one thing some agents look people up by
+    # the one thing some agents look people up by; someone who gave their email or name
+    # seldom recites it as well
+    if "user id" in who and (not said or req.rng.random() < 0.2):
         said = f"{said} {_say(_SAYS['intro_user_id'], req, uid=who['user id'])}".strip()
     return said
 
@@ -265,7 +267,7 @@ def _agree(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
            else req.rng.choice(_SAYS["yes"][plan.tone]))
     # a number or an id, never a phrase ("no longer needed" would read as a "no")
     short = [(n, v) for n, v in details if len(v) <= 48 and any(c.isdigit() for c in v)]
-    if not short or plan.tone == "terse" or req.rng.random() >= 0.35:
+    if not short or plan.tone == "terse" or req.rng.random() >= 0.12:
         return yes
     noun, value = req.rng.choice(short)
     return f"{yes} " + _say(_SAYS["echo"], req, noun=noun, value=value)

@@ -105,13 +105,15 @@ def agreement(tone: str, rng: random.Random) -> str:
         check = ""  # not "Right, yes, that's right"
     if go.startswith("please") and "please" in word.lower():
         go = go[len("please "):] or "go ahead"
+    if check and go and rng.random() < 0.7:  # most people say one thing with their yes
+        check, go = (check, "") if rng.random() < 0.5 else ("", go)
     if not check and not go:
         text = f"{word}."
     elif check and go:
         text = f"{word}, {check}. {_cap(go)}."
     else:
         text = f"{word}, {check or go}."
-    return text + rng.choice(_by_tone("yes_thanks", tone))
+    return text + (rng.choice(_by_tone("yes_thanks", tone)) if rng.random() < 0.5 else "")
 
 
 def _shared(a: str, b: str) -> bool:
@@ -197,8 +199,9 @@ def difference(description: str, earlier: list[str], rng: random.Random) -> str 
 
 def question(field: str, noun: str, value: str, rng: random.Random) -> str:
     """A fact asked for about one record ("Can you tell me the cabin for reservation X?")."""
-    join = rng.choice(("of", "of", "for"))
-    return f"{rng.choice(_COMPOSE['question'])} the {field} {join} {noun} {value}?"
+    join = rng.choice(("of", "of", "for", "on"))
+    return _cap(rng.choice(_COMPOSE["question_forms"]).format(
+        ask=rng.choice(_COMPOSE["question"]), f=field, j=join, a=noun, v=value))
 
 
 def moving(city: str, rng: random.Random) -> str:
