@@ -43,6 +43,7 @@ from apigen_mt.sim.wording import (
     detail,
     difference,
     goodbye,
+    item_story,
     moving,
     question,
     repeat_please,
@@ -138,7 +139,7 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
     if not first:  # the next request, told as fully as the first: why, and its details
         text = (composed_request(intent, plan.tone, req.rng, again=True)
                 if req.rng.random() < 0.85 else _say(_SAYS["also"], req, intent=intent))
-        story = _story(request, req)
+        story = _story(request, req, plan)
         if story and req.rng.random() < 0.5:
             text += " " + story
         return text + _volunteered(details, req, plan, 0.5)
@@ -154,7 +155,7 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
         text += " " + req.rng.choice(_SAYS["aside"][plan.tone]).format(who=plan.who)
     elif plan.traits and req.rng.random() < 0.5:
         text += " " + _trait(plan, req)
-    story = _story(request, req)
+    story = _story(request, req, plan)
     if story and req.rng.random() < 0.6:
         text += " " + story
     return text + _volunteered(details, req, plan, 0.4)
@@ -295,7 +296,10 @@ def _trait(plan: Plan, req: SimRequest) -> str:
                         trait.startswith("I") else trait)
 
 
-def _story(request: Request, req: SimRequest) -> str:
+_DESCRIBED_NAME = re.compile(r"^an? (.+?) \(")
+
+
+def _story(request: Request, req: SimRequest, plan: Plan) -> str:
     """Why the customer is asking, in their words, from what the request is about."""
     stories = _SAYS["story"]
     details = dict(request.details)
@@ -320,6 +324,13 @@ def _story(request: Request, req: SimRequest) -> str:
     for key in ("bags", "luggage", "baggage", "flights"):
         if key in request.intent:
             return req.rng.choice(stories[key if key == "flights" else "bags"])
+    kind = ("return" if verb in ("return", "send") else
+            "exchange" if verb in ("exchange", "swap") or "item" in request.intent else "")
+    named = [_DESCRIBED_NAME.match(plan.descriptions[v]) for v in
+             re.split(r", | and ", details.get("items", "")) if v in plan.descriptions]
+    named = [n.group(1) for n in named if n]
+    if kind and named and req.rng.random() < 0.8:  # the thing itself, in their words
+        return item_story(req.rng.choice(named), kind, req.rng)
     for key in ("cancel", "call", "return", "send", "exchange", "swap"):
         if verb == key and (key != "send" or "back" in request.intent):
             return req.rng.choice(stories[key])

@@ -204,6 +204,14 @@ def question(field: str, noun: str, value: str, rng: random.Random) -> str:
         ask=rng.choice(_COMPOSE["question"]), f=field, j=join, a=noun, v=value))
 
 
+def item_story(name: str, kind: str, rng: random.Random) -> str:
+    """Why one thing goes back (``kind`` "return") or is swapped ("exchange"), said of the
+    thing itself ("The hair dryer stopped working after a week.")."""
+    parts = _COMPOSE["item_story"]
+    said = f"{rng.choice(parts['the'])} {name} {rng.choice(parts[kind])}"
+    return f"{said}{rng.choice(parts['when'])}."
+
+
 def moving(city: str, rng: random.Random) -> str:
     """Why an address changes: a move, said its own way."""
     parts = _COMPOSE["moving"]
