@@ -15,7 +15,7 @@ import random
 import re
 from importlib import resources
 
-from apigen_mt.sim.phrasing import SPOKEN_VERBS, SPOKEN_WORDS, VERBS, WORDS
+from apigen_mt.sim.phrasing import PARTICIPLES, SPOKEN_VERBS, SPOKEN_WORDS, VERBS, WORDS
 
 _COMPOSE = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json")
                       .read_text())["customer"]["compose"]
@@ -40,8 +40,9 @@ def _by_tone(key: str, tone: str) -> list[str]:
 
 
 def request(intent: str, tone: str, rng: random.Random, again: bool = False) -> str:
-    """One request: an opener or a question, the intent, at times a word after it; a later
-    request (``again``) with a thanks for the last one and a word that moves on."""
+    """One request: an opener or a question, the intent, at times a word after it; or what
+    should happen to the thing ("I need my order cancelled."); a later request (``again``)
+    with a thanks for the last one and a word that moves on."""
     after = rng.choice(_by_tone("after", tone))
     ask = rng.random() < 0.4
     if again:
@@ -49,11 +50,26 @@ def request(intent: str, tone: str, rng: random.Random, again: bool = False) -> 
     else:
         head = rng.choice(_by_tone("asker" if ask else "opener", tone))
     core = f"{head} {intent}{after}{'?' if ask else '.'}"
+    split = _verb_and_object(intent)
+    if split and rng.random() < 0.35:
+        forms = _COMPOSE["done_to"]["again"] if again else _by_tone("done_to", tone)
+        thing, done = split[1], PARTICIPLES[split[0]]
+        core = rng.choice(forms).replace("{O}", _cap(thing)).format(o=thing, p=done)
     if not again:
         return _cap(core)
     then, move = rng.choice(_COMPOSE["then"]), rng.choice(_COMPOSE["next"])
     said = f"{move} {core}" if move else _cap(core)
     return f"{then} {said}" if then else said
+
+
+def _verb_and_object(intent: str) -> tuple[str, str] | None:
+    """("call off", "my order #W1") of "call off my order #W1"; None when the verb has no
+    participle a customer would use."""
+    for verb in sorted(PARTICIPLES, key=len, reverse=True):
+        if intent.startswith(verb + " ") and intent[len(verb) + 1:].startswith(
+                ("my ", "the ", "a ")):
+            return verb, intent[len(verb) + 1:]
+    return None
 
 
 def detail(noun: str, value: str, rng: random.Random, first: bool,
@@ -209,12 +225,12 @@ def item_story(name: str, kind: str, rng: random.Random) -> str:
     thing itself ("The hair dryer stopped working after a week.")."""
     parts = _COMPOSE["item_story"]
     said = f"{rng.choice(parts['the'])} {name} {rng.choice(parts[kind])}"
-    return f"{said}{rng.choice(parts['when'])}."
+    return f"{said}{rng.choice(parts[kind + '_when'])}."
 
 
 def moving(city: str, rng: random.Random) -> str:
     """Why an address changes: a move, said its own way."""
-    parts = _COMPOSE["moving"]
+    parts = _COMPOSE["moving"][rng.choice(("coming", "coming", "done"))]
     return f"{rng.choice(parts['who'])} to {city}{rng.choice(parts['when'])}."
 
 
