@@ -67,8 +67,8 @@ _BARE = re.compile(r"(?:^|, )(?:it's|it is|that would be|that'd be|i believe it'
                    r"it should be) (.+?)[.!]?$|^(?:Well|Honestly), (.+?)[.!]?$", re.IGNORECASE)
 _ID = r"#?[\w-]*\d[\w-]*"
 _IDS = rf"{_ID}(?:(?:, | and ){_ID})*"  # an id or number, or a list of them
-_USER_ID = re.compile(r"(?:user id is|user id, which is|[Ii]t's|user id) "
-                      r"([a-z]+(?:_[a-z]+)+_?\d+)\b")
+_USER_ID = re.compile(r"(?:[Uu]ser id is|[Uu]ser id, which is|[Ii]t's|[Uu]ser id) "
+                      r"([a-z]+(?:_[a-z]+)+_?\d+)\b")  # "User id X." opens a sentence too
 
 
 def _functions(tools: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
