@@ -67,7 +67,8 @@ _BARE = re.compile(r"(?:^|, )(?:it's|it is|that would be|that'd be|i believe it'
                    r"it should be) (.+?)[.!]?$|^(?:Well|Honestly), (.+?)[.!]?$", re.IGNORECASE)
 _ID = r"#?[\w-]*\d[\w-]*"
 _IDS = rf"{_ID}(?:(?:, | and ){_ID})*"  # an id or number, or a list of them
-_USER_ID = re.compile(r"(?:[Uu]ser id is|[Uu]ser id, which is|[Ii]t's|[Uu]ser id) "
+_USER_ID = re.compile(r"(?:[Uu]ser id is|[Uu]ser id, which is|[Ii]t's|[Uu]ser id|[Mm]y id is|"
+                      r"I'm|[Ll]ook me up as) "
                       r"([a-z]+(?:_[a-z]+)+_?\d+)\b")  # "User id X." opens a sentence too
 
 

@@ -140,7 +140,7 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
         text = (composed_request(intent, plan.tone, req.rng, again=True)
                 if req.rng.random() < 0.85 else _say(_SAYS["also"], req, intent=intent))
         story = _story(request, req, plan)
-        if story and req.rng.random() < 0.5:
+        if story and req.rng.random() < (0.5 if story not in _GENERIC else 0.25):
             text += " " + story
         return text + _volunteered(details, req, plan, 0.5)
     hello = req.rng.choice(_SAYS["hello"][plan.tone])
@@ -156,7 +156,7 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
     elif plan.traits and req.rng.random() < 0.5:
         text += " " + _trait(plan, req)
     story = _story(request, req, plan)
-    if story and req.rng.random() < 0.6:
+    if story and req.rng.random() < (0.6 if story not in _GENERIC else 0.3):
         text += " " + story
     return text + _volunteered(details, req, plan, 0.4)
 
@@ -296,6 +296,10 @@ def _trait(plan: Plan, req: SimRequest) -> str:
                         trait.startswith("I") else trait)
 
 
+# stories any request of a kind could have (no city, person, card or item in them): told
+# less often than one about the request's own things
+_GENERIC = {s for key in ("bags", "flights", "cancel", "call", "return", "send", "exchange",
+                          "swap") for s in _SAYS["story"][key]}
 _DESCRIBED_NAME = re.compile(r"^an? (.+?) \(")
 
 

@@ -243,6 +243,6 @@ def spoken(value: str, rng: random.Random) -> str:
     2024-05-25"); anything else as it is."""
     parts = value.split("; ")
     found = [_TWO_PART.fullmatch(p) for p in parts]
-    if not all(found) or rng.random() < 0.4:
+    if not all(found) or rng.random() < 0.1:
         return value
     return "; ".join(f"{m.group(1)} on {m.group(2)}" for m in found if m)
