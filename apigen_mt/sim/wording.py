@@ -187,10 +187,34 @@ def reword(intent: str, rng: random.Random) -> str:
             if word in _JOINS and pieces and pieces[-1] == " ":
                 word = rng.choice(_JOINS)
             pieces.append(word)
-    return "".join(pieces)
+    return _tied("".join(pieces), rng)
 
 
 _JOINS = ("on", "for", "of")
+_TIED = re.compile(r"\bthe ([\w-]+(?: [\w-]+)?) (on|for|of) my ((?:[\w-]+ )?[\w-]+)$")
+
+
+def _tied(intent: str, rng: random.Random) -> str:
+    """The thing and its record joined as people join them: "the address I gave for my
+    order", "the items from my order", at times "my order's address"."""
+    found = _TIED.search(intent)
+    if not found:
+        return intent
+    head, owner = found.group(1), found.group(3)
+    if rng.random() < 0.15:
+        return f"{intent[:found.start()]}my {owner}'s {head}"
+    links = _COMPOSE["linker"]
+    kind = _kind(head)
+    link = rng.choice(links["any"] + (links.get(kind, []) if kind else []))
+    return f"{intent[:found.start()]}the {head} {link} my {owner}"
+
+
+def _kind(head: str) -> str | None:
+    """Which kind of thing a head noun names ("pieces" → items)."""
+    for token in ("items", "address", "payment"):
+        if head in [*WORDS[token], *SPOKEN_WORDS.get(token, [])]:
+            return token
+    return None
 
 
 _DESCRIBED = re.compile(r"^an? (.+?) \((.+)\)$")
