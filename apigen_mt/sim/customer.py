@@ -108,14 +108,16 @@ def _say(templates: list[str], req: SimRequest, **kw: str) -> str:
 
 def _identify(plan: Plan, asked: str, req: SimRequest) -> str:
     who = plan.identity
-    if "email" in asked and "email" in who:
+    by_zip = ("zip" in asked or "name" in asked) and "name" in who and "zip" in who
+    if "email" in asked and "email" in who and not (by_zip and req.rng.random() < 0.4):
         return _say(_SAYS["email"], req, email=who["email"])
     if "phone" in asked and "name" in who and "phone" in who:
         lead = req.rng.choice(_SAYS["no_email"]) if "email" in asked else ""
         said = f"my name is {who['name']} and my phone number is {who['phone']}."
         return (lead + said) if lead else said[0].upper() + said[1:]
-    if ("zip" in asked or "name" in asked) and "name" in who and "zip" in who:
-        lead = req.rng.choice(_SAYS["no_email"]) if "email" in asked else ""
+    if by_zip:
+        lead = req.rng.choice(_SAYS["no_email"]) if "email" in asked and "email" not in who \
+            else ""
         said = _say(_SAYS["name_zip"], req, **who)
         return (lead + said) if lead else said[0].upper() + said[1:]
     if "user id" in asked and "user id" in who:
