@@ -62,7 +62,7 @@ SPOKEN_WORDS: dict[str, list[str]] = {
     "pending": ["unfulfilled", "in-progress"],
     "delivered": ["completed"],
     "user": ["account details", "user profile"],
-    "reservation": ["trip", "flight booking"],
+    "reservation": ["trip", "flight booking", "flight reservation", "travel booking"],
     "items": ["pieces", "goods"],
     "baggages": ["suitcases", "bag allowance"],
     "passengers": ["passenger list", "traveller details"],
