@@ -51,7 +51,7 @@ def request(intent: str, tone: str, rng: random.Random, again: bool = False) -> 
         head = rng.choice(_by_tone("asker" if ask else "opener", tone))
     core = f"{head} {intent}{after}{'?' if ask else '.'}"
     split = _verb_and_object(intent)
-    if split and rng.random() < 0.35:
+    if split and rng.random() < 0.5:
         forms = _COMPOSE["done_to"]["again"] if again else _by_tone("done_to", tone)
         thing, done = split[1], PARTICIPLES[split[0]]
         core = rng.choice(forms).replace("{O}", _cap(thing)).format(o=thing, p=done)
