@@ -121,6 +121,8 @@ def agreement(tone: str, rng: random.Random) -> str:
         check = ""  # not "Right, yes, that's right"
     if go.startswith("please") and "please" in word.lower():
         go = go[len("please "):] or "go ahead"
+    if rng.random() < 0.3:  # often the word alone
+        check = go = ""
     if check and go and rng.random() < 0.7:  # most people say one thing with their yes
         check, go = (check, "") if rng.random() < 0.5 else ("", go)
     if not check and not go:
