@@ -48,6 +48,7 @@ WORDS: dict[str, list[str]] = {
     "flights": ["flights", "flight plans", "itinerary"],
     "payment": ["payment method", "payment"],
     "accounts": ["accounts"],
+    "certificate": ["certificate"],
 }
 # more ways a customer says a verb or an object word: understood everywhere
 # (:func:`canonical_tokens`), said only by the sim customer (the instruction writer and the
@@ -70,6 +71,7 @@ SPOKEN_WORDS: dict[str, list[str]] = {
     "address": ["mailing address", "postal address"],
     "flights": ["flight details", "travel plans"],
     "payment": ["billing method"],
+    "certificate": ["voucher", "travel voucher", "travel certificate", "travel credit"],
 }
 # a verb's participle, as in "I need my order cancelled": understood in a customer's request
 # (:func:`match_intent`), said by the sim customer
