@@ -101,8 +101,9 @@ def _say(templates: list[str], req: SimRequest, **kw: str) -> str:
         kw["be"] = "are" if kw["noun"].endswith("s") and not kw["noun"].endswith("ss") else "is"
     if "intent" in kw:
         kw["Intent"] = kw["intent"][:1].upper() + kw["intent"][1:]
-    if "value" in kw:
-        kw["Value"] = kw["value"][:1].upper() + kw["value"][1:]
+    if "value" in kw:  # an id ("credit_card_1") is said as written, even first
+        kw["Value"] = kw["value"] if re.match(r"[a-z]+_", kw["value"]) else \
+            kw["value"][:1].upper() + kw["value"][1:]
     return text.format(**kw)
 
 

@@ -58,6 +58,8 @@ def request(intent: str, tone: str, rng: random.Random, again: bool = False) -> 
     if not again:
         return _cap(core)
     then, move = rng.choice(_COMPOSE["then"]), rng.choice(_COMPOSE["next"])
+    if re.search(r"\balso\b", move, re.IGNORECASE):  # not "Also, can I also get ..."
+        core = re.sub(r" also\b", "", core, count=1)
     said = f"{move} {core}" if move else _cap(core)
     return f"{then} {said}" if then else said
 
