@@ -94,7 +94,7 @@ def detail(noun: str, value: str, rng: random.Random, first: bool,
 # joins that take a noun phrase after them, and what makes a form a clause instead
 _NOUN_JOINS = {"As well as", "Along with", "Plus", "With"}
 _CLAUSE = re.compile(r"\b(is|are|be|want|like|use|pay|put|go|run|make|swap|please|mark|list|"
-                     r"I'd|I'm)\b")
+                     r"charge|bill|seat|sit|fly|I'd|I'm|I'll)\b")
 
 
 def detail_patterns(nouns: list[str], ids: str) -> list[tuple[str, re.Pattern[str]]]:
@@ -269,6 +269,8 @@ def spoken(value: str, rng: random.Random) -> str:
     """A value as this customer says it: a record of two parts at times shortened the way
     people say a flight ("HAT030 on 2024-05-25" for "flight number HAT030, date
     2024-05-25"); anything else as it is."""
+    if re.fullmatch(r"[a-z]+(?:_[a-z]+){1,2}", value):  # "basic economy", not "basic_economy"
+        return value.replace("_", " ")
     parts = value.split("; ")
     found = [_TWO_PART.fullmatch(p) for p in parts]
     if not all(found) or rng.random() < 0.1:
