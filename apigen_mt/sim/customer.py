@@ -422,7 +422,8 @@ def human(req: SimRequest) -> SimReply:
                     + _described(value, plan, req))
         else:
             said = _details_said(chosen, req, plan)
-        lead = req.rng.choice(_SAYS["lead"][plan.tone])
+        # an answer is mostly just the answer: a word before or after it now and then
+        lead = req.rng.choice(_SAYS["lead"][plan.tone]) if req.rng.random() < 0.5 else ""
         if lead:
             first = said.split(" ", 1)[0]
             lower = lead.endswith(", ") and (first in ("It's", "That", "That'd", "The", "Sure,")
@@ -430,7 +431,8 @@ def human(req: SimRequest) -> SimReply:
             said = lead + (said[0].lower() + said[1:] if lower else said)
         if plan.traits and req.rng.random() < 0.12:
             return SimReply(text=f"{said} {_trait(plan, req)}")
-        return SimReply(text=said + req.rng.choice(_SAYS["tail"][plan.tone]))
+        return SimReply(text=said + (req.rng.choice(_SAYS["tail"][plan.tone])
+                                     if req.rng.random() < 0.5 else ""))
     if "?" in low and re.search(r"\b(tell me|which|what|provide|give me)\b", questions):
         return SimReply(text=req.rng.choice(_SAYS["dont_know"]))
     if request.is_question:

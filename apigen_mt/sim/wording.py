@@ -55,6 +55,9 @@ def request(intent: str, tone: str, rng: random.Random, again: bool = False) -> 
         forms = _COMPOSE["done_to"]["again"] if again else _by_tone("done_to", tone)
         thing, done = split[1], PARTICIPLES[split[0]]
         core = rng.choice(forms).replace("{O}", _cap(thing)).format(o=thing, p=done)
+        if _plural(thing):  # "the items ... need to be", not "needs"
+            core = core.replace(f"{thing} needs", f"{thing} need").replace(
+                f"{thing} has", f"{thing} have")
     if not again:
         return _cap(core)
     then, move = rng.choice(_COMPOSE["then"]), rng.choice(_COMPOSE["next"])
@@ -69,9 +72,20 @@ def _verb_and_object(intent: str) -> tuple[str, str] | None:
     participle a customer would use."""
     for verb in sorted(PARTICIPLES, key=len, reverse=True):
         if intent.startswith(verb + " ") and intent[len(verb) + 1:].startswith(
-                ("my ", "the ", "a ")):
+                ("my ", "the ")):  # never "a flight booking booked"
             return verb, intent[len(verb) + 1:]
     return None
+
+
+def _plural(thing: str) -> bool:
+    """Whether the thing a request is about is plural ("the items from my order", "my
+    order's items"), by its head word: the one before the word tying it to its record."""
+    links = sorted({*_JOINS, *(x for ls in _COMPOSE["linker"].values()
+                              if isinstance(ls, list) for x in ls)}, key=len, reverse=True)
+    tie = "|".join(map(re.escape, links))
+    head = re.split(rf" (?:{tie}) my ", thing, maxsplit=1)[0]
+    word = head.split()[-1] if head.split() else ""
+    return word.endswith("s") and not word.endswith(("ss", "'s"))
 
 
 def detail(noun: str, value: str, rng: random.Random, first: bool,
