@@ -84,15 +84,19 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                      executor: Executor | None = None,
                      breaker_after: int = 8, spec: Any = None,
                      budget: Callable[[], str | None] | None = None,
-                     models: dict[str, Any] | None = None) -> Phase2Outcome:
+                     models: dict[str, Any] | None = None,
+                     prefetch: Any = None) -> Phase2Outcome:
     """Play episodes until ``n`` trajectories are accepted or trials run out.
 
     ``spec`` (an :class:`~apigen_mt.runner.remote.EpisodeSpec`) lets an executor play
     episodes in another process; an episode's payload is its blueprint and trial.
+    ``prefetch`` (a :class:`~apigen_mt.runner.overlap.Prefetch`) holds first trials
+    started before this batch (while phase 1 drafted): an item it holds awaits that
+    episode instead of playing it again; it is committed in its place like any other.
     """
     blueprints = playing_order(blueprints, seed)
     batch = _Rollouts(blueprints, settings.trials, run, n, progress,
-                      CircuitBreaker(breaker_after), budget, models)
+                      CircuitBreaker(breaker_after), budget, models, prefetch)
     outcome = batch.outcome
     if outcome.accepted_total >= n or not blueprints:
         outcome.exhausted = not blueprints
@@ -104,6 +108,10 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
 
     async def work(key: int) -> Trajectory:
         bp = blueprints[plan.blueprint(key)]
+        if prefetch is not None and plan.trial(key) == 0:
+            started = prefetch.take(bp.id)
+            if started is not None:
+                return await started
         # Replayed per episode (well under a millisecond) rather than kept per blueprint:
         # trials go round all the blueprints, so a cache would have to hold every target
         # for the whole phase, and memory would grow with the run.
@@ -122,8 +130,10 @@ class _Rollouts:
 
     def __init__(self, blueprints: list[Blueprint], trials: int, run: RunDir, n: int,
                  progress: Progress | None, breaker: CircuitBreaker,
-                 budget: Callable[[], str | None] | None, models: dict[str, Any] | None):
+                 budget: Callable[[], str | None] | None, models: dict[str, Any] | None,
+                 prefetch: Any = None):
         self.blueprints, self.n, self.progress, self.breaker = blueprints, n, progress, breaker
+        self.prefetch = prefetch
         self.plan = TrialPlan(len(blueprints), trials)
         self.budget, self.models = budget, models
         self.acc_log, self.fail_log = run.log(ACCEPTED), run.log(FAILED)
@@ -185,11 +195,18 @@ class _Rollouts:
         if not self.plan.worth_playing(key):
             return SKIP
         ahead = [self.rates.rate(self.plan.group(k)) for k in self.in_flight if k < key]
-        if ahead and likely_reached(o.accepted_total, self.n, ahead):
+        if ahead and likely_reached(o.accepted_total, self.n, ahead) \
+                and not self._prefetched(key):
             return False
         self.in_flight.add(key)
         o.scheduled += 1
         return True
+
+    def _prefetched(self, key: int) -> bool:
+        """Is ``key``'s episode already played (started early, finished)? Then taking it
+        costs nothing, whatever the early stop expects."""
+        return self.prefetch is not None and self.plan.trial(key) == 0 \
+            and self.prefetch.finished(self.blueprints[self.plan.blueprint(key)].id)
 
     def finished(self, key: int, result: Trajectory | Failed) -> None:
         """An episode's result is in (its commit may come later): what the plan needs."""
@@ -269,6 +286,9 @@ class _Rollouts:
         """The outcome once the batch stopped; a run of model errors is a failure."""
         o, breaker = self.outcome, self.breaker
         o.cancelled = o.scheduled - o.added - o.failed - o.duplicates - o.errored
+        if self.prefetch is not None:  # started early, never committed: paid for nothing
+            o.scheduled += self.prefetch.unused()
+            o.cancelled += self.prefetch.unused()
         if breaker.streak >= breaker.consecutive:
             raise RunFailure(f"stopped after {breaker.streak} episodes in a row hit model "
                              f"errors ({breaker.last_error}); {o.accepted_total} trajectories "

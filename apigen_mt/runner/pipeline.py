@@ -170,8 +170,9 @@ def _episode_executor(executor: str, ray_address: str | None, models, cfg, env_r
 
 
 def _rollout_result(run, n: int, blueprints: int, trials: int, outcome, models, cost,
-                    retries) -> RolloutResult:
-    """The run's trajectory counts written to its manifest, and the phase's result."""
+                    retries, usage=None) -> RolloutResult:
+    """The run's trajectory counts written to its manifest, and the phase's result
+    (``usage``: the phase's own, when its models were shared with phase 1)."""
     reasons, repeats = _failures(run)
     # distinct conversations: a file written before repeats were refused may hold some
     run.update_manifest(trajectories={"accepted": outcome.accepted_total,
@@ -183,7 +184,7 @@ def _rollout_result(run, n: int, blueprints: int, trials: int, outcome, models, 
         reasons=dict(sorted(reasons.items())), added=outcome.added,
         failed_now=outcome.failed, duplicates=outcome.duplicates,
         errored=outcome.errored, cancelled=outcome.cancelled, scheduled=outcome.scheduled,
-        exhausted=outcome.exhausted, usage=models.usage.snapshot().total, cost=cost,
+        exhausted=outcome.exhausted, usage=usage or models.usage.snapshot().total, cost=cost,
         retries=retries, stopped=outcome.budget, cache_invalid=cache_invalid(models))
 
 
@@ -230,10 +231,35 @@ def run_pipeline(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
     ``trials``), of blueprints none of whose trials passed, since a new blueprint's
     first trial yields more per call. Each round's rollout sees the blueprints its own
     phase 1 asked for (the first ``wanted`` of the file), so a run resumed in any round
-    makes the same choices as one never interrupted."""
+    makes the same choices as one never interrupted.
+
+    In-process (the local executor), a round's phases overlap: first trials of accepted
+    blueprints start while phase 1 still drafts, on the endpoint slots it leaves idle
+    (:mod:`apigen_mt.runner.rounds`); the files are the same either way."""
     wanted = blueprints_for(n, 0, 0)
     bp = ro = None
     for rounds in range(1, ROUNDS + 1):
+        round_trials = trials if rounds == ROUNDS else 1
+        if executor == "local":
+            from apigen_mt.runner.rounds import overlapped_round
+
+            if round_trials is None:
+                round_trials = rollout_settings(cfg).trials
+            bp, ro_now = overlapped_round(
+                cfg, env, data_dir, wanted, n, out, trials=round_trials,
+                concurrency=concurrency, progress=progress, force_config=force_config,
+                budget=budget, command=command, record=rounds == 1, note=note,
+                on_phase=on_phase)
+            if ro_now is None:
+                return RunResult(bp.run_dir, n, ro.accepted if ro else 0, rounds, bp, ro,
+                                 bp.stopped)
+            out, ro = bp.run_dir, ro_now
+            if on_phase:
+                on_phase(ro)
+            if ro.stopped or ro.reached:
+                break
+            wanted = blueprints_for(n, ro.accepted, wanted)
+            continue
         bp = blueprint_phase(cfg, env, data_dir, wanted, out, concurrency=concurrency,
                              progress=progress, executor=executor, ray_address=ray_address,
                              force_config=force_config, budget=budget, command=command,
@@ -244,7 +270,7 @@ def run_pipeline(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
             return RunResult(bp.run_dir, n, ro.accepted if ro else 0, rounds, bp, ro,
                              bp.stopped)
         out = bp.run_dir
-        ro = rollout_phase(cfg, bp.run_dir, n, trials=trials if rounds == ROUNDS else 1,
+        ro = rollout_phase(cfg, bp.run_dir, n, trials=round_trials,
                            concurrency=concurrency, progress=progress, executor=executor,
                            ray_address=ray_address, force_config=force_config,
                            budget=budget, command=command, record=False, limit=wanted)

@@ -1,0 +1,135 @@
+"""First trials started while phase 1 still drafts, on the endpoint slots it leaves free.
+
+Phase 1 ends in tails (drafting's last long slot chains, then recombination's, then a
+last drafting pass), each with most of the endpoint idle. :class:`Prefetch` fills those
+slots with the round's first trials of blueprints already accepted; phase 2 then takes
+each such episode in its place instead of playing it again, and commits everything in
+its own key order, so the files are the same as without it (an episode's result
+depends on its blueprint, trial and seed, not on when it is played).
+
+An episode is started early only when phase 2 is sure to commit it, or its calls would
+be paid for nothing: phase 2 plays the round's blueprints in the seeded shuffle of
+:func:`~apigen_mt.runner.trials.playing_order` (longest first within chunks of it) and
+stops at ``--n``. A blueprint's place in that shuffle is known as soon as it is accepted
+(:func:`~apigen_mt.runner.trials.rank_quantile`), and how far the round gets can be
+bounded from below: at a first-trial pass rate of at most ``p`` (an upper bound from
+the early episodes' own results, 1 until a few are judged) the round plays at least
+``needed / p`` of its new blueprints. Only blueprints whose whole chunk comes before
+that point, with margin for where a blueprint's rank lands, are played early; the
+longest of them first, so the early episodes' own tail is short ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable
+
+from apigen_mt.records import Blueprint, Trajectory
+from apigen_mt.runner.trials import CHUNK, rank_quantile
+
+SPREADS = 3.0  # margin, in standard deviations, for a rank's place and the pass rate
+
+
+class Prefetch:
+    """First trials of one round's blueprints, started before phase 2 asks for them.
+
+    ``play(bp)`` plays a blueprint's first trial; ``concurrency`` is the items the run
+    keeps in flight, phase 1's (``busy()``, set by phase 1's batches) and these together.
+    The round plays ``size`` blueprints, ``done`` of them (ids) already played, and needs
+    ``needed`` more kept trajectories; ``budget()`` says why no new call may be made.
+    """
+
+    def __init__(self, play: Callable[[Blueprint], Awaitable[Trajectory]], concurrency: int,
+                 *, seed: int, size: int, needed: int, done: set[str],
+                 budget: Callable[[], str | None] | None = None, chunk: int = CHUNK):
+        self.play, self.concurrency, self.seed = play, concurrency, seed
+        self.size, self.needed, self.done, self.budget = size, needed, done, budget
+        self.chunk = chunk
+        self.fresh = max(size - len(done), 1)  # blueprints the round plays for the first time
+        self.busy: Callable[[], int] = lambda: 0
+        self.waiting: list[tuple[float, Blueprint]] = []  # accepted, not started
+        self.tasks: dict[str, asyncio.Task] = {}  # started, not taken by phase 2
+        self.running = 0
+        self.passed = self.judged = 0
+        self.started = 0
+        self.open = True
+
+    def offer(self, bp: Blueprint) -> None:
+        """A blueprint was just accepted: a candidate to play early."""
+        if self.open and bp.id not in self.done:
+            self.waiting.append((rank_quantile(self.seed, bp.id), bp))
+
+    def limit(self) -> float:
+        """The rank quantile below which a blueprint is sure to be played this round."""
+        rate = 1.0
+        if self.judged >= 8:  # an upper bound on the first-trial pass rate
+            rate = min(1.0, self.passed / self.judged + SPREADS * math.sqrt(0.25 / self.judged))
+        reach = self.needed / (rate * self.fresh)  # share of the shuffle played, at least
+        if reach >= 1:
+            return 1.0
+        # the whole chunk of the blueprint's place must end before that point
+        end = math.floor(reach * self.size / self.chunk) * self.chunk
+        return end / self.size
+
+    def _safe(self, quantile: float, limit: float) -> bool:
+        if limit >= 1:
+            return True
+        place = quantile * self.size
+        spread = SPREADS * math.sqrt(self.size * quantile * (1 - quantile))
+        return place + spread < limit * self.size
+
+    def fill(self) -> None:
+        """Start what the endpoint has room for (called on every phase-1 commit)."""
+        room = self.concurrency - self.busy() - self.running
+        if not self.open or room <= 0 or not self.waiting:
+            return
+        if self.budget is not None and self.budget():
+            return
+        limit = self.limit()
+        chosen = sorted((w for w in self.waiting if self._safe(w[0], limit)),
+                        key=lambda w: (-len(w[1].actions), w[0]))[:room]
+        if not chosen:
+            return
+        ids = {bp.id for _, bp in chosen}
+        self.waiting = [w for w in self.waiting if w[1].id not in ids]
+        for _, bp in chosen:
+            self.running += 1
+            self.started += 1
+            task = asyncio.ensure_future(self.play(bp))
+            task.add_done_callback(self._done)
+            self.tasks[bp.id] = task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.running -= 1
+        if not task.cancelled() and task.exception() is None:
+            self.judged += 1
+            self.passed += bool(task.result().verdict.passed)
+        self.fill()
+
+    def stop_starting(self) -> None:
+        """Phase 1 is done: phase 2 starts its own items from now on."""
+        self.open = False
+        self.waiting.clear()
+
+    def take(self, blueprint_id: str) -> asyncio.Task | None:
+        """The early episode of this blueprint's first trial, handed over (None: none)."""
+        return self.tasks.pop(blueprint_id, None)
+
+    def finished(self, blueprint_id: str) -> bool:
+        """Is this blueprint's early episode over (taking it costs nothing)?"""
+        task = self.tasks.get(blueprint_id)
+        return task is not None and task.done()
+
+    def unused(self) -> int:
+        """Early episodes phase 2 never took (their calls were paid for nothing)."""
+        return len(self.tasks)
+
+    async def close(self) -> None:
+        """Cancel what was never taken."""
+        self.stop_starting()
+        for task in self.tasks.values():
+            task.cancel()
+        if self.tasks:
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        self.tasks.clear()
