@@ -26,28 +26,30 @@ import math
 from collections.abc import Awaitable, Callable
 
 from apigen_mt.records import Blueprint, Trajectory
-from apigen_mt.runner.trials import CHUNK, rank_quantile
+from apigen_mt.runner import trials
+from apigen_mt.runner.trials import rank_quantile
 
-SPREADS = 3.0  # margin, in standard deviations, for a rank's place and the pass rate
+SPREADS = 3.0  # margin, in standard deviations, for where a blueprint's rank lands
+RATE_SPREADS = 2.0  # … and above the first-trial pass rate seen so far
 
 
 class Prefetch:
     """First trials of one round's blueprints, started before phase 2 asks for them.
 
     ``play(bp)`` plays a blueprint's first trial; ``concurrency`` is the items the run
-    keeps in flight, phase 1's (``busy()``, set by phase 1's batches) and these together.
+    keeps in flight, phase 1's (``busy``, counted by phase 1's batches) and these together.
     The round plays ``size`` blueprints, ``done`` of them (ids) already played, and needs
     ``needed`` more kept trajectories; ``budget()`` says why no new call may be made.
     """
 
     def __init__(self, play: Callable[[Blueprint], Awaitable[Trajectory]], concurrency: int,
                  *, seed: int, size: int, needed: int, done: set[str],
-                 budget: Callable[[], str | None] | None = None, chunk: int = CHUNK):
+                 budget: Callable[[], str | None] | None = None, chunk: int | None = None):
         self.play, self.concurrency, self.seed = play, concurrency, seed
         self.size, self.needed, self.done, self.budget = size, needed, done, budget
-        self.chunk = chunk
+        self.chunk = chunk or trials.CHUNK
         self.fresh = max(size - len(done), 1)  # blueprints the round plays for the first time
-        self.busy: Callable[[], int] = lambda: 0
+        self.busy = 0  # phase 1's items running now (counted by phase 1's batches)
         self.waiting: list[tuple[float, Blueprint]] = []  # accepted, not started
         self.tasks: dict[str, asyncio.Task] = {}  # started, not taken by phase 2
         self.running = 0
@@ -64,7 +66,9 @@ class Prefetch:
         """The rank quantile below which a blueprint is sure to be played this round."""
         rate = 1.0
         if self.judged >= 8:  # an upper bound on the first-trial pass rate
-            rate = min(1.0, self.passed / self.judged + SPREADS * math.sqrt(0.25 / self.judged))
+            seen = self.passed / self.judged
+            spread = math.sqrt(max(seen * (1 - seen), 0.05) / self.judged)
+            rate = min(1.0, seen + RATE_SPREADS * spread)
         reach = self.needed / (rate * self.fresh)  # share of the shuffle played, at least
         if reach >= 1:
             return 1.0
@@ -81,7 +85,7 @@ class Prefetch:
 
     def fill(self) -> None:
         """Start what the endpoint has room for (called on every phase-1 commit)."""
-        room = self.concurrency - self.busy() - self.running
+        room = self.concurrency - self.busy - self.running
         if not self.open or room <= 0 or not self.waiting:
             return
         if self.budget is not None and self.budget():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,27 +129,25 @@ async def _recombine(phase: Phase1, run: RunDir, n: int, concurrency: int,
     async def work(k: int) -> SlotResult:
         return await recombine(phase, RECOMBINE_SLOTS + batch.start + k, groups[k])
 
-    with _watched(overlap, batch.in_flight):
-        await run_ordered(iter(range(len(groups))), work, batch.commit, concurrency,
-                          ready=batch.ready)
+    await run_ordered(iter(range(len(groups))), _watched(work, overlap), batch.commit,
+                      concurrency, ready=batch.ready)
 
 
-@contextmanager
-def _watched(overlap: Any, in_flight: set[int]) -> Iterator[None]:
-    """Let ``overlap`` count this batch's items in flight while it runs (none after)."""
+def _watched(work: Callable[[int], Any], overlap: Any) -> Callable[[int], Any]:
+    """``work``, counted in ``overlap.busy`` while it runs (a slot finished but not yet
+    committed holds no endpoint slot)."""
     if overlap is None:
-        yield
-        return
-    overlap.busy = in_flight.__len__
-    try:
-        yield
-    finally:
-        overlap.busy = _none_busy
-        overlap.fill()
+        return work
 
+    async def counted(key: int) -> Any:
+        overlap.busy += 1
+        try:
+            return await work(key)
+        finally:
+            overlap.busy -= 1
+            overlap.fill()
 
-def _none_busy() -> int:
-    return 0
+    return counted
 
 
 class _Recombining:
@@ -261,9 +258,8 @@ async def _draft(phase: Phase1, run: RunDir, n: int, target: int, concurrency: i
         # workers mirror `accepted` (sent once, then only what is new) and filter it
         remote = RemoteWork(spec, lambda slot: {"upto": len(batch.accepted), "lag": lag},
                             decode_slot, shared=batch.accepted)
-    with _watched(overlap, batch.in_flight):
-        await run_ordered(batch.keys(max_slots), work, batch.commit, concurrency,
-                          ready=batch.ready, executor=executor, remote=remote)
+    await run_ordered(batch.keys(max_slots), _watched(work, overlap), batch.commit,
+                      concurrency, ready=batch.ready, executor=executor, remote=remote)
     return batch.finish()
 
 

@@ -145,6 +145,7 @@ class _Rollouts:
         self.outcome = Phase2Outcome(accepted_total=len(self.kept))
         self.in_flight: set[int] = set()
         self.rates = GroupRates()  # the early stop's pass rates, per group of the plan
+        self.known: dict[int, float] = {}  # finished, not committed: 1.0 if it passed
 
     def _resume(self) -> None:
         """What earlier invocations committed, one record at a time (a long run's files
@@ -194,7 +195,10 @@ class _Rollouts:
             return False
         if not self.plan.worth_playing(key):
             return SKIP
-        ahead = [self.rates.rate(self.plan.group(k)) for k in self.in_flight if k < key]
+        # an item whose episode is over counts as what it gave (it waits for the commits
+        # before it); one still playing, at its group's rate
+        ahead = [self.known.get(k, self.rates.rate(self.plan.group(k)))
+                 for k in self.in_flight if k < key]
         if ahead and likely_reached(o.accepted_total, self.n, ahead) \
                 and not self._prefetched(key):
             return False
@@ -210,13 +214,16 @@ class _Rollouts:
 
     def finished(self, key: int, result: Trajectory | Failed) -> None:
         """An episode's result is in (its commit may come later): what the plan needs."""
-        if isinstance(result, Trajectory) and result.verdict.passed:
+        passed = isinstance(result, Trajectory) and result.verdict.passed
+        if passed:
             self.plan.passed(self.plan.blueprint(key), self.plan.trial(key))
+        self.known[key] = float(passed)
 
     def commit(self, key: int, result: Trajectory | Failed) -> bool:
         """Append one finished episode; False stops the batch."""
         o = self.outcome
         before = o.added, o.added + o.failed + o.duplicates
+        self.known.pop(key, None)
         go_on = self._commit(key, result)
         self.rates.record(self.plan.group(key), o.added - before[0],
                           o.added + o.failed + o.duplicates - before[1])

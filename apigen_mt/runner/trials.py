@@ -46,7 +46,7 @@ def rank_quantile(seed: int, blueprint_id: str) -> float:
 
 
 def playing_order(blueprints: Sequence[Blueprint], seed: int,
-                  chunk: int = CHUNK) -> list[Blueprint]:
+                  chunk: int | None = None) -> list[Blueprint]:
     """The blueprints in playing order: a seeded shuffle (by id, so a blueprint keeps its
     place as the file grows), then most actions first within each ``chunk`` of it.
 
@@ -55,6 +55,7 @@ def playing_order(blueprints: Sequence[Blueprint], seed: int,
     out); sorting within chunks ends each trial on short episodes, as the phase ends
     with few others in flight, while drawing the kept set towards long tasks only in
     the last chunk played."""
+    chunk = chunk or CHUNK  # read now: a test may set a smaller one
     shuffled = sorted(range(len(blueprints)), key=lambda i: rank(seed, blueprints[i].id))
     order = sorted(range(len(shuffled)),
                    key=lambda p: (p // chunk, -len(blueprints[shuffled[p]].actions), p))
