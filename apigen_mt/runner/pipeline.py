@@ -225,7 +225,7 @@ def run_pipeline(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
                  ray_address: str | None = None, force_config: bool = False, budget=None,
                  command: str | None = None, note: Note = _silent,
                  on_phase: Callable[[BlueprintResult | RolloutResult], None] | None = None,
-                 ) -> RunResult:
+                 overlap: bool | None = None) -> RunResult:
     """Both phases, in rounds: each drafts the blueprints the last one's yield calls for
     and plays their first trials; only the last round plays further trials (up to
     ``trials``), of blueprints none of whose trials passed, since a new blueprint's
@@ -235,12 +235,15 @@ def run_pipeline(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
 
     In-process (the local executor), a round's phases overlap: first trials of accepted
     blueprints start while phase 1 still drafts, on the endpoint slots it leaves idle
-    (:mod:`apigen_mt.runner.rounds`); the files are the same either way."""
+    (:mod:`apigen_mt.runner.rounds`); the files are the same either way (``overlap``:
+    False runs the phases one after the other, as remote executors do)."""
+    if overlap is None:
+        overlap = executor == "local"
     wanted = blueprints_for(n, 0, 0)
     bp = ro = None
     for rounds in range(1, ROUNDS + 1):
         round_trials = trials if rounds == ROUNDS else 1
-        if executor == "local":
+        if overlap:
             from apigen_mt.runner.rounds import overlapped_round
 
             if round_trials is None:
