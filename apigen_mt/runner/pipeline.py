@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from apigen_mt.runner.opening import (
     record_command,
     rollout_settings,
 )
-from apigen_mt.runner.results import BlueprintResult, RolloutResult, RunResult
+from apigen_mt.runner.results import BlueprintResult, RolloutResult, RunResult, rollout_result
 
 Note = Callable[[str], None]
 
@@ -117,7 +116,7 @@ def rollout_phase(cfg, run_path: Path, n: int, *, trials: int | None = None,
                        budget=models.usage.budget_reached if budget else None,
                        models=models_description(cfg, ("human", "critic", "agent"))),
             run, "rollout", models, bar, command)
-        return _rollout_result(run, n, len(blueprints), settings.trials, outcome, models,
+        return rollout_result(run, n, len(blueprints), settings.trials, outcome, models,
                                cost, retries)
     finally:
         run.close()
@@ -167,35 +166,6 @@ def _episode_executor(executor: str, ray_address: str | None, models, cfg, env_r
 
     pool = make_executor(executor, ray_address, models, cfg)
     return pool, EpisodeSpec.of(cfg, env_ref, settings, seed)
-
-
-def _rollout_result(run, n: int, blueprints: int, trials: int, outcome, models, cost,
-                    retries, usage=None) -> RolloutResult:
-    """The run's trajectory counts written to its manifest, and the phase's result
-    (``usage``: the phase's own, when its models were shared with phase 1)."""
-    reasons, repeats = _failures(run)
-    # distinct conversations: a file written before repeats were refused may hold some
-    run.update_manifest(trajectories={"accepted": outcome.accepted_total,
-                                      "failed": sum(reasons.values()),
-                                      "repeats_not_kept": repeats})
-    return RolloutResult(
-        run_dir=run.path, wanted=n, blueprints=blueprints, trials=trials,
-        accepted=outcome.accepted_total, failed=sum(reasons.values()), repeats=repeats,
-        reasons=dict(sorted(reasons.items())), added=outcome.added,
-        failed_now=outcome.failed, duplicates=outcome.duplicates,
-        errored=outcome.errored, cancelled=outcome.cancelled, scheduled=outcome.scheduled,
-        exhausted=outcome.exhausted, usage=usage or models.usage.snapshot().total, cost=cost,
-        retries=retries, stopped=outcome.budget, cache_invalid=cache_invalid(models))
-
-
-def _failures(run) -> tuple[Counter, int]:
-    """Failed trajectories by reason, and passed repeats not kept (read one at a time)."""
-    from apigen_mt.records import Trajectory
-    from apigen_mt.runner.phase2 import FAILED, LEDGER, failure_reason
-
-    reasons = Counter(failure_reason(t) for t in run.log(FAILED).iter_read(Trajectory))
-    repeats = sum(1 for r in run.log(LEDGER).rows() if r.get("outcome") == "duplicate")
-    return reasons, repeats
 
 
 FIRST_TRIAL_MARGIN = 1.6  # blueprints per wanted trajectory before any rollout

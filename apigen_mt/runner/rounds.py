@@ -30,7 +30,7 @@ from apigen_mt.runner.accounting import (
     survived_line,
 )
 from apigen_mt.runner.opening import check_models, open_run, rollout_settings
-from apigen_mt.runner.results import BlueprintResult
+from apigen_mt.runner.results import BlueprintResult, rollout_result
 
 PHASE1_ROLES = ("drafter", "reviewers", "feedback")
 PHASE2_ROLES = ("human", "critic", "agent")
@@ -124,10 +124,8 @@ def overlapped_round(cfg, env: str, data_dir: Path | None, wanted: int, n: int,
         _account(run, models, state)
         if outcome is None:
             return bp, None
-        from apigen_mt.runner.pipeline import _rollout_result
-
         retries = state["rollout_retries"]
-        return bp, _rollout_result(run, n, state["blueprints"], settings.trials, outcome,
+        return bp, rollout_result(run, n, state["blueprints"], settings.trials, outcome,
                                    models, _phase_cost(run, "rollout"), retries,
                                    usage=phase_usage(models, PHASE2_ROLES))
     finally:
