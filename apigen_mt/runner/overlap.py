@@ -50,7 +50,9 @@ class Prefetch:
         self.chunk = chunk or trials.CHUNK
         self.fresh = max(size - len(done), 1)  # blueprints the round plays for the first time
         self.busy = 0  # phase 1's items running now (counted by phase 1's batches)
-        self.waiting: list[tuple[float, Blueprint]] = []  # accepted, not started
+        self.own = 0  # phase 2's own episodes running now (counted by phase 2)
+        # accepted, not started: id → (rank quantile, or -1 once placed for sure; blueprint)
+        self.waiting: dict[str, tuple[float, Blueprint]] = {}
         self.tasks: dict[str, asyncio.Task] = {}  # started, not taken by phase 2
         self.running = 0
         self.passed = self.judged = 0
@@ -60,15 +62,45 @@ class Prefetch:
     def offer(self, bp: Blueprint) -> None:
         """A blueprint was just accepted: a candidate to play early."""
         if self.open and bp.id not in self.done:
-            self.waiting.append((rank_quantile(self.seed, bp.id), bp))
+            self.waiting[bp.id] = (rank_quantile(self.seed, bp.id), bp)
+
+    def rate_bound(self) -> float:
+        """An upper bound on the first-trial pass rate (1 until a few are judged)."""
+        if self.judged < 8:
+            return 1.0
+        seen = self.passed / self.judged
+        spread = math.sqrt(max(seen * (1 - seen), 0.05) / self.judged)
+        return min(1.0, seen + RATE_SPREADS * spread)
+
+    def sure_plays(self) -> int:
+        """New first trials the round plays at least: fewer, passing at the rate bound,
+        would be unlikely (``SPREADS`` standard deviations) to give ``needed``."""
+        rate = self.rate_bound()
+        m = 0
+        while m < self.fresh and \
+                m * rate + SPREADS * math.sqrt(m * rate * (1 - rate)) < self.needed:
+            m += 1
+        return m
+
+    def place(self, blueprints: list[Blueprint], done: set[str]) -> None:
+        """Phase 2 starts: the round's playing order is known, so the blueprints sure to
+        be played are known exactly (the first :meth:`sure_plays` new ones in that
+        order); those not started yet become the candidates, the longest first."""
+        sure = self.sure_plays()
+        self.waiting = {}
+        fresh = 0
+        for bp in blueprints:
+            if bp.id in done:
+                continue
+            fresh += 1
+            if fresh > sure:
+                break
+            if bp.id not in self.tasks:
+                self.waiting[bp.id] = (-1.0, bp)
 
     def limit(self) -> float:
         """The rank quantile below which a blueprint is sure to be played this round."""
-        rate = 1.0
-        if self.judged >= 8:  # an upper bound on the first-trial pass rate
-            seen = self.passed / self.judged
-            spread = math.sqrt(max(seen * (1 - seen), 0.05) / self.judged)
-            rate = min(1.0, seen + RATE_SPREADS * spread)
+        rate = self.rate_bound()
         reach = self.needed / (rate * self.fresh)  # share of the shuffle played, at least
         if reach >= 1:
             return 1.0
@@ -77,7 +109,7 @@ class Prefetch:
         return end / self.size
 
     def _safe(self, quantile: float, limit: float) -> bool:
-        if limit >= 1:
+        if limit >= 1 or quantile < 0:
             return True
         place = quantile * self.size
         spread = SPREADS * math.sqrt(self.size * quantile * (1 - quantile))
@@ -85,19 +117,16 @@ class Prefetch:
 
     def fill(self) -> None:
         """Start what the endpoint has room for (called on every phase-1 commit)."""
-        room = self.concurrency - self.busy - self.running
+        room = self.concurrency - self.busy - self.own - self.running
         if not self.open or room <= 0 or not self.waiting:
             return
         if self.budget is not None and self.budget():
             return
         limit = self.limit()
-        chosen = sorted((w for w in self.waiting if self._safe(w[0], limit)),
+        chosen = sorted((w for w in self.waiting.values() if self._safe(w[0], limit)),
                         key=lambda w: (-len(w[1].actions), w[0]))[:room]
-        if not chosen:
-            return
-        ids = {bp.id for _, bp in chosen}
-        self.waiting = [w for w in self.waiting if w[1].id not in ids]
         for _, bp in chosen:
+            del self.waiting[bp.id]
             self.running += 1
             self.started += 1
             task = asyncio.ensure_future(self.play(bp))
@@ -112,12 +141,18 @@ class Prefetch:
         self.fill()
 
     def stop_starting(self) -> None:
-        """Phase 1 is done: phase 2 starts its own items from now on."""
+        """No more early episodes."""
         self.open = False
         self.waiting.clear()
 
+    def has_candidates(self) -> bool:
+        """Are blueprints sure to be played still waiting to start?"""
+        return any(q < 0 for q, _ in self.waiting.values())
+
     def take(self, blueprint_id: str) -> asyncio.Task | None:
-        """The early episode of this blueprint's first trial, handed over (None: none)."""
+        """The early episode of this blueprint's first trial, handed over (None: none
+        started; phase 2 plays it itself, and it is no longer a candidate)."""
+        self.waiting.pop(blueprint_id, None)
         return self.tasks.pop(blueprint_id, None)
 
     def finished(self, blueprint_id: str) -> bool:

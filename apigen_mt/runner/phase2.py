@@ -93,10 +93,13 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
     ``prefetch`` (a :class:`~apigen_mt.runner.overlap.Prefetch`) holds first trials
     started before this batch (while phase 1 drafted): an item it holds awaits that
     episode instead of playing it again; it is committed in its place like any other.
+    It goes on starting, the longest first, the first trials this batch is sure to play
+    (so the long ones do not start late and end the phase alone), sharing
+    ``concurrency`` with the items this batch plays itself.
     """
     blueprints = playing_order(blueprints, seed)
     batch = _Rollouts(blueprints, settings.trials, run, n, progress,
-                      CircuitBreaker(breaker_after), budget, models, prefetch)
+                      CircuitBreaker(breaker_after), budget, models, prefetch, concurrency)
     outcome = batch.outcome
     if outcome.accepted_total >= n or not blueprints:
         outcome.exhausted = not blueprints
@@ -105,18 +108,29 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
         progress.in_flight = lambda: len(batch.in_flight)
 
     plan = batch.plan
+    if prefetch is not None:
+        prefetch.place(blueprints, {bp.id for bp in blueprints if (bp.id, 0) in batch.done})
 
-    async def work(key: int) -> Trajectory:
+    async def play(key: int) -> Trajectory:
         bp = blueprints[plan.blueprint(key)]
-        if prefetch is not None and plan.trial(key) == 0:
-            started = prefetch.take(bp.id)
-            if started is not None:
-                return await started
         # Replayed per episode (well under a millisecond) rather than kept per blueprint:
         # trials go round all the blueprints, so a cache would have to hold every target
         # for the whole phase, and memory would grow with the run.
         return await play_episode(bp, env, target_for(env, bp), roles, settings,
                                   plan.trial(key), seed)
+
+    async def work(key: int) -> Trajectory:
+        if prefetch is None:
+            return await play(key)
+        started = prefetch.take(blueprints[plan.blueprint(key)].id) \
+            if plan.trial(key) == 0 else None
+        try:  # counted from `ready` on: an endpoint slot of the shared concurrency
+            return await (started if started is not None else play(key))
+        finally:
+            if key in batch.own_keys:
+                batch.own_keys.discard(key)
+                prefetch.own -= 1
+                prefetch.fill()
 
     await run_ordered(batch.keys(), work, batch.commit, concurrency,
                       ready=batch.ready, executor=executor, remote=batch.remote(spec),
@@ -131,9 +145,10 @@ class _Rollouts:
     def __init__(self, blueprints: list[Blueprint], trials: int, run: RunDir, n: int,
                  progress: Progress | None, breaker: CircuitBreaker,
                  budget: Callable[[], str | None] | None, models: dict[str, Any] | None,
-                 prefetch: Any = None):
+                 prefetch: Any = None, concurrency: int = 0):
         self.blueprints, self.n, self.progress, self.breaker = blueprints, n, progress, breaker
-        self.prefetch = prefetch
+        self.prefetch, self.concurrency = prefetch, concurrency
+        self.own_keys: set[int] = set()  # played here, counted in ``prefetch.own``
         self.plan = TrialPlan(len(blueprints), trials)
         self.budget, self.models = budget, models
         self.acc_log, self.fail_log = run.log(ACCEPTED), run.log(FAILED)
@@ -195,6 +210,11 @@ class _Rollouts:
             return False
         if not self.plan.worth_playing(key):
             return SKIP
+        if self.prefetch is not None:
+            self.prefetch.fill()  # early episodes first: the longest sure ones
+        early = self._started_early(key)
+        if self.prefetch is not None and not early and not self._share(key):
+            return False
         # an item whose episode is over counts as what it gave (it waits for the commits
         # before it); one still playing, at its group's rate
         ahead = [self.known.get(k, self.rates.rate(self.plan.group(k)))
@@ -204,6 +224,25 @@ class _Rollouts:
             return False
         self.in_flight.add(key)
         o.scheduled += 1
+        if self.prefetch is not None and not early:
+            self.prefetch.own += 1  # this batch plays it (see `work`)
+            self.own_keys.add(key)
+        return True
+
+    def _started_early(self, key: int) -> bool:
+        return self.prefetch is not None and self.plan.trial(key) == 0 \
+            and self.blueprints[self.plan.blueprint(key)].id in self.prefetch.tasks
+
+    def _share(self, key: int) -> bool:
+        """May this batch play ``key`` itself now? First the early episodes get the
+        endpoint slots free (the longest sure ones go first); then this batch, within
+        the concurrency both share, and always at least one of its own in flight (so
+        the batch keeps going)."""
+        pf = self.prefetch
+        if pf.own >= 1 and pf.own + pf.running >= self.concurrency:
+            return False
+        if self.plan.trial(key) == 0:  # played here: no longer a candidate
+            pf.waiting.pop(self.blueprints[self.plan.blueprint(key)].id, None)
         return True
 
     def _prefetched(self, key: int) -> bool:

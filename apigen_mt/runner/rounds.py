@@ -160,7 +160,6 @@ async def _round(cfg, run, phase, models, prefetch, env, roles, settings, seed, 
         with bar:
             o1 = await run_phase1(phase, run, wanted, conc1, bar, budget=reached,
                                   overlap=prefetch)
-        prefetch.stop_starting()
         state["blueprint_retries"] = retries_by_kind(models)
         funnel = Funnel.from_records(run.log(ACCEPTED).rows(), run.log(REJECTED).rows())
         run.update_manifest(blueprints={"accepted": funnel.accepted,
