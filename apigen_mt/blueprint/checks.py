@@ -95,9 +95,11 @@ def check_execution(env: Environment, bp: Blueprint,
 
 
 def check_policy(env: Environment, run: Execution,
-                 messages: list[dict[str, Any]] | None = None) -> Verdict:
-    """The domain's rules over the executed actions (conversation rules need messages)."""
-    inp = RuleInput(actions=run.trace, before=run.before, messages=messages)
+                 messages: list[dict[str, Any]] | None = None,
+                 user_id: str | None = None) -> Verdict:
+    """The domain's rules over the executed actions (conversation rules need messages;
+    ``user_id`` is the task's customer, whom every change must be for)."""
+    inp = RuleInput(actions=run.trace, before=run.before, messages=messages, user_id=user_id)
     reasons = []
     for rule in env.domain.rules:
         if rule.conversation_only and messages is None:

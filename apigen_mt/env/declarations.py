@@ -40,6 +40,9 @@ class RuleInput:
     actions: list[Executed]
     before: list[State]
     messages: list[dict[str, Any]] | None = None  # the conversation, when there is one
+    # the customer the task is for, when the calls come from a task (a blueprint's user):
+    # rules that tie every change to one customer then check it is this one
+    user_id: str | None = None
 
 
 @dataclass

@@ -186,13 +186,18 @@ def swaps_change_the_option(data: RuleInput) -> list[str]:
 
 
 def one_user_per_task(data: RuleInput) -> list[str]:
-    """All changes concern one user: the agent serves one user per conversation."""
+    """All changes concern one user, the one the task is for: the agent serves one user
+    per conversation, and only on their own account and orders."""
     owners: dict[str, list[str]] = {}
     for i, action in _successful(data, WRITE_TOOLS):
         user_id = _user_of(data.before[i], action)
         if user_id is not None:
             target = action.arguments.get("order_id") or user_id
             owners.setdefault(user_id, []).append(f"{action.name} on {target}")
+    foreign = [u for u in owners if data.user_id is not None and u != data.user_id]
+    if foreign:
+        return [f"{', '.join(owners[u])} acts for user {u}, not for the task's user "
+                f"{data.user_id}" for u in foreign]
     if len(owners) <= 1:
         return []
     detail = "; ".join(f"{user}: {', '.join(calls)}" for user, calls in owners.items())

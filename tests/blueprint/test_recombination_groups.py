@@ -54,3 +54,18 @@ def test_a_task_the_other_makes_impossible_is_not_grouped(env):
     assert recombination_groups(bps, 0, set(), env) == []
     twice = [_bp("bp-c", _cancel(first)), _bp("bp-d", _cancel(first))]
     assert recombination_groups(twice, 0, set(), env) == []
+
+
+def test_tasks_too_long_for_one_conversation_together_are_not_grouped(env):
+    """Tasks whose writes together pass MAX_WRITES_TOGETHER would run out of turns."""
+    from apigen_mt.blueprint.produce import MAX_WRITES_TOGETHER
+
+    first, second = _pending(env)
+    profile = ("modify_user_address", {"user_id": USER, **ADDRESS})
+    three = _bp("bp-a", _readdress(first), _readdress(second), profile)
+    assert MAX_WRITES_TOGETHER == 5
+    # each pair below can be played in order; 3 + 2 writes fit, 3 + 3 do not
+    two = _bp("bp-b", _cancel(first), _cancel(second))
+    assert len(recombination_groups([three, two], 0, set(), env)) == 1
+    another = _bp("bp-c", _cancel(first), _cancel(second), profile)
+    assert recombination_groups([three, another], 0, set(), env) == []

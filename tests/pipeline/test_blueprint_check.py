@@ -45,3 +45,24 @@ def test_airline_test_tasks_pass_except_those_breaking_the_written_policy():
     for index, rule in AIRLINE_POLICY_BREAKS.items():
         assert rejected[index]["stage"] == "policy"
         assert any(reason.startswith(rule) for reason in rejected[index]["reasons"])
+
+
+@needs_anchors
+def test_a_task_acting_on_another_customers_records_is_rejected(tmp_path):
+    """A blueprint whose changes are for someone other than its user can never pass the
+    judge (the customer cannot identify as the owner), so phase 1 rejects it: here
+    τ-bench's own tasks with their user swapped for another, in both domains."""
+    splits = json.loads((ANCHORS / "tasks.json").read_text())["splits"]
+    for env, split, index in (("airline", "airline_test", 1), ("retail", "retail_test", 0)):
+        task = dict(splits[split][index])
+        others = {t["user_id"] for t in splits[split]} - {task["user_id"]}
+        moved = {**task, "user_id": sorted(others)[0]}
+        path = tmp_path / f"{env}.json"
+        path.write_text(json.dumps([task, moved]))
+        out = cli("blueprint", "check", "--env", env, "--data-dir", str(ANCHORS / env),
+                  "--tasks", str(path))
+        own, foreign = _rows(out)
+        assert own["accepted"], own
+        assert not foreign["accepted"] and foreign["stage"] == "policy"
+        assert any(r.startswith("one_user_per_task") and task["user_id"] in r
+                   and "not for the task's user" in r for r in foreign["reasons"])
