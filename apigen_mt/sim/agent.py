@@ -54,7 +54,12 @@ _YES = re.compile(r"^\s*(?:(?:um|oh|alright|right|lovely|great|fine|well),? )?"
 _PHRASES = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json").read_text())
 _SAYS = _PHRASES["agent"]
 _CONSENT = tuple(_SAYS["consent"])
-_QUESTION = re.compile(r"tell me the ([a-z0-9 ]+?) (?:of|for) (?:the )?(.+) (\S+?)\?")
+# a fact asked about one record, in the ways customers ask it ("What's the email on user
+# id X?", "Which cabin is listed for reservation Y?"); never "... for my order X"
+_QUESTION = re.compile(r"(?:(?:tell me|[Ww]hat's|[Ww]hat is|know|need|check|looking up) the "
+                       r"([a-z0-9 ]+?)|[Ww]hat ([a-z0-9 ]+?) do you have|[Ww]hich ([a-z0-9 ]+?) "
+                       r"is listed|[Ww]hat does it say the ([a-z0-9 ]+?) is) (?:of|for|on) "
+                       r"(?:the )?((?!my |your )[a-z][a-z ]*?) (\S+?)[?.](?:\s|$)")
 _NAME = re.compile(r"(?:[Nn]ame is|I'm|I am|[Ii]t's|name's|[Tt]his is|name of) "
                    r"([A-Z][\w'-]+) ([A-Z][\w'-]+)")
 _ZIP = re.compile(r"zip(?: code)?(?: is)? (\d{5})\b")
@@ -62,8 +67,9 @@ _BARE = re.compile(r"(?:^|, )(?:it's|it is|that would be|that'd be|i believe it'
                    r"it should be) (.+?)[.!]?$|^(?:Well|Honestly), (.+?)[.!]?$", re.IGNORECASE)
 _ID = r"#?[\w-]*\d[\w-]*"
 _IDS = rf"{_ID}(?:(?:, | and ){_ID})*"  # an id or number, or a list of them
-_USER_ID = re.compile(r"(?:user id is|user id, which is|[Ii]t's|user id) "
-                      r"([a-z]+(?:_[a-z]+)+_?\d+)\b")
+_USER_ID = re.compile(r"(?:[Uu]ser id is|[Uu]ser id, which is|[Ii]t's|[Uu]ser id|[Mm]y id is|"
+                      r"I'm|[Ll]ook me up as) "
+                      r"([a-z]+(?:_[a-z]+)+_?\d+)\b")  # "User id X." opens a sentence too
 
 
 def _functions(tools: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
@@ -231,7 +237,8 @@ def _find_field(data: Any, key: str) -> Any:
 def _answer(asked: re.Match, since: list[dict[str, Any]],
             functions: dict[str, dict[str, Any]], req: SimRequest) -> SimReply:
     """Look the record up (one read) and tell the customer the field they asked for."""
-    field, about, value = asked.group(1), asked.group(2), asked.group(3)
+    field = next(g for g in asked.groups()[:4] if g)
+    about, value = asked.group(5), asked.group(6)
     lookups = []
     for name, f in sorted(functions.items(), key=lambda kv: ("details" not in kv[0], kv[0])):
         required = f["parameters"].get("required", [])

@@ -43,6 +43,7 @@ from apigen_mt.sim.wording import (
     detail,
     difference,
     goodbye,
+    item_story,
     moving,
     question,
     repeat_please,
@@ -100,21 +101,24 @@ def _say(templates: list[str], req: SimRequest, **kw: str) -> str:
         kw["be"] = "are" if kw["noun"].endswith("s") and not kw["noun"].endswith("ss") else "is"
     if "intent" in kw:
         kw["Intent"] = kw["intent"][:1].upper() + kw["intent"][1:]
-    if "value" in kw:
-        kw["Value"] = kw["value"][:1].upper() + kw["value"][1:]
+    if "value" in kw:  # an id ("credit_card_1") is said as written, even first
+        kw["Value"] = kw["value"] if re.match(r"[a-z]+_", kw["value"]) else \
+            kw["value"][:1].upper() + kw["value"][1:]
     return text.format(**kw)
 
 
 def _identify(plan: Plan, asked: str, req: SimRequest) -> str:
     who = plan.identity
-    if "email" in asked and "email" in who:
+    by_zip = ("zip" in asked or "name" in asked) and "name" in who and "zip" in who
+    if "email" in asked and "email" in who and not (by_zip and req.rng.random() < 0.4):
         return _say(_SAYS["email"], req, email=who["email"])
     if "phone" in asked and "name" in who and "phone" in who:
         lead = req.rng.choice(_SAYS["no_email"]) if "email" in asked else ""
         said = f"my name is {who['name']} and my phone number is {who['phone']}."
         return (lead + said) if lead else said[0].upper() + said[1:]
-    if ("zip" in asked or "name" in asked) and "name" in who and "zip" in who:
-        lead = req.rng.choice(_SAYS["no_email"]) if "email" in asked else ""
+    if by_zip:
+        lead = req.rng.choice(_SAYS["no_email"]) if "email" in asked and "email" not in who \
+            else ""
         said = _say(_SAYS["name_zip"], req, **who)
         return (lead + said) if lead else said[0].upper() + said[1:]
     if "user id" in asked and "user id" in who:
@@ -138,8 +142,8 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
     if not first:  # the next request, told as fully as the first: why, and its details
         text = (composed_request(intent, plan.tone, req.rng, again=True)
                 if req.rng.random() < 0.85 else _say(_SAYS["also"], req, intent=intent))
-        story = _story(request, req)
-        if story and req.rng.random() < 0.5:
+        story = _story(request, req, plan)
+        if story and req.rng.random() < (0.5 if story not in _GENERIC else 0.25):
             text += " " + story
         return text + _volunteered(details, req, plan, 0.5)
     hello = req.rng.choice(_SAYS["hello"][plan.tone])
@@ -154,8 +158,8 @@ def _open(request: Request, req: SimRequest, plan: Plan, first: bool) -> str:
         text += " " + req.rng.choice(_SAYS["aside"][plan.tone]).format(who=plan.who)
     elif plan.traits and req.rng.random() < 0.5:
         text += " " + _trait(plan, req)
-    story = _story(request, req)
-    if story and req.rng.random() < 0.6:
+    story = _story(request, req, plan)
+    if story and req.rng.random() < (0.6 if story not in _GENERIC else 0.3):
         text += " " + story
     return text + _volunteered(details, req, plan, 0.4)
 
@@ -184,8 +188,8 @@ def _introduce(plan: Plan, req: SimRequest) -> str:
     who = plan.identity
     ways = [k for k in ("email", "zip", "phone") if k in who and (k == "email" or "name" in who)]
     said = ""
-    if ways:
-        way = req.rng.choice(ways)
+    way = req.rng.choice([*ways, "user id"] if "user id" in who else ways) if ways else ""
+    if way and way != "user id":
         if way == "email":
             said = _say(_SAYS["intro_email"], req, email=who["email"])
         elif way == "phone":
@@ -193,7 +197,9 @@ def _introduce(plan: Plan, req: SimRequest) -> str:
         else:
             said = _say(_SAYS["name_zip"], req, **who)
             said = said[0].upper() + said[1:]
-    if "user id" in who:  # the one thing some agents look people up by
+    # the one thing some agents look people up by; someone who gave their email or name
+    # seldom recites it as well
+    if "user id" in who and (not said or req.rng.random() < 0.2):
         said = f"{said} {_say(_SAYS['intro_user_id'], req, uid=who['user id'])}".strip()
     return said
 
@@ -265,7 +271,7 @@ def _agree(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -> str:
            else req.rng.choice(_SAYS["yes"][plan.tone]))
     # a number or an id, never a phrase ("no longer needed" would read as a "no")
     short = [(n, v) for n, v in details if len(v) <= 48 and any(c.isdigit() for c in v)]
-    if not short or plan.tone == "terse" or req.rng.random() >= 0.35:
+    if not short or plan.tone == "terse" or req.rng.random() >= 0.12:
         return yes
     noun, value = req.rng.choice(short)
     return f"{yes} " + _say(_SAYS["echo"], req, noun=noun, value=value)
@@ -293,7 +299,14 @@ def _trait(plan: Plan, req: SimRequest) -> str:
                         trait.startswith("I") else trait)
 
 
-def _story(request: Request, req: SimRequest) -> str:
+# stories any request of a kind could have (no city, person, card or item in them): told
+# less often than one about the request's own things
+_GENERIC = {s for key in ("bags", "flights", "cancel", "call", "return", "send", "exchange",
+                          "swap") for s in _SAYS["story"][key]}
+_DESCRIBED_NAME = re.compile(r"^an? (.+?) \(")
+
+
+def _story(request: Request, req: SimRequest, plan: Plan) -> str:
     """Why the customer is asking, in their words, from what the request is about."""
     stories = _SAYS["story"]
     details = dict(request.details)
@@ -318,6 +331,13 @@ def _story(request: Request, req: SimRequest) -> str:
     for key in ("bags", "luggage", "baggage", "flights"):
         if key in request.intent:
             return req.rng.choice(stories[key if key == "flights" else "bags"])
+    kind = ("return" if verb in ("return", "send") else
+            "exchange" if verb in ("exchange", "swap") or "item" in request.intent else "")
+    named = [_DESCRIBED_NAME.match(plan.descriptions[v]) for v in
+             re.split(r", | and ", details.get("items", "")) if v in plan.descriptions]
+    named = [n.group(1) for n in named if n]
+    if kind and named and req.rng.random() < 0.8:  # the thing itself, in their words
+        return item_story(req.rng.choice(named), kind, req.rng)
     for key in ("cancel", "call", "return", "send", "exchange", "swap"):
         if verb == key and (key != "send" or "back" in request.intent):
             return req.rng.choice(stories[key])
@@ -402,7 +422,8 @@ def human(req: SimRequest) -> SimReply:
                     + _described(value, plan, req))
         else:
             said = _details_said(chosen, req, plan)
-        lead = req.rng.choice(_SAYS["lead"][plan.tone])
+        # an answer is mostly just the answer: a word before or after it now and then
+        lead = req.rng.choice(_SAYS["lead"][plan.tone]) if req.rng.random() < 0.5 else ""
         if lead:
             first = said.split(" ", 1)[0]
             lower = lead.endswith(", ") and (first in ("It's", "That", "That'd", "The", "Sure,")
@@ -410,7 +431,8 @@ def human(req: SimRequest) -> SimReply:
             said = lead + (said[0].lower() + said[1:] if lower else said)
         if plan.traits and req.rng.random() < 0.12:
             return SimReply(text=f"{said} {_trait(plan, req)}")
-        return SimReply(text=said + req.rng.choice(_SAYS["tail"][plan.tone]))
+        return SimReply(text=said + (req.rng.choice(_SAYS["tail"][plan.tone])
+                                     if req.rng.random() < 0.5 else ""))
     if "?" in low and re.search(r"\b(tell me|which|what|provide|give me)\b", questions):
         return SimReply(text=req.rng.choice(_SAYS["dont_know"]))
     if request.is_question:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from importlib import resources
 from typing import Any
 
 from apigen_mt.env.freetext import is_free_text
@@ -202,8 +203,28 @@ def fill_call(schema: dict[str, Any], pool: ValuePool, targets: dict[str, list[A
                 "enum" not in sub and value in (pool.values.get(name) or []):
             value += rng.randint(1, 2)  # a changed count (one more bag …)
         args[name] = value
+    if write:
+        _moved(args, rng)
     _agree(args, schema)
     return args
+
+
+_PLACES = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json").read_text())[
+    "places"]
+
+
+def _moved(args: dict[str, Any], rng: random.Random) -> None:
+    """A new address written whole, as a person who moves has one: a street in a real town
+    whose state and zip are its own (filling street, city, state and zip one by one from
+    the context would put Spokane in Maryland)."""
+    if not {"address1", "city", "state", "zip"} <= set(args):
+        return
+    city, state, zip_code = rng.choice(_PLACES["towns"])
+    args["address1"] = f"{rng.randint(10, 9999)} {rng.choice(_PLACES['streets'])}"
+    args["city"], args["state"], args["zip"] = city, state, zip_code
+    if "address2" in args:
+        args["address2"] = (f"{rng.choice(_PLACES['units'])} {rng.randint(1, 999)}"
+                            if rng.random() < 0.5 else "")
 
 
 def _offered(pool: ValuePool, values: list[Any]) -> list[Any]:

@@ -48,6 +48,7 @@ WORDS: dict[str, list[str]] = {
     "flights": ["flights", "flight plans", "itinerary"],
     "payment": ["payment method", "payment"],
     "accounts": ["accounts"],
+    "certificate": ["certificate"],
 }
 # more ways a customer says a verb or an object word: understood everywhere
 # (:func:`canonical_tokens`), said only by the sim customer (the instruction writer and the
@@ -62,7 +63,7 @@ SPOKEN_WORDS: dict[str, list[str]] = {
     "pending": ["unfulfilled", "in-progress"],
     "delivered": ["completed"],
     "user": ["account details", "user profile"],
-    "reservation": ["trip", "flight booking"],
+    "reservation": ["trip", "flight booking", "flight reservation", "travel booking"],
     "items": ["pieces", "goods"],
     "baggages": ["suitcases", "bag allowance"],
     "passengers": ["passenger list", "traveller details"],
@@ -70,6 +71,20 @@ SPOKEN_WORDS: dict[str, list[str]] = {
     "address": ["mailing address", "postal address"],
     "flights": ["flight details", "travel plans"],
     "payment": ["billing method"],
+    "certificate": ["voucher", "travel voucher", "travel certificate", "travel credit"],
+}
+# a verb's participle, as in "I need my order cancelled": understood in a customer's request
+# (:func:`match_intent`), said by the sim customer
+PARTICIPLES: dict[str, str] = {
+    "cancel": "cancelled", "call off": "called off", "scrap": "scrapped", "change": "changed",
+    "update": "updated", "modify": "modified", "adjust": "adjusted", "edit": "edited",
+    "amend": "amended", "alter": "altered", "switch": "switched", "rework": "reworked",
+    "return": "returned", "send back": "sent back", "give back": "given back",
+    "ship back": "shipped back", "exchange": "exchanged", "swap": "swapped", "trade": "traded",
+    "switch out": "switched out", "swap out": "swapped out", "book": "booked", "add": "added",
+    "remove": "removed", "take off": "taken off", "renew": "renewed", "extend": "extended",
+    "transfer": "transferred", "report": "reported", "open": "opened", "file": "filed",
+    "freeze": "frozen", "unfreeze": "unfrozen",
 }
 _ADJECTIVES = {"pending", "delivered"}
 # argument nouns the plain rule would say badly; anything else: its words, minus " id"
@@ -387,11 +402,16 @@ def speak_object_phrase(objects: list[str], rng: random.Random, owner_word: str 
     return f"{owner_word} {' '.join(said)}"
 
 
-def canonical_tokens(text: str) -> set[str]:
-    """The canonical verb and object tokens a sentence mentions."""
+def canonical_tokens(text: str, participles: bool = False) -> set[str]:
+    """The canonical verb and object tokens a sentence mentions (``participles``: a verb's
+    participle counts as the verb, "my order cancelled")."""
     lowered = f" {text.lower()} "
     found = set()
     surfaces = [(s, t) for t, ss in VERBS.items() for s in ss]
+    if participles:
+        verbs = {s: t for vocab in (VERBS, SPOKEN_VERBS) for t, ss in vocab.items() for s in ss}
+        surfaces += [(p, VERB_ALIASES.get(v, verbs.get(v, v))) for v, p in PARTICIPLES.items()
+                     if v in verbs or v in VERB_ALIASES]
     surfaces += [(a, t) for a, t in VERB_ALIASES.items()]
     surfaces += [(s, t) for t, ss in WORDS.items() for s in ss]
     surfaces += [(s, t) for vocab in (SPOKEN_VERBS, SPOKEN_WORDS)
@@ -407,7 +427,7 @@ def canonical_tokens(text: str) -> set[str]:
 
 def match_intent(text: str, tools: list[str]) -> str | None:
     """The tool whose verb and every object token the sentence mentions (most specific)."""
-    said = canonical_tokens(text)
+    said = canonical_tokens(text, participles=True)
     best: tuple[int, int, str] | None = None
     for tool in tools:
         verb, objects = intent_tokens(tool)

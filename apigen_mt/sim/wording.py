@@ -15,7 +15,7 @@ import random
 import re
 from importlib import resources
 
-from apigen_mt.sim.phrasing import SPOKEN_VERBS, SPOKEN_WORDS, VERBS, WORDS
+from apigen_mt.sim.phrasing import PARTICIPLES, SPOKEN_VERBS, SPOKEN_WORDS, VERBS, WORDS
 
 _COMPOSE = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json")
                       .read_text())["customer"]["compose"]
@@ -40,8 +40,9 @@ def _by_tone(key: str, tone: str) -> list[str]:
 
 
 def request(intent: str, tone: str, rng: random.Random, again: bool = False) -> str:
-    """One request: an opener or a question, the intent, at times a word after it; a later
-    request (``again``) with a thanks for the last one and a word that moves on."""
+    """One request: an opener or a question, the intent, at times a word after it; or what
+    should happen to the thing ("I need my order cancelled."); a later request (``again``)
+    with a thanks for the last one and a word that moves on."""
     after = rng.choice(_by_tone("after", tone))
     ask = rng.random() < 0.4
     if again:
@@ -49,11 +50,42 @@ def request(intent: str, tone: str, rng: random.Random, again: bool = False) -> 
     else:
         head = rng.choice(_by_tone("asker" if ask else "opener", tone))
     core = f"{head} {intent}{after}{'?' if ask else '.'}"
+    split = _verb_and_object(intent)
+    if split and rng.random() < 0.5:
+        forms = _COMPOSE["done_to"]["again"] if again else _by_tone("done_to", tone)
+        thing, done = split[1], PARTICIPLES[split[0]]
+        core = rng.choice(forms).replace("{O}", _cap(thing)).format(o=thing, p=done)
+        if _plural(thing):  # "the items ... need to be", not "needs"
+            core = core.replace(f"{thing} needs", f"{thing} need").replace(
+                f"{thing} has", f"{thing} have")
     if not again:
         return _cap(core)
     then, move = rng.choice(_COMPOSE["then"]), rng.choice(_COMPOSE["next"])
+    if re.search(r"\balso\b", move, re.IGNORECASE):  # not "Also, can I also get ..."
+        core = re.sub(r" also\b", "", core, count=1)
     said = f"{move} {core}" if move else _cap(core)
     return f"{then} {said}" if then else said
+
+
+def _verb_and_object(intent: str) -> tuple[str, str] | None:
+    """("call off", "my order #W1") of "call off my order #W1"; None when the verb has no
+    participle a customer would use."""
+    for verb in sorted(PARTICIPLES, key=len, reverse=True):
+        if intent.startswith(verb + " ") and intent[len(verb) + 1:].startswith(
+                ("my ", "the ")):  # never "a flight booking booked"
+            return verb, intent[len(verb) + 1:]
+    return None
+
+
+def _plural(thing: str) -> bool:
+    """Whether the thing a request is about is plural ("the items from my order", "my
+    order's items"), by its head word: the one before the word tying it to its record."""
+    links = sorted({*_JOINS, *(x for ls in _COMPOSE["linker"].values()
+                              if isinstance(ls, list) for x in ls)}, key=len, reverse=True)
+    tie = "|".join(map(re.escape, links))
+    head = re.split(rf" (?:{tie}) my ", thing, maxsplit=1)[0]
+    word = head.split()[-1] if head.split() else ""
+    return word.endswith("s") and not word.endswith(("ss", "'s"))
 
 
 def detail(noun: str, value: str, rng: random.Random, first: bool,
@@ -76,7 +108,7 @@ def detail(noun: str, value: str, rng: random.Random, first: bool,
 # joins that take a noun phrase after them, and what makes a form a clause instead
 _NOUN_JOINS = {"As well as", "Along with", "Plus", "With"}
 _CLAUSE = re.compile(r"\b(is|are|be|want|like|use|pay|put|go|run|make|swap|please|mark|list|"
-                     r"I'd|I'm)\b")
+                     r"charge|bill|seat|sit|fly|I'd|I'm|I'll)\b")
 
 
 def detail_patterns(nouns: list[str], ids: str) -> list[tuple[str, re.Pattern[str]]]:
@@ -105,13 +137,17 @@ def agreement(tone: str, rng: random.Random) -> str:
         check = ""  # not "Right, yes, that's right"
     if go.startswith("please") and "please" in word.lower():
         go = go[len("please "):] or "go ahead"
+    if rng.random() < 0.3:  # often the word alone
+        check = go = ""
+    if check and go and rng.random() < 0.7:  # most people say one thing with their yes
+        check, go = (check, "") if rng.random() < 0.5 else ("", go)
     if not check and not go:
         text = f"{word}."
     elif check and go:
         text = f"{word}, {check}. {_cap(go)}."
     else:
         text = f"{word}, {check or go}."
-    return text + rng.choice(_by_tone("yes_thanks", tone))
+    return text + (rng.choice(_by_tone("yes_thanks", tone)) if rng.random() < 0.5 else "")
 
 
 def _shared(a: str, b: str) -> bool:
@@ -169,10 +205,34 @@ def reword(intent: str, rng: random.Random) -> str:
             if word in _JOINS and pieces and pieces[-1] == " ":
                 word = rng.choice(_JOINS)
             pieces.append(word)
-    return "".join(pieces)
+    return _tied("".join(pieces), rng)
 
 
 _JOINS = ("on", "for", "of")
+_TIED = re.compile(r"\bthe ([\w-]+(?: [\w-]+)?) (on|for|of) my ((?:[\w-]+ )?[\w-]+)$")
+
+
+def _tied(intent: str, rng: random.Random) -> str:
+    """The thing and its record joined as people join them: "the address I gave for my
+    order", "the items from my order", at times "my order's address"."""
+    found = _TIED.search(intent)
+    if not found:
+        return intent
+    head, owner = found.group(1), found.group(3)
+    if rng.random() < 0.15:
+        return f"{intent[:found.start()]}my {owner}'s {head}"
+    links = _COMPOSE["linker"]
+    kind = _kind(head)
+    link = rng.choice(links["any"] + (links.get(kind, []) if kind else []))
+    return f"{intent[:found.start()]}the {head} {link} my {owner}"
+
+
+def _kind(head: str) -> str | None:
+    """Which kind of thing a head noun names ("pieces" → items)."""
+    for token in ("items", "address", "payment"):
+        if head in [*WORDS[token], *SPOKEN_WORDS.get(token, [])]:
+            return token
+    return None
 
 
 _DESCRIBED = re.compile(r"^an? (.+?) \((.+)\)$")
@@ -197,13 +257,22 @@ def difference(description: str, earlier: list[str], rng: random.Random) -> str 
 
 def question(field: str, noun: str, value: str, rng: random.Random) -> str:
     """A fact asked for about one record ("Can you tell me the cabin for reservation X?")."""
-    join = rng.choice(("of", "of", "for"))
-    return f"{rng.choice(_COMPOSE['question'])} the {field} {join} {noun} {value}?"
+    join = rng.choice(("of", "of", "for", "on"))
+    return _cap(rng.choice(_COMPOSE["question_forms"]).format(
+        ask=rng.choice(_COMPOSE["question"]), f=field, j=join, a=noun, v=value))
+
+
+def item_story(name: str, kind: str, rng: random.Random) -> str:
+    """Why one thing goes back (``kind`` "return") or is swapped ("exchange"), said of the
+    thing itself ("The hair dryer stopped working after a week.")."""
+    parts = _COMPOSE["item_story"]
+    said = f"{rng.choice(parts['the'])} {name} {rng.choice(parts[kind])}"
+    return f"{said}{rng.choice(parts[kind + '_when'])}."
 
 
 def moving(city: str, rng: random.Random) -> str:
     """Why an address changes: a move, said its own way."""
-    parts = _COMPOSE["moving"]
+    parts = _COMPOSE["moving"][rng.choice(("coming", "coming", "done"))]
     return f"{rng.choice(parts['who'])} to {city}{rng.choice(parts['when'])}."
 
 
@@ -214,8 +283,10 @@ def spoken(value: str, rng: random.Random) -> str:
     """A value as this customer says it: a record of two parts at times shortened the way
     people say a flight ("HAT030 on 2024-05-25" for "flight number HAT030, date
     2024-05-25"); anything else as it is."""
+    if re.fullmatch(r"[a-z]+(?:_[a-z]+){1,2}", value):  # "basic economy", not "basic_economy"
+        return value.replace("_", " ")
     parts = value.split("; ")
     found = [_TWO_PART.fullmatch(p) for p in parts]
-    if not all(found) or rng.random() < 0.4:
+    if not all(found) or rng.random() < 0.1:
         return value
     return "; ".join(f"{m.group(1)} on {m.group(2)}" for m in found if m)
