@@ -13,6 +13,7 @@ import itertools
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from apigen_mt.errors import UsageError
 from apigen_mt.runner.accounting import attach_usage, cache_invalid, run_batch
@@ -189,6 +190,21 @@ def blueprints_for(n: int, accepted: int, blueprints: int) -> int:
 ROUNDS = 6  # blueprint + rollout rounds before `run` gives up short of --n
 
 
+def _sequential_round(cfg, env: str, data_dir: Path | None, wanted: int, n: int,
+                      out: Path | None, trials: int | None, record: bool, executor: str,
+                      ray_address: str | None, on_phase, common: dict[str, Any]
+                      ) -> tuple[BlueprintResult, RolloutResult | None]:
+    """One round with its phases one after the other (no rollout when phase 1 stopped)."""
+    bp = blueprint_phase(cfg, env, data_dir, wanted, out, executor=executor,
+                         ray_address=ray_address, record=record, **common)
+    if on_phase:
+        on_phase(bp)
+    if bp.stopped:
+        return bp, None
+    return bp, rollout_phase(cfg, bp.run_dir, n, trials=trials, executor=executor,
+                             ray_address=ray_address, record=False, limit=wanted, **common)
+
+
 def run_pipeline(cfg, env: str, data_dir: Path | None, n: int, out: Path | None, *,
                  trials: int | None = None, concurrency: int | None = None,
                  progress: bool | None = None, executor: str = "local",
@@ -211,42 +227,25 @@ def run_pipeline(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
         overlap = executor == "local"
     wanted = blueprints_for(n, 0, 0)
     bp = ro = None
+    common = dict(concurrency=concurrency, progress=progress, force_config=force_config,
+                  budget=budget, command=command)
     for rounds in range(1, ROUNDS + 1):
         round_trials = trials if rounds == ROUNDS else 1
         if overlap:
             from apigen_mt.runner.rounds import overlapped_round
 
-            if round_trials is None:
-                round_trials = rollout_settings(cfg).trials
             bp, ro_now = overlapped_round(
-                cfg, env, data_dir, wanted, n, out, trials=round_trials,
-                concurrency=concurrency, progress=progress, force_config=force_config,
-                budget=budget, command=command, record=rounds == 1, note=note,
-                on_phase=on_phase)
-            if ro_now is None:
-                return RunResult(bp.run_dir, n, ro.accepted if ro else 0, rounds, bp, ro,
-                                 bp.stopped)
-            out, ro = bp.run_dir, ro_now
-            if on_phase:
-                on_phase(ro)
-            if ro.stopped or ro.reached:
-                break
-            wanted = blueprints_for(n, ro.accepted, wanted)
-            continue
-        bp = blueprint_phase(cfg, env, data_dir, wanted, out, concurrency=concurrency,
-                             progress=progress, executor=executor, ray_address=ray_address,
-                             force_config=force_config, budget=budget, command=command,
-                             record=rounds == 1)
-        if on_phase:
-            on_phase(bp)
-        if bp.stopped:
+                cfg, env, data_dir, wanted, n, out,
+                trials=rollout_settings(cfg).trials if round_trials is None else round_trials,
+                record=rounds == 1, note=note, on_phase=on_phase, **common)
+        else:
+            bp, ro_now = _sequential_round(cfg, env, data_dir, wanted, n, out, round_trials,
+                                           rounds == 1, executor, ray_address, on_phase,
+                                           common)
+        if ro_now is None:
             return RunResult(bp.run_dir, n, ro.accepted if ro else 0, rounds, bp, ro,
                              bp.stopped)
-        out = bp.run_dir
-        ro = rollout_phase(cfg, bp.run_dir, n, trials=round_trials,
-                           concurrency=concurrency, progress=progress, executor=executor,
-                           ray_address=ray_address, force_config=force_config,
-                           budget=budget, command=command, record=False, limit=wanted)
+        out, ro = bp.run_dir, ro_now
         if on_phase:
             on_phase(ro)
         if ro.stopped or ro.reached:

@@ -111,17 +111,7 @@ def overlapped_round(cfg, env: str, data_dir: Path | None, wanted: int, n: int,
         go = _round(cfg, run, phase, models, prefetch, rollout_env, roles, settings, seed,
                     wanted, n, conc1, concurrency or settings.concurrency, progress, reached,
                     note, on_phase, state)
-        try:
-            bp, outcome = asyncio.run(go)
-        except KeyboardInterrupt:
-            _account(run, models, state)
-            raise Interrupted(saved_line(run, state["phase"], command)) from None
-        except Exception:
-            retries = _account(run, models, state)
-            if line := survived_line(retries):
-                print(line, flush=True)
-            raise
-        _account(run, models, state)
+        bp, outcome = _drive(go, run, models, state, command)
         if outcome is None:
             return bp, None
         retries = state["rollout_retries"]
@@ -130,6 +120,22 @@ def overlapped_round(cfg, env: str, data_dir: Path | None, wanted: int, n: int,
                                    usage=phase_usage(models, PHASE2_ROLES))
     finally:
         run.close()
+
+
+def _drive(go, run, models, state, command: str | None):
+    """Run the round's event loop; its usage and retries are written however it ends."""
+    try:
+        result = asyncio.run(go)
+    except KeyboardInterrupt:
+        _account(run, models, state)
+        raise Interrupted(saved_line(run, state["phase"], command)) from None
+    except Exception:
+        retries = _account(run, models, state)
+        if line := survived_line(retries):
+            print(line, flush=True)
+        raise
+    _account(run, models, state)
+    return result
 
 
 def _account(run, models, state) -> dict[str, int]:
