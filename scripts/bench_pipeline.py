@@ -22,6 +22,14 @@ is measured. The last line is one JSON object.
 
 The efficiency counts every request the server answered, cancelled work included: a run
 that started episodes only to fill its tail would score higher with calls thrown away.
+
+Phase windows: phase 1's runs from the first request to the moment ``run`` prints phase
+1's closing line (``… accepted (+…``), which it does as soon as the last blueprint is
+committed; phase 2's from there to the process's exit. ``run`` overlaps the phases (first
+trials of accepted blueprints play while phase 1 still drafts, on the endpoint slots it
+leaves idle), so phase 1's window also holds those rollout requests: each window's
+efficiency is every request answered in it over the ideal, i.e. "is the endpoint
+saturated while this phase runs", not "how fast is this phase's own work".
 ``--timeline FILE`` writes the latency-bound run's in-flight count per sample.
 
     .venv/bin/python scripts/bench_pipeline.py                    # C=64, L=200 ms, N=300

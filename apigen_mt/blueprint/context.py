@@ -146,6 +146,13 @@ class ContextSampler:
         self.users = sorted(env.state[domain.user_table])
         self.personas = load_personas(settings.personas_file)
         self.examples = domain.examples()
+        # Pure functions of (seed, slot) and the environment's initial state, asked again
+        # for neighbouring slots (a sibling's claims re-sample the slot before): kept
+        # once computed. The sampler's environment is never changed (every check and
+        # replay works on a fresh copy), so nothing here goes stale.
+        self._users: dict[int, str | None] = {}
+        self._rooms: dict[str, int] = {}
+        self._claims: dict[tuple[int, str], frozenset[Any]] = {}
 
     def rng(self, slot: int, purpose: str = "context") -> random.Random:
         """A generator private to one slot and purpose."""
@@ -156,6 +163,13 @@ class ContextSampler:
         row share one), so a run holds users with several tasks to recombine. A user is
         drawn among a few at random, preferring one whose records allow the most writes
         (a long task needs a customer with several orders or trips)."""
+        if slot in self._users:
+            return self._users[slot]
+        user = self._draw_user(slot)
+        self._users[slot] = user
+        return user
+
+    def _draw_user(self, slot: int) -> str | None:
         if not self.users:
             return None
         first, back = slot, 0
@@ -168,6 +182,12 @@ class ContextSampler:
 
     def _room(self, user_id: str) -> int:
         """How many writes the user's records allow (one per record a write may target)."""
+        room = self._rooms.get(user_id)
+        if room is None:
+            room = self._rooms[user_id] = self._count_room(user_id)
+        return room
+
+    def _count_room(self, user_id: str) -> int:
         records: set[Any] = set()
         free = 0
         for targets in self.possible(user_id).values():
@@ -182,6 +202,12 @@ class ContextSampler:
         alone, so the two can later be recombined into one conversation."""
         if slot == 0 or user_id is None or self.user_for(slot - 1) != user_id:
             return set()
+        known = self._claims.get((slot, user_id))
+        if known is None:
+            known = self._claims[(slot, user_id)] = frozenset(self._claimed(slot, user_id))
+        return set(known)
+
+    def _claimed(self, slot: int, user_id: str) -> set[Any]:
         prev = self.sample(slot - 1, [], user_id=user_id)
         taken = set()
         for name, targets in prev.targets.items():

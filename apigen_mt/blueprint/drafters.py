@@ -47,6 +47,23 @@ def tool_listing(env: Environment) -> str:
     return "\n".join(compact(t.schema["function"]) for t in env.domain.tools)
 
 
+# the drafter's system prompt, by domain: it depends on the tool listing only, and every
+# draft of a run asked for it again (serialising every schema each time)
+_SYSTEMS: dict[int, tuple[Any, str]] = {}
+
+
+def _drafter_system(env: Environment) -> str:
+    domain = env.domain
+    known = _SYSTEMS.get(id(domain))
+    if known is not None and known[0] is domain:
+        return known[1]
+    text = load_prompt("drafter").render(tools=tool_listing(env))
+    if len(_SYSTEMS) >= 16:  # a handful of domains per process
+        _SYSTEMS.clear()
+    _SYSTEMS[id(domain)] = (domain, text)  # holding the domain keeps its id valid
+    return text
+
+
 def context_block(ctx: Context) -> str:
     """The sampled context as a fenced JSON block with named top-level keys (models and
     the sim read the same text; a context budget may drop or trim keys)."""
@@ -55,7 +72,7 @@ def context_block(ctx: Context) -> str:
 
 def drafter_messages(env: Environment, ctx: Context) -> list[dict[str, Any]]:
     """The first-round conversation with the drafter."""
-    system = load_prompt("drafter").render(tools=tool_listing(env))
+    system = _drafter_system(env)
     user = ("Draft one blueprint from this context. The suggested tools are a hint that "
             "this customer's records allow, not a requirement.\n\n" + context_block(ctx))
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]

@@ -8,10 +8,10 @@ Other 4xx (bad key, unknown model, bad request) fail at once with one clear line
 
 Each endpoint has one :class:`EndpointRuntime` shared by every model on it: one pooled
 HTTP client (:mod:`apigen_mt.llm.http`: the request body is built and the reply parsed
-here, so the SDK's typed layer is not on the hot path; ``check`` lists models through the
-SDK's client), an in-flight limit for ``max_concurrency`` and leaky-bucket limiters for
-``rpm`` and (estimated) ``tpm``. A slot is held only while a request is on the wire, never
-during a backoff sleep.
+here, so the SDK's typed layer is not on the hot path; ``check`` lists models through it
+too, so a run never imports the SDK), an in-flight limit for ``max_concurrency`` and
+leaky-bucket limiters for ``rpm`` and (estimated) ``tpm``. A slot is held only while a
+request is on the wire, never during a backoff sleep.
 
 Timeouts on a self-hosted endpoint are not retried blindly: the server is still computing
 the abandoned request, so each timeout halves the endpoint's in-flight limit
@@ -31,10 +31,8 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx2
-import openai
 import orjson
 from aiolimiter import AsyncLimiter
 from tenacity import (
@@ -51,6 +49,9 @@ from apigen_mt.llm.settings import Endpoint
 from apigen_mt.llm.throttle import AdaptiveLimit
 from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
 from apigen_mt.redact import redact_url, register_secret, url_credentials
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger("apigen_mt.llm")
 MAX_RETRY_AFTER_S = 300.0
@@ -122,9 +123,13 @@ class EndpointRuntime:
 
     @property
     def client(self) -> openai.AsyncOpenAI:
-        """The ``openai`` SDK client, for what is not a chat request (``check`` lists the
-        endpoint's models with it); opened on first use, after :meth:`ensure`."""
+        """The ``openai`` SDK client, for callers that want the SDK's typed API; opened on
+        first use, after :meth:`ensure`. Nothing on a run's path needs it (``check`` lists
+        models through :attr:`poster` too), so a run never pays for importing the SDK."""
         if self._client is None:
+            import httpx2
+            import openai
+
             ep = self.endpoint
             timeout = httpx2.Timeout(ep.timeout_s, connect=min(10.0, ep.timeout_s))
             self._client = openai.AsyncOpenAI(
@@ -486,21 +491,23 @@ async def _list_models(name: str, endpoint: Endpoint, runtime: EndpointRuntime
     """(the model ids /models lists — None if it has no such route —, or why it failed)."""
     where = f"{name} ({redact_url(endpoint.base_url)})"
     try:
-        page = await runtime.ensure().client.models.list()
-        return [m.id for m in page.data], None
-    except openai.APITimeoutError:
+        reply = await runtime.ensure().poster.get("/models")
+    except HttpTimeout:
         return None, ProbeResult(name, False, f"{where}: unreachable (timed out)")
-    except openai.APIConnectionError as exc:
-        return None, ProbeResult(name, False, f"{where}: unreachable "
-                                              f"({_short(exc.__cause__ or exc)})")
-    except openai.AuthenticationError:
+    except HttpConnectionError as exc:
+        return None, ProbeResult(name, False, f"{where}: unreachable ({_short(exc)})")
+    if reply.status == 401:
         env = endpoint.api_key_env or "no key configured"
         return None, ProbeResult(name, False, f"{where}: API key rejected (HTTP 401; {env})")
-    except openai.APIStatusError as exc:
-        if exc.status_code in (401, 403):
-            return None, ProbeResult(name, False, f"{where}: API key rejected "
-                                                  f"(HTTP {exc.status_code})")
+    if reply.status == 403:
+        return None, ProbeResult(name, False, f"{where}: API key rejected (HTTP 403)")
+    if reply.status >= 400:
         return None, None  # some servers have no /models; a request will still tell
+    try:
+        page = orjson.loads(reply.body)
+        return [str(m["id"]) for m in page["data"]], None
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None, None  # not a model list: a request will tell what the server is
 
 
 def _quick(endpoint: Endpoint, timeout_s: float) -> Endpoint:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from typing import Any
 
 log = logging.getLogger("apigen_mt.llm")
 
@@ -31,30 +30,32 @@ class AdaptiveLimit:
         self.lowered = 0  # how many times a timeout lowered the limit
         self._streak = 0
         self._cond = asyncio.Condition()
+        self._slot = _Slot(self)
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one slot while a request is on the wire."""
+    def slot(self) -> _Slot:
+        """Hold one slot while a request is on the wire (``async with limit.slot():``)."""
+        return self._slot
+
+    async def _enter(self) -> None:
         if self.waiting == 0 and self.in_flight < self.limit and not self._cond.locked():
             # Nobody queued and a slot free: take it without the condition's lock (the
             # common case, on every request). Single-threaded, so nothing runs between
             # the test and the increment.
             self.in_flight += 1
-        else:
+            return
+        async with self._cond:
+            self.waiting += 1
+            try:
+                await self._cond.wait_for(lambda: self.in_flight < self.limit)
+            finally:
+                self.waiting -= 1
+            self.in_flight += 1
+
+    async def _exit(self) -> None:
+        self.in_flight -= 1
+        if self.waiting:  # somebody queued: wake one (no herd of wake-ups)
             async with self._cond:
-                self.waiting += 1
-                try:
-                    await self._cond.wait_for(lambda: self.in_flight < self.limit)
-                finally:
-                    self.waiting -= 1
-                self.in_flight += 1
-        try:
-            yield
-        finally:
-            self.in_flight -= 1
-            if self.waiting:  # somebody queued: wake one (no herd of wake-ups)
-                async with self._cond:
-                    self._cond.notify()
+                self._cond.notify()
 
     def success(self) -> None:
         """One request answered in time: after ``limit`` in a row, allow one more."""
@@ -84,3 +85,21 @@ class AdaptiveLimit:
                         else "already one request at a time")
         self.limit = new
         self.lowered += 1
+
+
+class _Slot:
+    """``async with`` one slot of an :class:`AdaptiveLimit`. A plain class rather than an
+    ``asynccontextmanager``: it is entered on every request, and a generator-based context
+    manager costs a generator, a wrapper and their frames each time. It holds no state of
+    its own, so one serves every holder."""
+
+    __slots__ = ("_limit",)
+
+    def __init__(self, limit: AdaptiveLimit) -> None:
+        self._limit = limit
+
+    async def __aenter__(self) -> None:
+        await self._limit._enter()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._limit._exit()

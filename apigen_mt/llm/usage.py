@@ -103,6 +103,8 @@ class UsageTracker:
     With a journal (:class:`~apigen_mt.llm.usage_log.UsageJournal`) every count is also
     written to the run directory at once, tagged with ``phase``. ``prior`` is what the
     run spent before this invocation; a :class:`Budget` is checked against prior + now.
+    ``role_phases`` tags a role's counts with another phase than ``phase`` (both phases of
+    a round share one tracker while they overlap).
     """
 
     def __init__(self, journal: Any = None, phase: str = "", prior: UsageStats | None = None,
@@ -113,6 +115,7 @@ class UsageTracker:
         self._models: dict[str, _Counts] = {}
         self.journal = journal
         self.phase = phase
+        self.role_phases: dict[str, str] = {}
         self.prior = prior or UsageStats()
         self.budget = budget
 
@@ -150,7 +153,7 @@ class UsageTracker:
             if self.journal is not None:
                 delta = _Counts()
                 delta.add(completion, seconds, saved_cost)
-                self.journal.write(self.phase, role, model, delta)
+                self.journal.write(self.role_phases.get(role, self.phase), role, model, delta)
 
     def record_error(self, role: str, model: str) -> None:
         """Count one request that failed for good."""
@@ -158,7 +161,8 @@ class UsageTracker:
             for bucket in self._buckets(role, model):
                 bucket.errors += 1
             if self.journal is not None:
-                self.journal.write(self.phase, role, model, UsageStats(errors=1))
+                self.journal.write(self.role_phases.get(role, self.phase), role, model,
+                                   UsageStats(errors=1))
 
     def snapshot(self) -> UsageSnapshot:
         """A consistent copy of every counter."""

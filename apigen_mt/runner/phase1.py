@@ -70,7 +70,8 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
                      progress: Progress | None = None, executor: Executor | None = None,
                      breaker_after: int = 8, spec: Any = None,
                      max_slots: int | None = None,
-                     budget: Callable[[], str | None] | None = None) -> Phase1Outcome:
+                     budget: Callable[[], str | None] | None = None,
+                     overlap: Any = None) -> Phase1Outcome:
     """Produce blueprints until ``n`` are accepted in the run directory.
 
     Drafting comes first, up to the share left for recombination
@@ -82,19 +83,24 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
 
     ``spec`` (a :class:`~apigen_mt.runner.remote.SlotSpec`) lets an executor rebuild
     the slot function in another process (workers mirror the accepted blueprints).
+
+    ``overlap`` (a :class:`~apigen_mt.runner.overlap.Prefetch`) hears of each blueprint
+    as it is accepted and of every commit, and reads how many items are in flight here,
+    so rollouts can use the endpoint slots drafting leaves free.
     """
     share = phase.settings.recombine_share
     drafted_target = n - int(n * share) if n >= 4 else n
     playable = Playable(phase.env)  # recombination's checks, made as drafting accepts
     outcome = await _draft(phase, run, n, drafted_target, concurrency, progress, executor,
-                           breaker_after, spec, max_slots, budget, playable)
+                           breaker_after, spec, max_slots, budget, playable, overlap)
     if outcome.accepted_total >= n or drafted_target >= n or max_slots is not None \
             or outcome.budget:
         return outcome
-    await _recombine(phase, run, n, concurrency, progress, outcome, budget, playable)
+    await _recombine(phase, run, n, concurrency, progress, outcome, budget, playable,
+                     overlap)
     if outcome.accepted_total < n and not outcome.budget:
         more = await _draft(phase, run, n, n, concurrency, progress, executor,
-                            breaker_after, spec, budget=budget)
+                            breaker_after, spec, budget=budget, overlap=overlap)
         more.added += outcome.added
         more.rejected += outcome.rejected
         more.scheduled += outcome.scheduled
@@ -111,11 +117,11 @@ async def run_phase1(phase: Phase1, run: RunDir, n: int, concurrency: int,
 async def _recombine(phase: Phase1, run: RunDir, n: int, concurrency: int,
                      progress: Progress | None, outcome: Phase1Outcome,
                      budget: Callable[[], str | None] | None = None,
-                     playable: Playable | None = None) -> None:
+                     playable: Playable | None = None, overlap: Any = None) -> None:
     """Recombination attempts until ``n`` blueprints are accepted or no group is left."""
     from apigen_mt.blueprint.produce import recombination_groups, recombine
 
-    batch = _Recombining(run, n, progress, outcome, budget)
+    batch = _Recombining(run, n, progress, outcome, budget, overlap)
     groups = recombination_groups(batch.accepted, phase.seed, batch.tried, phase.env,
                                   playable)
     batch.groups = groups
@@ -123,8 +129,25 @@ async def _recombine(phase: Phase1, run: RunDir, n: int, concurrency: int,
     async def work(k: int) -> SlotResult:
         return await recombine(phase, RECOMBINE_SLOTS + batch.start + k, groups[k])
 
-    await run_ordered(iter(range(len(groups))), work, batch.commit, concurrency,
-                      ready=batch.ready)
+    await run_ordered(iter(range(len(groups))), _watched(work, overlap), batch.commit,
+                      concurrency, ready=batch.ready)
+
+
+def _watched(work: Callable[[int], Any], overlap: Any) -> Callable[[int], Any]:
+    """``work``, counted in ``overlap.busy`` while it runs (a slot finished but not yet
+    committed holds no endpoint slot)."""
+    if overlap is None:
+        return work
+
+    async def counted(key: int) -> Any:
+        overlap.busy += 1
+        try:
+            return await work(key)
+        finally:
+            overlap.busy -= 1
+            overlap.fill()
+
+    return counted
 
 
 class _Recombining:
@@ -132,8 +155,10 @@ class _Recombining:
     in ``recombinations.jsonl``, an accepted one in ``blueprints.jsonl`` too."""
 
     def __init__(self, run: RunDir, n: int, progress: Progress | None,
-                 outcome: Phase1Outcome, budget: Callable[[], str | None] | None):
+                 outcome: Phase1Outcome, budget: Callable[[], str | None] | None,
+                 overlap: Any = None):
         self.n, self.progress, self.outcome, self.budget = n, progress, outcome, budget
+        self.overlap = overlap
         self.accepted_log, self.attempts_log = run.log(ACCEPTED), run.log(RECOMBINATIONS)
         self.accepted: list[dict[str, Any]] = []
         self.signatures: set[str] = set()
@@ -178,6 +203,8 @@ class _Recombining:
             self.judged[0] += row["outcome"] == "accepted"
             self.judged[1] += 1
         self.attempts_log.append([row])
+        if self.overlap is not None:
+            self.overlap.fill()
         return self.total < self.n
 
     def _judge(self, result: SlotResult | Failed) -> dict[str, Any]:
@@ -196,6 +223,8 @@ class _Recombining:
                     "reasons": ["the same action sequence was already accepted"]}
         self.signatures.add(bp.action_signature())
         self.accepted_log.append([bp])
+        if self.overlap is not None:
+            self.overlap.offer(bp)
         self.total += 1
         o = self.outcome
         o.accepted_total += 1
@@ -210,11 +239,12 @@ async def _draft(phase: Phase1, run: RunDir, n: int, target: int, concurrency: i
                  progress: Progress | None, executor: Executor | None,
                  breaker_after: int, spec: Any, max_slots: int | None = None,
                  budget: Callable[[], str | None] | None = None,
-                 playable: Playable | None = None) -> Phase1Outcome:
+                 playable: Playable | None = None, overlap: Any = None) -> Phase1Outcome:
     """Drafting slots until ``target`` drafted blueprints (``n`` in all) are accepted."""
     lag = phase.settings.example_lag if phase.settings.example_lag is not None else concurrency
     batch = _Drafting(run, n, target, lag, progress, CircuitBreaker(breaker_after), budget,
-                      target * phase.settings.max_slots_per_blueprint + 20, playable)
+                      target * phase.settings.max_slots_per_blueprint + 20, playable,
+                      overlap)
     if batch.outcome.accepted_total >= n or batch.drafted >= target:
         return batch.outcome
 
@@ -228,8 +258,8 @@ async def _draft(phase: Phase1, run: RunDir, n: int, target: int, concurrency: i
         # workers mirror `accepted` (sent once, then only what is new) and filter it
         remote = RemoteWork(spec, lambda slot: {"upto": len(batch.accepted), "lag": lag},
                             decode_slot, shared=batch.accepted)
-    await run_ordered(batch.keys(max_slots), work, batch.commit, concurrency,
-                      ready=batch.ready, executor=executor, remote=remote)
+    await run_ordered(batch.keys(max_slots), _watched(work, overlap), batch.commit,
+                      concurrency, ready=batch.ready, executor=executor, remote=remote)
     return batch.finish()
 
 
@@ -239,10 +269,10 @@ class _Drafting:
 
     def __init__(self, run: RunDir, n: int, target: int, lag: int, progress: Progress | None,
                  breaker: CircuitBreaker, budget: Callable[[], str | None] | None,
-                 slot_limit: int, playable: Playable | None = None):
+                 slot_limit: int, playable: Playable | None = None, overlap: Any = None):
         self.n, self.target, self.lag, self.progress = n, target, lag, progress
         self.breaker, self.budget, self.slot_limit = breaker, budget, slot_limit
-        self.playable = playable
+        self.playable, self.overlap = playable, overlap
         self.accepted_log, self.rejected_log = run.log(ACCEPTED), run.log(REJECTED)
         self.errors_log = run.log(ERRORS)
         self.accepted: list[dict[str, Any]] = []  # what later slots may use, one small dict each
@@ -285,6 +315,12 @@ class _Drafting:
 
     def commit(self, slot: int, result: SlotResult | Failed) -> bool:
         """Append one finished slot; False stops the batch."""
+        go_on = self._commit(slot, result)
+        if self.overlap is not None:
+            self.overlap.fill()
+        return go_on
+
+    def _commit(self, slot: int, result: SlotResult | Failed) -> bool:
         self.in_flight.discard(slot)
         self.committed += 1
         if self.committed >= self.slot_limit and self.drafted < self.target:
@@ -327,6 +363,8 @@ class _Drafting:
         self.signatures.add(bp.action_signature())
         self.accepted_log.append([bp])
         self.accepted.append(example_view(bp))
+        if self.overlap is not None:
+            self.overlap.offer(bp)
         if self.playable is not None:
             self.playable.accepted(self.accepted[-1])
         self.outcome.added += 1

@@ -84,15 +84,22 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                      executor: Executor | None = None,
                      breaker_after: int = 8, spec: Any = None,
                      budget: Callable[[], str | None] | None = None,
-                     models: dict[str, Any] | None = None) -> Phase2Outcome:
+                     models: dict[str, Any] | None = None,
+                     prefetch: Any = None) -> Phase2Outcome:
     """Play episodes until ``n`` trajectories are accepted or trials run out.
 
     ``spec`` (an :class:`~apigen_mt.runner.remote.EpisodeSpec`) lets an executor play
     episodes in another process; an episode's payload is its blueprint and trial.
+    ``prefetch`` (a :class:`~apigen_mt.runner.overlap.Prefetch`) holds first trials
+    started before this batch (while phase 1 drafted): an item it holds awaits that
+    episode instead of playing it again; it is committed in its place like any other.
+    It goes on starting, the longest first, the first trials this batch is sure to play
+    (so the long ones do not start late and end the phase alone), sharing
+    ``concurrency`` with the items this batch plays itself.
     """
     blueprints = playing_order(blueprints, seed)
     batch = _Rollouts(blueprints, settings.trials, run, n, progress,
-                      CircuitBreaker(breaker_after), budget, models)
+                      CircuitBreaker(breaker_after), budget, models, prefetch, concurrency)
     outcome = batch.outcome
     if outcome.accepted_total >= n or not blueprints:
         outcome.exhausted = not blueprints
@@ -101,14 +108,29 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
         progress.in_flight = lambda: len(batch.in_flight)
 
     plan = batch.plan
+    if prefetch is not None:
+        prefetch.place(blueprints, {bp.id for bp in blueprints if (bp.id, 0) in batch.done})
 
-    async def work(key: int) -> Trajectory:
+    async def play(key: int) -> Trajectory:
         bp = blueprints[plan.blueprint(key)]
         # Replayed per episode (well under a millisecond) rather than kept per blueprint:
         # trials go round all the blueprints, so a cache would have to hold every target
         # for the whole phase, and memory would grow with the run.
         return await play_episode(bp, env, target_for(env, bp), roles, settings,
                                   plan.trial(key), seed)
+
+    async def work(key: int) -> Trajectory:
+        if prefetch is None:
+            return await play(key)
+        started = prefetch.take(blueprints[plan.blueprint(key)].id) \
+            if plan.trial(key) == 0 else None
+        try:  # counted from `ready` on: an endpoint slot of the shared concurrency
+            return await (started if started is not None else play(key))
+        finally:
+            if key in batch.own_keys:
+                batch.own_keys.discard(key)
+                prefetch.own -= 1
+                prefetch.fill()
 
     await run_ordered(batch.keys(), work, batch.commit, concurrency,
                       ready=batch.ready, executor=executor, remote=batch.remote(spec),
@@ -122,8 +144,11 @@ class _Rollouts:
 
     def __init__(self, blueprints: list[Blueprint], trials: int, run: RunDir, n: int,
                  progress: Progress | None, breaker: CircuitBreaker,
-                 budget: Callable[[], str | None] | None, models: dict[str, Any] | None):
+                 budget: Callable[[], str | None] | None, models: dict[str, Any] | None,
+                 prefetch: Any = None, concurrency: int = 0):
         self.blueprints, self.n, self.progress, self.breaker = blueprints, n, progress, breaker
+        self.prefetch, self.concurrency = prefetch, concurrency
+        self.own_keys: set[int] = set()  # played here, counted in ``prefetch.own``
         self.plan = TrialPlan(len(blueprints), trials)
         self.budget, self.models = budget, models
         self.acc_log, self.fail_log = run.log(ACCEPTED), run.log(FAILED)
@@ -135,6 +160,7 @@ class _Rollouts:
         self.outcome = Phase2Outcome(accepted_total=len(self.kept))
         self.in_flight: set[int] = set()
         self.rates = GroupRates()  # the early stop's pass rates, per group of the plan
+        self.known: dict[int, float] = {}  # finished, not committed: 1.0 if it passed
 
     def _resume(self) -> None:
         """What earlier invocations committed, one record at a time (a long run's files
@@ -184,22 +210,59 @@ class _Rollouts:
             return False
         if not self.plan.worth_playing(key):
             return SKIP
-        ahead = [self.rates.rate(self.plan.group(k)) for k in self.in_flight if k < key]
-        if ahead and likely_reached(o.accepted_total, self.n, ahead):
+        if self.prefetch is not None:
+            self.prefetch.fill()  # early episodes first: the longest sure ones
+        early = self._started_early(key)
+        if self.prefetch is not None and not early and not self._share(key):
+            return False
+        # an item whose episode is over counts as what it gave (it waits for the commits
+        # before it); one still playing, at its group's rate
+        ahead = [self.known.get(k, self.rates.rate(self.plan.group(k)))
+                 for k in self.in_flight if k < key]
+        if ahead and likely_reached(o.accepted_total, self.n, ahead) \
+                and not self._prefetched(key):
             return False
         self.in_flight.add(key)
         o.scheduled += 1
+        if self.prefetch is not None and not early:
+            self.prefetch.own += 1  # this batch plays it (see `work`)
+            self.own_keys.add(key)
         return True
+
+    def _started_early(self, key: int) -> bool:
+        return self.prefetch is not None and self.plan.trial(key) == 0 \
+            and self.blueprints[self.plan.blueprint(key)].id in self.prefetch.tasks
+
+    def _share(self, key: int) -> bool:
+        """May this batch play ``key`` itself now? First the early episodes get the
+        endpoint slots free (the longest sure ones go first); then this batch, within
+        the concurrency both share, and always at least one of its own in flight (so
+        the batch keeps going)."""
+        pf = self.prefetch
+        if pf.own >= 1 and pf.own + pf.running >= self.concurrency:
+            return False
+        if self.plan.trial(key) == 0:  # played here: no longer a candidate
+            pf.waiting.pop(self.blueprints[self.plan.blueprint(key)].id, None)
+        return True
+
+    def _prefetched(self, key: int) -> bool:
+        """Is ``key``'s episode already played (started early, finished)? Then taking it
+        costs nothing, whatever the early stop expects."""
+        return self.prefetch is not None and self.plan.trial(key) == 0 \
+            and self.prefetch.finished(self.blueprints[self.plan.blueprint(key)].id)
 
     def finished(self, key: int, result: Trajectory | Failed) -> None:
         """An episode's result is in (its commit may come later): what the plan needs."""
-        if isinstance(result, Trajectory) and result.verdict.passed:
+        passed = isinstance(result, Trajectory) and result.verdict.passed
+        if passed:
             self.plan.passed(self.plan.blueprint(key), self.plan.trial(key))
+        self.known[key] = float(passed)
 
     def commit(self, key: int, result: Trajectory | Failed) -> bool:
         """Append one finished episode; False stops the batch."""
         o = self.outcome
         before = o.added, o.added + o.failed + o.duplicates
+        self.known.pop(key, None)
         go_on = self._commit(key, result)
         self.rates.record(self.plan.group(key), o.added - before[0],
                           o.added + o.failed + o.duplicates - before[1])
@@ -269,6 +332,9 @@ class _Rollouts:
         """The outcome once the batch stopped; a run of model errors is a failure."""
         o, breaker = self.outcome, self.breaker
         o.cancelled = o.scheduled - o.added - o.failed - o.duplicates - o.errored
+        if self.prefetch is not None:  # started early, never committed: paid for nothing
+            o.scheduled += self.prefetch.unused()
+            o.cancelled += self.prefetch.unused()
         if breaker.streak >= breaker.consecutive:
             raise RunFailure(f"stopped after {breaker.streak} episodes in a row hit model "
                              f"errors ({breaker.last_error}); {o.accepted_total} trajectories "

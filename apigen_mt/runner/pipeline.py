@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from apigen_mt.runner.opening import (
     record_command,
     rollout_settings,
 )
-from apigen_mt.runner.results import BlueprintResult, RolloutResult, RunResult
+from apigen_mt.runner.results import BlueprintResult, RolloutResult, RunResult, rollout_result
 
 Note = Callable[[str], None]
 
@@ -117,7 +116,7 @@ def rollout_phase(cfg, run_path: Path, n: int, *, trials: int | None = None,
                        budget=models.usage.budget_reached if budget else None,
                        models=models_description(cfg, ("human", "critic", "agent"))),
             run, "rollout", models, bar, command)
-        return _rollout_result(run, n, len(blueprints), settings.trials, outcome, models,
+        return rollout_result(run, n, len(blueprints), settings.trials, outcome, models,
                                cost, retries)
     finally:
         run.close()
@@ -169,34 +168,6 @@ def _episode_executor(executor: str, ray_address: str | None, models, cfg, env_r
     return pool, EpisodeSpec.of(cfg, env_ref, settings, seed)
 
 
-def _rollout_result(run, n: int, blueprints: int, trials: int, outcome, models, cost,
-                    retries) -> RolloutResult:
-    """The run's trajectory counts written to its manifest, and the phase's result."""
-    reasons, repeats = _failures(run)
-    # distinct conversations: a file written before repeats were refused may hold some
-    run.update_manifest(trajectories={"accepted": outcome.accepted_total,
-                                      "failed": sum(reasons.values()),
-                                      "repeats_not_kept": repeats})
-    return RolloutResult(
-        run_dir=run.path, wanted=n, blueprints=blueprints, trials=trials,
-        accepted=outcome.accepted_total, failed=sum(reasons.values()), repeats=repeats,
-        reasons=dict(sorted(reasons.items())), added=outcome.added,
-        failed_now=outcome.failed, duplicates=outcome.duplicates,
-        errored=outcome.errored, cancelled=outcome.cancelled, scheduled=outcome.scheduled,
-        exhausted=outcome.exhausted, usage=models.usage.snapshot().total, cost=cost,
-        retries=retries, stopped=outcome.budget, cache_invalid=cache_invalid(models))
-
-
-def _failures(run) -> tuple[Counter, int]:
-    """Failed trajectories by reason, and passed repeats not kept (read one at a time)."""
-    from apigen_mt.records import Trajectory
-    from apigen_mt.runner.phase2 import FAILED, LEDGER, failure_reason
-
-    reasons = Counter(failure_reason(t) for t in run.log(FAILED).iter_read(Trajectory))
-    repeats = sum(1 for r in run.log(LEDGER).rows() if r.get("outcome") == "duplicate")
-    return reasons, repeats
-
-
 FIRST_TRIAL_MARGIN = 1.6  # blueprints per wanted trajectory before any rollout
 
 
@@ -224,16 +195,44 @@ def run_pipeline(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
                  ray_address: str | None = None, force_config: bool = False, budget=None,
                  command: str | None = None, note: Note = _silent,
                  on_phase: Callable[[BlueprintResult | RolloutResult], None] | None = None,
-                 ) -> RunResult:
+                 overlap: bool | None = None) -> RunResult:
     """Both phases, in rounds: each drafts the blueprints the last one's yield calls for
     and plays their first trials; only the last round plays further trials (up to
     ``trials``), of blueprints none of whose trials passed, since a new blueprint's
     first trial yields more per call. Each round's rollout sees the blueprints its own
     phase 1 asked for (the first ``wanted`` of the file), so a run resumed in any round
-    makes the same choices as one never interrupted."""
+    makes the same choices as one never interrupted.
+
+    In-process (the local executor), a round's phases overlap: first trials of accepted
+    blueprints start while phase 1 still drafts, on the endpoint slots it leaves idle
+    (:mod:`apigen_mt.runner.rounds`); the files are the same either way (``overlap``:
+    False runs the phases one after the other, as remote executors do)."""
+    if overlap is None:
+        overlap = executor == "local"
     wanted = blueprints_for(n, 0, 0)
     bp = ro = None
     for rounds in range(1, ROUNDS + 1):
+        round_trials = trials if rounds == ROUNDS else 1
+        if overlap:
+            from apigen_mt.runner.rounds import overlapped_round
+
+            if round_trials is None:
+                round_trials = rollout_settings(cfg).trials
+            bp, ro_now = overlapped_round(
+                cfg, env, data_dir, wanted, n, out, trials=round_trials,
+                concurrency=concurrency, progress=progress, force_config=force_config,
+                budget=budget, command=command, record=rounds == 1, note=note,
+                on_phase=on_phase)
+            if ro_now is None:
+                return RunResult(bp.run_dir, n, ro.accepted if ro else 0, rounds, bp, ro,
+                                 bp.stopped)
+            out, ro = bp.run_dir, ro_now
+            if on_phase:
+                on_phase(ro)
+            if ro.stopped or ro.reached:
+                break
+            wanted = blueprints_for(n, ro.accepted, wanted)
+            continue
         bp = blueprint_phase(cfg, env, data_dir, wanted, out, concurrency=concurrency,
                              progress=progress, executor=executor, ray_address=ray_address,
                              force_config=force_config, budget=budget, command=command,
@@ -244,7 +243,7 @@ def run_pipeline(cfg, env: str, data_dir: Path | None, n: int, out: Path | None,
             return RunResult(bp.run_dir, n, ro.accepted if ro else 0, rounds, bp, ro,
                              bp.stopped)
         out = bp.run_dir
-        ro = rollout_phase(cfg, bp.run_dir, n, trials=trials if rounds == ROUNDS else 1,
+        ro = rollout_phase(cfg, bp.run_dir, n, trials=round_trials,
                            concurrency=concurrency, progress=progress, executor=executor,
                            ray_address=ray_address, force_config=force_config,
                            budget=budget, command=command, record=False, limit=wanted)

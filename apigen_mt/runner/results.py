@@ -6,6 +6,7 @@ stand, so a notebook or a scheduler can act on them without reading the files.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,3 +104,34 @@ class VerifyResult:
     problems: list[str]  # unreadable or unmatched conversations, one line each
     line: str  # the ``K of N passed …`` summary
     out: Path | None = None  # the JSON lines file (None: they went to ``sink``)
+
+
+def rollout_result(run, n: int, blueprints: int, trials: int, outcome, models, cost,
+                    retries, usage=None) -> RolloutResult:
+    """The run's trajectory counts written to its manifest, and the phase's result
+    (``usage``: the phase's own, when its models were shared with phase 1)."""
+    from apigen_mt.runner.accounting import cache_invalid
+
+    reasons, repeats = failures(run)
+    # distinct conversations: a file written before repeats were refused may hold some
+    run.update_manifest(trajectories={"accepted": outcome.accepted_total,
+                                      "failed": sum(reasons.values()),
+                                      "repeats_not_kept": repeats})
+    return RolloutResult(
+        run_dir=run.path, wanted=n, blueprints=blueprints, trials=trials,
+        accepted=outcome.accepted_total, failed=sum(reasons.values()), repeats=repeats,
+        reasons=dict(sorted(reasons.items())), added=outcome.added,
+        failed_now=outcome.failed, duplicates=outcome.duplicates,
+        errored=outcome.errored, cancelled=outcome.cancelled, scheduled=outcome.scheduled,
+        exhausted=outcome.exhausted, usage=usage or models.usage.snapshot().total, cost=cost,
+        retries=retries, stopped=outcome.budget, cache_invalid=cache_invalid(models))
+
+
+def failures(run) -> tuple[Counter, int]:
+    """Failed trajectories by reason, and passed repeats not kept (read one at a time)."""
+    from apigen_mt.records import Trajectory
+    from apigen_mt.runner.phase2 import FAILED, LEDGER, failure_reason
+
+    reasons = Counter(failure_reason(t) for t in run.log(FAILED).iter_read(Trajectory))
+    repeats = sum(1 for r in run.log(LEDGER).rows() if r.get("outcome") == "duplicate")
+    return reasons, repeats

@@ -33,8 +33,20 @@ from apigen_mt.records import Blueprint
 CHUNK = 100  # blueprints sorted longest first among themselves
 
 
+def rank(seed: int, blueprint_id: str) -> bytes:
+    """A blueprint's place in the seeded shuffle of :func:`playing_order`."""
+    return hashlib.sha256(f"{seed}:{blueprint_id}".encode()).digest()
+
+
+def rank_quantile(seed: int, blueprint_id: str) -> float:
+    """Where in the shuffle a blueprint falls, from 0 (first) to 1 (last): its rank as a
+    fraction, the same whatever other blueprints there are, so a blueprint's place in a
+    round's playing order can be told before the round's last blueprint is drafted."""
+    return int.from_bytes(rank(seed, blueprint_id)[:8], "big") / 2.0 ** 64
+
+
 def playing_order(blueprints: Sequence[Blueprint], seed: int,
-                  chunk: int = CHUNK) -> list[Blueprint]:
+                  chunk: int | None = None) -> list[Blueprint]:
     """The blueprints in playing order: a seeded shuffle (by id, so a blueprint keeps its
     place as the file grows), then most actions first within each ``chunk`` of it.
 
@@ -43,10 +55,8 @@ def playing_order(blueprints: Sequence[Blueprint], seed: int,
     out); sorting within chunks ends each trial on short episodes, as the phase ends
     with few others in flight, while drawing the kept set towards long tasks only in
     the last chunk played."""
-    def rank(i: int) -> bytes:
-        return hashlib.sha256(f"{seed}:{blueprints[i].id}".encode()).digest()
-
-    shuffled = sorted(range(len(blueprints)), key=rank)
+    chunk = chunk or CHUNK  # read now: a test may set a smaller one
+    shuffled = sorted(range(len(blueprints)), key=lambda i: rank(seed, blueprints[i].id))
     order = sorted(range(len(shuffled)),
                    key=lambda p: (p // chunk, -len(blueprints[shuffled[p]].actions), p))
     return [blueprints[shuffled[p]] for p in order]
