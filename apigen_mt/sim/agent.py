@@ -10,11 +10,13 @@ for consent before every write. It answers questions by reading the record.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from importlib import resources
 from typing import Any
 
+from apigen_mt.sim.dates import iso_dates, present_date
 from apigen_mt.sim.instructions import render_value
 from apigen_mt.sim.model import default_handler
 from apigen_mt.sim.phrasing import (
@@ -189,8 +191,9 @@ def _slot_from_speech(slot: Slot, spoken: str, schema: dict[str, Any]) -> dict[s
 
 
 def _gather(messages: list[dict[str, Any]], slots: list[Slot],
-            props: dict[str, Any]) -> dict[str, Any]:
-    """Arguments stated since the request was made (later statements win)."""
+            props: dict[str, Any], today: dt.date | None = None) -> dict[str, Any]:
+    """Arguments stated since the request was made (later statements win); a date said in
+    words is heard as ``YYYY-MM-DD`` (its year, when left out, from ``today``)."""
     nouns = [s.noun for s in slots]
     by_noun = {s.noun: s for s in slots}
     args: dict[str, Any] = {}
@@ -201,6 +204,7 @@ def _gather(messages: list[dict[str, Any]], slots: list[Slot],
             asked = _asked(text, nouns)
         if m.get("role") != "user":
             continue
+        text = iso_dates(text, today)
         said = _statements(text, nouns)
         if not said and len(asked) == 1:
             bare = _bare_answer(text)
@@ -345,7 +349,8 @@ def agent(req: SimRequest) -> SimReply:
     props = params.get("properties", {})
     found_ids = lookup_ids(list(functions))  # filled from the lookup, never asked for
     slots = [s for s in slots_for(list(props)) if s.params[0] not in found_ids]
-    args = _gather(recent, slots, props)
+    system = " ".join(m.get("content") or "" for m in msgs if m.get("role") == "system")
+    args = _gather(recent, slots, props, present_date(system))
     for p in found_ids & set(props):
         known = user_id or _identity(msgs).get("user_id")
         if known:

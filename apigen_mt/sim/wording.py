@@ -15,6 +15,7 @@ import random
 import re
 from importlib import resources
 
+from apigen_mt.sim.dates import date_form, say_date
 from apigen_mt.sim.phrasing import PARTICIPLES, SPOKEN_VERBS, SPOKEN_WORDS, VERBS, WORDS
 
 _COMPOSE = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json")
@@ -288,5 +289,15 @@ def spoken(value: str, rng: random.Random) -> str:
     parts = value.split("; ")
     found = [_TWO_PART.fullmatch(p) for p in parts]
     if not all(found) or rng.random() < 0.1:
+        return _born_said(value, rng)
+    form = date_form(rng, with_year=False)  # one way of saying dates per value, as people do
+    return "; ".join(f"{m.group(1)} on {say_date(m.group(2), form)}" for m in found if m)
+
+
+def _born_said(value: str, rng: random.Random) -> str:
+    """``born 1955-03-26`` said at times as ``born March 26, 1955``."""
+    if "born " not in value or rng.random() < 0.25:
         return value
-    return "; ".join(f"{m.group(1)} on {m.group(2)}" for m in found if m)
+    form = date_form(rng, with_year=True)
+    return re.sub(r"\bborn (\d{4}-\d{2}-\d{2})\b",
+                  lambda m: "born " + say_date(m.group(1), form), value)
