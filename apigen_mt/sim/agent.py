@@ -143,11 +143,23 @@ def _request(messages: list[dict[str, Any]], writes: list[str]) -> tuple[int, st
     return -1, None, None
 
 
+# two details said in one breath, and how to hear them
+_PAIRED = [(("origin", "destination"), re.compile(r"\b([A-Z]{3}) to ([A-Z]{3})\b")),
+           (("total bags", "paid bags"),
+            re.compile(r"\b(\d+) (?:checked )?bags?\b.*?, (\d+|none) (?:of them )?paid\b"))]
+
+
 def _statements(text: str, slot_nouns: list[str]) -> dict[str, str]:
     """``The order is #W1.`` / ``the reason should be …`` → {noun: spoken value}."""
     out = {}
     forms = detail_patterns(slot_nouns, _IDS)
     for sentence in _sentences(text):
+        pair = next(((ns, p.search(sentence)) for ns, p in _PAIRED
+                     if all(n in slot_nouns for n in ns) and p.search(sentence)), None)
+        if pair:  # "JFK to MIA", "3 bags, 1 of them paid": two details in one sentence
+            out.update({n: "0" if v == "none" else v
+                        for n, v in zip(pair[0], pair[1].groups(), strict=True)})
+            continue
         named = next(((n, f) for n, f in forms if n not in out and f.search(sentence)), None)
         if named:  # "pay with credit_card_1", "3 bags in total"
             out[named[0]] = named[1].search(sentence).group(1)

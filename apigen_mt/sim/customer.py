@@ -45,6 +45,7 @@ from apigen_mt.sim.wording import (
     goodbye,
     item_story,
     moving,
+    one_bag,
     question,
     repeat_please,
     reword,
@@ -224,7 +225,9 @@ def _details_said(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -
     whole), in the order the customer thinks of them."""
     said: list[str] = []
     shown: list[str] = []  # descriptions given so far, so a second of a kind says what differs
-    for k, (noun, known) in enumerate(details):
+    details, paired = _paired(details, req)
+    said.extend(paired)
+    for k, (noun, known) in enumerate(details, start=len(paired)):
         value = spoken(known, req.rng)
         frames = _SAYS["detail_first"] if k == 0 else _SAYS["answer"]
         words = not _IDS.fullmatch(value) and not value.startswith("I ")
@@ -239,6 +242,32 @@ def _details_said(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -
         said.append(_say(frames, req, noun=noun, value=value)
                     + _described(value, plan, req, shown))
     return " ".join(said)
+
+
+# two details people say in one breath ("JFK to MIA, one way", "3 bags, 1 of them paid"):
+# the nouns, and the sentences that carry both (the agent reads them back the same way)
+_PAIRS = [
+    (("origin", "destination"), r"[A-Z]{3}",
+     ["It's {0} to {1}.", "From {0} to {1}.", "I'm going {0} to {1}.",
+      "{0} to {1}, that's the route."]),
+    (("total bags", "paid bags"), r"[1-9]\d*|0",  # no "0 bags, 0 of them paid"
+     ["{0} bags, {1} of them paid.", "{0} checked bags, {1} paid.", "{0} bags in all, {1} paid.",
+      "I'll bring {0} bags, {1} of them paid."]),
+]
+
+
+def _paired(details: list[tuple[str, str]], req: SimRequest) -> tuple[list[tuple[str, str]],
+                                                                        list[str]]:
+    """The details left to say one by one, and the sentences that said two at once."""
+    known = dict(details)
+    said = []
+    for nouns, value, frames in _PAIRS:
+        if all(re.fullmatch(value, known.get(n, "")) for n in nouns) and \
+                known.get(nouns[0]) != "0" and req.rng.random() < 0.7:
+            values = [known[n] if known[n] != "0" else "none" for n in nouns]  # "none paid"
+            said.append(one_bag(req.rng.choice(frames).format(*values)))
+            details = [(n, v) for n, v in details if n not in nouns]
+    return details, said
 
 
 def _described(value: str, plan: Plan, req: SimRequest, shown: list[str] | None = None) -> str:

@@ -231,6 +231,14 @@ def _speak_object(obj: dict[str, Any]) -> str:
 
 def _parse_object(text: str, schema: dict[str, Any]) -> dict[str, Any]:
     props = schema.get("properties", {})
+    money = re.fullmatch(r"\$(\d+(?:\.\d+)?) on (\S+)", text.strip())
+    numeric = [k for k, sub in props.items()
+               if _plain_schema(sub).get("type") in ("number", "integer")]
+    if money and len(props) == 2 and len(numeric) == 1:
+        # "$1150 on credit_card_1": a sum, and what it is paid from
+        said = {numeric[0]: money.group(1)}
+        said.update({k: money.group(2) for k in props if k != numeric[0]})
+        return {k: parse_value(said[k], sub) for k, sub in props.items()}
     short = re.fullmatch(r"(\S+) on (\S+)", text.strip())
     if short and len(props) == 2 and not any(f"{noun(k)} " in text for k in props):
         # "HAT030 on 2024-05-25": the two values in the order the schema lists them

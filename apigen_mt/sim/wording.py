@@ -98,7 +98,7 @@ def detail(noun: str, value: str, rng: random.Random, first: bool,
     if not forms:
         return None
     form = rng.choice(forms)
-    said = form.replace("{v}", value)
+    said = one_bag(form.replace("{v}", value))
     joins = _COMPOSE["detail_join"]
     if _CLAUSE.search(form):  # "Along with make it 3 bags" is no sentence
         joins = [j for j in joins if j not in _NOUN_JOINS]
@@ -106,10 +106,16 @@ def detail(noun: str, value: str, rng: random.Random, first: bool,
     return (f"{join} {said}" if join else _cap(said)) + "."
 
 
+def one_bag(said: str) -> str:
+    """``1 bags`` said as ``1 bag``."""
+    return re.sub(r"(?<![\d.])1 bags\b", "1 bag", said)
+
+
 # joins that take a noun phrase after them, and what makes a form a clause instead
 _NOUN_JOINS = {"As well as", "Along with", "Plus", "With"}
 _CLAUSE = re.compile(r"\b(is|are|be|want|like|use|pay|put|go|run|make|swap|please|mark|list|"
-                     r"charge|bill|seat|sit|fly|I'd|I'm|I'll)\b")
+                     r"charge|bill|seat|sit|fly|take|leaving|departing|starting|going|arriving|headed|"
+                     r"I'd|I'm|I'll)\b")
 
 
 def detail_patterns(nouns: list[str], ids: str) -> list[tuple[str, re.Pattern[str]]]:
@@ -119,8 +125,10 @@ def detail_patterns(nouns: list[str], ids: str) -> list[tuple[str, re.Pattern[st
     for noun in nouns:
         for form in FORMS.get(noun, []):
             before, after = form.split("{v}")
+            # "1 bag in total" heard as well as "3 bags in total"
             pattern = (rf"(?<![\w-]){re.escape(before)}({ids})"
-                       + (re.escape(after) if after else r"(?=[.!?,;]?(?:\s|$))"))
+                       + (re.escape(after).replace("bags", "bags?") if after
+                          else r"(?=[.!?,;]?(?:\s|$))"))
             out.append((len(form), noun, re.compile(pattern, re.IGNORECASE)))
         for form in TEXT_FORMS.get(noun, []):
             before, after = form.split("{v}")
@@ -278,6 +286,7 @@ def moving(city: str, rng: random.Random) -> str:
 
 
 _TWO_PART = re.compile(r"[a-z ]+ (\S+), date (\S+)")  # a thing on a date
+_PAID = re.compile(r"payment method (\S+), amount (\d+(?:\.\d+)?)")  # a sum from a method
 
 
 def spoken(value: str, rng: random.Random) -> str:
@@ -287,6 +296,9 @@ def spoken(value: str, rng: random.Random) -> str:
     if re.fullmatch(r"[a-z]+(?:_[a-z]+){1,2}", value):  # "basic economy", not "basic_economy"
         return value.replace("_", " ")
     parts = value.split("; ")
+    paid = [_PAID.fullmatch(p) for p in parts]
+    if all(paid) and rng.random() < 0.85:  # "$1150 on credit_card_1", as people say a charge
+        return "; ".join(f"${m.group(2)} on {m.group(1)}" for m in paid if m)
     found = [_TWO_PART.fullmatch(p) for p in parts]
     if not all(found) or rng.random() < 0.1:
         return _born_said(value, rng)

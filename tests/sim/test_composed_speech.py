@@ -29,7 +29,9 @@ VALUES = {"order": "#W6789779", "items": "7645345788 and 8426735212",
           "reason": "no longer needed", "cabin": "business",
           "new address": "5866 Cypress Drive, Suite 155, Nashville, TN 37228, USA",
           "flights": "flight number HAT030, date 2024-05-25",
-          "passengers": "Hugo Kowalczyk, born 1955-03-26"}
+          "passengers": "Hugo Kowalczyk, born 1955-03-26", "origin": "JFK",
+          "destination": "SEA", "flight type": "round trip", "insurance": "no",
+          "payment methods": "$1150 on credit_card_1087044"}
 PROPOSALS = [
     "Just to be sure, I'll cancel your pending order, with the order #W1234567 and the reason "
     "no longer needed. Shall I go ahead?",
