@@ -6,6 +6,7 @@ hear a change again never is."""
 from __future__ import annotations
 
 import random
+from types import SimpleNamespace
 
 import pytest
 
@@ -106,3 +107,21 @@ def test_a_second_thing_of_a_kind_is_told_by_what_differs():
     assert said and "1875W power, tourmaline and white" in said and "2000W" not in said
     assert difference("a desk (walnut)", ["a hair dryer (ionic)"], rng) is None
     assert _statements(said, list(VALUES)) == {}  # a description is never read as a value
+
+
+@pytest.mark.parametrize("known", [{"origin": "JFK", "destination": "SEA"},
+                                   {"total bags": "3", "paid bags": "0"},
+                                   {"total bags": "1", "paid bags": "1"}])
+def test_two_details_said_in_one_breath_are_both_heard(known):
+    from apigen_mt.sim.customer import _paired
+
+    rng = random.Random(7)
+    heard = set()
+    for _ in range(100):
+        left, said = _paired(list(known.items()), SimpleNamespace(rng=rng))
+        if said:
+            assert left == [] and len(said) == 1
+            assert "1 bags" not in said[0] and "0 bags" not in said[0]
+            assert _statements(said[0], list(VALUES)) == known, said
+            heard.add(said[0])
+    assert len(heard) >= 3  # said more than one way
