@@ -148,6 +148,8 @@ _PAIRED = [(("origin", "destination"), re.compile(r"\b([A-Z]{3}) to ([A-Z]{3})\b
            (("total bags", "paid bags"),
             re.compile(r"\b(\d+) (?:checked )?bags?\b.*?, (\d+|none) (?:of them )?paid\b"))]
 
+_NO_BAGS = re.compile(r"\bno (?:checked )?bags\b", re.IGNORECASE)
+
 
 def _statements(text: str, slot_nouns: list[str]) -> dict[str, str]:
     """``The order is #W1.`` / ``the reason should be …`` → {noun: spoken value}."""
@@ -156,6 +158,9 @@ def _statements(text: str, slot_nouns: list[str]) -> dict[str, str]:
     for sentence in _sentences(text):
         pair = next(((ns, p.search(sentence)) for ns, p in _PAIRED
                      if all(n in slot_nouns for n in ns) and p.search(sentence)), None)
+        if {"total bags", "paid bags"} <= set(slot_nouns) and _NO_BAGS.search(sentence):
+            out.update({"total bags": "0", "paid bags": "0"})  # "No bags at all."
+            continue
         if pair:  # "JFK to MIA", "3 bags, 1 of them paid": two details in one sentence
             out.update({n: "0" if v == "none" else v
                         for n, v in zip(pair[0], pair[1].groups(), strict=True)})

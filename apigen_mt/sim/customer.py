@@ -261,6 +261,11 @@ def _paired(details: list[tuple[str, str]], req: SimRequest) -> tuple[list[tuple
     """The details left to say one by one, and the sentences that said two at once."""
     known = dict(details)
     said = []
+    if known.get("total bags") == "0" and known.get("paid bags") == "0" and \
+            req.rng.random() < 0.7:  # nothing to say of bags but that there are none
+        said.append(req.rng.choice(["No bags at all.", "No checked bags for me.",
+                                    "I'm travelling with no bags."]))
+        details = [(n, v) for n, v in details if n not in ("total bags", "paid bags")]
     for nouns, value, frames in _PAIRS:
         if all(re.fullmatch(value, known.get(n, "")) for n in nouns) and \
                 known.get(nouns[0]) != "0" and req.rng.random() < 0.7:

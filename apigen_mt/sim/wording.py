@@ -297,7 +297,7 @@ def spoken(value: str, rng: random.Random) -> str:
         return value.replace("_", " ")
     parts = value.split("; ")
     paid = [_PAID.fullmatch(p) for p in parts]
-    if all(paid) and rng.random() < 0.85:  # "$1150 on credit_card_1", as people say a charge
+    if all(paid) and rng.random() < 0.95:  # "$1150 on credit_card_1", as people say a charge
         return "; ".join(f"${m.group(2)} on {m.group(1)}" for m in paid if m)
     found = [_TWO_PART.fullmatch(p) for p in parts]
     if not all(found) or rng.random() < 0.1:
