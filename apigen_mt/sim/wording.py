@@ -300,7 +300,7 @@ def spoken(value: str, rng: random.Random) -> str:
     if all(paid) and rng.random() < 0.95:  # "$1150 on credit_card_1", as people say a charge
         return "; ".join(f"${m.group(2)} on {m.group(1)}" for m in paid if m)
     found = [_TWO_PART.fullmatch(p) for p in parts]
-    if not all(found) or rng.random() < 0.1:
+    if not all(found) or rng.random() < 0.03:
         return _born_said(value, rng)
     form = date_form(rng, with_year=False)  # one way of saying dates per value, as people do
     return "; ".join(f"{m.group(1)} on {say_date(m.group(2), form)}" for m in found if m)
