@@ -145,6 +145,8 @@ def _request(messages: list[dict[str, Any]], writes: list[str]) -> tuple[int, st
 
 # two details said in one breath, and how to hear them
 _PAIRED = [(("origin", "destination"), re.compile(r"\b([A-Z]{3}) to ([A-Z]{3})\b")),
+           (("flight type", "cabin"), re.compile(r"\b(one way|round trip)\b.*?\b(basic economy|"
+                                                  r"economy|business)\b", re.IGNORECASE)),
            (("total bags", "paid bags"),
             re.compile(r"\b(\d+) (?:checked )?bags?\b.*?, (\d+|none) (?:of them )?paid\b"))]
 
@@ -162,7 +164,8 @@ def _statements(text: str, slot_nouns: list[str]) -> dict[str, str]:
             out.update({"total bags": "0", "paid bags": "0"})  # "No bags at all."
             continue
         if pair:  # "JFK to MIA", "3 bags, 1 of them paid": two details in one sentence
-            out.update({n: "0" if v == "none" else v
+            # "One way" as "one way", "JFK" as it is
+            out.update({n: "0" if v == "none" else v if v.isupper() else v.lower()
                         for n, v in zip(pair[0], pair[1].groups(), strict=True)})
             continue
         named = next(((n, f) for n, f in forms if n not in out and f.search(sentence)), None)

@@ -250,6 +250,8 @@ _PAIRS = [
     (("origin", "destination"), r"[A-Z]{3}",
      ["It's {0} to {1}.", "From {0} to {1}.", "I'm going {0} to {1}.",
       "{0} to {1}, that's the route."]),
+    (("flight type", "cabin"), r"one.way|round.trip|basic.economy|economy|business",
+     ["{0}, in {1}.", "A {0} in {1}, please.", "{0}, flying {1}.", "It's {0}, {1} class."]),
     (("total bags", "paid bags"), r"[1-9]\d*|0",  # no "0 bags, 0 of them paid"
      ["{0} bags, {1} of them paid.", "{0} checked bags, {1} paid.", "{0} bags in all, {1} paid.",
       "I'll bring {0} bags, {1} of them paid."]),
@@ -259,7 +261,7 @@ _PAIRS = [
 def _paired(details: list[tuple[str, str]], req: SimRequest) -> tuple[list[tuple[str, str]],
                                                                         list[str]]:
     """The details left to say one by one, and the sentences that said two at once."""
-    known = dict(details)
+    known = {n: v.replace("_", " ") for n, v in details}  # "one way", "basic economy"
     said = []
     if known.get("total bags") == "0" and known.get("paid bags") == "0" and \
             req.rng.random() < 0.7:  # nothing to say of bags but that there are none
@@ -270,7 +272,8 @@ def _paired(details: list[tuple[str, str]], req: SimRequest) -> tuple[list[tuple
         if all(re.fullmatch(value, known.get(n, "")) for n in nouns) and \
                 known.get(nouns[0]) != "0" and req.rng.random() < 0.7:
             values = [known[n] if known[n] != "0" else "none" for n in nouns]  # "none paid"
-            said.append(one_bag(req.rng.choice(frames).format(*values)))
+            sentence = one_bag(req.rng.choice(frames).format(*values))
+            said.append(sentence[0].upper() + sentence[1:])
             details = [(n, v) for n, v in details if n not in nouns]
     return details, said
 

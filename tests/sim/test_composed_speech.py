@@ -112,7 +112,9 @@ def test_a_second_thing_of_a_kind_is_told_by_what_differs():
 @pytest.mark.parametrize("known", [{"origin": "JFK", "destination": "SEA"},
                                    {"total bags": "3", "paid bags": "0"},
                                    {"total bags": "1", "paid bags": "1"},
-                                   {"total bags": "0", "paid bags": "0"}])
+                                   {"total bags": "0", "paid bags": "0"},
+                                   {"flight type": "one way", "cabin": "basic economy"},
+                                   {"flight type": "round trip", "cabin": "business"}])
 def test_two_details_said_in_one_breath_are_both_heard(known):
     from apigen_mt.sim.customer import _paired
 
