@@ -18,6 +18,7 @@ from typing import Any
 from apigen_mt.env.conversation import is_affirmative, message_text
 from apigen_mt.env.domain import PolicyRule, RuleInput
 from apigen_mt.env.environment import Executed
+from apigen_mt.env.ownership import one_owner_findings
 from apigen_mt.env.state import State
 
 from .data import FREE_BAGS
@@ -355,14 +356,7 @@ def one_user_per_task(inp: RuleInput) -> list[str]:
         owner = _owner(inp, i, action)
         if owner:
             owners.setdefault(owner, []).append(_where(i, action))
-    foreign = [u for u in owners if inp.user_id is not None and u != inp.user_id]
-    if foreign:
-        return [f"{', '.join(owners[u])} acts for user {u}, not for the task's user "
-                f"{inp.user_id}" for u in foreign]
-    if len(owners) <= 1:
-        return []
-    detail = "; ".join(f"{user}: {', '.join(calls)}" for user, calls in owners.items())
-    return [f"changes touch {len(owners)} users ({detail})"]
+    return one_owner_findings(owners, inp.user_id)
 
 
 def user_identified_before_write(inp: RuleInput) -> list[str]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from apigen_mt.env.domain import PolicyRule, RuleInput
 from apigen_mt.env.environment import Executed
+from apigen_mt.env.ownership import one_owner_findings
 from apigen_mt.env.state import State
 
 from .data import SAVINGS_WITHDRAWALS_PER_MONTH, TODAY
@@ -198,16 +199,14 @@ def bank_freezes_stay(data: RuleInput) -> list[str]:
 
 
 def one_customer_per_conversation(data: RuleInput) -> list[str]:
-    """Every change concerns the one customer being served."""
+    """Every change concerns the one customer being served (the task's own, when the
+    calls come from a task)."""
     owners: dict[str, list[str]] = {}
     for i, action in _successful(data, WRITE_TOOLS):
         owner = customer_of(data.before[i], action)
         if owner is not None:
             owners.setdefault(owner, []).append(action.name)
-    if len(owners) <= 1:
-        return []
-    detail = "; ".join(f"{owner}: {', '.join(calls)}" for owner, calls in owners.items())
-    return [f"changes touch {len(owners)} customers ({detail})"]
+    return one_owner_findings(owners, data.user_id, "customer")
 
 
 # ----------------------------------------------------------- conversation rules

@@ -15,6 +15,7 @@ from typing import Any
 from apigen_mt.env.conversation import confirmation_violations, multi_call_violations
 from apigen_mt.env.domain import PolicyRule, RuleInput
 from apigen_mt.env.environment import Executed
+from apigen_mt.env.ownership import one_owner_findings
 from apigen_mt.env.state import State
 
 from .tools import ALL_TOOLS, CANCEL_REASONS
@@ -194,14 +195,7 @@ def one_user_per_task(data: RuleInput) -> list[str]:
         if user_id is not None:
             target = action.arguments.get("order_id") or user_id
             owners.setdefault(user_id, []).append(f"{action.name} on {target}")
-    foreign = [u for u in owners if data.user_id is not None and u != data.user_id]
-    if foreign:
-        return [f"{', '.join(owners[u])} acts for user {u}, not for the task's user "
-                f"{data.user_id}" for u in foreign]
-    if len(owners) <= 1:
-        return []
-    detail = "; ".join(f"{user}: {', '.join(calls)}" for user, calls in owners.items())
-    return [f"changes touch {len(owners)} users ({detail})"]
+    return one_owner_findings(owners, data.user_id)
 
 
 # ----------------------------------------------------------- conversation rules

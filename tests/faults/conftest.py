@@ -163,3 +163,36 @@ def rows(path: Path) -> list[dict[str, Any]]:
 def file_bytes(run: Path, names: tuple[str, ...] = DATA_FILES) -> dict[str, bytes]:
     """The data files of a run directory (missing ones as b'')."""
     return {n: (run / n).read_bytes() if (run / n).exists() else b"" for n in names}
+
+
+def written(run: Path) -> int:
+    """Bytes in the run's data files so far."""
+    return sum((run / name).stat().st_size for name in DATA_FILES if (run / name).exists())
+
+
+def kill_repeatedly(command: list[str], env: dict[str, str], run: Path, *, seed: int,
+                    tries: int, most: int) -> int:
+    """Start ``command`` up to ``tries`` times and SIGKILL it each time once it has written
+    a random 1..``most`` more bytes (not after a fixed sleep: a fast machine would finish
+    first, a slow one never get past start-up); returns how many times it was killed."""
+    import random
+    import signal
+    import time
+
+    rng = random.Random(seed)
+    kills = 0
+    for _ in range(tries):
+        before = written(run)
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        grow = rng.randint(1, most)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and written(run) < before + grow \
+                and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+    return kills

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import os
-import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-DATA_FILES = ("blueprints.jsonl", "blueprints.rejected.jsonl", "trajectories.jsonl",
-              "trajectories.failed.jsonl")
+from tests.faults.conftest import DATA_FILES, kill_repeatedly
 
 
 def _command(out: Path) -> list[str]:
@@ -26,35 +22,13 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _written(run: Path) -> int:
-    """Bytes in the run's data files so far."""
-    return sum((run / name).stat().st_size for name in DATA_FILES if (run / name).exists())
-
-
 def test_killed_runs_resume_to_identical_files(tmp_path):
     env = _env(tmp_path)
     reference = tmp_path / "reference"
     subprocess.run(_command(reference), env=env, check=True, capture_output=True, timeout=300)
 
     crashed = tmp_path / "crashed"
-    rng = random.Random(11)
-    kills = 0
-    for _ in range(5):
-        # Kill once the run has written something new, not after a fixed sleep: a fast
-        # machine would finish first and a slow one would never get past start-up.
-        before = _written(crashed)
-        proc = subprocess.Popen(_command(crashed), env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        grow = rng.randint(1, 4000)
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and _written(crashed) < before + grow \
-                and time.monotonic() < deadline:
-            time.sleep(0.005)
-        if proc.poll() is not None:
-            break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        kills += 1
+    kills = kill_repeatedly(_command(crashed), env, crashed, seed=11, tries=5, most=4000)
     assert kills >= 1
     final = subprocess.run(_command(crashed), env=env, capture_output=True, text=True,
                            timeout=300)

@@ -4,14 +4,11 @@ killed and resumed."""
 
 from __future__ import annotations
 
-import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from tests.faults.conftest import DATA_FILES, cli_env, file_bytes
+from tests.faults.conftest import cli_env, file_bytes, kill_repeatedly
 
 # Small chunks of the playing order, so that a run of a few dozen blueprints has places
 # that are sure to be played before the round's last blueprint is drafted (with the
@@ -54,10 +51,6 @@ def test_overlapped_run_plays_early_and_writes_what_the_phases_in_turn_write(
     assert overlapped == in_turn
 
 
-def _written(run: Path) -> int:
-    return sum((run / name).stat().st_size for name in DATA_FILES if (run / name).exists())
-
-
 def test_overlapped_run_killed_and_resumed_or_at_another_concurrency_gives_the_same_files(
         tmp_path: Path):
     env = cli_env(tmp_path, APIGEN_MT_CACHE__SIM="true")
@@ -75,22 +68,7 @@ def test_overlapped_run_killed_and_resumed_or_at_another_concurrency_gives_the_s
     assert file_bytes(other) == expected
 
     crashed = tmp_path / "crashed"
-    rng = random.Random(5)
-    kills = 0
-    for _ in range(4):
-        before = _written(crashed)
-        proc = subprocess.Popen(_command(crashed, 16), env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        grow = rng.randint(1, 6000)
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and _written(crashed) < before + grow \
-                and time.monotonic() < deadline:
-            time.sleep(0.005)
-        if proc.poll() is not None:
-            break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        kills += 1
+    kills = kill_repeatedly(_command(crashed, 16), env, crashed, seed=5, tries=4, most=6000)
     assert kills >= 1
     final = subprocess.run(_command(crashed, 16), env=env, capture_output=True, text=True,
                            timeout=300)
