@@ -132,18 +132,18 @@ def run_batch(batch, run, phase: str, models, progress, command: str | None = No
     try:
         outcome = asyncio.run(go())
     except KeyboardInterrupt:  # Ctrl-C: keep what was spent, say what is saved and how on
-        _close_journal(models)
+        close_journal(models)
         add_usage(run, phase, retries_by_kind(models))
         raise Interrupted(saved_line(run, phase, command)) from None
     except Exception:  # e.g. the circuit breaker: still record and say what was retried
         retries = retries_by_kind(models)
-        _close_journal(models)
+        close_journal(models)
         add_usage(run, phase, retries)
         if line := survived_line(retries):  # on stdout: stderr holds the one error line
             print(line, flush=True)
         raise
     retries = retries_by_kind(models)
-    _close_journal(models)
+    close_journal(models)
     return outcome, add_usage(run, phase, retries), retries
 
 
@@ -164,7 +164,7 @@ def cache_invalid(models) -> int:
     return cache.invalid if cache is not None else 0
 
 
-def _close_journal(models) -> None:
+def close_journal(models) -> None:
     journal = getattr(models.usage, "journal", None)
     if journal is not None:
         journal.close()

@@ -195,3 +195,42 @@ def open_run(out: Path | None, env_ref, config, command: str | None, env=None,
         raise
     remember_latest(path)
     return run
+
+
+def open_blueprint_run(cfg, env: str, data_dir: Path | None, out: Path | None,
+                       command: str | None, record: bool, force_config: bool):
+    """The environment reference and the opened run directory for phase 1, after every
+    check that can fail before anything touches the disk (a bad name or data dir, a
+    missing API key or an unknown provider, a bad `blueprint:` block)."""
+    from apigen_mt.runner.build import EnvRef, blueprint_settings
+
+    # loading decides tau_compat
+    env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0, cfg.tau_compat).resolved()
+    environment = env_ref.load()
+    check_models(cfg)
+    blueprint_settings(cfg)
+    run = open_run(out, env_ref, cfg, command if record else None, environment, force_config)
+    return env_ref, run
+
+
+def played_blueprints(run, limit: int | None):
+    """The run's first ``limit`` accepted blueprints (all: None), without their provenance
+    (verdicts, reviews: not needed to play episodes, and most of a blueprint's size)."""
+    import itertools
+
+    from apigen_mt.records import Blueprint
+    from apigen_mt.runner.phase1 import ACCEPTED
+
+    return list(itertools.islice(run.log(ACCEPTED).iter_read(
+        Blueprint, drop=("provenance",)), limit))
+
+
+def ceiling_note(blueprints: int, trials: int, n: int, run_path: Path) -> str | None:
+    """What to say before phase 2 when its blueprints cannot give ``n`` trajectories."""
+    ceiling = blueprints * trials
+    if n <= ceiling:
+        return None
+    return (f"note: {blueprints} blueprints × {trials} trials can give at most {ceiling} "
+            f"trajectories, short of {n}; `apigen-mt run --run {run_path} --n {n}` drafts "
+            "more blueprints as needed")
+

@@ -9,21 +9,28 @@ display (None: on a terminal only).
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from apigen_mt.errors import UsageError
-from apigen_mt.runner.accounting import attach_usage, cache_invalid, run_batch
+from apigen_mt.runner.accounting import attach_usage, run_batch
 from apigen_mt.runner.opening import (
+    ceiling_note,
     check_models,
-    open_run,
+    open_blueprint_run,
+    played_blueprints,
     record_command,
     rollout_settings,
 )
-from apigen_mt.runner.results import BlueprintResult, RolloutResult, RunResult, rollout_result
+from apigen_mt.runner.results import (
+    BlueprintResult,
+    RolloutResult,
+    RunResult,
+    blueprint_result,
+    rollout_result,
+)
 
 Note = Callable[[str], None]
 
@@ -38,17 +45,11 @@ def blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path | No
                     force_config: bool = False, max_slots: int | None = None, budget=None,
                     command: str | None = None, record: bool = True) -> BlueprintResult:
     """Phase 1 until the run holds ``n`` accepted blueprints (or a stop); resumes."""
-    from apigen_mt.runner.build import EnvRef, blueprint_settings, build_phase1
-    from apigen_mt.runner.funnel import Funnel
-    from apigen_mt.runner.phase1 import ACCEPTED, REJECTED, run_phase1
+    from apigen_mt.runner.build import build_phase1
+    from apigen_mt.runner.phase1 import run_phase1
     from apigen_mt.runner.progress import Progress
 
-    # loading decides tau_compat, and fails on a bad name or data dir before touching the disk
-    env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0, cfg.tau_compat).resolved()
-    environment = env_ref.load()
-    check_models(cfg)  # … and on a missing API key or an unknown provider
-    blueprint_settings(cfg)  # … and on a bad `blueprint:` block
-    run = open_run(out, env_ref, cfg, command if record else None, environment, force_config)
+    env_ref, run = open_blueprint_run(cfg, env, data_dir, out, command, record, force_config)
     try:
         phase, models = build_phase1(cfg, env_ref, run.path)
         conc = concurrency or phase.settings.concurrency
@@ -66,16 +67,8 @@ def blueprint_phase(cfg, env: str, data_dir: Path | None, n: int, out: Path | No
                        max_slots=max_slots,
                        budget=models.usage.budget_reached if budget else None),
             run, "blueprint", models, bar, command)
-        # one pass over each file: a long run's records stay on disk
-        funnel = Funnel.from_records(run.log(ACCEPTED).rows(), run.log(REJECTED).rows())
-        run.update_manifest(blueprints={"accepted": funnel.accepted,
-                                        "rejected": funnel.rejected})
-        return BlueprintResult(
-            run_dir=run.path, wanted=n, accepted=funnel.accepted, rejected=funnel.rejected,
-            added=outcome.added, rejected_now=outcome.rejected, errored=outcome.errored,
-            cancelled=outcome.cancelled, scheduled=outcome.scheduled,
-            usage=models.usage.snapshot().total, cost=cost, retries=retries, funnel=funnel,
-            stopped=outcome.budget, cache_invalid=cache_invalid(models))
+        return blueprint_result(run, n, outcome, models.usage.snapshot().total, cost,
+                                retries, models)
     finally:
         run.close()
 
@@ -128,18 +121,13 @@ def _rollout_inputs(run, run_path: Path, cfg, settings, n: int, *, force_config:
     """The run's environment reference, environment, seed and accepted blueprints, after
     the models and the run's recorded configuration are checked; says up front when the
     blueprints cannot give ``n`` trajectories."""
-    from apigen_mt.records import Blueprint
     from apigen_mt.runner.build import EnvRef
     from apigen_mt.runner.fingerprint import enforce, phase_values
-    from apigen_mt.runner.phase1 import ACCEPTED as BLUEPRINTS
 
     manifest = run.manifest()
     env_ref = EnvRef(**manifest["env"])
     seed = manifest.get("seed", cfg.seed)
-    # provenance (verdicts, reviews) is not needed to play episodes, and is most of a
-    # blueprint's size in memory
-    blueprints = list(itertools.islice(run.log(BLUEPRINTS).iter_read(
-        Blueprint, drop=("provenance",)), limit))
+    blueprints = played_blueprints(run, limit)
     if not blueprints:
         raise UsageError(f"{run_path} has no accepted blueprints; run `apigen-mt blueprint`")
     env = env_ref.load()
@@ -149,11 +137,8 @@ def _rollout_inputs(run, run_path: Path, cfg, settings, n: int, *, force_config:
             force_config, command or "")
     if record:
         record_command(run, command)
-    ceiling = len(blueprints) * settings.trials
-    if n > ceiling:  # said before the work, not after it
-        note(f"note: {len(blueprints)} blueprints × {settings.trials} trials can give at "
-             f"most {ceiling} trajectories, short of {n}; `apigen-mt run --run "
-             f"{run_path} --n {n}` drafts more blueprints as needed")
+    if line := ceiling_note(len(blueprints), settings.trials, n, run_path):
+        note(line)  # said before the work, not after it
     return env_ref, env, seed, blueprints
 
 

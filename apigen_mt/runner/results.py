@@ -106,6 +106,23 @@ class VerifyResult:
     out: Path | None = None  # the JSON lines file (None: they went to ``sink``)
 
 
+def blueprint_result(run, wanted: int, outcome, usage: UsageStats, cost: float,
+                     retries: dict[str, int], models) -> BlueprintResult:
+    """Phase 1's result, counted over the run's files in one pass each (a long run's
+    records stay on disk), the counts also written into the manifest."""
+    from apigen_mt.runner.accounting import cache_invalid
+    from apigen_mt.runner.phase1 import ACCEPTED, REJECTED
+
+    funnel = Funnel.from_records(run.log(ACCEPTED).rows(), run.log(REJECTED).rows())
+    run.update_manifest(blueprints={"accepted": funnel.accepted, "rejected": funnel.rejected})
+    return BlueprintResult(
+        run_dir=run.path, wanted=wanted, accepted=funnel.accepted, rejected=funnel.rejected,
+        added=outcome.added, rejected_now=outcome.rejected, errored=outcome.errored,
+        cancelled=outcome.cancelled, scheduled=outcome.scheduled, usage=usage, cost=cost,
+        retries=retries, funnel=funnel, stopped=outcome.budget,
+        cache_invalid=cache_invalid(models))
+
+
 def rollout_result(run, n: int, blueprints: int, trials: int, outcome, models, cost,
                     retries, usage=None) -> RolloutResult:
     """The run's trajectory counts written to its manifest, and the phase's result

@@ -13,24 +13,27 @@ told (``on_phase``) the moment its last blueprint is committed, before phase 2 s
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Callable
 from pathlib import Path
 
 from apigen_mt.errors import Interrupted
 from apigen_mt.llm.usage import UsageStats
 from apigen_mt.runner.accounting import (
-    _close_journal,
     add_usage,
     attach_usage,
-    cache_invalid,
+    close_journal,
     count_lines,
     retries_by_kind,
     saved_line,
     survived_line,
 )
-from apigen_mt.runner.opening import check_models, open_run, rollout_settings
-from apigen_mt.runner.results import BlueprintResult, rollout_result
+from apigen_mt.runner.opening import (
+    ceiling_note,
+    open_blueprint_run,
+    played_blueprints,
+    rollout_settings,
+)
+from apigen_mt.runner.results import blueprint_result, rollout_result
 
 PHASE1_ROLES = ("drafter", "reviewers", "feedback")
 PHASE2_ROLES = ("human", "critic", "agent")
@@ -73,16 +76,12 @@ def overlapped_round(cfg, env: str, data_dir: Path | None, wanted: int, n: int,
     from apigen_mt.llm.registry import build_role_models
     from apigen_mt.rollout.episode import Roles, play_episode
     from apigen_mt.rollout.judge import target_for
-    from apigen_mt.runner.build import EnvRef, blueprint_settings, build_phase1
+    from apigen_mt.runner.build import EnvRef, build_phase1
     from apigen_mt.runner.fingerprint import enforce, phase_values
     from apigen_mt.runner.overlap import Prefetch
     from apigen_mt.runner.phase2 import ACCEPTED as TRAJECTORIES
 
-    env_ref = EnvRef(env, str(data_dir) if data_dir else None, 0, cfg.tau_compat).resolved()
-    environment = env_ref.load()
-    check_models(cfg)
-    blueprint_settings(cfg)
-    run = open_run(out, env_ref, cfg, command if record else None, environment, force_config)
+    env_ref, run = open_blueprint_run(cfg, env, data_dir, out, command, record, force_config)
     try:
         settings = rollout_settings(cfg).model_copy(update={"trials": trials})
         manifest = run.manifest()
@@ -141,7 +140,7 @@ def _drive(go, run, models, state, command: str | None):
 def _account(run, models, state) -> dict[str, int]:
     """Write both phases' usage (and their retries) into the manifest; the retries of all."""
     total = retries_by_kind(models)
-    _close_journal(models)
+    close_journal(models)
     first = state.get("blueprint_retries")
     if first is None:  # phase 1 did not end
         add_usage(run, "blueprint", total)
@@ -154,10 +153,8 @@ def _account(run, models, state) -> dict[str, int]:
 
 async def _round(cfg, run, phase, models, prefetch, env, roles, settings, seed, wanted, n,
                  conc1, conc2, progress, reached, note, on_phase, state):
-    from apigen_mt.records import Blueprint
     from apigen_mt.runner.build import models_description
-    from apigen_mt.runner.funnel import Funnel
-    from apigen_mt.runner.phase1 import ACCEPTED, REJECTED, run_phase1
+    from apigen_mt.runner.phase1 import run_phase1
     from apigen_mt.runner.phase2 import run_phase2
     from apigen_mt.runner.progress import Progress
 
@@ -167,29 +164,18 @@ async def _round(cfg, run, phase, models, prefetch, env, roles, settings, seed, 
             o1 = await run_phase1(phase, run, wanted, conc1, bar, budget=reached,
                                   overlap=prefetch)
         state["blueprint_retries"] = retries_by_kind(models)
-        funnel = Funnel.from_records(run.log(ACCEPTED).rows(), run.log(REJECTED).rows())
-        run.update_manifest(blueprints={"accepted": funnel.accepted,
-                                        "rejected": funnel.rejected})
-        bp = BlueprintResult(
-            run_dir=run.path, wanted=wanted, accepted=funnel.accepted,
-            rejected=funnel.rejected, added=o1.added, rejected_now=o1.rejected,
-            errored=o1.errored, cancelled=o1.cancelled, scheduled=o1.scheduled,
-            usage=phase_usage(models, PHASE1_ROLES), cost=_phase_cost(run, "blueprint"),
-            retries=state["blueprint_retries"], funnel=funnel, stopped=o1.budget,
-            cache_invalid=cache_invalid(models))
+        bp = blueprint_result(run, wanted, o1, phase_usage(models, PHASE1_ROLES),
+                              _phase_cost(run, "blueprint"), state["blueprint_retries"],
+                              models)
         if on_phase:
             on_phase(bp)  # phase 1's work is done: its closing line comes now
         if bp.stopped:
             return bp, None
         state["phase"] = "rollout"
-        blueprints = list(itertools.islice(run.log(ACCEPTED).iter_read(
-            Blueprint, drop=("provenance",)), wanted))
+        blueprints = played_blueprints(run, wanted)
         state["blueprints"] = len(blueprints)
-        ceiling = len(blueprints) * settings.trials
-        if n > ceiling:
-            note(f"note: {len(blueprints)} blueprints × {settings.trials} trials can give "
-                 f"at most {ceiling} trajectories, short of {n}; `apigen-mt run --run "
-                 f"{run.path} --n {n}` drafts more blueprints as needed")
+        if line := ceiling_note(len(blueprints), settings.trials, n, run.path):
+            note(line)
         bar = Progress("trajectories", n, models.usage.snapshot, enabled=progress)
         with bar:
             outcome = await run_phase2(
