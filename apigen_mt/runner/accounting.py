@@ -128,7 +128,7 @@ def run_batch(batch, run, phase: str, models, progress, command: str | None = No
         finally:
             await models.aclose()
 
-    _settle_heap()
+    settle_heap()
     try:
         outcome = asyncio.run(go())
     except KeyboardInterrupt:  # Ctrl-C: keep what was spent, say what is saved and how on
@@ -147,7 +147,7 @@ def run_batch(batch, run, phase: str, models, progress, command: str | None = No
     return outcome, add_usage(run, phase, retries), retries
 
 
-def _settle_heap() -> None:
+def settle_heap() -> None:
     """Before a batch: the loaded environment, prompts and modules are long-lived, so they
     leave the collector's sight (``gc.freeze``), and the youngest generation is collected
     every 10,000 net allocations instead of 700. A batch allocates per model call; the

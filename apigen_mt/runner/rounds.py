@@ -25,6 +25,7 @@ from apigen_mt.runner.accounting import (
     count_lines,
     retries_by_kind,
     saved_line,
+    settle_heap,
     survived_line,
 )
 from apigen_mt.runner.opening import (
@@ -123,6 +124,7 @@ def overlapped_round(cfg, env: str, data_dir: Path | None, wanted: int, n: int,
 
 def _drive(go, run, models, state, command: str | None):
     """Run the round's event loop; its usage and retries are written however it ends."""
+    settle_heap()
     try:
         result = asyncio.run(go)
     except KeyboardInterrupt:
