@@ -13,12 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from importlib import resources
 from typing import Any
 
 from apigen_mt.sim.dates import iso_dates, present_date
 from apigen_mt.sim.instructions import render_value
 from apigen_mt.sim.model import default_handler
+from apigen_mt.sim.phrasebook import PHRASES
 from apigen_mt.sim.phrasing import (
     Slot,
     lookup_ids,
@@ -53,8 +53,7 @@ _YES = re.compile(r"^\s*(?:(?:um|oh|alright|right|lovely|great|fine|well),? )?"
                   r"(yes|yeah|yep|sure|go ahead|please do|please go ahead|"
                   r"that's right|correct|sounds good|ok|okay|absolutely|perfect|do it)\b",
                   re.IGNORECASE)
-_PHRASES = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json").read_text())
-_SAYS = _PHRASES["agent"]
+_SAYS = PHRASES["agent"]
 _CONSENT = tuple(_SAYS["consent"])
 # a fact asked about one record, in the ways customers ask it ("What's the email on user
 # id X?", "Which cabin is listed for reservation Y?"); never "... for my order X"

@@ -28,10 +28,10 @@ import hashlib
 import json
 import random
 import re
-from importlib import resources
 
 from apigen_mt.prompts import STOP, UNREADABLE
 from apigen_mt.sim.agent import DEFAULT_FLAWS as AGENT_FLAWS
+from apigen_mt.sim.phrasebook import PHRASES
 from apigen_mt.sim.phrasing import SPOKEN_WORDS, WORDS, nouns_named
 from apigen_mt.sim.reading import EMAIL, Plan, Request, read_instruction
 from apigen_mt.sim.request import SimReply, SimRequest
@@ -56,8 +56,7 @@ from apigen_mt.sim.wording import (
 )
 
 DEFAULT_FLAWS = {"human.wander": 0.12, **AGENT_FLAWS, "critic.noise": 0.1}
-_PHRASES = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json").read_text())
-_SAYS = _PHRASES["customer"]
+_SAYS = PHRASES["customer"]
 _DONE = ("done", "all set", "taken care of", "completed", "has gone through")
 _FAILED = ("couldn't", "could not", "unable to", "wasn't able to", "cannot do")
 _CONSENT = ("go ahead", "proceed", "okay with you", "shall i", "should i", "do you want me to",
@@ -245,17 +244,9 @@ def _details_said(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -
 
 
 # two details people say in one breath ("JFK to MIA, one way", "3 bags, 1 of them paid"):
-# the nouns, and the sentences that carry both (the agent reads them back the same way)
-_PAIRS = [
-    (("origin", "destination"), r"[A-Z]{3}",
-     ["It's {0} to {1}.", "From {0} to {1}.", "I'm going {0} to {1}.",
-      "{0} to {1}, that's the route."]),
-    (("flight type", "cabin"), r"one.way|round.trip|basic.economy|economy|business",
-     ["{0}, in {1}.", "A {0} in {1}, please.", "{0}, flying {1}.", "It's {0}, {1} class."]),
-    (("total bags", "paid bags"), r"[1-9]\d*|0",  # no "0 bags, 0 of them paid"
-     ["{0} bags, {1} of them paid.", "{0} checked bags, {1} paid.", "{0} bags in all, {1} paid.",
-      "I'll bring {0} bags, {1} of them paid."]),
-]
+# the nouns, the values that fit, and the sentences that carry both (``customer.pairs``;
+# the agent reads them back the same way)
+_PAIRS = [(tuple(p["nouns"]), p["value"], p["frames"]) for p in _SAYS["pairs"]]
 
 
 def _paired(details: list[tuple[str, str]], req: SimRequest) -> tuple[list[tuple[str, str]],
@@ -265,8 +256,7 @@ def _paired(details: list[tuple[str, str]], req: SimRequest) -> tuple[list[tuple
     said = []
     if known.get("total bags") == "0" and known.get("paid bags") == "0" and \
             req.rng.random() < 0.7:  # nothing to say of bags but that there are none
-        said.append(req.rng.choice(["No bags at all.", "No checked bags for me.",
-                                    "I'm travelling with no bags."]))
+        said.append(req.rng.choice(_SAYS["no_bags"]))
         details = [(n, v) for n, v in details if n not in ("total bags", "paid bags")]
     for nouns, value, frames in _PAIRS:
         if all(re.fullmatch(value, known.get(n, "")) for n in nouns) and \

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import random
 import re
-from importlib import resources
 from typing import Any
 
 from apigen_mt.env.freetext import is_free_text
 from apigen_mt.env.values import ValuePool, propose_value, scoped_candidates
 from apigen_mt.records import Action
+from apigen_mt.sim.phrasebook import PHRASES
 
 _ID = re.compile(r"(^|_)ids?$")
 _SHOWS = re.compile(r"(get|show|list|read|view|describe|check)_")
@@ -209,8 +209,7 @@ def fill_call(schema: dict[str, Any], pool: ValuePool, targets: dict[str, list[A
     return args
 
 
-_PLACES = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json").read_text())[
-    "places"]
+_PLACES = PHRASES["places"]
 
 
 def _moved(args: dict[str, Any], rng: random.Random) -> None:

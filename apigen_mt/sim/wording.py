@@ -10,16 +10,14 @@ the agent knows (the intent itself is left as the customer read it).
 
 from __future__ import annotations
 
-import json
 import random
 import re
-from importlib import resources
 
 from apigen_mt.sim.dates import date_form, say_date
+from apigen_mt.sim.phrasebook import PHRASES
 from apigen_mt.sim.phrasing import PARTICIPLES, SPOKEN_VERBS, SPOKEN_WORDS, VERBS, WORDS
 
-_COMPOSE = json.loads(resources.files("apigen_mt.sim").joinpath("phrases.json")
-                      .read_text())["customer"]["compose"]
+_COMPOSE = PHRASES["customer"]["compose"]
 FORMS: dict[str, list[str]] = _COMPOSE["forms"]
 # forms of details said in words ("ordered by mistake", "business"): the value ends them
 TEXT_FORMS: dict[str, list[str]] = _COMPOSE["text_forms"]
