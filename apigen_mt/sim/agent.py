@@ -17,6 +17,7 @@ from typing import Any
 
 from apigen_mt.sim.dates import iso_dates, present_date
 from apigen_mt.sim.instructions import render_value
+from apigen_mt.sim.itinerary import count_of, plain_travel
 from apigen_mt.sim.model import default_handler
 from apigen_mt.sim.phrasebook import PHRASES
 from apigen_mt.sim.phrasing import (
@@ -56,11 +57,13 @@ _YES = re.compile(r"^\s*(?:(?:um|oh|alright|right|lovely|great|fine|well),? )?"
 _SAYS = PHRASES["agent"]
 _CONSENT = tuple(_SAYS["consent"])
 # a fact asked about one record, in the ways customers ask it ("What's the email on user
-# id X?", "Which cabin is listed for reservation Y?"); never "... for my order X"
+# id X?", "Which cabin is listed for reservation Y?"); never "... for my order X" (nor "I
+# need the bags on file for my booking X changed": a record is named in a word or two)
 _QUESTION = re.compile(r"(?:(?:tell me|[Ww]hat's|[Ww]hat is|know|need|check|looking up) the "
                        r"([a-z0-9 ]+?)|[Ww]hat ([a-z0-9 ]+?) do you have|[Ww]hich ([a-z0-9 ]+?) "
                        r"is listed|[Ww]hat does it say the ([a-z0-9 ]+?) is) (?:of|for|on) "
-                       r"(?:the )?((?!my |your )[a-z][a-z ]*?) (\S+?)[?.](?:\s|$)")
+                       r"(?:the )?((?!my |your )[a-z]+(?: (?!my |your )[a-z]+)?) "
+                       r"(\S+?)[?.](?:\s|$)")
 _NAME = re.compile(r"(?:[Nn]ame is|I'm|I am|[Ii]t's|name's|[Tt]his is|name of) "
                    r"([A-Z][\w'-]+) ([A-Z][\w'-]+)")
 _ZIP = re.compile(r"zip(?: code)?(?: is)? (\d{5})\b")
@@ -147,9 +150,11 @@ _PAIRED = [(("origin", "destination"), re.compile(r"\b([A-Z]{3}) to ([A-Z]{3})\b
            (("flight type", "cabin"), re.compile(r"\b(one way|round trip)\b.*?\b(basic economy|"
                                                   r"economy|business)\b", re.IGNORECASE)),
            (("total bags", "paid bags"),
-            re.compile(r"\b(\d+) (?:checked )?bags?\b.*?, (\d+|none) (?:of them )?paid\b"))]
+            re.compile(r"\b(\d+) (?:checked )?(?:bags?|suitcases?)\b.*?,(?: with| and)? (\d+|none)"
+                       r" (?:of (?:them|those) )?(?:are )?paid\b"))]
 
-_NO_BAGS = re.compile(r"\bno (?:checked )?bags\b", re.IGNORECASE)
+_NO_BAGS = re.compile(r"\bno (?:checked )?(?:bags|luggage)\b|\bnothing to check\b|"
+                      r"\bnot checking any bags\b|\bzero bags\b", re.IGNORECASE)
 
 
 def _statements(text: str, slot_nouns: list[str]) -> dict[str, str]:
@@ -206,7 +211,10 @@ def _bare_answer(text: str) -> str | None:
 def _slot_from_speech(slot: Slot, spoken: str, schema: dict[str, Any]) -> dict[str, Any]:
     if slot.is_address:
         return parse_address(spoken, slot.params) or {}
-    return {slot.params[0]: parse_value(spoken, schema.get(slot.params[0], {}))}
+    kind = schema.get(slot.params[0], {})
+    if kind.get("type") == "integer":  # "It's three." is 3
+        spoken = count_of(spoken) or spoken
+    return {slot.params[0]: parse_value(spoken, kind)}
 
 
 def _gather(messages: list[dict[str, Any]], slots: list[Slot],
@@ -223,7 +231,7 @@ def _gather(messages: list[dict[str, Any]], slots: list[Slot],
             asked = _asked(text, nouns)
         if m.get("role") != "user":
             continue
-        text = iso_dates(text, today)
+        text = plain_travel(iso_dates(text, today), today)
         said = _statements(text, nouns)
         if not said and len(asked) == 1:
             bare = _bare_answer(text)

@@ -14,6 +14,7 @@ import random
 import re
 
 from apigen_mt.sim.dates import date_form, say_date
+from apigen_mt.sim.itinerary import say_count, say_flights, say_people
 from apigen_mt.sim.phrasebook import PHRASES
 from apigen_mt.sim.phrasing import PARTICIPLES, SPOKEN_VERBS, SPOKEN_WORDS, VERBS, WORDS
 
@@ -299,9 +300,8 @@ def spoken(value: str, rng: random.Random) -> str:
         return "; ".join(f"${m.group(2)} on {m.group(1)}" for m in paid if m)
     found = [_TWO_PART.fullmatch(p) for p in parts]
     if not all(found) or rng.random() < 0.03:
-        return _born_said(value, rng)
-    form = date_form(rng, with_year=False)  # one way of saying dates per value, as people do
-    return "; ".join(f"{m.group(1)} on {say_date(m.group(2), form)}" for m in found if m)
+        return say_count(value, rng) or say_people(value, rng) or _born_said(value, rng)
+    return say_flights([(m.group(1), m.group(2)) for m in found if m], rng)
 
 
 def _born_said(value: str, rng: random.Random) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from apigen_mt.sim.dates import iso_dates, present_date, say_date
+from apigen_mt.sim.itinerary import plain_travel
 from apigen_mt.sim.wording import spoken
 
 PROMPT = "# Desk policy\n\nTreat the present moment as 15:00 EST on 15 May 2024.\n"
@@ -29,8 +30,10 @@ def test_every_spoken_flight_and_birth_date_is_heard_back() -> None:
         if said == value:  # at times the record is read out as written
             continue
         assert "2024" not in said  # a trip's date is said without its year
-        assert iso_dates(said, today) == "HAT030 on 2024-05-25; HAT112 on 2024-06-01"
-        assert iso_dates(spoken(birth, rng), None) == birth  # a birth date keeps its year
+        assert plain_travel(iso_dates(said, today), today) == \
+            "HAT030 on 2024-05-25; HAT112 on 2024-06-01"
+        # a birth date keeps its year
+        assert plain_travel(iso_dates(spoken(birth, rng), None), None) == birth
     assert len(forms_seen) >= 4
 
 
