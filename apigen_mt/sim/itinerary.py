@@ -28,6 +28,8 @@ _FLIGHT = r"[A-Z]{2,3}\d{1,4}"
 _ISO = r"\d{4}-\d{2}-\d{2}"
 _WEEKDAY = "(?:" + "|".join(DAYS) + ")"
 _NEXT_DAY = ("the day after", "the next day", "a day later", "the following day")
+# a list's first date said whole: short shapes mostly, as people read dates out
+_LIST_DATES = ("{M} {d}", "{M} {o}", "{d} {M}", "{M} {o}", "the {o} of {M}", "{W}, {M} {d}")
 _DAY_ONLY = ("the {o}", "the {o}", "{W} the {o}")  # a day inside the month already named
 # between the legs of a list flown on different days
 _THEN = ("; ", ", then ", " and then ", ", and ", ", ", "; then ")
@@ -41,12 +43,12 @@ def say_flights(legs: list[tuple[str, str]], rng: random.Random) -> str:
     """``[("HAT165", "2024-05-18"), ("HAT129", "2024-05-20"), ("HAT124", "2024-05-20")]``
     as a traveller reads it out: legs of one day said together, the month named once, a
     next-day leg at times said as such; dates without their year."""
-    form = date_form(rng, with_year=False)  # one way of saying dates per list, as people do
+    form = rng.choice(_LIST_DATES)  # one way of saying dates per list, as people do
     try:
         days = [dt.date.fromisoformat(iso) for _, iso in legs]
     except ValueError:
         days = []
-    if not days or len(legs) == 1 or rng.random() < 0.12:  # each leg with its whole date
+    if not days or len(legs) == 1 or rng.random() < 0.06:  # each leg with its whole date
         return "; ".join(f"{f} on {say_date(iso, form)}" for f, iso in legs)
     groups: list[tuple[list[str], str, dt.date]] = []
     for (flight, iso), day in zip(legs, days, strict=True):
@@ -120,8 +122,8 @@ def _flights_plain(said: str, today: dt.date | None) -> str:
 
 _PERSON_SAID = re.compile(r"([A-Z][\w'-]* [A-Z][\w'-]*), born (\d{4}-\d{2}-\d{2})")
 # how one traveller and their birth date are given ({n} the name, {d} the date)
-_PERSON_FORMS = ("{n}, born {d}", "{n}, born {d}", "{n} (born {d})", "{n}, date of birth {d}",
-                 "{n}, birthday {d}", "{n}, {d}", "{n}, born on {d}", "{n}, DOB {d}")
+_PERSON_FORMS = ("{n}, born {d}", "{n}, born {d}", "{n} (born {d})", "{n}, {d}", "{n}, {d}",
+                 "{n}, birthday {d}", "{n}, DOB {d}", "{n} ({d})")
 
 
 def say_people(value: str, rng: random.Random) -> str | None:

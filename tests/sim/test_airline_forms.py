@@ -22,7 +22,15 @@ from apigen_mt.sim.dates import iso_dates, present_date
 from apigen_mt.sim.instructions import write_instruction
 from apigen_mt.sim.itinerary import COUNTS, plain_travel, say_flights, say_people
 from apigen_mt.sim.phrasing import match_intent, slots_for
-from apigen_mt.sim.wording import FORMS, TEXT_FORMS, detail, spoken
+from apigen_mt.sim.wording import (
+    FORMS,
+    TEXT_FORMS,
+    agreement,
+    detail,
+    goodbye,
+    repeat_please,
+    spoken,
+)
 
 PROMPT = "# Desk policy\n\nTreat the present moment as 15:00 EST on 15 May 2024.\n"
 TODAY = present_date(PROMPT)
@@ -235,6 +243,18 @@ def test_stories_are_never_read_as_details_or_requests():
             text = plain_travel(iso_dates(said, TODAY), TODAY)
             assert _statements(text, AIRLINE_NOUNS) == {}, said
             assert match_intent(said, WRITES) is None, said
+
+
+@pytest.mark.parametrize("tone", ["neutral", "warm", "terse", "hesitant"])
+def test_a_yes_a_goodbye_or_a_word_aside_is_never_read_as_a_detail(tone):
+    """ "Let's do it." is consent, never a payment of "it"."""
+    rng = random.Random(tone)
+    said = [*_SAYS["yes"][tone], *_SAYS["bye"][tone], *_SAYS["lead"][tone],
+            *_SAYS["tail"][tone], *_SAYS["careful"], *_SAYS["okay"], *_SAYS["dont_know"]]
+    said += [f(tone, rng) for _ in range(1500) for f in (agreement, goodbye)]
+    said += [repeat_please(rng) for _ in range(300)]
+    for text in said:
+        assert _statements(plain_travel(text, TODAY), AIRLINE_NOUNS) == {}, text
 
 
 def test_same_seed_same_speech():
