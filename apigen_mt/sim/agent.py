@@ -50,8 +50,9 @@ _IDENTITY_KEYS = {"email", "first_name", "last_name", "zip", "phone", "user_id"}
 _LOOKED_UP = {"user_id", "customer_id"}  # ids an identification lookup returns
 _PHONE = re.compile(r"phone number is (\+?\d[\d() -]{5,}\d)")
 _YES = re.compile(r"^\s*(?:(?:um|oh|alright|right|lovely|great|fine|well),? )?"
-                  r"(yes|yeah|yep|yup|sure|confirmed|certainly|right|go ahead|please do|please go ahead|"
-                  r"that's right|correct|sounds good|ok|okay|absolutely|perfect|do it)\b",
+                  r"(yes|yeah|yep|yup|sure|confirmed|certainly|right|go ahead|please do|"
+                  r"please go ahead|that's right|correct|sounds good|ok|okay|absolutely|"
+                  r"perfect|do it)\b",
                   re.IGNORECASE)
 _SAYS = PHRASES["agent"]
 _CONSENT = tuple(_SAYS["consent"])
