@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import orjson
 
 from apigen_mt.blueprint.context import Context, user_view
 from apigen_mt.blueprint.fill import fill_walk
@@ -38,8 +41,23 @@ class Drafter(Protocol):
 
 
 def compact(data: Any) -> str:
-    """JSON as prompts carry it: no indentation, no spaces after separators."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    """JSON as prompts carry it: no indentation, no spaces after separators.
+
+    orjson writes these bytes several times faster than ``json`` (a drafter's context is
+    most of its prompt); what it writes differently or refuses (keys that are not
+    strings, integers past 64 bits, floats in exponent form under 1e-4) goes through
+    ``json``, so the text is the same either way (NaN aside, which no record holds)."""
+    try:
+        text = orjson.dumps(data).decode()
+    except TypeError:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    if "e-" in text and _TINY_FLOAT.search(text):
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return text
+
+
+# "1e-7": how orjson writes a float that json writes "1e-07"
+_TINY_FLOAT = re.compile(r"\de-\d(?!\d)")
 
 
 def tool_listing(env: Environment) -> str:

@@ -27,12 +27,14 @@ import base64
 import contextlib
 import os
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import aiohttp
 from yarl import URL
 
 from apigen_mt.llm import plain_http
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class Reply(NamedTuple):
@@ -97,8 +99,6 @@ class JsonPoster:
             self._headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
             url = url.with_user(None)
         self.base_url = str(url)
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_read=timeout_s,
-                                              sock_connect=connect_s)
         self._timeout_s = timeout_s
         self._connect_s = connect_s
         self._connections = connections
@@ -110,6 +110,12 @@ class JsonPoster:
         self._heads: dict[tuple[str, str], bytes] = {}  # request line + headers, per path
 
     def _open(self) -> aiohttp.ClientSession:
+        # aiohttp is loaded only for the endpoints it serves (https, proxies): importing it
+        # builds its TLS contexts, a tenth of a second of start-up a plain-http run skips
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_read=self._timeout_s,
+                                        sock_connect=self._connect_s)
         connector = aiohttp.TCPConnector(
             limit=self._connections, limit_per_host=0,
             ssl=_ssl_context() if self.base_url.startswith("https:") else True)
@@ -118,7 +124,7 @@ class JsonPoster:
         # worker thread for every request (two thread hops a call); the proxy is looked up
         # here once instead, and the key travels in the Authorization header
         self._session = aiohttp.ClientSession(
-            connector=connector, headers=self._headers, timeout=self._timeout,
+            connector=connector, headers=self._headers, timeout=timeout,
             proxy=proxy, proxy_auth=proxy_auth, cookie_jar=aiohttp.DummyCookieJar(),
             raise_for_status=False)
         return self._session
@@ -141,8 +147,7 @@ class JsonPoster:
 
     def _use_lean(self) -> bool:
         url = URL(self.base_url)
-        lean = url.scheme == "http" and url.host is not None \
-            and _env_proxy(self.base_url)[0] is None
+        lean = url.scheme == "http" and url.host is not None and not _proxied(url)
         for name, value in self._headers.items():  # never let a header split the head
             if any(c in f"{name}{value}" for c in "\r\n") or ":" in name:
                 lean = False
@@ -188,6 +193,8 @@ class JsonPoster:
     async def _send(self, method: str, path: str, body: bytes | None) -> Reply:
         if self._lean or (self._lean is None and self._use_lean()):
             return await self._send_lean(method, path, body)
+        import aiohttp
+
         session = self._session or self._open()
         try:
             async with session.request(method, self._url(path), data=body) as resp:
@@ -237,8 +244,20 @@ def _env_proxy(base_url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
         return None, None
 
 
+def _proxied(url: URL) -> bool:
+    """Whether the environment sends ``url`` through a proxy (the variables and the
+    ``NO_PROXY`` rules :func:`_env_proxy` follows), without loading aiohttp."""
+    import urllib.request
+
+    if url.host is not None and urllib.request.proxy_bypass(url.host):
+        return False
+    return url.scheme in urllib.request.getproxies()
+
+
 def _describe(exc: BaseException) -> str:
     """One line for a failed connection (aiohttp's own words name the host and cause)."""
+    import aiohttp
+
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "server disconnected"
     text = str(exc)

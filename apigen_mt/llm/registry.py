@@ -22,7 +22,6 @@ from apigen_mt.llm.cache import CACHE_FILE, CachedModel, ResponseCache, model_id
 from apigen_mt.llm.settings import ModelsConfig
 from apigen_mt.llm.settings import RoleModel as RoleSpec
 from apigen_mt.llm.usage import UsageTracker
-from apigen_mt.sim import SimModel, builtin_roles
 
 _SAMPLING = ("temperature", "top_p", "max_tokens", "seed")
 
@@ -38,6 +37,9 @@ def build_model(ref: str, config: ModelsConfig,
     if not model_id:
         raise ConfigError(f"model {ref!r} is not 'provider:model'")
     if provider == "sim":
+        # imported here so a run on endpoints never loads the offline model
+        from apigen_mt.sim import SimModel, builtin_roles
+
         return SimModel(ref, config.sim, builtin_roles())  # the pipeline's roles, played offline
     endpoint = config.endpoints.get(provider)
     if endpoint is None:

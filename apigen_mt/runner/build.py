@@ -17,7 +17,6 @@ from apigen_mt.env.domain import TAU_COMPAT, load_environment
 from apigen_mt.env.environment import Environment
 from apigen_mt.llm.base import Settings
 from apigen_mt.llm.registry import RoleModels, build_role_models
-from apigen_mt.sim.instructions import write_instruction
 
 
 @dataclass
@@ -84,6 +83,8 @@ def build_phase1(config: RunConfig, env_ref: EnvRef, run_dir: Path | None,
     models = models or build_role_models(config, run_dir)
     sampler = ContextSampler(env, settings, config.seed)
     if settings.drafter == "walk":
+        from apigen_mt.sim.instructions import write_instruction  # the walk's words only
+
         drafter = WalkDrafter(env, config.seed, write_instruction)
     else:
         drafter = LLMDrafter(env, models.drafter, Settings(seed=config.seed),

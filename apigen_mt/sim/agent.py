@@ -51,8 +51,9 @@ _IDENTITY_KEYS = {"email", "first_name", "last_name", "zip", "phone", "user_id"}
 _LOOKED_UP = {"user_id", "customer_id"}  # ids an identification lookup returns
 _PHONE = re.compile(r"phone number is (\+?\d[\d() -]{5,}\d)")
 _YES = re.compile(r"^\s*(?:(?:um|oh|alright|right|lovely|great|fine|well),? )?"
-                  r"(yes|yeah|yep|sure|go ahead|please do|please go ahead|"
-                  r"that's right|correct|sounds good|ok|okay|absolutely|perfect|do it)\b",
+                  r"(yes|yeah|yep|yup|sure|confirmed|certainly|right|go ahead|please do|"
+                  r"please go ahead|that's right|correct|sounds good|ok|okay|absolutely|"
+                  r"perfect|do it)\b",
                   re.IGNORECASE)
 _SAYS = PHRASES["agent"]
 _CONSENT = tuple(_SAYS["consent"])
@@ -64,11 +65,12 @@ _QUESTION = re.compile(r"(?:(?:tell me|[Ww]hat's|[Ww]hat is|know|need|check|look
                        r"is listed|[Ww]hat does it say the ([a-z0-9 ]+?) is) (?:of|for|on) "
                        r"(?:the )?((?!my |your )[a-z]+(?: (?!my |your )[a-z]+)?) "
                        r"(\S+?)[?.](?:\s|$)")
-_NAME = re.compile(r"(?:[Nn]ame is|I'm|I am|[Ii]t's|name's|[Tt]his is|name of) "
+_NAME = re.compile(r"(?:[Nn]ame is|I'm|I am|[Ii]t's(?: under)?|name's|[Tt]his is|name of) "
                    r"([A-Z][\w'-]+) ([A-Z][\w'-]+)")
 _ZIP = re.compile(r"zip(?: code)?(?: is)? (\d{5})\b")
 _BARE = re.compile(r"(?:^|, )(?:it's|it is|that would be|that'd be|i believe it's|i think it's|"
-                   r"it should be) (.+?)[.!]?$|^(?:Well|Honestly), (.+?)[.!]?$", re.IGNORECASE)
+                   r"it should be|it would be|that's) (.+?)[.!]?$|^(?:Well|Honestly), (.+?)[.!]?$",
+                   re.IGNORECASE)
 _ID = r"#?[\w-]*\d[\w-]*"
 _IDS = rf"{_ID}(?:(?:, | and ){_ID})*"  # an id or number, or a list of them
 _USER_ID = re.compile(r"(?:[Uu]ser id is|[Uu]ser id, which is|[Ii]t's|[Uu]ser id|[Mm]y id is|"

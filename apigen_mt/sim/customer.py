@@ -110,7 +110,7 @@ def _say(templates: list[str], req: SimRequest, **kw: str) -> str:
 def _identify(plan: Plan, asked: str, req: SimRequest) -> str:
     who = plan.identity
     by_zip = ("zip" in asked or "name" in asked) and "name" in who and "zip" in who
-    if "email" in asked and "email" in who and not (by_zip and req.rng.random() < 0.4):
+    if "email" in asked and "email" in who and not (by_zip and req.rng.random() < 0.5):
         return _say(_SAYS["email"], req, email=who["email"])
     if "phone" in asked and "name" in who and "phone" in who:
         lead = req.rng.choice(_SAYS["no_email"]) if "email" in asked else ""

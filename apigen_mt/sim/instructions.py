@@ -180,8 +180,8 @@ def _described(records: Any, out: dict[str, str], name: str = "") -> dict[str, s
     options = records.get("options")
     if isinstance(records.get("item_id"), str) and isinstance(options, dict) and name:
         said = ", ".join(_option(k, v) for k, v in options.items() if isinstance(v, (str, int)))
-        out.setdefault(records["item_id"], f"a {name.lower()} ({said})" if said else
-                       f"a {name.lower()}")
+        thing = f"{'an' if name.lower()[:1] in 'aeiou' else 'a'} {name.lower()}"
+        out.setdefault(records["item_id"], f"{thing} ({said})" if said else thing)
     for value in records.values():
         if isinstance(value, (dict, list)):
             _described(value, out, name)

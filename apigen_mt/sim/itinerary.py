@@ -172,8 +172,9 @@ def count_of(text: str) -> str | None:
     return str(COUNTS.index(low)) if low in COUNTS else None
 
 
-# a count in words said of bags or of some of them ("three bags", "two of them paid")
-_COUNTED = re.compile(r"\b(" + "|".join(COUNTS) + r")(?= (?:checked |paid |more )?(?:bags?|"
+# a count in words said of bags or of some of them ("three bags", "two of them paid"); "zero
+# bags" is how some say they have none (read as such)
+_COUNTED = re.compile(r"\b(" + "|".join(COUNTS[1:]) + r")(?= (?:checked |paid |more )?(?:bags?|"
                       r"suitcases?|pieces? of luggage)\b| of (?:them|those|the bags)\b| paid\b)",
                       re.IGNORECASE)
 

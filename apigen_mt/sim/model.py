@@ -32,7 +32,7 @@ from apigen_mt.llm.settings import SimSettings
 from apigen_mt.llm.toolcalls import parse_tool_call, tool_schemas
 from apigen_mt.sim.request import SimHandler, SimReply, SimRequest, role_of
 
-SIM_VERSION = 8  # bump when built-in behaviour changes (it is part of the cache key)
+SIM_VERSION = 9  # bump when built-in behaviour changes (it is part of the cache key)
 
 
 class SimModel:

@@ -101,7 +101,8 @@ def detail(noun: str, value: str, rng: random.Random, first: bool,
     joins = _COMPOSE["detail_join"]
     if _CLAUSE.search(form):  # "Along with make it 3 bags" is no sentence
         joins = [j for j in joins if j not in _NOUN_JOINS]
-    join = "" if first else rng.choice(joins)
+    # people string details together mostly without a connective before each one
+    join = "" if first or rng.random() < 0.4 else rng.choice(joins)
     return (f"{join} {said}" if join else _cap(said)) + "."
 
 
