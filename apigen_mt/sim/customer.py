@@ -175,7 +175,8 @@ def _with_record(intent: str, details: list[tuple[str, str]], req: SimRequest
         names = "|".join(re.escape(n) for n in dict.fromkeys(said_as))
         found = re.search(rf"\bmy (?:[\w-]+ )*?(?:{names})$", intent)
         if found:
-            named = req.rng.choice([f for f in FORMS.get(noun, []) if f.endswith("{v}") and
+            # "my booking X", at times "my X booking"
+            named = req.rng.choice([f for f in FORMS.get(noun, []) if "{v}" in f and
                                     f.split()[0] == "my"] or [f"my {noun} {{v}}"])
             return (f"{intent[:found.start()]}{named.replace('{v}', value)}",
                     details[:k] + details[k + 1:])
@@ -477,7 +478,9 @@ def critic(req: SimRequest) -> SimReply:
     candidate = text.split("Candidate customer reply:\n", 1)[-1]
     said = [t.strip('"') for t in _VALUE_TOKEN.findall(candidate)]
     said += EMAIL.findall(candidate)
-    unsupported = [v for v in said if v.lower() not in instruction.lower()]
+    # a day said as an ordinal ("the 20th") is the number the instruction holds ("-20")
+    unsupported = [v for v in said if re.sub(r"(?<=\d)(?:st|nd|rd|th)$", "", v.lower())
+                   not in instruction.lower()]
     score = 2 if unsupported else 9
     if req.chance("critic.noise", DEFAULT_FLAWS["critic.noise"]):
         score = max(0, min(10, score + req.rng.choice([-2, -1, 1])))

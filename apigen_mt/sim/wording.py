@@ -300,7 +300,7 @@ def spoken(value: str, rng: random.Random) -> str:
     if all(paid) and rng.random() < 0.95:  # "$1150 on credit_card_1", as people say a charge
         return "; ".join(f"${m.group(2)} on {m.group(1)}" for m in paid if m)
     found = [_TWO_PART.fullmatch(p) for p in parts]
-    if not all(found) or rng.random() < 0.03:
+    if not all(found) or rng.random() < 0.01:
         return say_count(value, rng) or say_people(value, rng) or _born_said(value, rng)
     return say_flights([(m.group(1), m.group(2)) for m in found if m], rng)
 
