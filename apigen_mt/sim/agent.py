@@ -17,7 +17,7 @@ from typing import Any
 
 from apigen_mt.sim.dates import iso_dates, present_date
 from apigen_mt.sim.instructions import render_value
-from apigen_mt.sim.itinerary import count_of, plain_travel
+from apigen_mt.sim.itinerary import count_of, plain_counts, plain_travel
 from apigen_mt.sim.model import default_handler
 from apigen_mt.sim.phrasebook import PHRASES
 from apigen_mt.sim.phrasing import (
@@ -152,7 +152,8 @@ _PAIRED = [(("origin", "destination"), re.compile(r"\b([A-Z]{3}) to ([A-Z]{3})\b
            (("flight type", "cabin"), re.compile(r"\b(one way|round trip)\b.*?\b(basic economy|"
                                                   r"economy|business)\b", re.IGNORECASE)),
            (("total bags", "paid bags"),
-            re.compile(r"\b(\d+) (?:checked )?(?:bags?|suitcases?)\b.*?,(?: with| and)? (\d+|none)"
+            re.compile(r"\b(\d+) (?:checked )?(?:bags?|suitcases?)\b.*?,(?: with| and)? "
+                       r"(\d+|none|both|all)"
                        r" (?:of (?:them|those) )?(?:are )?paid\b"))]
 
 _NO_BAGS = re.compile(r"\bno (?:checked )?(?:bags|luggage)\b|\bnothing to check\b|"
@@ -163,7 +164,7 @@ def _statements(text: str, slot_nouns: list[str]) -> dict[str, str]:
     """``The order is #W1.`` / ``the reason should be …`` → {noun: spoken value}."""
     out = {}
     forms = detail_patterns(slot_nouns, _IDS)
-    for sentence in _sentences(text):
+    for sentence in _sentences(plain_counts(text)):
         pair = next(((ns, p.search(sentence)) for ns, p in _PAIRED
                      if all(n in slot_nouns for n in ns) and p.search(sentence)), None)
         if {"total bags", "paid bags"} <= set(slot_nouns) and _NO_BAGS.search(sentence):
@@ -171,8 +172,10 @@ def _statements(text: str, slot_nouns: list[str]) -> dict[str, str]:
             continue
         if pair:  # "JFK to MIA", "3 bags, 1 of them paid": two details in one sentence
             # "One way" as "one way", "JFK" as it is
+            heard = [v if v not in ("both", "all") else pair[1].group(1)  # every bag paid
+                     for v in pair[1].groups()]
             out.update({n: "0" if v == "none" else v if v.isupper() else v.lower()
-                        for n, v in zip(pair[0], pair[1].groups(), strict=True)})
+                        for n, v in zip(pair[0], heard, strict=True)})
             continue
         named = next(((n, f) for n, f in forms if n not in out and f.search(sentence)), None)
         if named:  # "pay with credit_card_1", "3 bags in total"

@@ -31,6 +31,7 @@ import re
 
 from apigen_mt.prompts import STOP, UNREADABLE
 from apigen_mt.sim.agent import DEFAULT_FLAWS as AGENT_FLAWS
+from apigen_mt.sim.itinerary import bag_counts
 from apigen_mt.sim.phrasebook import PHRASES
 from apigen_mt.sim.phrasing import SPOKEN_WORDS, WORDS, nouns_named
 from apigen_mt.sim.reading import EMAIL, Plan, Request, read_instruction
@@ -263,6 +264,8 @@ def _paired(details: list[tuple[str, str]], req: SimRequest) -> tuple[list[tuple
         if all(re.fullmatch(value, known.get(n, "")) for n in nouns) and \
                 known.get(nouns[0]) != "0" and req.rng.random() < 0.7:
             values = [known[n] if known[n] != "0" else "none" for n in nouns]  # "none paid"
+            if nouns == ("total bags", "paid bags"):  # "two bags, both paid"
+                values = list(bag_counts(values[0], values[1], req.rng))
             sentence = one_bag(req.rng.choice(frames).format(*values))
             said.append(sentence[0].upper() + sentence[1:])
             details = [(n, v) for n, v in details if n not in nouns]

@@ -167,6 +167,14 @@ def say_count(value: str, rng: random.Random) -> str | None:
     return None
 
 
+def bag_counts(total: str, paid: str, rng: random.Random) -> tuple[str, str]:
+    """Bags in all and bags paid as said in one breath: "three", "one"; every bag paid
+    said as "both" or "all" ("two bags, both paid"); "none" as it is."""
+    if paid == total and total not in ("0", "1", "none") and rng.random() < 0.6:
+        paid = "both" if total == "2" else "all"
+    return say_count(total, rng) or total, say_count(paid, rng) or paid
+
+
 def count_of(text: str) -> str | None:
     """``three`` → ``3`` (a count said in words); None when it is none."""
     low = text.strip().rstrip(".!").lower()
@@ -185,4 +193,10 @@ def plain_travel(text: str, today: dt.date | None) -> str:
     :func:`~apigen_mt.sim.dates.iso_dates` has written its whole dates ``YYYY-MM-DD``)."""
     text = _LEG_LIST.sub(lambda m: _flights_plain(m.group(0), today), text)
     text = _PEOPLE.sub(lambda m: _people_plain(m.group(0)), text)
+    return plain_counts(text)
+
+
+def plain_counts(text: str) -> str:
+    """Bag counts said in words written in digits ("Three bags, two paid" → "3 bags, 2
+    paid")."""
     return _COUNTED.sub(lambda m: str(COUNTS.index(m.group(1).lower())), text)

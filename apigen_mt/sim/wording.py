@@ -107,8 +107,8 @@ def detail(noun: str, value: str, rng: random.Random, first: bool,
 
 
 def one_bag(said: str) -> str:
-    """``1 bags`` said as ``1 bag``."""
-    return re.sub(r"(?<![\d.])1 bags\b", "1 bag", said)
+    """``1 bags`` said as ``1 bag`` (``one suitcases`` as ``one suitcase``)."""
+    return re.sub(r"(?<![\d.])(1|[Oo]ne) (bag|suitcase)s\b", r"\1 \2", said)
 
 
 # joins that take a noun phrase after them, and what makes a form a clause instead

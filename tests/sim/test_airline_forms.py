@@ -20,7 +20,13 @@ from apigen_mt.sim.agent import _gather, _request, _statements
 from apigen_mt.sim.customer import _PAIRS, _SAYS
 from apigen_mt.sim.dates import iso_dates, present_date
 from apigen_mt.sim.instructions import write_instruction
-from apigen_mt.sim.itinerary import COUNTS, plain_travel, say_flights, say_people
+from apigen_mt.sim.itinerary import (
+    COUNTS,
+    bag_counts,
+    plain_travel,
+    say_flights,
+    say_people,
+)
 from apigen_mt.sim.phrasing import match_intent, slots_for
 from apigen_mt.sim.wording import (
     FORMS,
@@ -28,6 +34,7 @@ from apigen_mt.sim.wording import (
     agreement,
     detail,
     goodbye,
+    one_bag,
     repeat_please,
     spoken,
 )
@@ -232,6 +239,14 @@ def test_every_pair_frame_and_no_bags_sentence_is_heard_as_both_details():
                 got = _statements(said, AIRLINE_NOUNS)
                 want = {n: "0" if v == "none" else v for n, v in zip(nouns, pair, strict=True)}
                 assert got == (want if nouns != ("origin", "destination") else expect), said
+    frames = next(f for n, _, f in _PAIRS if n == ("total bags", "paid bags"))
+    rng = random.Random(7)
+    for total, paid in (("2", "2"), ("3", "3"), ("1", "none"), ("3", "1"), ("9", "none")):
+        for frame in frames * 6:  # counts at times in words, every bag paid as "both"
+            said = one_bag(frame.format(*bag_counts(total, paid, rng)))
+            heard = _statements(plain_travel(said[0].upper() + said[1:], TODAY), AIRLINE_NOUNS)
+            assert heard == {"total bags": total, "paid bags": "0" if paid == "none" else paid}, \
+                said
     for sentence in _SAYS["no_bags"]:
         assert _statements(sentence, AIRLINE_NOUNS) == {"total bags": "0", "paid bags": "0"}
 
