@@ -175,7 +175,7 @@ def repeat_please(rng: random.Random) -> str:
 def asked_to_repeat(text: str) -> bool:
     """Whether a message of the customer's asked to hear a change again."""
     low = text.lower()
-    return any(ask in low for ask in REPEAT_ASKS)
+    return any(ask.lower() in low for ask in REPEAT_ASKS)  # "can I hear …" too
 
 
 def goodbye(tone: str, rng: random.Random, recap: str = "") -> str:
