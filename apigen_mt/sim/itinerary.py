@@ -65,7 +65,7 @@ def say_flights(legs: list[tuple[str, str]], rng: random.Random) -> str:
             when = " " + rng.choice(_NEXT_DAY)
         elif previous and (day.year, day.month) == (previous.year, previous.month) \
                 and rng.random() < 0.85:
-            when = on + say_date(iso, day_form)
+            when = (on if rng.random() < 0.6 else " ") + say_date(iso, day_form)  # "HAT2 the 20th"
         else:
             when = on + say_date(iso, form)
         names = _legs_said(flights)

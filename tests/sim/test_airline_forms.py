@@ -140,7 +140,7 @@ def test_a_prepared_or_asked_customer_is_heard_whole(action):
                      "email": "ulla@example.com"}}
     model = SimModel("sim:perfect", roles=builtin_roles())
     slots, _ = _slots(action.name)
-    for seed in range(40):
+    for seed in range(80):
         text = write_instruction([action], kinds, "ulla_jablonski_6339", user, None,
                                  random.Random(seed))
         system = {"role": "system", "content": load_prompt("human").render(instruction=text)}
