@@ -115,7 +115,8 @@ def one_bag(said: str) -> str:
 _NOUN_JOINS = {"As well as", "Along with", "Plus", "With"}
 _CLAUSE = re.compile(r"\b(is|are|be|want|like|use|pay|put|go|run|make|swap|please|mark|list|"
                      r"charge|bill|seat|sit|fly|take|leaving|departing|starting|going|arriving|headed|"
-                     r"I'd|I'm|I'll)\b")
+                     r"heading|bound|outbound|setting|checking|regarding|need|ends|starts|read|"
+                     r"insurance|insurance-wise|me|I'd|I'm|I'll|I've|we'll)\b")
 
 
 def detail_patterns(nouns: list[str], ids: str) -> list[tuple[str, re.Pattern[str]]]:
