@@ -12,7 +12,7 @@ import pytest
 
 import apigen_mt.blueprint.checks as checks
 import apigen_mt.env.domain as domain
-import apigen_mt.llm.registry as registry
+import apigen_mt.sim as sim_package
 from apigen_mt.env.domain import load_environment
 from apigen_mt.env.environment import Environment
 from apigen_mt.records import Action, Trajectory
@@ -162,7 +162,8 @@ def sim_roles_blind(monkeypatch):
     def roles():
         table = builtin_roles()
         return {**table, **{role: blind(table[role]) for role in PHASE2_ROLES}}
-    monkeypatch.setattr(registry, "builtin_roles", roles)
+    # the registry reads the table from the sim package when it builds a sim model
+    monkeypatch.setattr(sim_package, "builtin_roles", roles)
     yield calls
 
 
