@@ -233,7 +233,7 @@ def _details_said(details: list[tuple[str, str]], req: SimRequest, plan: Plan) -
         frames = _SAYS["detail_first"] if k == 0 else _SAYS["answer"]
         words = not _IDS.fullmatch(value) and not value.startswith("I ")
         named = detail(noun, value, req.rng, k == 0, words=words)
-        if named and req.rng.random() < 0.8:  # "pay with credit_card_1", "3 bags in total"
+        if named and req.rng.random() < 0.9:  # "pay with credit_card_1", "3 bags in total"
             said.append(named + _described(value, plan, req, shown))
             continue
         if _IDS.fullmatch(value):  # "order #W1", as people type
