@@ -6,19 +6,42 @@ or the same again — only makes it slower. :class:`AdaptiveLimit` is a semaphor
 size is halved on each timeout (down to one request at a time) and grows back by one
 after as many successes in a row as its current size (additive increase, multiplicative
 decrease, as TCP does).
+
+When the limit is reached, requests queue by priority (:data:`PRIORITY`, a context
+variable: a task sets it for its own requests), first come first served among equals.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
+from contextvars import ContextVar
 from typing import Any
 
 log = logging.getLogger("apigen_mt.llm")
 
 
+PRIORITY: ContextVar[float] = ContextVar("apigen_mt_request_priority", default=1.0)
+"""The priority of the requests the current task makes: when the limit is reached, a
+freed slot goes to the waiter with the lowest value, first come first served among
+equals. Work that other work waits for (a run's blueprints, which its rollouts need)
+sets a lower one for its task (:func:`first`); everything else keeps the default."""
+
+FIRST = 0.0  # the priority of work others wait for
+
+
+def first() -> None:
+    """The current task's requests (and those of the tasks it starts) go before others'."""
+    PRIORITY.set(FIRST)
+
+
 class AdaptiveLimit:
-    """At most ``limit`` holders at a time; ``limit`` moves between 1 and ``maximum``."""
+    """At most ``limit`` holders at a time; ``limit`` moves between 1 and ``maximum``.
+
+    Waiters queue by :data:`PRIORITY`, then by arrival; a newcomer never takes a freed
+    slot from one already queued.
+    """
 
     def __init__(self, maximum: int, name: str = ""):
         self.maximum = max(1, maximum)
@@ -26,10 +49,11 @@ class AdaptiveLimit:
         self.name = name
         self.in_flight = 0
         self.waiting = 0
-        self._wakers: set[asyncio.Future] = set()
+        # (priority, arrival, future): a future is resolved once its slot is granted
+        self._queue: list[tuple[float, int, asyncio.Future]] = []
+        self._arrivals = 0
         self.lowered = 0  # how many times a timeout lowered the limit
         self._streak = 0
-        self._cond = asyncio.Condition()
         self._slot = _Slot(self)
 
     def slot(self) -> _Slot:
@@ -37,25 +61,41 @@ class AdaptiveLimit:
         return self._slot
 
     async def _enter(self) -> None:
-        if self.waiting == 0 and self.in_flight < self.limit and not self._cond.locked():
-            # Nobody queued and a slot free: take it without the condition's lock (the
-            # common case, on every request). Single-threaded, so nothing runs between
-            # the test and the increment.
+        if not self.waiting and self.in_flight < self.limit:
+            # Nobody queued and a slot free: take it (the common case, on every request).
+            # Single-threaded, so nothing runs between the test and the increment.
             self.in_flight += 1
             return
-        async with self._cond:
-            self.waiting += 1
-            try:
-                await self._cond.wait_for(lambda: self.in_flight < self.limit)
-            finally:
+        granted = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._queue, (PRIORITY.get(), self._arrivals, granted))
+        self._arrivals += 1
+        self.waiting += 1
+        self._grant()
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if granted.cancelled():  # still queued: its entry is skipped when it comes up
                 self.waiting -= 1
+            else:  # granted as it was cancelled: the slot goes to the next one
+                self.in_flight -= 1
+                self._grant()
+            raise
+
+    def _grant(self) -> None:
+        """Hand free slots to the queued, best priority first (in-flight counted here, so a
+        newcomer cannot take a slot between the grant and the waiter's resumption)."""
+        while self._queue and self.in_flight < self.limit:
+            granted = heapq.heappop(self._queue)[2]
+            if granted.cancelled():  # gave up while queued (counted off then)
+                continue
+            self.waiting -= 1
             self.in_flight += 1
+            granted.set_result(None)
 
     async def _exit(self) -> None:
         self.in_flight -= 1
-        if self.waiting:  # somebody queued: wake one (no herd of wake-ups)
-            async with self._cond:
-                self._cond.notify()
+        if self.waiting:
+            self._grant()
 
     def success(self) -> None:
         """One request answered in time: after ``limit`` in a row, allow one more."""
@@ -65,17 +105,11 @@ class AdaptiveLimit:
         if self._streak >= self.limit:
             self._streak = 0
             self.limit += 1
-            if self.waiting:  # a new slot: wake one waiter for it
-                task = asyncio.ensure_future(self._wake())
-                self._wakers.add(task)
-                task.add_done_callback(self._wakers.discard)
-
-    async def _wake(self) -> None:
-        async with self._cond:
-            self._cond.notify()
+            if self.waiting:  # a new slot for the first waiter
+                self._grant()
 
     def timed_out(self, timeout_s: float) -> None:
-        """A request timed out: halve the limit (the waiters see it at their next turn)."""
+        """A request timed out: halve the limit (slots are granted again below it only)."""
         self._streak = 0
         new = max(1, self.limit // 2)
         if new < self.limit or self.lowered == 0:

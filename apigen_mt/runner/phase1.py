@@ -10,6 +10,7 @@ from typing import Any
 
 from apigen_mt.blueprint.produce import Phase1, Playable, SlotResult, produce
 from apigen_mt.errors import RunFailure
+from apigen_mt.llm import throttle
 from apigen_mt.llm.base import ModelError
 from apigen_mt.llm.usage import BudgetReached
 from apigen_mt.records import Blueprint, RejectedBlueprint
@@ -135,11 +136,14 @@ async def _recombine(phase: Phase1, run: RunDir, n: int, concurrency: int,
 
 def _watched(work: Callable[[int], Any], overlap: Any) -> Callable[[int], Any]:
     """``work``, counted in ``overlap.busy`` while it runs (a slot finished but not yet
-    committed holds no endpoint slot)."""
+    committed holds no endpoint slot). Its requests go before the early rollouts' at a
+    full endpoint: the rollouts wait for the blueprints, never the other way round, so
+    a phase-1 slot chain queued behind them would only make the round longer."""
     if overlap is None:
         return work
 
     async def counted(key: int) -> Any:
+        throttle.first()  # this item's task only (each item runs in a task of its own)
         overlap.busy += 1
         try:
             return await work(key)

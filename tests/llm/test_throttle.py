@@ -70,3 +70,66 @@ def test_a_timeout_halves_the_limit_and_successes_grow_it_back() -> None:
     assert limit.limit == 8
     limit.success()
     assert limit.limit == 8  # never past the endpoint's max_concurrency
+
+
+def test_a_freed_slot_goes_to_the_first_priority_before_earlier_waiters() -> None:
+    from apigen_mt.llm.throttle import first
+
+    limit = AdaptiveLimit(1)
+    order: list[str] = []
+
+    async def hold(name: str, release: asyncio.Event | None = None,
+                   urgent: bool = False) -> None:
+        if urgent:
+            first()  # this task's requests only
+        async with limit.slot():
+            order.append(name)
+            if release is not None:
+                await release.wait()
+
+    async def main() -> None:
+        release = asyncio.Event()
+        holder = asyncio.create_task(hold("holder", release))
+        await asyncio.sleep(0)
+        queued = [asyncio.create_task(hold(f"queued{i}")) for i in range(2)]
+        await asyncio.sleep(0)
+        urgent = asyncio.create_task(hold("urgent", urgent=True))
+        await asyncio.sleep(0)
+        assert limit.waiting == 3
+        release.set()
+        await asyncio.gather(holder, urgent, *queued)
+
+    asyncio.run(main())
+    assert order == ["holder", "urgent", "queued0", "queued1"]
+
+
+def test_a_waiter_cancelled_in_the_queue_or_as_it_is_granted_leaves_no_slot_taken() -> None:
+    limit = AdaptiveLimit(1)
+    order: list[str] = []
+
+    async def hold(name: str, release: asyncio.Event | None = None) -> None:
+        async with limit.slot():
+            order.append(name)
+            if release is not None:
+                await release.wait()
+
+    async def main() -> None:
+        release = asyncio.Event()
+        holder = asyncio.create_task(hold("holder", release))
+        await asyncio.sleep(0)
+        gone = asyncio.create_task(hold("gone"))
+        granted_then_gone = asyncio.create_task(hold("granted then gone"))
+        last = asyncio.create_task(hold("last"))
+        await asyncio.sleep(0)
+        gone.cancel()  # still queued
+        await asyncio.sleep(0)
+        assert limit.waiting == 2
+        release.set()
+        await asyncio.sleep(0)  # the holder leaves: its slot is granted to the next …
+        assert limit.in_flight == 1 and limit.waiting == 1
+        granted_then_gone.cancel()  # … which is cancelled before it resumes
+        await asyncio.gather(holder, gone, granted_then_gone, last, return_exceptions=True)
+
+    asyncio.run(main())
+    assert order == ["holder", "last"]
+    assert limit.in_flight == 0 and limit.waiting == 0
