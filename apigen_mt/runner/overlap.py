@@ -145,10 +145,6 @@ class Prefetch:
         self.open = False
         self.waiting.clear()
 
-    def has_candidates(self) -> bool:
-        """Are blueprints sure to be played still waiting to start?"""
-        return any(q < 0 for q, _ in self.waiting.values())
-
     def take(self, blueprint_id: str) -> asyncio.Task | None:
         """The early episode of this blueprint's first trial, handed over (None: none
         started; phase 2 plays it itself, and it is no longer a candidate)."""
