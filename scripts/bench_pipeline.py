@@ -249,6 +249,29 @@ def pipeline(url: str, server_pid: int, n: int, c: int, work: Path, tag: str,
     return out
 
 
+def drain(timeline: dict[str, Any], c: int) -> dict[str, Any]:
+    """The run's end: from the last sample with 90 % of the slots busy to exit, and the
+    share of phase 2's ideal calls (its window at C/L̄) that this tail left idle."""
+    samples, end, boundary = timeline["samples"], timeline["end_s"], timeline["boundary_s"]
+    last = next((i for i in range(len(samples) - 1, -1, -1) if samples[i][2] >= 0.9 * c),
+                0)
+    start = samples[last][0]
+    calls = samples[-1][1] - samples[last][1]
+    window = max(end - boundary, 1e-9)
+    idle = sum((c - s[2]) * (s[0] - p[0]) for p, s in itertools.pairwise(samples[last:]))
+    return {"seconds": end - start, "calls": calls,
+            "lost_share": idle / (c * window)}
+
+
+def phase2_counts(stamps: list[tuple[float, str]]) -> dict[str, int]:
+    """Episodes phase 2 started and cancelled, from `run`'s closing line for it."""
+    text = " ".join(line.strip() for _, line in stamps)
+    scheduled = re.search(r"(\d+) episodes\s+scheduled", text)
+    cancelled = re.search(r"(\d+) cancelled\s+at the\s+stop of (\d+) episodes", text)
+    return {"scheduled": int(scheduled.group(1)) if scheduled else -1,
+            "cancelled": int(cancelled.group(1)) if cancelled else 0}
+
+
 # --- the bare client ---------------------------------------------------------------------------
 
 RECORD = """
@@ -400,6 +423,13 @@ def main() -> None:
             print(_phase_line("phase 1 (blueprints)", ph["blueprints"], c))
             print(_phase_line("phase 2 (rollouts)", ph["rollouts"], c))
             print(_phase_line("middle (10%–90% calls)", ph["middle"], c))
+            tail = drain(r["timeline"], c)
+            played = phase2_counts(r["stamps"])
+            print(f"  the end's drain: {tail['seconds']:.1f}s from the last sample with "
+                  f"{int(0.9 * c)}+ in flight to exit ({tail['calls']} calls in it, "
+                  f"{tail['lost_share']:.0%} of the phase-2 window's ideal left idle); "
+                  f"phase 2 started {played['scheduled']} episodes, "
+                  f"{played['cancelled']} cancelled unfinished at the stop")
             demand = (r["cpu_ms_per_call"] + r["server_cpu_ms_per_call"]) * ideal / 1000
             print(f"  CPU per model call: pipeline {r['cpu_ms_per_call']:.2f} ms, server "
                   f"{r['server_cpu_ms_per_call']:.2f} ms; at the ideal rate that is "
@@ -417,7 +447,9 @@ def main() -> None:
                 cpu_ms_per_call=round(r["cpu_ms_per_call"], 3),
                 server_cpu_ms_per_call=round(r["server_cpu_ms_per_call"], 3),
                 cpu_cores_needed_at_ideal=round(demand, 2),
-                peak_rss_mb=round(r["peak_rss_mb"], 1))
+                peak_rss_mb=round(r["peak_rss_mb"], 1),
+                drain_s=round(tail["seconds"], 2), drain_lost_share=round(tail["lost_share"], 3),
+                episodes_scheduled=played["scheduled"], episodes_cancelled=played["cancelled"])
 
         if not args.skip_zero:
             requests = record_requests(work, args.zero_n)
