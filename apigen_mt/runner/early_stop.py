@@ -5,12 +5,15 @@ when the stop comes (their calls paid for nothing), so no more are started once 
 flight are expected to get there. What is committed does not change (items still start
 and commit in key order), only how many run at once.
 
-Phase 2 estimates each item at the rate of its own group: first trials pass more often
-than further trials of a task that failed once, and one rate for all made the estimate
-too hopeful at the end of a phase, which then ended in waves of a few long items with
-the endpoint idle. A margin of ``margin`` standard deviations would start a few items
-more, to shorten the tail further; the default is none, because the items it starts
-are mostly cancelled at the stop (calls paid for nothing) for no shorter run.
+Phase 2 estimates each item at the rate of its own group, counted as results come in.
+First trials pass more often than further trials of a task that failed once: one rate for
+both made the estimate too hopeful at the end of a phase, which then ended in waves of a
+few long items with the endpoint idle. Short tasks pass more often than long ones: one
+rate for both made it too gloomy about the short items that end a chunk, and more were
+started, to be cancelled at the stop. A margin of ``margin`` standard deviations would
+start a few items more, to shorten the tail further; the default is none, because the
+items it starts are mostly cancelled at the stop (calls paid for nothing) for no shorter
+run.
 """
 
 from __future__ import annotations

@@ -84,3 +84,46 @@ def test_a_waiting_key_lets_later_ones_start_and_commits_stay_in_key_order():
                             ready=ready, depends_on=lambda k: 0 if k == 2 else -1))
     assert committed == [0, 1, 2, 3, 4, 6]
     assert started.index(3) < started.index(2) and 5 not in started
+
+
+
+def test_the_early_stop_counts_short_tasks_at_their_own_pass_rate(tmp_path):
+    """Short tasks pass more often than long ones. Counted at the average rate, the short
+    ones in flight at the end look short of n, and more episodes start, to be cancelled
+    unfinished when the n-th trajectory is kept."""
+    from apigen_mt.llm.base import ModelError
+    from apigen_mt.records import JudgeVerdict, Trajectory
+    from apigen_mt.runner.batch import CircuitBreaker, Failed
+    from apigen_mt.runner.phase2 import _Rollouts
+    from apigen_mt.runner.store import RunDir
+
+    def bp(name: str, actions: int) -> Blueprint:
+        return Blueprint(id=name, env="retail", user_id="u", instruction=name,
+                         actions=[Action(name="get_user_details", arguments={})] * actions)
+
+    def episode(b: Blueprint, passed: bool) -> Trajectory:
+        return Trajectory(blueprint_id=b.id, env="retail", trial=0, end_reason="stop",
+                          messages=[{"role": "user", "content": b.id}],
+                          verdict=JudgeVerdict(passed=passed, state_match=passed))
+
+    blueprints = [bp(f"long{i}", 9) for i in range(40)] + [bp(f"short{i}", 2) for i in range(40)]
+    with RunDir(tmp_path / "run") as run:
+        batch = _Rollouts(blueprints, 1, run, 30, None, CircuitBreaker(8), None, None)
+        for key in range(50):  # each one's result in before the next starts
+            assert batch.ready(key) is True
+            if key == 39:
+                result = Failed(ModelError("no answer"))  # an error: not judged
+            elif key < 40:  # long tasks: one in four passes (10 of 39)
+                result = episode(blueprints[key], key % 4 == 0)
+            else:  # short tasks: nine of ten pass
+                result = episode(blueprints[key], key != 40)
+            batch.finished(key, result)
+            batch.commit(key, result)
+        started = 0
+        while batch.ready(50 + started) is True:
+            started += 1
+        # 19 kept; about 12 of the short ones in flight would bring that to 30. At the
+        # short tasks' own rate (drawn towards the rate of all, 19 in 49) the batch holds
+        # back after 17; at the rate of all it would start every one of the 30 left.
+        assert batch.outcome.accepted_total == 19
+        assert 12 <= started <= 18
