@@ -4,8 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import random
+from functools import partial
 
-from apigen_mt.llm.throttle import AdaptiveLimit
+from apigen_mt.llm.throttle import AdaptiveLimit, first
+
+
+async def _hold(limit: AdaptiveLimit, order: list[str], name: str,
+                release: asyncio.Event | None = None, urgent: bool = False) -> None:
+    """Take a slot, note the order it came in, and hold it until ``release`` is set."""
+    if urgent:
+        first()  # this task's requests only
+    async with limit.slot():
+        order.append(name)
+        if release is not None:
+            await release.wait()
+
+
+def _queue(size: int = 1):
+    """A limit of ``size``, the order its holders got their slots in, and ``hold``."""
+    limit = AdaptiveLimit(size)
+    order: list[str] = []
+    return limit, order, partial(_hold, limit, order)
 
 
 def test_never_more_than_the_limit_in_flight_and_every_holder_gets_through() -> None:
@@ -31,14 +50,7 @@ def test_never_more_than_the_limit_in_flight_and_every_holder_gets_through() -> 
 
 
 def test_a_newcomer_queues_behind_the_waiters_instead_of_taking_a_freed_slot() -> None:
-    limit = AdaptiveLimit(1)
-    order: list[str] = []
-
-    async def hold(name: str, release: asyncio.Event | None = None) -> None:
-        async with limit.slot():
-            order.append(name)
-            if release is not None:
-                await release.wait()
+    limit, order, hold = _queue()
 
     async def main() -> None:
         release = asyncio.Event()
@@ -73,19 +85,7 @@ def test_a_timeout_halves_the_limit_and_successes_grow_it_back() -> None:
 
 
 def test_a_freed_slot_goes_to_the_first_priority_before_earlier_waiters() -> None:
-    from apigen_mt.llm.throttle import first
-
-    limit = AdaptiveLimit(1)
-    order: list[str] = []
-
-    async def hold(name: str, release: asyncio.Event | None = None,
-                   urgent: bool = False) -> None:
-        if urgent:
-            first()  # this task's requests only
-        async with limit.slot():
-            order.append(name)
-            if release is not None:
-                await release.wait()
+    limit, order, hold = _queue()
 
     async def main() -> None:
         release = asyncio.Event()
@@ -104,14 +104,7 @@ def test_a_freed_slot_goes_to_the_first_priority_before_earlier_waiters() -> Non
 
 
 def test_a_waiter_cancelled_in_the_queue_or_as_it_is_granted_leaves_no_slot_taken() -> None:
-    limit = AdaptiveLimit(1)
-    order: list[str] = []
-
-    async def hold(name: str, release: asyncio.Event | None = None) -> None:
-        async with limit.slot():
-            order.append(name)
-            if release is not None:
-                await release.wait()
+    limit, order, hold = _queue()
 
     async def main() -> None:
         release = asyncio.Event()
