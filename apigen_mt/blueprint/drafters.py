@@ -114,7 +114,7 @@ class LLMDrafter:
         convo = drafter_messages(self.env, ctx)
         if previous is not None:
             convo += [{"role": "assistant", "content": compact(previous)},
-                      {"role": "user", "content": "The draft was rejected. Advice:\n"
+                      {"role": "user", "content": "The draft was rejected.\n"
                        f"{feedback or '(none)'}\n\nWrite a corrected blueprint as one JSON "
                        "object."}]
         error = None

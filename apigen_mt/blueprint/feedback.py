@@ -1,4 +1,8 @@
-"""The feedback step: every rejection reason turned into advice for the next draft."""
+"""The feedback step: every rejection reason turned into advice for the next draft.
+
+The committee's reflections go to the feedback role for a summary; the checks' reasons
+(format, execution, policy, an unreadable draft) reach the drafter as they are, unless
+the run asks for the model every time (``blueprint.feedback: always``)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,19 @@ from typing import Any
 from apigen_mt.llm.base import ChatModel, Settings
 from apigen_mt.prompts import load_prompt
 from apigen_mt.records import Verdict
+
+# blueprint.feedback → the stages whose rejections the feedback role summarises
+FEEDBACK_STAGES: dict[str, frozenset[str] | None] = {"reviews": frozenset({"committee"}),
+                                                     "always": None}
+
+
+def check_reasons(verdict: Verdict) -> str:
+    """A failed check's reasons as the drafter reads them, one line each."""
+    lines = ["The reply could not be read as a blueprint:" if verdict.stage == "drafter"
+             else f"The {verdict.stage} check rejected it:"]
+    lines += [f"- {r}" for r in verdict.reasons] or ["- (no reason given)"]
+    lines += [f"- (warning) {w}" for w in verdict.warnings]
+    return "\n".join(lines)
 
 
 def feedback_messages(draft: dict[str, Any] | None, verdict: Verdict) -> list[dict[str, Any]]:
@@ -25,14 +42,18 @@ def feedback_messages(draft: dict[str, Any] | None, verdict: Verdict) -> list[di
 
 @dataclass
 class FeedbackWriter:
-    """Bound to the feedback role's model; an empty answer falls back to the raw reasons."""
+    """Bound to the feedback role's model; an empty answer falls back to the raw reasons.
+    ``ask_for`` is the stages whose rejections the model summarises (None: every stage)."""
 
     model: ChatModel
     settings: Settings
+    ask_for: frozenset[str] | None = None
 
     async def advise(self, draft: dict[str, Any] | None, verdict: Verdict) -> str:
         """Short actionable advice for the drafter."""
+        if self.ask_for is not None and verdict.stage not in self.ask_for:
+            return check_reasons(verdict)
         done = await self.model.complete(feedback_messages(draft, verdict), None, self.settings)
         if not (done.text or "").strip():
-            return "\n".join(f"Fix: {r}" for r in verdict.reasons)
+            return check_reasons(verdict)
         return done.text.strip()

@@ -26,6 +26,12 @@ class BlueprintSettings(BaseModel):
     max_rounds: dict[str, int] = Field(default_factory=lambda: {"retail": 3, "airline": 5})
     default_max_rounds: int = 3
     committee_size: int = Field(3, ge=1, le=64)
+    # which rejections the feedback role turns into advice: "reviews" asks it only after
+    # the committee (free-text reflections from several reviewers, worth a summary) and
+    # hands the checks' own reasons to the drafter as they are (format, execution and
+    # policy reasons already name the action and the error exactly; a model rephrasing
+    # them costs a call per round and adds no fact); "always" is the paper's every time
+    feedback: str = Field("reviews", pattern="^(reviews|always)$")
     accept_threshold: float = Field(0.75, ge=0, le=1)
     # share of the accepted blueprints that are recombinations of others (same user);
     # phase 1 drafts the rest first, then recombines

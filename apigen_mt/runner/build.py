@@ -9,7 +9,7 @@ from typing import Any
 from apigen_mt.blueprint.committee import Reviewer
 from apigen_mt.blueprint.context import ContextSampler
 from apigen_mt.blueprint.drafters import LLMDrafter, WalkDrafter
-from apigen_mt.blueprint.feedback import FeedbackWriter
+from apigen_mt.blueprint.feedback import FEEDBACK_STAGES, FeedbackWriter
 from apigen_mt.blueprint.produce import Phase1
 from apigen_mt.blueprint.settings import BlueprintSettings
 from apigen_mt.config import RunConfig
@@ -95,7 +95,8 @@ def build_phase1(config: RunConfig, env_ref: EnvRef, run_dir: Path | None,
                           settings.parse_retries) for i, m in enumerate(reviewer_models)]
     phase = Phase1(env=env, settings=settings, sampler=sampler, drafter=drafter,
                    reviewers=reviewers,
-                   feedback=FeedbackWriter(models.feedback, Settings(seed=config.seed)),
+                   feedback=FeedbackWriter(models.feedback, Settings(seed=config.seed),
+                                            FEEDBACK_STAGES[settings.feedback]),
                    recombiner=models.drafter, recombiner_settings=Settings(seed=config.seed),
                    seed=config.seed, models=models_description(config))
     return phase, models

@@ -16,8 +16,8 @@ prompt asks for, with realistic, configurable flaws (``sim.flaws``):
 Every role answers from its request alone (no environment, no project checks); beyond
 the named flaws, the drafter's mistakes are those of reading the context carelessly (see
 :mod:`apigen_mt.sim.drafting`). Redrafts read the feedback: the flaw it names
-is not repeated, the (tool, value) pairs it names are avoided, and numbers it corrects
-are corrected.
+is not repeated, the (tool, value) pairs it names are avoided, numbers it corrects are
+corrected, and when it names the failing writes by position only those are drafted again.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from apigen_mt.sim.drafting import (
     fact_to_ask,
     fill_walk,
     parse_tools,
+    repair_plan,
 )
 from apigen_mt.sim.instructions import render_value, write_instruction
 from apigen_mt.sim.reading import is_task_sentence
@@ -204,6 +205,10 @@ def drafter(req: SimRequest) -> SimReply:
     kinds = {n: "write" if n in writes else "read" for n in tools}
     pool = build_pool(ctx)
     actions = corrected(previous, feedback) if previous else None
+    plan = repair_plan(previous, feedback, walk, tools) if previous and actions is None \
+        else None
+    if plan is not None:
+        actions = fill_walk(walk, tools, pool, req.rng, avoid, *plan)
     if actions is None:
         careless = _flaw(req, "policy_violation", round_no, named)
         swaps = any(s.get("changes_records") and s["name"] in tools and any(

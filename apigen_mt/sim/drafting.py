@@ -247,25 +247,44 @@ def _agree(args: dict[str, Any], schema: dict[str, Any]) -> None:
                     args[key] = first[key]
 
 
+def walk_steps(walk: list[dict[str, Any]], tools: dict[str, dict[str, Any]]
+               ) -> list[dict[str, Any]]:
+    """The suggested steps the tool list offers, in order."""
+    return [s for s in walk if s.get("name") in tools]
+
+
 def fill_walk(walk: list[dict[str, Any]], tools: dict[str, dict[str, Any]],
               pool: ValuePool, rng: random.Random,
-              avoid: set[tuple[str, str]]) -> list[Action] | None:
-    """The suggested walk as actions; writes first (they set what reads look up)."""
-    steps = [s for s in walk if s.get("name") in tools]
+              avoid: set[tuple[str, str]],
+              keep: dict[int, dict[str, Any] | None] | None = None,
+              redo: dict[int, dict[str, Any]] | None = None) -> list[Action] | None:
+    """The suggested walk as actions; writes first (they set what reads look up).
+
+    ``keep`` are writes (by step) taken as they are from an earlier draft (None: a step it
+    left out), ``redo`` the earlier arguments of writes to draft again, which the new ones
+    must differ from."""
+    steps = walk_steps(walk, tools)
+    keep, redo = keep or {}, redo or {}
     known: dict[str, Any] = {}
     used: set[Any] = set()
     writes: dict[int, dict[str, Any]] = {}
     for i, step in enumerate(steps):
         if not step.get("changes_records"):
             continue
-        for _try in range(4):
-            args = fill_call(tools[step["name"]], pool, step.get("applies_to") or {}, used,
-                             rng, True, {})
-            if args is not None and not _avoided(step["name"], args, avoid):
-                writes[i] = args
-                break
+        if i in keep:
+            if keep[i] is None:
+                continue
+            writes[i] = keep[i]
         else:
-            continue
+            for _try in range(4):
+                args = fill_call(tools[step["name"]], pool, step.get("applies_to") or {},
+                                 used, rng, True, {})
+                if args is not None and not _avoided(step["name"], args, avoid) \
+                        and args != redo.get(i):
+                    writes[i] = args
+                    break
+            else:
+                continue
         for value in writes[i].values():
             if isinstance(value, str):
                 used.add(value)
@@ -358,6 +377,39 @@ def corrected(previous: dict[str, Any], feedback: str) -> list[Action] | None:
                 changed |= hit
         actions.append(Action(name=str(raw.get("name")), arguments=args))
     return actions if changed else None
+
+
+_FAILED_AT = re.compile(r"\baction (\d+):? \(?(\w+)")
+
+
+def repair_plan(previous: dict[str, Any], feedback: str, walk: list[dict[str, Any]],
+                tools: dict[str, dict[str, Any]]
+                ) -> tuple[dict[int, dict[str, Any] | None], dict[int, dict[str, Any]]] | None:
+    """Which of the previous draft's writes to keep and which to draft again, by step of
+    the walk, when the advice names the failing writes by position ("action 2
+    (update_reservation_flights) failed: …"): a careful author changes what failed and
+    keeps the rest. None when the advice names no write of the draft, or every one."""
+    raw = previous.get("actions")
+    if not isinstance(raw, list) or not all(
+            isinstance(a, dict) and isinstance(a.get("arguments"), dict) for a in raw):
+        return None
+    failing = {int(i) for line in feedback.splitlines() for i, name in _FAILED_AT.findall(line)
+               if int(i) < len(raw) and raw[int(i)].get("name") == name}
+    steps = walk_steps(walk, tools)
+    keep: dict[int, dict[str, Any] | None] = {}
+    redo: dict[int, dict[str, Any]] = {}
+    at = 0  # the previous draft's writes in the walk's order, each to its step
+    for i, step in enumerate(steps):
+        if not step.get("changes_records"):
+            continue
+        found = next((j for j in range(at, len(raw)) if raw[j].get("name") == step["name"]),
+                     None)
+        if found is None:  # a step the draft left out stays out
+            keep[i] = None
+            continue
+        at = found + 1
+        (redo if found in failing else keep)[i] = json.loads(json.dumps(raw[found]["arguments"]))
+    return (keep, redo) if redo and any(v is not None for v in keep.values()) else None
 
 
 def fact_to_ask(actions: list[Action], tools: dict[str, dict[str, Any]], pool: ValuePool,

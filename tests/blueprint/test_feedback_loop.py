@@ -26,14 +26,14 @@ NO = json.dumps({"correctness": 0, "completeness": 0, "satisfaction": 1, "creati
                  "reflection": "the amount is not in the instruction"})
 
 
-def phase(drafter, reviewers, feedback, rounds=3):
+def phase(drafter, reviewers, feedback, rounds=3, ask_for=None):
     env = load_environment(NOTES)
     settings = BlueprintSettings(max_rounds={"notes": rounds}, recombine_share=0,
                                  committee_size=len(reviewers))
     return Phase1(env=env, settings=settings, sampler=ContextSampler(env, settings, 0),
                   drafter=LLMDrafter(env, drafter, Settings()),
                   reviewers=[Reviewer(f"r{i}", m, Settings()) for i, m in enumerate(reviewers)],
-                  feedback=FeedbackWriter(feedback, Settings()), recombiner=None,
+                  feedback=FeedbackWriter(feedback, Settings(), ask_for), recombiner=None,
                   recombiner_settings=Settings(), seed=0)
 
 
@@ -64,6 +64,36 @@ def test_committee_rejection_after_the_last_round_is_recorded_with_reasons():
     assert rej.stage == "committee" and rej.rounds == 2 and rej.slot == 4
     assert any("amount is not in the instruction" in r for r in rej.reasons)
     assert len(feedback.calls) == 1  # no feedback after the final round
+
+
+def test_by_default_the_checks_reasons_reach_the_drafter_without_a_feedback_call():
+    from apigen_mt.blueprint.feedback import FEEDBACK_STAGES
+    from apigen_mt.blueprint.settings import BlueprintSettings
+
+    ask_for = FEEDBACK_STAGES[BlueprintSettings().feedback]
+    drafter = ScriptedModel([json.dumps(BAD), json.dumps(GOOD)])
+    feedback = ScriptedModel([])  # any call to it would fail the slot
+    reviewers = [ScriptedModel([YES]) for _ in range(3)]
+    result = asyncio.run(produce(phase(drafter, reviewers, feedback, ask_for=ask_for), 0, []))
+    assert result.accepted is not None and result.accepted.provenance.rounds == 2
+    assert feedback.calls == []
+    said = drafter.calls[1].messages[-1]["content"]
+    assert "The execution check rejected it:\n- action 0 (transfer) failed:" in said
+    assert "account not found" in said
+    assert result.accepted.provenance.feedback[0].startswith("The execution check")
+
+
+def test_by_default_a_committee_rejection_is_still_summarised_by_the_feedback_role():
+    from apigen_mt.blueprint.feedback import FEEDBACK_STAGES
+
+    drafter = ScriptedModel([json.dumps(GOOD)] * 2)
+    reviewers = [ScriptedModel([NO, YES]) for _ in range(3)]
+    feedback = ScriptedModel(["State the amount of 5 in the instruction."])
+    result = asyncio.run(produce(phase(drafter, reviewers, feedback,
+                                       ask_for=FEEDBACK_STAGES["reviews"]), 0, []))
+    assert result.accepted is not None and len(feedback.calls) == 1
+    assert "amount is not in the instruction" in feedback.calls[0].messages[-1]["content"]
+    assert "State the amount of 5" in drafter.calls[1].messages[-1]["content"]
 
 
 def test_unparseable_drafts_are_answered_with_the_parse_error():

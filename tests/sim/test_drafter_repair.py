@@ -1,0 +1,58 @@
+"""The sim drafter's redraft after a check names a failing write: only that write changes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from apigen_mt.blueprint.context import ContextSampler
+from apigen_mt.blueprint.drafters import compact, drafter_messages
+from apigen_mt.blueprint.replies import parse_json_object
+from apigen_mt.blueprint.settings import BlueprintSettings
+from apigen_mt.env.domain import load_environment
+from apigen_mt.llm.base import Settings
+from apigen_mt.sim.model import SimModel
+from apigen_mt.sim.roles import builtin_roles
+
+
+def _draft(model, convo, sample=0):
+    done = asyncio.run(model.complete(convo, None, Settings(sample=sample)))
+    return parse_json_object(done.text)
+
+
+def _redraft(model, convo, draft, advice):
+    return _draft(model, [*convo, {"role": "assistant", "content": compact(draft)},
+                          {"role": "user", "content": f"The draft was rejected.\n{advice}\n\n"
+                           "Write a corrected blueprint as one JSON object."}], sample=10)
+
+
+def test_a_redraft_changes_the_write_a_check_named_and_keeps_the_others():
+    env = load_environment("retail")
+    writes = {t.name for t in env.domain.tools if t.kind == "write"}
+    sampler = ContextSampler(env, BlueprintSettings(writes={3: 1.0}), 0)
+    model = SimModel("sim:perfect", roles=builtin_roles())
+    seen = redrawn = 0
+    for slot in range(40):
+        convo = drafter_messages(env, sampler.sample(slot, []))
+        draft = _draft(model, convo)
+        at = [i for i, a in enumerate(draft["actions"]) if a["name"] in writes]
+        if len(at) < 2:
+            continue
+        bad = at[0]
+        advice = (f"The execution check rejected it:\n- action {bad} "
+                  f"({draft['actions'][bad]['name']}) failed: Error: not available")
+        redraft = _redraft(model, convo, draft, advice)
+        before = [draft["actions"][i] for i in at]
+        after = [a for a in redraft["actions"] if a["name"] in writes]
+        # what did not fail is kept as it was; the failed write is drafted again, or left
+        # out when the records offer nothing else for it
+        assert after[len(after) - len(before) + 1:] == before[1:]
+        if len(after) == len(before):
+            assert after[0]["name"] == before[0]["name"]
+            assert after[0]["arguments"] != before[0]["arguments"]
+        else:
+            assert len(after) == len(before) - 1
+        # without a position, the whole draft is drafted again
+        vague = _redraft(model, convo, draft, "The execution check rejected it:\n- failed")
+        redrawn += [a for a in vague["actions"] if a["name"] in writes][1:] != before[1:]
+        seen += 1
+    assert seen >= 5 and redrawn >= 1
