@@ -266,7 +266,9 @@ def fill_walk(walk: list[dict[str, Any]], tools: dict[str, dict[str, Any]],
     steps = walk_steps(walk, tools)
     keep, redo = keep or {}, redo or {}
     known: dict[str, Any] = {}
-    used: set[Any] = set()
+    # a write drafted again does not take a record a kept one, later in the walk, names
+    used: set[Any] = {v for args in keep.values() if args for v in args.values()
+                      if isinstance(v, str)}
     writes: dict[int, dict[str, Any]] = {}
     for i, step in enumerate(steps):
         if not step.get("changes_records"):
