@@ -155,7 +155,9 @@ def excerpts(state: State, user_id: str, walk: dict[str, dict[str, list[Any]]],
 
 
 POLICY_KEYWORDS = {
-    "book": ["book_reservation"],
+    # the free-bag allowance is told under booking, and the policy check holds a bag
+    # update to it too: a drafter adding bags needs that table
+    "book": ["book_reservation", "update_reservation_baggages"],
     "chang": ["update_reservation_flights", "update_reservation_baggages",
               "update_reservation_passengers"],
     "modify": ["update_reservation_flights", "update_reservation_baggages",

@@ -195,6 +195,31 @@ def test_flights_appear_where_booking_or_flight_changes_are_sampled():
             assert {"prices", "available_seats", "flight_number"} <= set(flight)
 
 
+def _bag_contexts(env):
+    sampler = ContextSampler(env, BlueprintSettings(), 0)
+    contexts = [sampler.sample(slot) for slot in range(120)]
+    return [c for c in contexts if "update_reservation_baggages" in (c.walk or [])
+            and "book_reservation" not in (c.walk or [])]
+
+
+def test_a_drafter_adding_bags_sees_the_free_bag_allowance():
+    # the policy check holds a bag update to the allowance, which the policy tells under
+    # booking: without that section a drafter cannot get the paid bags right
+    bags = _bag_contexts(load_environment("airline"))
+    assert bags
+    for ctx in bags:
+        assert "Free checked bags depend on the member level" in ctx.policy
+        assert "| gold | 2 | 3 | 3 |" in ctx.policy
+
+
+@needs_anchors
+def test_with_tau_bench_policy_a_drafter_adding_bags_sees_the_allowance():
+    bags = _bag_contexts(load_environment("airline", data_dir=ANCHORS / "airline"))
+    assert bags
+    for ctx in bags:
+        assert "Checked bag allowance" in ctx.policy
+
+
 def test_writes_distribution_is_validated_and_drawn():
     import random
 
