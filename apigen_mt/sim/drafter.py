@@ -101,10 +101,28 @@ def _named_values(previous: dict[str, Any] | None, feedback: str,
             name = action.get("name")
             if name not in tool_names or name not in line:
                 continue
-            for value in (action.get("arguments") or {}).values():
-                if isinstance(value, str) and len(value) >= 3 and value in line:
+            for value in _strings(action.get("arguments") or {}):
+                if len(value) >= 3 and (value in line or _said_in_words(value, line)):
                     pairs.add((name, value))
     return pairs
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in an argument value, nested ones too (a payment's method id)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _said_in_words(value: str, line: str) -> bool:
+    """An id the advice names by its words: "gift card balance is not enough" names
+    gift_card_6297408 (two words or more, so a lone common word names nothing)."""
+    parts = [w for w in re.split(r"[\W\d_]+", value.lower()) if len(w) >= 3]
+    return len(parts) >= 2 and " ".join(parts) in line.lower()
 
 
 def _named_flaws(feedback: str) -> set[str]:

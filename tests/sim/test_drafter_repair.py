@@ -56,3 +56,30 @@ def test_a_redraft_changes_the_write_a_check_named_and_keeps_the_others():
         redrawn += [a for a in vague["actions"] if a["name"] in writes][1:] != before[1:]
         seen += 1
     assert seen >= 5 and redrawn >= 1
+
+
+def test_a_redraft_stops_paying_with_the_card_an_error_names_in_words():
+    env = load_environment("airline")
+    writes = {t.name for t in env.domain.tools if t.kind == "write"}
+    sampler = ContextSampler(env, BlueprintSettings(), 0)
+    model = SimModel("sim:perfect", roles=builtin_roles())
+    seen = 0
+    for slot in range(150):
+        convo = drafter_messages(env, sampler.sample(slot, []))
+        draft = _draft(model, convo)
+        paid = [(i, a) for i, a in enumerate(draft["actions"]) if a["name"] in writes
+                and "gift_card_" in str(a["arguments"])]
+        if not paid:
+            continue
+        i, action = paid[0]
+        card = next(w for w in str(action["arguments"]).replace("'", " ").split()
+                    if w.startswith("gift_card_"))
+        advice = (f"The execution check rejected it:\n- action {i} ({action['name']}) "
+                  "failed: Error: gift card balance is not enough")
+        redraft = _redraft(model, convo, draft, advice)
+        again = [a for a in redraft["actions"] if a["name"] == action["name"]]
+        assert all(card not in str(a["arguments"]) for a in again)
+        seen += 1
+        if seen == 4:
+            break
+    assert seen == 4
