@@ -107,6 +107,14 @@ def _named_values(previous: dict[str, Any] | None, feedback: str,
     return pairs
 
 
+def _count(actions: Any, writes: set[str]) -> int:
+    """Writes among actions (Action objects, or a previous draft's JSON)."""
+    if isinstance(actions, dict):
+        actions = actions.get("actions") or []
+    return sum(1 for a in actions
+               if (a.get("name") if isinstance(a, dict) else a.name) in writes)
+
+
 def _strings(value: Any) -> list[str]:
     """Every string in an argument value, nested ones too (a payment's method id)."""
     if isinstance(value, str):
@@ -227,6 +235,8 @@ def drafter(req: SimRequest) -> SimReply:
         else None
     if plan is not None:
         actions = fill_walk(walk, tools, pool, req.rng, avoid, *plan)
+        if actions is not None and _count(actions, writes) < _count(previous, writes):
+            actions = None  # nothing else fits the failed write: draft the task afresh
     if actions is None:
         careless = _flaw(req, "policy_violation", round_no, named)
         swaps = any(s.get("changes_records") and s["name"] in tools and any(

@@ -30,7 +30,7 @@ def test_a_redraft_changes_the_write_a_check_named_and_keeps_the_others():
     writes = {t.name for t in env.domain.tools if t.kind == "write"}
     sampler = ContextSampler(env, BlueprintSettings(writes={3: 1.0}), 0)
     model = SimModel("sim:perfect", roles=builtin_roles())
-    seen = redrawn = 0
+    seen = redrawn = repaired = 0
     for slot in range(40):
         convo = drafter_messages(env, sampler.sample(slot, []))
         draft = _draft(model, convo)
@@ -43,19 +43,17 @@ def test_a_redraft_changes_the_write_a_check_named_and_keeps_the_others():
         redraft = _redraft(model, convo, draft, advice)
         before = [draft["actions"][i] for i in at]
         after = [a for a in redraft["actions"] if a["name"] in writes]
-        # what did not fail is kept as it was; the failed write is drafted again, or left
-        # out when the records offer nothing else for it
-        assert after[len(after) - len(before) + 1:] == before[1:]
-        if len(after) == len(before):
+        # what did not fail is kept as it was and the failed write is drafted again (when
+        # the records offer nothing else for it, the task is drafted afresh)
+        if after[1:] == before[1:]:
             assert after[0]["name"] == before[0]["name"]
             assert after[0]["arguments"] != before[0]["arguments"]
-        else:
-            assert len(after) == len(before) - 1
+            repaired += 1
         # without a position, the whole draft is drafted again
         vague = _redraft(model, convo, draft, "The execution check rejected it:\n- failed")
         redrawn += [a for a in vague["actions"] if a["name"] in writes][1:] != before[1:]
         seen += 1
-    assert seen >= 5 and redrawn >= 1
+    assert seen >= 5 and repaired >= 0.8 * seen and redrawn >= 1
 
 
 def test_a_redraft_stops_paying_with_the_card_an_error_names_in_words():
