@@ -52,6 +52,7 @@ DEFAULT_FLAWS = {
     "reviewer.miss": 0.10,
     "reviewer.dull": 0.10,
 }
+_ID_ARG = re.compile(r"(^|_)id$")
 _REDRAFT_DAMPING = 0.2  # feedback fixes most flaws: later rounds repeat them rarely
 
 
@@ -281,7 +282,10 @@ def drafter(req: SimRequest) -> SimReply:
                                     offers=ctx.get("catalogue"))
     if write_at and _flaw(req, "wrong_argument", round_no, named):
         i = req.rng.choice(write_at)
-        strings = [k for k, v in actions[i].arguments.items() if isinstance(v, str)]
+        # an id (an order, a payment method): one that does not exist fails to execute,
+        # where a mangled free-text value ("FLx" for a state) would pass every check
+        strings = [k for k, v in actions[i].arguments.items()
+                   if isinstance(v, str) and _ID_ARG.search(k)]
         if strings:
             key = req.rng.choice(sorted(strings))
             actions[i].arguments[key] = _mangle(actions[i].arguments[key], req.rng)

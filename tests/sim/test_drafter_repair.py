@@ -81,3 +81,23 @@ def test_a_redraft_stops_paying_with_the_card_an_error_names_in_words():
         if seen == 4:
             break
     assert seen == 4
+
+
+def test_the_wrong_argument_flaw_is_an_id_the_execution_check_catches():
+    from apigen_mt.blueprint.checks import check_execution, check_format
+    from apigen_mt.llm.settings import SimSettings
+    from apigen_mt.sim.drafter import DEFAULT_FLAWS
+
+    flaws = {name: 0.0 for name in DEFAULT_FLAWS if name.startswith("drafter.")}
+    flaws["drafter.wrong_argument"] = 1.0
+    model = SimModel("sim:sim", SimSettings(flaws=flaws), roles=builtin_roles())
+    for name in ("retail", "airline"):
+        env = load_environment(name)
+        sampler = ContextSampler(env, BlueprintSettings(), 0)
+        for slot in range(30):
+            draft = _draft(model, drafter_messages(env, sampler.sample(slot, [])))
+            verdict, bp = check_format(draft, env)
+            assert verdict.passed
+            verdict, _ = check_execution(env, bp)
+            # never a value no check can tell from a real one ("FLx" for a state)
+            assert not verdict.passed, (name, slot, draft["actions"])
