@@ -307,7 +307,12 @@ def fill_walk(walk: list[dict[str, Any]], tools: dict[str, dict[str, Any]],
         product = _product_of(pool, settled.get("item_id"))
         if product:
             settled.setdefault("product_id", product)
-        args = fill_call(tools[step["name"]], pool, {}, used, rng, False, settled)
+        # a read the walk names its records for reads one of those, never a value a write
+        # set that the walk says it does not apply to (no cat of a folder just made)
+        named = {k: list(v) for k, v in (step.get("applies_to") or {}).items()
+                 if not (k in settled and settled[k] in v)}
+        settled = {k: v for k, v in settled.items() if k not in named}
+        args = fill_call(tools[step["name"]], pool, named, used, rng, False, settled)
         if args is not None:
             actions.append(Action(name=step["name"], arguments=args))
     return actions
