@@ -25,6 +25,7 @@ from apigen_mt.blueprint.feedback import FeedbackWriter
 from apigen_mt.blueprint.replies import ReplyError, parse_json_object
 from apigen_mt.blueprint.settings import BlueprintSettings
 from apigen_mt.env.environment import Environment, is_error
+from apigen_mt.env.values import strings_in
 from apigen_mt.llm.base import ChatModel, Settings
 from apigen_mt.prompts import load_prompt
 from apigen_mt.records import (
@@ -76,19 +77,11 @@ def _policy_for(env: Environment, tools: set[str]) -> str:
     return env.policy or "\n".join(f"- {r.name}: {r.description}" for r in env.domain.rules)
 
 
-def _scalars(value: Any) -> list[Any]:
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _scalars(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _scalars(v)]
-    return [value] if isinstance(value, str) else []
-
-
 def touched_records(env: Environment, bp: Blueprint, run: Execution) -> dict[str, Any]:
     """The records the actions name (and the user's), before and after the actions."""
     before = run.before[0] if run.before else env.fresh().state
     after = run.env.state
-    names = {bp.user_id, *(v for a in bp.actions for v in _scalars(a.arguments))}
+    names = {bp.user_id, *(v for a in bp.actions for v in strings_in(a.arguments))}
     names |= {c.path[1] for c in run.diff if len(c.path) > 1}
     out: dict[str, Any] = {}
     for table in env.domain.tables:
@@ -190,7 +183,7 @@ def _writes_on(bp: dict[str, Any], env: Environment | None,
     for action in bp["actions"]:
         if action["name"] not in writes:
             continue
-        for value in _scalars(action.get("arguments") or {}):
+        for value in strings_in(action.get("arguments") or {}):
             if value != bp.get("user_id") and any(value in env.state[t]
                                                   for t in env.domain.tables):
                 out.add((action["name"], value))

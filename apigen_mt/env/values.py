@@ -21,6 +21,17 @@ IDENTITY_KEYS = {"email", "phone", "first_name", "last_name", "name", "dob", "bi
 _PREFIXES = ("new_", "from_", "to_", "original_", "old_", "current_")
 
 
+def strings_in(value: Any) -> list[str]:
+    """Every string in a JSON value, nested ones too (a payment's method id in a list)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings_in(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_in(v)]
+    return []
+
+
 def _stems(name: str) -> list[str]:
     out = [name]
     for prefix in _PREFIXES:

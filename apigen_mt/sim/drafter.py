@@ -27,6 +27,7 @@ import random
 import re
 from typing import Any
 
+from apigen_mt.env.values import strings_in
 from apigen_mt.prompts import CONTEXT_FENCE
 from apigen_mt.records import Action
 from apigen_mt.sim.drafting import (
@@ -102,7 +103,7 @@ def _named_values(previous: dict[str, Any] | None, feedback: str,
             name = action.get("name")
             if name not in tool_names or name not in line:
                 continue
-            for value in _strings(action.get("arguments") or {}):
+            for value in strings_in(action.get("arguments") or {}):
                 if len(value) >= 3 and (value in line or _said_in_words(value, line)):
                     pairs.add((name, value))
     return pairs
@@ -114,17 +115,6 @@ def _count(actions: Any, writes: set[str]) -> int:
         actions = actions.get("actions") or []
     return sum(1 for a in actions
                if (a.get("name") if isinstance(a, dict) else a.name) in writes)
-
-
-def _strings(value: Any) -> list[str]:
-    """Every string in an argument value, nested ones too (a payment's method id)."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
 
 
 def _said_in_words(value: str, line: str) -> bool:
