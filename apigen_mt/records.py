@@ -174,7 +174,8 @@ class JudgeVerdict(BaseModel):
     failed_rules: list[str] = Field(default_factory=list)
 
 
-EndReason = Literal["stop", "ending_tool", "max_turns", "model_error", "unreadable_instruction"]
+EndReason = Literal["stop", "ending_tool", "max_turns", "model_error", "unreadable_instruction",
+                    "broken_rule"]
 
 
 class HumanChoice(BaseModel):

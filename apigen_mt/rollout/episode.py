@@ -20,7 +20,7 @@ from apigen_mt.records import (
 )
 from apigen_mt.rollout.agent import Agent
 from apigen_mt.rollout.human import SimulatedHuman
-from apigen_mt.rollout.judge import Target, judge
+from apigen_mt.rollout.judge import Target, consent_violations, judge
 from apigen_mt.rollout.meter import MeteredModel, usage_record
 from apigen_mt.rollout.settings import STOP, UNREADABLE, RolloutSettings
 
@@ -50,6 +50,27 @@ def _as_the_domain_runs_it(world: Environment, call: ToolCall) -> ToolCall:
     return call.model_copy(update={"arguments": arguments, "error": None})
 
 
+def broken_rule(world: Environment, convo: list[dict], calls: list[ToolCall],
+                invalid_now: int, settings: RolloutSettings) -> str | None:
+    """Why the conversation so far can no longer be kept, whatever follows, or None.
+
+    Only rules whose breach stays in the record are asked: an invalid tool call while
+    those are rejected, and a write made without consent (the judge reads the
+    conversation before each write, which later turns cannot change).
+    """
+    if not settings.stop_at_broken_rule:
+        return None
+    if invalid_now and settings.reject_invalid_tool_calls:
+        return "the agent made an invalid tool call"
+    rules = settings.judge_rules()
+    writes = {name for name, tool in world.tools.items() if tool.kind == "write"}
+    if rules.consent and any(c.name in writes and c.error is None for c in calls):
+        found = consent_violations(convo, writes, set(rules.consent_skip_arguments))
+        if found:
+            return f"consent: {found[-1]}"
+    return None
+
+
 async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: Roles,
                        settings: RolloutSettings, trial: int, seed: int) -> Trajectory:
     """Play one trial of a blueprint and judge it."""
@@ -70,6 +91,7 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
     end: EndReason | None = None
 
     unreadable: list[str] = []
+    stopped_at = ""
 
     async def human_turn(turn: int) -> bool:
         said = await human.reply(convo, turn)
@@ -97,6 +119,7 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
         convo.append(done.message())
         if done.tool_calls:
             empty = 0
+            invalid_before = invalid
             for call in done.tool_calls:
                 call = _as_the_domain_runs_it(world, call)
                 if call.error is not None:
@@ -110,6 +133,9 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
                 tool = world.tools.get(call.name)
                 if tool is not None and tool.ends_conversation and call.error is None:
                     end = "ending_tool"
+            why = broken_rule(world, convo, done.tool_calls, invalid - invalid_before, settings)
+            if why is not None and end is None:
+                end, stopped_at = "broken_rule", why
             continue
         if not (done.text or "").strip():
             empty += 1
@@ -124,6 +150,10 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
         verdict = verdict.model_copy(update={
             "passed": False,
             "reasons": [*verdict.reasons, f"the conversation did not finish ({end})"]})
+    if end == "broken_rule":  # what follows could not have saved it: not played out
+        verdict = verdict.model_copy(update={
+            "passed": False,
+            "reasons": [*verdict.reasons, f"stopped at a broken rule: {stopped_at}"]})
     if unreadable:
         verdict = verdict.model_copy(update={
             "passed": False,

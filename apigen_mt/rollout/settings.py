@@ -57,6 +57,10 @@ class RolloutSettings(BaseModel):
     # a kept conversation teaches what it shows: one with a malformed tool call (even if
     # the agent recovered) is kept apart as a failure, useful as a "rejected" sample
     reject_invalid_tool_calls: bool = True
+    # a conversation that has broken a rule the judge can never forgive (a write without
+    # consent; an invalid call while those are rejected) stops there: the rest would cost
+    # model calls and end failed anyway; off plays every failure out to its end
+    stop_at_broken_rule: bool = True
     concurrency: int = Field(64, ge=1, le=4_096)
     parse_retries: int = 2
 

@@ -48,6 +48,9 @@ def failure_reason(t: Trajectory) -> str:
     if t.end_reason in ("max_turns", "model_error", "unreadable_instruction"):
         return t.end_reason
     failed = t.verdict.failed_rules
+    if t.end_reason == "broken_rule":  # stopped there: the state was never finished
+        rule = next((r for r in failed if r in RULE_LABELS), None)
+        return RULE_LABELS[rule] if rule else "invalid_tool_call"
     if not t.verdict.state_match and (not failed or "state" in failed):
         return "state_mismatch"
     if t.verdict.missing_outputs:

@@ -15,7 +15,8 @@ from apigen_mt.records import Action, Blueprint
 from apigen_mt.rollout.episode import Roles, play_episode
 from apigen_mt.rollout.human import SimulatedHuman, human_view, parse_batch_scores
 from apigen_mt.rollout.judge import missing_outputs, target_for
-from apigen_mt.rollout.settings import RolloutSettings
+from apigen_mt.rollout.settings import JudgeSettings, RolloutSettings
+from apigen_mt.runner.phase2 import failure_reason
 from tests.env.test_engine import NOTES
 
 MOVE = {"from_account_id": "acc_1", "to_account_id": "acc_2", "amount": 5}
@@ -59,7 +60,7 @@ def test_a_wrong_write_fails_with_a_readable_diff_and_missing_outputs():
 
 def test_malformed_calls_become_error_observations_and_are_counted():
     traj, _ = play([ASK, ("transfer", '{"from_account_id": "acc_1",'), ("transfer", MOVE),
-                    "moved it"], ["Move 5.", "yes", "###STOP###"])
+                    "moved it"], ["Move 5.", "yes", "###STOP###"], stop_at_broken_rule=False)
     tool_messages = [m["content"] for m in traj.messages if m["role"] == "tool"]
     assert tool_messages[0].startswith("Error:") and traj.invalid_tool_calls == 1
     assert traj.verdict.state_match and not traj.verdict.passed  # kept apart by default
@@ -67,6 +68,40 @@ def test_malformed_calls_become_error_observations_and_are_counted():
                     "moved it"], ["Move 5.", "yes", "###STOP###"],
                    reject_invalid_tool_calls=False)
     assert traj.verdict.passed
+
+
+def test_an_invalid_call_stops_the_episode_there_when_it_cannot_be_kept():
+    agent = [ASK, ("transfer", '{"from_account_id": "acc_1",'), ("transfer", MOVE), "moved it"]
+    traj, roles = play(agent, ["Move 5.", "yes", "###STOP###"])
+    assert traj.end_reason == "broken_rule" and not traj.verdict.passed
+    assert traj.messages[-1]["role"] == "tool" and traj.messages[-1]["content"].startswith(
+        "Error:")  # the record ends with the bad call and its answer
+    assert len(roles.agent.calls) == 2 and len(roles.human.calls) == 2  # nothing after it
+    assert "stopped at a broken rule: the agent made an invalid tool call" in \
+        traj.verdict.reasons
+    assert failure_reason(traj) == "invalid_tool_call"
+    # when invalid calls are forgiven, the same episode plays on and is kept
+    traj, _ = play(agent, ["Move 5.", "yes", "###STOP###"], reject_invalid_tool_calls=False)
+    assert traj.end_reason == "stop" and traj.verdict.passed
+
+
+def test_a_write_without_consent_stops_the_episode_at_that_write():
+    agent = ["Which accounts?", ("transfer", MOVE), "Done, moved."]
+    traj, roles = play(agent, ["Move 5 to acc_2.", "From acc_1.", "Thanks ###STOP###"])
+    assert traj.end_reason == "broken_rule" and traj.verdict.state_match
+    assert not traj.verdict.passed and "consent" in traj.verdict.failed_rules
+    assert len(roles.agent.calls) == 2 and len(roles.human.calls) == 2
+    assert failure_reason(traj) == "no_consent"
+    # played out to its end when asked, and still not kept
+    traj, roles = play(agent, ["Move 5 to acc_2.", "From acc_1.", "Thanks ###STOP###"],
+                       stop_at_broken_rule=False)
+    assert traj.end_reason == "stop" and not traj.verdict.passed
+    assert len(roles.agent.calls) == 3
+    # with consent not judged (τ-bench's protocol), nothing stops it there
+    traj, _ = play(agent, ["Move 5 to acc_2.", "From acc_1.", "Thanks ###STOP###"],
+                   judge=JudgeSettings(consent=False))
+    assert traj.end_reason == "stop" and traj.verdict.passed
+    assert RolloutSettings().for_protocol("tau").judge_rules().consent is False
 
 
 def test_max_turns_and_ending_tools_end_the_episode():
