@@ -96,7 +96,10 @@ def touched_records(env: Environment, bp: Blueprint, run: Execution) -> dict[str
 async def run_checks(p: Phase1, draft: dict[str, Any], review: bool = True,
                      require_change: bool = True) -> tuple[list[Verdict], Blueprint | None,
                                                            list[Review]]:
-    """Format → execution → policy → committee; stops at the first failure."""
+    """Format → execution → policy → committee; stops at the first failure, except that a
+    draft whose writes failed to execute is also held to the policy: one redraft can then
+    mend both (a booking's price and its bags), where one check at a time takes a round
+    each. The first failed verdict is the rejection; a later one only adds to it."""
     verdicts: list[Verdict] = []
     v, bp = check_format(draft, p.env)
     verdicts.append(v)
@@ -105,6 +108,10 @@ async def run_checks(p: Phase1, draft: dict[str, Any], review: bool = True,
     v, run = check_execution(p.env, bp, require_change=require_change)
     verdicts.append(v)
     if not v.passed:
+        if run.trace and any(not done.ok and done.kind == "write" for done in run.trace):
+            also = check_policy(p.env, run, user_id=bp.user_id)
+            if not also.passed:
+                verdicts.append(also)
         return verdicts, bp, []
     bp = bp.model_copy(update={"target_hash": v.details["hash"],
                                "diff": [c.model_dump() for c in run.diff]})
@@ -146,18 +153,21 @@ async def draft_with_feedback(p: Phase1, slot: int,
     advice: list[str] = []
     previous: dict[str, Any] | None = None
     last: Verdict | None = None
+    also: list[Verdict] = []
     for round_no in range(max_rounds):
         draft = await p.drafter.draft(ctx, round_no, previous, advice[-1] if advice else None)
         if draft.blueprint is None:
             last = Verdict(stage="drafter", passed=False, reasons=[draft.error or "no draft"],
                            details={"round": round_no})
             history.append(last)
+            also = []
         else:
             verdicts, bp, reviews = await run_checks(p, draft.blueprint)
             for v in verdicts:
                 v.details["round"] = round_no
             history.extend(verdicts)
-            last = verdicts[-1]
+            failed = [v for v in verdicts if not v.passed]
+            last, also = (failed[0], failed[1:]) if failed else (verdicts[-1], [])
             if last.passed and bp is not None:
                 bp = bp.model_copy(update={
                     "persona": ctx.persona,
@@ -166,7 +176,7 @@ async def draft_with_feedback(p: Phase1, slot: int,
                 return SlotResult(slot, accepted=bp)
             previous = draft.blueprint
         if round_no + 1 < max_rounds:
-            advice.append(await p.feedback.advise(previous, last))
+            advice.append(await p.feedback.advise(previous, last, also))
     assert last is not None
     return SlotResult(slot, rejected=RejectedBlueprint(
         slot=slot, env=p.env.name, stage=last.stage, reasons=last.reasons, rounds=max_rounds,
@@ -300,8 +310,9 @@ async def recombine(p: Phase1, slot: int, group: list[dict[str, Any]]) -> SlotRe
         bp = bp.model_copy(update={"persona": persona, "provenance": _provenance(
             p, slot, ctx, 1, verdicts, reviews, [], [g["id"] for g in group])}).with_id()
         return SlotResult(slot, accepted=bp)
+    first = next((v for v in verdicts if not v.passed), verdicts[-1])
     return SlotResult(slot, rejected=RejectedBlueprint(
-        slot=slot, env=p.env.name, stage=verdicts[-1].stage, reasons=verdicts[-1].reasons,
+        slot=slot, env=p.env.name, stage=first.stage, reasons=first.reasons,
         rounds=1, draft=draft, verdicts=verdicts))
 
 

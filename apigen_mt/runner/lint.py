@@ -34,12 +34,15 @@ def lint_tasks(env: str, tasks: Path, split: str | None, data_dir: Path | None,
                 draft.setdefault("instruction", "(no instruction)")
                 verdicts, _, _ = await run_checks(phase, draft, review=review,
                                                   require_change=False)
-                last = verdicts[-1]
+                failed = [v for v in verdicts if not v.passed]
+                last = failed[0] if failed else verdicts[-1]  # the check that rejected it
                 accepted += last.passed
                 if not last.passed:
                     stages[last.stage] = stages.get(last.stage, 0) + 1
                 on_task({"index": task.get("index", i), "accepted": last.passed,
-                         "stage": last.stage, "reasons": last.reasons})
+                         "stage": last.stage,
+                         "reasons": [*last.reasons, *(f"({v.stage}) {r}" for v in failed[1:]
+                                                      for r in v.reasons)]})
         finally:
             await models.aclose()
         return accepted

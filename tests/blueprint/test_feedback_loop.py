@@ -26,9 +26,9 @@ NO = json.dumps({"correctness": 0, "completeness": 0, "satisfaction": 1, "creati
                  "reflection": "the amount is not in the instruction"})
 
 
-def phase(drafter, reviewers, feedback, rounds=3, ask_for=None):
-    env = load_environment(NOTES)
-    settings = BlueprintSettings(max_rounds={"notes": rounds}, recombine_share=0,
+def phase(drafter, reviewers, feedback, rounds=3, ask_for=None, env_name=NOTES):
+    env = load_environment(env_name)
+    settings = BlueprintSettings(max_rounds={env.name: rounds}, recombine_share=0,
                                  committee_size=len(reviewers))
     return Phase1(env=env, settings=settings, sampler=ContextSampler(env, settings, 0),
                   drafter=LLMDrafter(env, drafter, Settings()),
@@ -121,3 +121,29 @@ def test_a_run_whose_drafts_always_fail_stops_with_a_clear_reason(tmp_path):
     assert "drafter" in str(err.value)
     rejected = (tmp_path / "run" / "blueprints.rejected.jsonl").read_text().splitlines()
     assert 20 <= len(rejected) <= 26
+
+
+BAGS = {"name": "update_reservation_baggages", "arguments": {
+    "reservation_id": "OGPSH9", "total_baggages": 3, "nonfree_baggages": 2,
+    "payment_id": "gift_card_9823186"}}  # 2 regular business travellers: 4 bags are free
+
+
+def test_a_draft_that_fails_to_execute_hears_the_policy_findings_too():
+    from apigen_mt.blueprint.feedback import FEEDBACK_STAGES
+
+    both = {"user_id": "bruno_esposito_3095", "instruction": "You are Bruno Esposito.",
+            "actions": [BAGS, {"name": "cancel_reservation",
+                               "arguments": {"reservation_id": "ZZZZZZ"}}]}
+    drafter = ScriptedModel([json.dumps(both), json.dumps(both)])
+    result = asyncio.run(produce(phase(drafter, [ScriptedModel([])], ScriptedModel([]), rounds=2,
+                                       ask_for=FEEDBACK_STAGES["reviews"],
+                                       env_name="airline"), 0, []))
+    rej = result.rejected
+    assert rej is not None and rej.stage == "execution"  # rejected where it first failed
+    assert rej.reasons == ["action 1 (cancel_reservation) failed: Error: reservation not found"]
+    said = drafter.calls[1].messages[-1]["content"]
+    assert "The execution check rejected it:\n- action 1 (cancel_reservation) failed" in said
+    assert "The policy check also found:\n- nonfree_bags_match_allowance: action 0 " in said
+    assert "so 0 should be paid, not 2" in said
+    stages = [(v.stage, v.passed) for v in rej.verdicts]
+    assert stages == [("format", True), ("execution", False), ("policy", False)] * 2
