@@ -51,8 +51,9 @@ def _as_the_domain_runs_it(world: Environment, call: ToolCall) -> ToolCall:
 
 
 def broken_rule(world: Environment, convo: list[dict], calls: list[ToolCall],
-                invalid_now: int, settings: RolloutSettings) -> str | None:
-    """Why the conversation so far can no longer be kept, whatever follows, or None.
+                invalid_now: int, settings: RolloutSettings, at: int = 0) -> str | None:
+    """Why the conversation so far can no longer be kept, whatever follows, or None;
+    ``calls`` are the ones the message at index ``at`` made.
 
     Only rules whose breach stays in the record are asked: an invalid tool call while
     those are rejected, and a write made without consent (the judge reads the
@@ -65,9 +66,9 @@ def broken_rule(world: Environment, convo: list[dict], calls: list[ToolCall],
     rules = settings.judge_rules()
     writes = {name for name, tool in world.tools.items() if tool.kind == "write"}
     if rules.consent and any(c.name in writes and c.error is None for c in calls):
-        found = consent_violations(convo, writes, set(rules.consent_skip_arguments))
+        found = consent_violations(convo, writes, set(rules.consent_skip_arguments), at)
         if found:
-            return f"consent: {found[-1]}"
+            return f"consent: {found[0]}"
     return None
 
 
@@ -117,6 +118,7 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
         done = await agent.act(convo, steps)
         steps += 1
         convo.append(done.message())
+        at = len(convo) - 1
         if done.tool_calls:
             empty = 0
             invalid_before = invalid
@@ -133,7 +135,8 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
                 tool = world.tools.get(call.name)
                 if tool is not None and tool.ends_conversation and call.error is None:
                     end = "ending_tool"
-            why = broken_rule(world, convo, done.tool_calls, invalid - invalid_before, settings)
+            why = broken_rule(world, convo, done.tool_calls, invalid - invalid_before, settings,
+                              at)
             if why is not None and end is None:
                 end, stopped_at = "broken_rule", why
             continue

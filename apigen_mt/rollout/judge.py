@@ -105,10 +105,12 @@ def unstated_details(arguments: dict[str, Any], text: str, skip: set[str]) -> li
             if not any(s in said for s in _spellings(v))]
 
 
-def write_calls(messages: list[dict[str, Any]], write_tools: set[str]
+def write_calls(messages: list[dict[str, Any]], write_tools: set[str], since: int = 0
                 ) -> Iterator[tuple[int, str, dict[str, Any]]]:
-    """(message index, tool, arguments) of every call to a write tool."""
-    for index, message in enumerate(messages):
+    """(message index, tool, arguments) of every call to a write tool (in the messages
+    from index ``since`` on)."""
+    for index in range(since, len(messages)):
+        message = messages[index]
         if message.get("role") != "assistant":
             continue
         for name, raw in called_tools(message):
@@ -117,11 +119,12 @@ def write_calls(messages: list[dict[str, Any]], write_tools: set[str]
 
 
 def consent_violations(messages: list[dict[str, Any]], write_tools: set[str],
-                       skip_arguments: set[str] | None = None) -> list[str]:
-    """One reason per write not proposed with its details and agreed to just before."""
+                       skip_arguments: set[str] | None = None, since: int = 0) -> list[str]:
+    """One reason per write not proposed with its details and agreed to just before
+    (``since``: only the writes in the messages from that index on)."""
     skip = set(skip_arguments or ())
     reasons = []
-    for index, name, arguments in write_calls(messages, write_tools):
+    for index, name, arguments in write_calls(messages, write_tools, since):
         user = next((i for i in range(index - 1, -1, -1)
                      if messages[i].get("role") == "user"), None)
         if user is None:
