@@ -48,18 +48,21 @@ def review_messages(bp: Blueprint, diff: list[str], policy: str, write_tools: se
                     records: dict[str, Any] | None = None,
                     hints: Any = None) -> list[dict[str, Any]]:
     """The reviewer prompt for one blueprint: the task, every change it makes, the records
-    its actions read and write (before and after), and the policy sections involved."""
-    body: dict[str, Any] = {
+    its actions read and write (before and after), and the policy sections involved.
+
+    The policy and the current time come first: blueprints with the same tools share
+    them, so a provider's prefix cache serves them; the task follows."""
+    body: dict[str, Any] = {"policy": policy}
+    if hints is not None and getattr(hints, "now", None):
+        body["now"] = hints.now
+    body.update({
         "instruction": bp.instruction,
         "actions": [a.model_dump() for a in bp.actions],
         "write_tools": sorted({a.name for a in bp.actions} & write_tools),
         "outputs": bp.outputs,
         "database_changes": diff or ["(none)"],
         "records": records or {},
-    }
-    if hints is not None and getattr(hints, "now", None):
-        body["now"] = hints.now
-    body["policy"] = policy
+    })
     user = ("Task to review:\n```json\n" + json.dumps(body, separators=(",", ":"),
                                                       ensure_ascii=False) + "\n```")
     return [{"role": "system", "content": load_prompt("reviewer").render()},

@@ -64,17 +64,21 @@ class Context(BaseModel):
         return out
 
     def prompt_body(self) -> dict[str, Any]:
-        """The named keys of the drafter's context block (absent parts are left out)."""
-        body: dict[str, Any] = {"user_id": self.user_id}
+        """The named keys of the drafter's context block (absent parts are left out).
+
+        What many slots share comes first (the policy sections, the current time), so a
+        provider's prefix cache serves it; what is this slot's own follows."""
+        body: dict[str, Any] = {}
+        if self.policy:
+            body["policy"] = self.policy
         if self.now:
             body["now"] = self.now
+        body["user_id"] = self.user_id
         if self.user_data is not None:
             body["user_records"] = self.user_data
         body.update(self.excerpts)
         if self.walk:
             body["suggested_tools"] = self.suggested_tools()
-        if self.policy:
-            body["policy"] = self.policy
         if self.persona:
             body["persona"] = self.persona
         if self.examples:
