@@ -67,12 +67,15 @@ def test_run_keeps_only_conversations_the_state_proves(domain, tmp_path):
             assert "###UNREADABLE###" in t.messages[-1]["content"]
             assert any("could not read its instruction" in r for r in t.verdict.reasons)
         elif reason == "no_consent":  # the sim agent's named flaw: it skipped the question
-            assert state_ok and consent_violations(t.messages, writes)
+            assert consent_violations(t.messages, writes)
+            # stopped at that write: its answer is the last message, nothing is played after
+            assert t.end_reason == "broken_rule" and t.messages[-1]["role"] == "tool"
         else:
             assert reason in ("max_turns", "model_error", "policy", "invalid_tool_call",
                               "not_identified")
             if reason == "invalid_tool_call":
-                assert state_ok and t.invalid_tool_calls > 0
+                assert t.invalid_tool_calls > 0
+                assert t.end_reason == "broken_rule" and t.messages[-1]["role"] == "tool"
     assert len({t.id for t in accepted}) == 100
     # the judge visibly catches the agent that writes without asking
     assert any(failure_reason(t) == "no_consent" for t in failed)
