@@ -293,6 +293,9 @@ def fill_walk(walk: list[dict[str, Any]], tools: dict[str, dict[str, Any]],
     if not writes:
         return None
     actions = []
+    # what the context shows exists: a write's value among these names a record a read
+    # before it can look up; any other is new (the address moved to), not there yet
+    shown = {v for record in pool.records for v in _scalars(record) if isinstance(v, str)}
     for i, step in enumerate(steps):
         if i in writes:
             known.update({k: v for k, v in writes[i].items() if isinstance(v, str)})
@@ -301,6 +304,7 @@ def fill_walk(walk: list[dict[str, Any]], tools: dict[str, dict[str, Any]],
         if step.get("changes_records"):
             continue
         ahead = next((writes[j] for j in sorted(writes) if j > i), {})
+        ahead = {k: v for k, v in ahead.items() if not isinstance(v, str) or v in shown}
         settled = {k: v for k, v in {**known, **ahead}.items() if isinstance(v, str)}
         for item in ahead.get("item_ids") or []:
             settled.setdefault("item_id", item)
