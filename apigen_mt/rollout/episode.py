@@ -50,10 +50,11 @@ def _as_the_domain_runs_it(world: Environment, call: ToolCall) -> ToolCall:
     return call.model_copy(update={"arguments": arguments, "error": None})
 
 
-def broken_rule(world: Environment, convo: list[dict], calls: list[ToolCall],
+def broken_rule(writes: set[str], convo: list[dict], calls: list[ToolCall],
                 invalid_now: int, settings: RolloutSettings, at: int = 0) -> str | None:
     """Why the conversation so far can no longer be kept, whatever follows, or None;
-    ``calls`` are the ones the message at index ``at`` made.
+    ``calls`` are the ones the message at index ``at`` made, ``writes`` the domain's write
+    tools.
 
     Only rules whose breach stays in the record are asked: an invalid tool call while
     those are rejected, and a write made without consent (the judge reads the
@@ -64,7 +65,6 @@ def broken_rule(world: Environment, convo: list[dict], calls: list[ToolCall],
     if invalid_now and settings.reject_invalid_tool_calls:
         return "the agent made an invalid tool call"
     rules = settings.judge_rules()
-    writes = {name for name, tool in world.tools.items() if tool.kind == "write"}
     if rules.consent and any(c.name in writes and c.error is None for c in calls):
         found = consent_violations(convo, writes, set(rules.consent_skip_arguments), at)
         if found:
@@ -93,6 +93,7 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
 
     unreadable: list[str] = []
     stopped_at = ""
+    writes = {name for name, tool in world.tools.items() if tool.kind == "write"}
 
     async def human_turn(turn: int) -> bool:
         said = await human.reply(convo, turn)
@@ -135,7 +136,7 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
                 tool = world.tools.get(call.name)
                 if tool is not None and tool.ends_conversation and call.error is None:
                     end = "ending_tool"
-            why = broken_rule(world, convo, done.tool_calls, invalid - invalid_before, settings,
+            why = broken_rule(writes, convo, done.tool_calls, invalid - invalid_before, settings,
                               at)
             if why is not None and end is None:
                 end, stopped_at = "broken_rule", why
