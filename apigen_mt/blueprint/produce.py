@@ -119,9 +119,9 @@ async def run_checks(p: Phase1, draft: dict[str, Any], review: bool = True,
     verdicts.append(v)
     if not v.passed or not review:
         return verdicts, bp, []
-    writes = {t.name for t in p.env.domain.tools if t.kind == "write"}
     messages = review_messages(bp, [c.render() for c in run.diff],
-                               _policy_for(p.env, {a.name for a in bp.actions}), writes,
+                               _policy_for(p.env, {a.name for a in bp.actions}),
+                               set(p.env.write_tools),
                                touched_records(p.env, bp, run), p.env.domain.hints)
     answers = await review_all(p.reviewers, messages)
     reviews = [a for a in answers if a is not None]
@@ -236,7 +236,7 @@ class Playable:
 
     def __init__(self, env: Environment | None):
         self.env = env
-        self.writes = {t.name for t in env.domain.tools if t.kind == "write"} if env else set()
+        self.writes = set(env.write_tools) if env else set()
         self.by_user: dict[str, list[dict[str, Any]]] = {}
         self.known: dict[tuple[str, ...], bool] = {}
         self._writes_on: dict[str, set[tuple[str, str]]] = {}

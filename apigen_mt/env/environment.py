@@ -37,6 +37,9 @@ class Environment:
         self.policy = policy
         self.state = state if state is not None else State(base)
         self.tools: dict[str, Tool] = {t.name: t for t in domain.tools}
+        #: the names of the tools that change state (the consent rule and reviewers ask)
+        self.write_tools: frozenset[str] = frozenset(
+            t.name for t in domain.tools if t.kind == "write")
         self.trace: list[Executed] = []
 
     @property

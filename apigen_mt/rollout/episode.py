@@ -50,7 +50,7 @@ def _as_the_domain_runs_it(world: Environment, call: ToolCall) -> ToolCall:
     return call.model_copy(update={"arguments": arguments, "error": None})
 
 
-def broken_rule(writes: set[str], convo: list[dict], calls: list[ToolCall],
+def broken_rule(writes: frozenset[str], convo: list[dict], calls: list[ToolCall],
                 invalid_now: int, settings: RolloutSettings, at: int = 0) -> str | None:
     """Why the conversation so far can no longer be kept, whatever follows, or None;
     ``calls`` are the ones the message at index ``at`` made, ``writes`` the domain's write
@@ -93,7 +93,6 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
 
     unreadable: list[str] = []
     stopped_at = ""
-    writes = {name for name, tool in world.tools.items() if tool.kind == "write"}
 
     async def human_turn(turn: int) -> bool:
         said = await human.reply(convo, turn)
@@ -136,8 +135,8 @@ async def play_episode(bp: Blueprint, env: Environment, target: Target, roles: R
                 tool = world.tools.get(call.name)
                 if tool is not None and tool.ends_conversation and call.error is None:
                     end = "ending_tool"
-            why = broken_rule(writes, convo, done.tool_calls, invalid - invalid_before, settings,
-                              at)
+            why = broken_rule(world.write_tools, convo, done.tool_calls,
+                              invalid - invalid_before, settings, at)
             if why is not None and end is None:
                 end, stopped_at = "broken_rule", why
             continue

@@ -118,7 +118,7 @@ def write_calls(messages: list[dict[str, Any]], write_tools: set[str], since: in
                 yield index, name, parsed_arguments(raw)
 
 
-def consent_violations(messages: list[dict[str, Any]], write_tools: set[str],
+def consent_violations(messages: list[dict[str, Any]], write_tools: set[str] | frozenset[str],
                        skip_arguments: set[str] | None = None, since: int = 0) -> list[str]:
     """One reason per write not proposed with its details and agreed to just before
     (``since``: only the writes in the messages from that index on)."""
@@ -204,8 +204,7 @@ def judge(bp: Blueprint, target: Target, final: Environment, messages: list[dict
             failed.append("identification")
             violations.extend(found)
     if rules.consent:
-        writes = {name for name, tool in final.tools.items() if tool.kind == "write"}
-        found = consent_violations(messages, writes, set(rules.consent_skip_arguments))
+        found = consent_violations(messages, final.write_tools, set(rules.consent_skip_arguments))
         if found:
             failed.append("consent")
             violations.extend(f"consent: {r}" for r in found)
