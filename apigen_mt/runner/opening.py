@@ -215,14 +215,16 @@ def open_blueprint_run(cfg, env: str, data_dir: Path | None, out: Path | None,
 
 def played_blueprints(run, limit: int | None):
     """The run's first ``limit`` accepted blueprints (all: None), without their provenance
-    (verdicts, reviews: not needed to play episodes, and most of a blueprint's size)."""
+    (verdicts, reviews) and their recorded changes: playing an episode needs neither (the
+    judge compares hashes and renders its own diff), and they are most of a blueprint's
+    size, which phase 2 holds for every blueprint of the round."""
     import itertools
 
     from apigen_mt.records import Blueprint
     from apigen_mt.runner.phase1 import ACCEPTED
 
     return list(itertools.islice(run.log(ACCEPTED).iter_read(
-        Blueprint, drop=("provenance",)), limit))
+        Blueprint, drop=("provenance", "diff")), limit))
 
 
 def ceiling_note(blueprints: int, trials: int, n: int, run_path: Path) -> str | None:

@@ -16,7 +16,8 @@ bounded from below: at a first-trial pass rate of at most ``p`` (an upper bound 
 the early episodes' own results, 1 until a few are judged) the round plays at least
 ``needed / p`` of its new blueprints. Only blueprints whose whole chunk comes before
 that point, with margin for where a blueprint's rank lands, are played early; the
-longest of them first, so the early episodes' own tail is short ones.
+longest of them first, so the early episodes' own tail is short ones. At most
+``HELD_PER_SLOT`` early episodes per slot are held at once, so memory stays flat in ``--n``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ from apigen_mt.runner.trials import rank_quantile
 
 SPREADS = 3.0  # margin, in standard deviations, for where a blueprint's rank lands
 RATE_SPREADS = 2.0  # … and above the first-trial pass rate seen so far
+# Early episodes held at once (running, or finished and not yet taken), per slot of the
+# run's concurrency: a finished one waits in memory for phase 2, so without a bound a
+# long phase 1 would hold nearly all of phase 2's first trials (1,132 of them at --n 1000
+# offline) and the run's memory would grow with --n.
+HELD_PER_SLOT = 4
 
 
 class Prefetch:
@@ -62,7 +68,11 @@ class Prefetch:
     def offer(self, bp: Blueprint) -> None:
         """A blueprint was just accepted: a candidate to play early."""
         if self.open and bp.id not in self.done:
-            self.waiting[bp.id] = (rank_quantile(self.seed, bp.id), bp)
+            # held until played or phase 2 starts, possibly for most of phase 1: kept as
+            # phase 2 holds its blueprints (no provenance, no recorded changes), not with
+            # the verdicts and reviews that are most of an accepted blueprint's memory
+            lean = bp.model_copy(update={"provenance": None, "diff": []})
+            self.waiting[bp.id] = (rank_quantile(self.seed, bp.id), lean)
 
     def rate_bound(self) -> float:
         """An upper bound on the first-trial pass rate (1 until a few are judged)."""
@@ -117,7 +127,8 @@ class Prefetch:
 
     def fill(self) -> None:
         """Start what the endpoint has room for (called on every phase-1 commit)."""
-        room = self.concurrency - self.busy - self.own - self.running
+        room = min(self.concurrency - self.busy - self.own - self.running,
+                   HELD_PER_SLOT * self.concurrency - len(self.tasks))
         if not self.open or room <= 0 or not self.waiting:
             return
         if self.budget is not None and self.budget():
