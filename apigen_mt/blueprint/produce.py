@@ -228,6 +228,13 @@ def _playable_together(combo: tuple[dict[str, Any], ...], env: Environment | Non
                    for bp in combo for a in bp["actions"])
 
 
+# Drafted blueprints per user that recombination draws its groups from: the first ones
+# accepted. Every pair and triple of them is checked and remembered, so without a bound the
+# checks' memory and CPU grow with the cube of a user's blueprints, which grows with --n
+# (a million triples at --n 5000 in retail, where the sim drafts for about 250 users).
+POOL_PER_USER = 8
+
+
 class Playable:
     """Which groups of one user's drafted blueprints can be played in one conversation
     (:func:`_playable_together`), checked as each blueprint is accepted, so the check's
@@ -246,6 +253,8 @@ class Playable:
         if not bp.get("user_id") or (bp.get("provenance") or {}).get("recombined_from"):
             return
         earlier = self.by_user.setdefault(bp["user_id"], [])
+        if len(earlier) >= POOL_PER_USER:
+            return
         for size in (1, 2):
             for combo in itertools.combinations(earlier, size):
                 self.check((*combo, bp))
@@ -270,14 +279,17 @@ def recombination_groups(accepted: list[dict[str, Any]], seed: int,
                          tried: set[tuple[str, ...]],
                          env: Environment | None = None,
                          playable: Playable | None = None) -> list[list[dict[str, Any]]]:
-    """Every untried pair and triple of drafted (not recombined) blueprints of one user
-    that can be played in one conversation (see :func:`_playable_together`; ``playable``
-    holds the checks already made), in a seeded order (pairs and triples mixed)."""
+    """Every untried pair and triple of a user's first :data:`POOL_PER_USER` drafted (not
+    recombined) blueprints that can be played in one conversation (see
+    :func:`_playable_together`; ``playable`` holds the checks already made), in a seeded
+    order (pairs and triples mixed)."""
     playable = playable if playable is not None and playable.env is env else Playable(env)
     by_user: dict[str, list[dict[str, Any]]] = {}
     for bp in accepted:
         if bp.get("user_id") and not (bp.get("provenance") or {}).get("recombined_from"):
-            by_user.setdefault(bp["user_id"], []).append(bp)
+            pool = by_user.setdefault(bp["user_id"], [])
+            if len(pool) < POOL_PER_USER:
+                pool.append(bp)
     groups = []
     for user in sorted(by_user):
         bps = by_user[user]

@@ -69,3 +69,20 @@ def test_tasks_too_long_for_one_conversation_together_are_not_grouped(env):
     assert len(recombination_groups([three, two], 0, set(), env)) == 1
     another = _bp("bp-c", _cancel(first), _cancel(second), profile)
     assert recombination_groups([three, another], 0, set(), env) == []
+
+
+def test_a_users_groups_come_from_their_first_few_blueprints_only(env):
+    """Recombination's checks stay bounded however many tasks a customer gets: groups are
+    drawn from the first POOL_PER_USER of them, whether checked as each is accepted or
+    all at once, so a long run neither remembers nor checks a cube of them."""
+    from apigen_mt.blueprint.produce import POOL_PER_USER, Playable
+
+    reads = [_bp(f"r{i}", ("get_user_details", {"user_id": USER})) for i in range(12)]
+    pool = {b["id"] for b in reads[:POOL_PER_USER]}
+    playable = Playable(env)
+    for b in reads:
+        playable.accepted(b)
+    assert {i for key in playable.known for i in key} == pool
+    groups = recombination_groups(reads, 0, set(), env, playable)
+    assert {b["id"] for g in groups for b in g} == pool
+    assert recombination_groups(reads, 0, set(), env) == groups
