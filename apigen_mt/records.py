@@ -108,6 +108,11 @@ class Provenance(BaseModel):
     recombined_from: list[str] = Field(default_factory=list)
 
 
+# A blueprint's fields that playing an episode never reads, and most of its memory: phase
+# 2 and the early episodes of phase 1 hold their blueprints without them.
+UNPLAYED_FIELDS = ("provenance", "diff")
+
+
 class Blueprint(BaseModel):
     """A task with its answer key; a blueprints file is also a valid tasks file."""
 
@@ -121,6 +126,12 @@ class Blueprint(BaseModel):
     target_hash: str | None = None
     diff: list[dict[str, Any]] = Field(default_factory=list)
     provenance: Provenance | None = None
+
+    def for_play(self) -> Blueprint:
+        """This blueprint with :data:`UNPLAYED_FIELDS` at their defaults."""
+        fields = type(self).model_fields
+        return self.model_copy(update={
+            f: fields[f].get_default(call_default_factory=True) for f in UNPLAYED_FIELDS})
 
     def key(self) -> dict[str, Any]:
         """What defines the task (its id is derived from this)."""

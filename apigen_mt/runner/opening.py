@@ -220,11 +220,11 @@ def played_blueprints(run, limit: int | None):
     size, which phase 2 holds for every blueprint of the round."""
     import itertools
 
-    from apigen_mt.records import Blueprint
+    from apigen_mt.records import UNPLAYED_FIELDS, Blueprint
     from apigen_mt.runner.phase1 import ACCEPTED
 
     return list(itertools.islice(run.log(ACCEPTED).iter_read(
-        Blueprint, drop=("provenance", "diff")), limit))
+        Blueprint, drop=UNPLAYED_FIELDS), limit))
 
 
 def ceiling_note(blueprints: int, trials: int, n: int, run_path: Path) -> str | None:

@@ -68,11 +68,8 @@ class Prefetch:
     def offer(self, bp: Blueprint) -> None:
         """A blueprint was just accepted: a candidate to play early."""
         if self.open and bp.id not in self.done:
-            # held until played or phase 2 starts, possibly for most of phase 1: kept as
-            # phase 2 holds its blueprints (no provenance, no recorded changes), not with
-            # the verdicts and reviews that are most of an accepted blueprint's memory
-            lean = bp.model_copy(update={"provenance": None, "diff": []})
-            self.waiting[bp.id] = (rank_quantile(self.seed, bp.id), lean)
+            # held until played or phase 2 starts, possibly for most of phase 1
+            self.waiting[bp.id] = (rank_quantile(self.seed, bp.id), bp.for_play())
 
     def rate_bound(self) -> float:
         """An upper bound on the first-trial pass rate (1 until a few are judged)."""
