@@ -94,9 +94,18 @@ def scan_jsonl(path: Path, *, torn_ok: bool) -> Iterator[tuple[int, Any]]:
     a record being written (or cut by a crash): with ``torn_ok`` it is reported and
     skipped, otherwise it is an error too.
     """
+    for lineno, _, _, row in scan_jsonl_spans(path, torn_ok=torn_ok):
+        yield lineno, row
+
+
+def scan_jsonl_spans(path: Path, *, torn_ok: bool) -> Iterator[tuple[int, int, int, Any]]:
+    """:func:`scan_jsonl` with where each line is: (line number, byte offset, byte length
+    of the line, record), so a reader can hold a record's place instead of the record."""
     report = LineReport(path)
+    offset = 0
     with open(path, "rb") as fh:
         for lineno, line in enumerate(fh, 1):
+            start, offset = offset, offset + len(line)
             if not line.strip():
                 continue
             try:
@@ -110,5 +119,5 @@ def scan_jsonl(path: Path, *, torn_ok: bool) -> Iterator[tuple[int, Any]]:
                                  "that line") from None
             if report.seen(row, line, lineno):
                 continue
-            yield lineno, row
+            yield lineno, start, len(line), row
     report.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from collections.abc import Mapping, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -250,11 +251,9 @@ class Playable:
 
     def accepted(self, bp: dict[str, Any]) -> None:
         """A drafted blueprint was accepted: check the groups it closes."""
-        if not bp.get("user_id") or (bp.get("provenance") or {}).get("recombined_from"):
+        if not in_pool(bp, self.by_user):
             return
         earlier = self.by_user.setdefault(bp["user_id"], [])
-        if len(earlier) >= POOL_PER_USER:
-            return
         for size in (1, 2):
             for combo in itertools.combinations(earlier, size):
                 self.check((*combo, bp))
@@ -275,6 +274,14 @@ class Playable:
         return self._writes_on[bp["id"]]
 
 
+def in_pool(bp: dict[str, Any], by_user: Mapping[str, Sized]) -> bool:
+    """Is ``bp`` (an accepted blueprint's example view, coming after those of ``by_user``,
+    a user's pool so far) one of the blueprints recombination draws from: drafted, not
+    recombined, and among its user's first :data:`POOL_PER_USER`?"""
+    return bool(bp.get("user_id")) and not (bp.get("provenance") or {}).get(
+        "recombined_from") and len(by_user.get(bp["user_id"], ())) < POOL_PER_USER
+
+
 def recombination_groups(accepted: list[dict[str, Any]], seed: int,
                          tried: set[tuple[str, ...]],
                          env: Environment | None = None,
@@ -286,10 +293,8 @@ def recombination_groups(accepted: list[dict[str, Any]], seed: int,
     playable = playable if playable is not None and playable.env is env else Playable(env)
     by_user: dict[str, list[dict[str, Any]]] = {}
     for bp in accepted:
-        if bp.get("user_id") and not (bp.get("provenance") or {}).get("recombined_from"):
-            pool = by_user.setdefault(bp["user_id"], [])
-            if len(pool) < POOL_PER_USER:
-                pool.append(bp)
+        if in_pool(bp, by_user):
+            by_user.setdefault(bp["user_id"], []).append(bp)
     groups = []
     for user in sorted(by_user):
         bps = by_user[user]

@@ -214,17 +214,13 @@ def open_blueprint_run(cfg, env: str, data_dir: Path | None, out: Path | None,
 
 
 def played_blueprints(run, limit: int | None):
-    """The run's first ``limit`` accepted blueprints (all: None), without their provenance
-    (verdicts, reviews) and their recorded changes: playing an episode needs neither (the
-    judge compares hashes and renders its own diff), and they are most of a blueprint's
-    size, which phase 2 holds for every blueprint of the round."""
-    import itertools
-
-    from apigen_mt.records import UNPLAYED_FIELDS, Blueprint
+    """The run's first ``limit`` accepted blueprints (all: None), held by their place in
+    the file (:mod:`apigen_mt.runner.shelf`): phase 2 holds every blueprint of its round
+    for the whole phase, and reads one whole only to play it."""
     from apigen_mt.runner.phase1 import ACCEPTED
+    from apigen_mt.runner.shelf import shelve
 
-    return list(itertools.islice(run.log(ACCEPTED).iter_read(
-        Blueprint, drop=UNPLAYED_FIELDS), limit))
+    return shelve(run.log(ACCEPTED), limit)
 
 
 def ceiling_note(blueprints: int, trials: int, n: int, run_path: Path) -> str | None:

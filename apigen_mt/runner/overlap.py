@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 
 from apigen_mt.records import Blueprint, Trajectory
 from apigen_mt.runner import trials
+from apigen_mt.runner.shelf import Shelved
 from apigen_mt.runner.trials import rank_quantile
 
 SPREADS = 3.0  # margin, in standard deviations, for where a blueprint's rank lands
@@ -57,19 +58,20 @@ class Prefetch:
         self.fresh = max(size - len(done), 1)  # blueprints the round plays for the first time
         self.busy = 0  # phase 1's items running now (counted by phase 1's batches)
         self.own = 0  # phase 2's own episodes running now (counted by phase 2)
-        # accepted, not started: id → (rank quantile, or -1 once placed for sure; blueprint)
-        self.waiting: dict[str, tuple[float, Blueprint]] = {}
+        # accepted, not started: id → (rank quantile, or -1 once placed for sure; blueprint
+        # by its place in the file, read whole when it starts)
+        self.waiting: dict[str, tuple[float, Shelved]] = {}
         self.tasks: dict[str, asyncio.Task] = {}  # started, not taken by phase 2
         self.running = 0
         self.passed = self.judged = 0
         self.started = 0
         self.open = True
 
-    def offer(self, bp: Blueprint) -> None:
-        """A blueprint was just accepted: a candidate to play early."""
+    def offer(self, bp: Shelved) -> None:
+        """A blueprint was just accepted (and written): a candidate to play early."""
         if self.open and bp.id not in self.done:
             # held until played or phase 2 starts, possibly for most of phase 1
-            self.waiting[bp.id] = (rank_quantile(self.seed, bp.id), bp.for_play())
+            self.waiting[bp.id] = (rank_quantile(self.seed, bp.id), bp)
 
     def rate_bound(self) -> float:
         """An upper bound on the first-trial pass rate (1 until a few are judged)."""
@@ -89,7 +91,7 @@ class Prefetch:
             m += 1
         return m
 
-    def place(self, blueprints: list[Blueprint], done: set[str]) -> None:
+    def place(self, blueprints: list[Shelved], done: set[str]) -> None:
         """Phase 2 starts: the round's playing order is known, so the blueprints sure to
         be played are known exactly (the first :meth:`sure_plays` new ones in that
         order); those not started yet become the candidates, the longest first."""
@@ -132,12 +134,12 @@ class Prefetch:
             return
         limit = self.limit()
         chosen = sorted((w for w in self.waiting.values() if self._safe(w[0], limit)),
-                        key=lambda w: (-len(w[1].actions), w[0]))[:room]
+                        key=lambda w: (-w[1].length, w[0]))[:room]
         for _, bp in chosen:
             del self.waiting[bp.id]
             self.running += 1
             self.started += 1
-            task = asyncio.ensure_future(self.play(bp))
+            task = asyncio.ensure_future(self.play(bp.load()))
             task.add_done_callback(self._done)
             self.tasks[bp.id] = task
 

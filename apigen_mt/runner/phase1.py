@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from apigen_mt.blueprint.produce import Phase1, Playable, SlotResult, produce
+from apigen_mt.blueprint.produce import Phase1, Playable, SlotResult, in_pool, produce
 from apigen_mt.errors import RunFailure
 from apigen_mt.llm import throttle
 from apigen_mt.llm.base import ModelError
@@ -18,6 +18,7 @@ from apigen_mt.redact import redact_text
 from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, RemoteWork, run_ordered
 from apigen_mt.runner.early_stop import enough_in_flight
 from apigen_mt.runner.progress import Progress
+from apigen_mt.runner.shelf import Shelved
 from apigen_mt.runner.store import RunDir
 
 ACCEPTED = "blueprints.jsonl"
@@ -123,9 +124,10 @@ async def _recombine(phase: Phase1, run: RunDir, n: int, concurrency: int,
     from apigen_mt.blueprint.produce import recombination_groups, recombine
 
     batch = _Recombining(run, n, progress, outcome, budget, overlap)
-    groups = recombination_groups(batch.accepted, phase.seed, batch.tried, phase.env,
+    pooled = [bp for user in batch.pool.values() for bp in user]
+    groups = recombination_groups(pooled, phase.seed, batch.tried, phase.env,
                                   playable)
-    batch.groups = groups
+    batch.groups, batch.pool = groups, {}
 
     async def work(k: int) -> SlotResult:
         return await recombine(phase, RECOMBINE_SLOTS + batch.start + k, groups[k])
@@ -164,16 +166,21 @@ class _Recombining:
         self.n, self.progress, self.outcome, self.budget = n, progress, outcome, budget
         self.overlap = overlap
         self.accepted_log, self.attempts_log = run.log(ACCEPTED), run.log(RECOMBINATIONS)
-        self.accepted: list[dict[str, Any]] = []
+        # what recombination draws from, and only that: every accepted blueprint's view
+        # would make memory grow with --n
+        self.pool: dict[str, list[dict[str, Any]]] = {}
         self.signatures: set[str] = set()
+        self.total = 0
         for bp in self.accepted_log.iter_read(Blueprint):
-            self.accepted.append(example_view(bp))
+            self.total += 1
             self.signatures.add(bp.action_signature())
+            view = example_view(bp)
+            if in_pool(view, self.pool):
+                self.pool.setdefault(view["user_id"], []).append(view)
         previous = list(self.attempts_log.rows())
         self.tried = {tuple(sorted(r["sources"])) for r in previous}
         self.start = max((r["attempt"] for r in previous), default=-1) + 1
         self.groups: list[list[dict[str, Any]]] = []
-        self.total = len(self.accepted)
         self.in_flight: set[int] = set()
         self.judged = [0, 0]  # accepted, accepted + rejected: the early stop's pass rate
 
@@ -226,9 +233,9 @@ class _Recombining:
             return {"outcome": "rejected", "stage": "duplicate",
                     "reasons": ["the same action sequence was already accepted"]}
         self.signatures.add(bp.action_signature())
-        self.accepted_log.append([bp])
+        where = self.accepted_log.append([bp])[0]
         if self.overlap is not None:
-            self.overlap.offer(bp)
+            self.overlap.offer(Shelved.of(bp, self.accepted_log, where))
         self.total += 1
         o = self.outcome
         o.accepted_total += 1
@@ -365,10 +372,10 @@ class _Drafting:
 
     def _commit_accepted(self, bp: Blueprint) -> bool:
         self.signatures.add(bp.action_signature())
-        self.accepted_log.append([bp])
+        where = self.accepted_log.append([bp])[0]
         self.accepted.append(example_view(bp))
         if self.overlap is not None:
-            self.overlap.offer(bp)
+            self.overlap.offer(Shelved.of(bp, self.accepted_log, where))
         if self.playable is not None:
             self.playable.accepted(self.accepted[-1])
         self.outcome.added += 1

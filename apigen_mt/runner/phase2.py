@@ -22,7 +22,7 @@ from apigen_mt.env.environment import Environment
 from apigen_mt.errors import RunFailure
 from apigen_mt.llm.base import ModelError
 from apigen_mt.llm.usage import BudgetReached
-from apigen_mt.records import Blueprint, Trajectory, conversation_id
+from apigen_mt.records import Trajectory, conversation_id
 from apigen_mt.redact import redact_text
 from apigen_mt.rollout.episode import Roles, play_episode
 from apigen_mt.rollout.judge import target_for
@@ -30,6 +30,7 @@ from apigen_mt.rollout.settings import RolloutSettings
 from apigen_mt.runner.batch import SKIP, CircuitBreaker, Executor, Failed, RemoteWork, run_ordered
 from apigen_mt.runner.early_stop import GroupRates, likely_reached
 from apigen_mt.runner.progress import Progress
+from apigen_mt.runner.shelf import Shelved
 from apigen_mt.runner.store import RunDir
 from apigen_mt.runner.trials import TrialPlan, playing_order
 
@@ -81,7 +82,7 @@ class Phase2Outcome:
     exhausted: bool = False
 
 
-async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles,
+async def run_phase2(blueprints: list[Shelved], env: Environment, roles: Roles,
                      settings: RolloutSettings, run: RunDir, n: int, seed: int,
                      concurrency: int, progress: Progress | None = None,
                      executor: Executor | None = None,
@@ -91,6 +92,7 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
                      prefetch: Any = None) -> Phase2Outcome:
     """Play episodes until ``n`` trajectories are accepted or trials run out.
 
+    ``blueprints`` are held by their place in the run's file; an episode reads its own.
     ``spec`` (an :class:`~apigen_mt.runner.remote.EpisodeSpec`) lets an executor play
     episodes in another process; an episode's payload is its blueprint and trial.
     ``prefetch`` (a :class:`~apigen_mt.runner.overlap.Prefetch`) holds first trials
@@ -100,7 +102,7 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
     (so the long ones do not start late and end the phase alone), sharing
     ``concurrency`` with the items this batch plays itself.
     """
-    blueprints = playing_order(blueprints, seed)
+    blueprints = playing_order(blueprints, seed, size=lambda s: s.length)
     batch = _Rollouts(blueprints, settings.trials, run, n, progress,
                       CircuitBreaker(breaker_after), budget, models, prefetch, concurrency)
     outcome = batch.outcome
@@ -115,7 +117,7 @@ async def run_phase2(blueprints: list[Blueprint], env: Environment, roles: Roles
         prefetch.place(blueprints, {bp.id for bp in blueprints if (bp.id, 0) in batch.done})
 
     async def play(key: int) -> Trajectory:
-        bp = blueprints[plan.blueprint(key)]
+        bp = blueprints[plan.blueprint(key)].load()
         # Replayed per episode (well under a millisecond) rather than kept per blueprint:
         # trials go round all the blueprints, so a cache would have to hold every target
         # for the whole phase, and memory would grow with the run.
@@ -145,7 +147,7 @@ class _Rollouts:
     """The state of one phase-2 batch: what the files already hold, what is in flight, and
     the committer that appends each episode, in key order, to the file it belongs in."""
 
-    def __init__(self, blueprints: list[Blueprint], trials: int, run: RunDir, n: int,
+    def __init__(self, blueprints: list[Shelved], trials: int, run: RunDir, n: int,
                  progress: Progress | None, breaker: CircuitBreaker,
                  budget: Callable[[], str | None] | None, models: dict[str, Any] | None,
                  prefetch: Any = None, concurrency: int = 0):
@@ -198,7 +200,8 @@ class _Rollouts:
         plan = self.plan
 
         def payload(key: int) -> dict[str, Any]:
-            return {"blueprint": self.blueprints[plan.blueprint(key)].model_dump(mode="json"),
+            return {"blueprint": self.blueprints[plan.blueprint(key)].load().model_dump(
+                        mode="json"),
                     "trial": plan.trial(key)}
 
         return RemoteWork(spec, payload, decode_trajectory)
@@ -239,7 +242,7 @@ class _Rollouts:
         last items before a stop are mostly short ones (the longest in a chunk go first):
         counted at the average rate they looked short of ``n`` and more were started, to
         be cancelled at the stop."""
-        actions = len(self.blueprints[self.plan.blueprint(key)].actions)
+        actions = self.blueprints[self.plan.blueprint(key)].length
         return (*self.plan.group(key), (min(actions, 7) - 1) // 3)  # 1-3, 4-6, 7+
 
     def _started_early(self, key: int) -> bool:
@@ -295,7 +298,7 @@ class _Rollouts:
             return self._commit_passed(bp, result)
         return self._commit_failed(bp, result)
 
-    def _commit_error(self, bp: Blueprint, trial: int, result: Failed) -> bool:
+    def _commit_error(self, bp: Shelved, trial: int, result: Failed) -> bool:
         if not isinstance(result.error, ModelError):
             raise result.error
         self.outcome.errored += 1
@@ -304,7 +307,7 @@ class _Rollouts:
         self._bump("errored")
         return self.breaker.record(False, result.error)
 
-    def _commit_passed(self, bp: Blueprint, result: Trajectory) -> bool:
+    def _commit_passed(self, bp: Shelved, result: Trajectory) -> bool:
         conv = result.conversation_id()
         if conv in self.kept:
             self.outcome.duplicates += 1
@@ -320,7 +323,7 @@ class _Rollouts:
         self._bump("accepted")
         return self.outcome.accepted_total < self.n
 
-    def _commit_failed(self, bp: Blueprint, result: Trajectory) -> bool:
+    def _commit_failed(self, bp: Shelved, result: Trajectory) -> bool:
         conv = result.conversation_id()
         if conv in self.failed_seen:  # the same failed conversation again: logged, not kept
             self.ledger.append([{"blueprint_id": bp.id, "trial": result.trial,

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from apigen_mt.atomic import TMP_MARK, describe, write_atomic
 from apigen_mt.errors import RunFailure, UsageError
-from apigen_mt.fileio import read_json, scan_jsonl, warn
+from apigen_mt.fileio import read_json, scan_jsonl_spans, warn
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -122,6 +122,10 @@ class JsonlLog:
         return size - end
 
     def _numbered(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        for lineno, _, _, row in self._spans():
+            yield lineno, row
+
+    def _spans(self) -> Iterator[tuple[int, int, int, dict[str, Any]]]:
         cut = self.repair()
         if cut:
             warn(f"{self.path}: dropped an incomplete last line ({cut} bytes) left by an "
@@ -130,7 +134,7 @@ class JsonlLog:
             return
         # a corrupt complete line is damage, like a bad tasks file: exit 2 (export agrees);
         # a duplicated line is reported with its line number and read once
-        yield from scan_jsonl(self.path, torn_ok=False)
+        yield from scan_jsonl_spans(self.path, torn_ok=False)
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """Every complete record as a dict (the torn tail, if any, is repaired first)."""
@@ -144,33 +148,59 @@ class JsonlLog:
     def iter_read(self, model: type[M], drop: tuple[str, ...] = ()) -> Iterator[M]:
         """The same, one record at a time; ``drop`` leaves those fields out (to their
         defaults) so a long file's records stay small in memory."""
-        for lineno, row in self._numbered():
+        for _, _, record in self.iter_spans(model, drop):
+            yield record
+
+    def iter_spans(self, model: type[M], drop: tuple[str, ...] = ()
+                   ) -> Iterator[tuple[int, int, M]]:
+        """:meth:`iter_read` with each record's place in the file: (byte offset, byte
+        length of its line, record)."""
+        for lineno, offset, size, row in self._spans():
             for name in drop:
                 row.pop(name, None)
             try:
-                yield model.model_validate(row)
+                yield offset, size, model.model_validate(row)
             except ValidationError as exc:
                 err = exc.errors()[0]
                 where = ".".join(str(p) for p in err["loc"]) or "record"
                 raise UsageError(f"{self.path}:{lineno}: not a valid {model.__name__} record "
                                  f"({where}: {err['msg']}); fix or remove that line") from None
 
-    def append(self, records: list[BaseModel | dict[str, Any]]) -> None:
-        """Append whole lines and flush them to the OS."""
+    def append(self, records: list[BaseModel | dict[str, Any]]) -> list[tuple[int, int]]:
+        """Append whole lines and flush them to the OS; returns where each landed (byte
+        offset, byte length of its line), for :meth:`read_at`."""
         if not records:
-            return
+            return []
         chunks = []
         for rec in records:
             body = rec.model_dump_json() if isinstance(rec, BaseModel) else orjson.dumps(
                 rec).decode()
-            chunks.append(body + "\n")
+            chunks.append((body + "\n").encode())
         try:
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write("".join(chunks))
+            with open(self.path, "ab") as fh:
+                offset = fh.tell()  # the file's end: the run directory has one writer
+                fh.write(b"".join(chunks))
                 fh.flush()
         except OSError as exc:  # a part-written line is a torn tail: repaired on resume
             raise RunFailure(f"cannot write {self.path}: {describe(exc)}; what was written "
                              "before is kept, free space and rerun to resume") from None
+        spans = []
+        for chunk in chunks:
+            spans.append((offset, len(chunk)))
+            offset += len(chunk)
+        return spans
+
+    def read_at(self, offset: int, size: int) -> dict[str, Any]:
+        """The record whose line :meth:`append` or :meth:`iter_spans` placed there."""
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(offset)
+                line = fh.read(size)
+            return orjson.loads(line)
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise RunFailure(f"cannot read back a record of {self.path} (byte {offset}): "
+                             f"{describe(exc) if isinstance(exc, OSError) else exc}; was the "
+                             "file changed while the run was going?") from None
 
 
 class RunDir:

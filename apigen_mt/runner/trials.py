@@ -26,11 +26,11 @@ must not depend on what other blueprints' episodes have been committed so far.)
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-
-from apigen_mt.records import Blueprint
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 CHUNK = 100  # blueprints sorted longest first among themselves
+B = TypeVar("B")
 
 
 def rank(seed: int, blueprint_id: str) -> bytes:
@@ -45,8 +45,8 @@ def rank_quantile(seed: int, blueprint_id: str) -> float:
     return int.from_bytes(rank(seed, blueprint_id)[:8], "big") / 2.0 ** 64
 
 
-def playing_order(blueprints: Sequence[Blueprint], seed: int,
-                  chunk: int | None = None) -> list[Blueprint]:
+def playing_order(blueprints: Sequence[B], seed: int, chunk: int | None = None,
+                  size: Callable[[B], int] = lambda bp: len(bp.actions)) -> list[B]:
     """The blueprints in playing order: a seeded shuffle (by id, so a blueprint keeps its
     place as the file grows), then most actions first within each ``chunk`` of it.
 
@@ -54,11 +54,12 @@ def playing_order(blueprints: Sequence[Blueprint], seed: int,
     fair sample (the file puts recombined tasks last, and those would be the ones left
     out); sorting within chunks ends each trial on short episodes, as the phase ends
     with few others in flight, while drawing the kept set towards long tasks only in
-    the last chunk played."""
+    the last chunk played. ``size`` tells an item's number of actions (blueprints held
+    by their place in the file carry it as ``length``)."""
     chunk = chunk or CHUNK  # read now: a test may set a smaller one
     shuffled = sorted(range(len(blueprints)), key=lambda i: rank(seed, blueprints[i].id))
     order = sorted(range(len(shuffled)),
-                   key=lambda p: (p // chunk, -len(blueprints[shuffled[p]].actions), p))
+                   key=lambda p: (p // chunk, -size(blueprints[shuffled[p]]), p))
     return [blueprints[shuffled[p]] for p in order]
 
 

@@ -7,6 +7,8 @@ import asyncio
 from apigen_mt.records import Action, Blueprint, JudgeVerdict, Provenance, Trajectory
 from apigen_mt.runner import overlap
 from apigen_mt.runner.overlap import Prefetch
+from apigen_mt.runner.shelf import Shelved
+from apigen_mt.runner.store import JsonlLog
 
 
 def _blueprint(i: int) -> Blueprint:
@@ -17,7 +19,8 @@ def _blueprint(i: int) -> Blueprint:
                                            feedback=["x" * 1000]))
 
 
-def test_early_episodes_held_at_once_stay_under_the_bound_and_carry_no_provenance():
+def test_early_episodes_held_at_once_stay_under_the_bound_and_carry_no_provenance(tmp_path):
+    log = JsonlLog(tmp_path / "blueprints.jsonl")
     played: list[Blueprint] = []
 
     async def play(bp: Blueprint) -> Trajectory:
@@ -28,8 +31,9 @@ def test_early_episodes_held_at_once_stay_under_the_bound_and_carry_no_provenanc
     async def main() -> int:
         # every blueprint is sure to be played (needed ≥ size): only the bound holds back
         pf = Prefetch(play, 2, seed=0, size=100, needed=100, done=set())
-        for i in range(100):
-            pf.offer(_blueprint(i))
+        for i in range(100):  # phase 1 writes each accepted blueprint, then offers it
+            bp = _blueprint(i)
+            pf.offer(Shelved.of(bp, log, log.append([bp])[0]))
         most = 0
         for _ in range(20):  # phase 1 commits; nothing is taken by phase 2 yet
             pf.fill()
@@ -48,3 +52,5 @@ def test_early_episodes_held_at_once_stay_under_the_bound_and_carry_no_provenanc
     assert most == overlap.HELD_PER_SLOT * 2
     assert len(played) == most + 1
     assert all(bp.provenance is None and bp.diff == [] for bp in played)
+    # read back whole from the file: the played blueprint is the written one, lean
+    assert played[0] == _blueprint(int(played[0].id[2:])).for_play()

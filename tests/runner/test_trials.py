@@ -95,6 +95,7 @@ def test_the_early_stop_counts_short_tasks_at_their_own_pass_rate(tmp_path):
     from apigen_mt.records import JudgeVerdict, Trajectory
     from apigen_mt.runner.batch import CircuitBreaker, Failed
     from apigen_mt.runner.phase2 import _Rollouts
+    from apigen_mt.runner.shelf import shelve
     from apigen_mt.runner.store import RunDir
 
     def bp(name: str, actions: int) -> Blueprint:
@@ -108,7 +109,9 @@ def test_the_early_stop_counts_short_tasks_at_their_own_pass_rate(tmp_path):
 
     blueprints = [bp(f"long{i}", 9) for i in range(40)] + [bp(f"short{i}", 2) for i in range(40)]
     with RunDir(tmp_path / "run") as run:
-        batch = _Rollouts(blueprints, 1, run, 30, None, CircuitBreaker(8), None, None)
+        log = run.log("blueprints.jsonl")
+        log.append(blueprints)
+        batch = _Rollouts(shelve(log, None), 1, run, 30, None, CircuitBreaker(8), None, None)
         for key in range(50):  # each one's result in before the next starts
             assert batch.ready(key) is True
             if key == 39:
