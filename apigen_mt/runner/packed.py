@@ -50,12 +50,6 @@ class PackedView(Mapping):
             return orjson.loads(zlib.decompress(self._text))[key]
         raise KeyError(key)  # a key of the view this class does not know how to hold
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """As ``dict.get``; a drafting slot reads every view's user, so that is quick."""
-        if key == "user_id" and "user_id" in self._keys:
-            return self.user_id
-        return self[key] if key in self._keys else default
-
     def __contains__(self, key: object) -> bool:
         return key in self._keys
 
