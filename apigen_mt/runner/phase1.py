@@ -17,7 +17,6 @@ from apigen_mt.records import Blueprint, RejectedBlueprint
 from apigen_mt.redact import redact_text
 from apigen_mt.runner.batch import CircuitBreaker, Executor, Failed, RemoteWork, run_ordered
 from apigen_mt.runner.early_stop import enough_in_flight
-from apigen_mt.runner.packed import PackedView
 from apigen_mt.runner.progress import Progress
 from apigen_mt.runner.shelf import Shelved
 from apigen_mt.runner.store import RunDir
@@ -60,9 +59,9 @@ class Phase1Outcome:
 RECOMBINE_SLOTS = 10_000_000  # recombined blueprints' slot numbers start here
 
 
-def visible_to(accepted: list[PackedView], slot: int, lag: int) -> list[PackedView]:
+def visible_to(accepted: list[dict[str, Any]], slot: int, lag: int) -> list[dict[str, Any]]:
     """The accepted blueprints a slot may learn from: those of slots before ``slot - lag``."""
-    return [b for b in accepted if b.slot < slot - lag]
+    return [b for b in accepted if b["provenance"]["slot"] < slot - lag]
 
 
 def _recombined(bp: dict[str, Any]) -> bool:
@@ -287,11 +286,10 @@ class _Drafting:
         self.playable, self.overlap = playable, overlap
         self.accepted_log, self.rejected_log = run.log(ACCEPTED), run.log(REJECTED)
         self.errors_log = run.log(ERRORS)
-        # what later slots may use, one packed view each (memory grows with --n)
-        self.accepted: list[PackedView] = []
+        self.accepted: list[dict[str, Any]] = []  # what later slots may use, one small dict each
         self.signatures: set[str] = set()
         for bp in self.accepted_log.iter_read(Blueprint):
-            self.accepted.append(PackedView(example_view(bp)))
+            self.accepted.append(example_view(bp))
             self.signatures.add(bp.action_signature())
         rejected_slots = {r["slot"] for r in self.rejected_log.rows()}
         self.done = {b["provenance"]["slot"] for b in self.accepted
@@ -375,12 +373,11 @@ class _Drafting:
     def _commit_accepted(self, bp: Blueprint) -> bool:
         self.signatures.add(bp.action_signature())
         where = self.accepted_log.append([bp])[0]
-        view = example_view(bp)
-        self.accepted.append(PackedView(view))
+        self.accepted.append(example_view(bp))
         if self.overlap is not None:
             self.overlap.offer(Shelved.of(bp, self.accepted_log, where))
-        if self.playable is not None:  # reads the actions of its pool often: unpacked
-            self.playable.accepted(view)
+        if self.playable is not None:
+            self.playable.accepted(self.accepted[-1])
         self.outcome.added += 1
         self.outcome.accepted_total += 1
         self.drafted += 1
