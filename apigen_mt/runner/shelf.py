@@ -37,15 +37,12 @@ class Shelved:
     def load(self) -> Blueprint:
         """The blueprint, read back from its line, without :data:`UNPLAYED_FIELDS` (an
         episode reads neither)."""
-        row = self.log.read_at(self.offset, self.size)
-        for name in UNPLAYED_FIELDS:
-            row.pop(name, None)
-        return Blueprint.model_validate(row)
+        return self.log.read_at(self.offset, self.size, Blueprint, UNPLAYED_FIELDS)
 
 
 def shelve(log: JsonlLog, limit: int | None) -> list[Shelved]:
     """The first ``limit`` (all: None) blueprints of ``log``, each checked as a record
     (a bad line is named, as reading it would) and held by its place."""
-    return [Shelved(bp.id, len(bp.actions), log, offset, size)
+    return [Shelved.of(bp, log, (offset, size))
             for offset, size, bp in itertools.islice(
                 log.iter_spans(Blueprint, drop=UNPLAYED_FIELDS), limit)]

@@ -156,15 +156,19 @@ class JsonlLog:
         """:meth:`iter_read` with each record's place in the file: (byte offset, byte
         length of its line, record)."""
         for lineno, offset, size, row in self._spans():
-            for name in drop:
-                row.pop(name, None)
-            try:
-                yield offset, size, model.model_validate(row)
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                where = ".".join(str(p) for p in err["loc"]) or "record"
-                raise UsageError(f"{self.path}:{lineno}: not a valid {model.__name__} record "
-                                 f"({where}: {err['msg']}); fix or remove that line") from None
+            yield offset, size, self._validated(row, model, drop, f"{self.path}:{lineno}")
+
+    @staticmethod
+    def _validated(row: dict[str, Any], model: type[M], drop: tuple[str, ...], where: str) -> M:
+        for name in drop:
+            row.pop(name, None)
+        try:
+            return model.model_validate(row)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "record"
+            raise UsageError(f"{where}: not a valid {model.__name__} record "
+                             f"({field}: {err['msg']}); fix or remove that line") from None
 
     def append(self, records: list[BaseModel | dict[str, Any]]) -> list[tuple[int, int]]:
         """Append whole lines and flush them to the OS; returns where each landed (byte
@@ -190,17 +194,18 @@ class JsonlLog:
             offset += len(chunk)
         return spans
 
-    def read_at(self, offset: int, size: int) -> dict[str, Any]:
-        """The record whose line :meth:`append` or :meth:`iter_spans` placed there."""
+    def read_at(self, offset: int, size: int, model: type[M], drop: tuple[str, ...] = ()) -> M:
+        """The record whose line :meth:`append` or :meth:`iter_spans` placed there, read
+        as :meth:`iter_spans` reads it."""
         try:
             with open(self.path, "rb") as fh:
                 fh.seek(offset)
-                line = fh.read(size)
-            return orjson.loads(line)
+                row = orjson.loads(fh.read(size))
         except (OSError, orjson.JSONDecodeError) as exc:
             raise RunFailure(f"cannot read back a record of {self.path} (byte {offset}): "
                              f"{describe(exc) if isinstance(exc, OSError) else exc}; was the "
                              "file changed while the run was going?") from None
+        return self._validated(row, model, drop, f"{self.path} (byte {offset})")
 
 
 class RunDir:
