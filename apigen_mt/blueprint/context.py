@@ -124,16 +124,31 @@ def user_view(env: Environment, user_id: str) -> dict[str, Any]:
 
 
 def trim_to_budget(view: dict[str, Any], tokens: int) -> dict[str, Any]:
-    """Drop related records (largest collections first) until the view fits ~tokens."""
+    """Drop related records (largest collections first, each one's last record) until
+    the view fits ~tokens.
+
+    Sizes are those of the view's JSON text, kept up to date as records go rather than
+    serialised again after each one: a customer with many orders lost one record per
+    full ``json.dumps`` of their whole view, on every drafting slot."""
     limit = tokens * 4  # about four characters a token
     view = json.loads(json.dumps(view))
-    while len(json.dumps(view)) > limit:
-        collections = [(k, v) for k, v in view.items() if isinstance(v, dict) and k != "user"
-                       and v]
-        if not collections:
+    total = len(json.dumps(view))
+    if total <= limit:
+        return view
+    sizes = {k: len(json.dumps(v)) for k, v in view.items()
+             if isinstance(v, dict) and k != "user"}
+    while total > limit:
+        live = [k for k in view if k in sizes and view[k]]
+        if not live:
             break
-        _, records = max(collections, key=lambda kv: len(json.dumps(kv[1])))
-        records.pop(next(reversed(records)))
+        name = max(live, key=sizes.__getitem__)  # the first of the largest, as view orders
+        records = view[name]
+        last = next(reversed(records))
+        # '"key": value' and, unless it was the only one, the ', ' joining it
+        cut = len(json.dumps(last)) + 2 + len(json.dumps(records.pop(last))) \
+            + (2 if records else 0)
+        sizes[name] -= cut
+        total -= cut
     return view
 
 

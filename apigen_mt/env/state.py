@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 from types import MappingProxyType
 from typing import Any
 
@@ -130,6 +130,16 @@ class BaseState:
         return text
 
 
+class _TableItems(ItemsView):
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return self._mapping._records()
+
+
+class _TableValues(ValuesView):
+    def __iter__(self) -> Iterator[Any]:
+        return (record for _, record in self._mapping._records())
+
+
 class Table(Mapping):
     """One table as seen by one environment copy (reads fall through to the base)."""
 
@@ -183,6 +193,34 @@ class Table(Mapping):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+    def _records(self) -> Iterator[tuple[str, Any]]:
+        """(key, record) in :meth:`__iter__`'s order, without a lookup per key: a tool
+        that scans a table (a user found by email, a flight search) reads thousands of
+        records per call, and ``Mapping``'s own views would look each one up through
+        both change layers."""
+        changed = self._changed_keys()
+        base = self._base
+        if not changed:
+            yield from base.items()
+            return
+        for key, record in base.items():
+            mine = changed.get(key, base)  # base itself: "not changed here"
+            if mine is base:
+                yield key, record
+            elif mine is not _DELETED:
+                yield key, mine
+        for key, record in changed.items():
+            if key not in base and record is not _DELETED:
+                yield key, record
+
+    def items(self) -> ItemsView[str, Any]:
+        """The table's (key, record) pairs, as this copy sees them."""
+        return _TableItems(self)
+
+    def values(self) -> ValuesView[Any]:
+        """The table's records, as this copy sees them."""
+        return _TableValues(self)
 
     def edit(self, key: str) -> Any:
         """A mutable copy of the record, private to this environment copy."""

@@ -156,9 +156,8 @@ def find_user_id_by_email(db: State, email: str) -> str:
         email: The email of the user, such as 'something@example.com'.
     """
     wanted = email.lower()
-    users = db["users"]
-    for user_id in users:
-        if users[user_id]["email"].lower() == wanted:
+    for user_id, profile in db["users"].items():
+        if profile["email"].lower() == wanted:
             return user_id
     raise ToolError("user not found")
 
@@ -175,9 +174,7 @@ def find_user_id_by_name_zip(db: State, first_name: str, last_name: str, zip: st
         zip: The zip code of the customer, such as '12345'.
     """
     first, last = first_name.lower(), last_name.lower()
-    users = db["users"]
-    for user_id in users:
-        profile = users[user_id]
+    for user_id, profile in db["users"].items():
         if (profile["name"]["first_name"].lower() == first
                 and profile["name"]["last_name"].lower() == last
                 and profile["address"]["zip"] == zip):

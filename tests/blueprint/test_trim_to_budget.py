@@ -36,3 +36,26 @@ def test_a_view_that_fits_is_unchanged_and_one_that_cannot_keeps_the_user():
     assert trim_to_budget(view, tokens=10_000) == view
     tiny = trim_to_budget(view, tokens=1)
     assert tiny == {"user": view["user"], "orders": {}, "payments": {}, "zip": "10001"}
+
+
+def _one_record_at_a_time(view: dict, tokens: int) -> dict:
+    """The rule spelled out: measure the whole text, drop one record, measure again."""
+    view = json.loads(json.dumps(view))
+    while len(json.dumps(view)) > tokens * 4:
+        collections = [(k, v) for k, v in view.items() if isinstance(v, dict)
+                       and k != "user" and v]
+        if not collections:
+            break
+        _, records = max(collections, key=lambda kv: len(json.dumps(kv[1])))
+        records.pop(next(reversed(records)))
+    return view
+
+
+def test_sizes_kept_as_records_go_give_what_measuring_each_time_gives():
+    view = _view(orders=12, payments=9)
+    view["orders"]["#W\u00e9"] = {"note": "caf\u00e9 \"quoted\"", "n": [1, 2]}
+    view["empty"] = {}
+    for tokens in (1, 20, 60, 90, 120, 150, 200, 260, 400):
+        got = trim_to_budget(view, tokens)
+        assert json.dumps(got) == json.dumps(_one_record_at_a_time(view, tokens)), tokens
+        assert list(got) == list(view)

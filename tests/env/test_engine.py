@@ -120,3 +120,32 @@ def test_ending_tools_are_skipped_on_replay():
     ran = e.replay([{"name": "transfer_to_human_agents", "arguments": {"summary": "x"}},
                     {"name": "get_account", "kwargs": {"account_id": "acc_0"}}])
     assert [r.name for r in ran] == ["get_account"]
+
+
+def test_a_tables_items_and_values_are_what_its_keys_look_up_through_every_layer():
+    base = BaseState({"t": {"a": {"v": 1}, "b": {"v": 2}, "c": {"v": 3}}})
+    s = State(base)
+
+    def looked_up(table):
+        return [(k, table[k]) for k in table]
+
+    table = s["t"]
+    assert list(table.items()) == looked_up(table)  # nothing changed: the base itself
+    s.begin()
+    table.edit("b")["v"] = 20
+    del table["c"]
+    table["d"] = {"v": 4}
+    s.commit()
+    s.begin()  # an open transaction over the committed changes
+    table.edit("a")["v"] = 10
+    table["e"] = {"v": 5}
+    del table["d"]
+    expected = [("a", {"v": 10}), ("b", {"v": 20}), ("e", {"v": 5})]
+    assert looked_up(table) == expected
+    assert list(table.items()) == expected
+    assert list(table.values()) == [v for _, v in expected]
+    assert len(table.items()) == 3 and ("b", {"v": 20}) in table.items()
+    s.rollback()
+    assert list(table.items()) == looked_up(table) == [
+        ("a", {"v": 1}), ("b", {"v": 20}), ("d", {"v": 4})]
+    assert base.tables["t"]["b"] == {"v": 2}  # the base is never changed
