@@ -36,6 +36,8 @@ from apigen_mt.llm import plain_http
 if TYPE_CHECKING:
     import aiohttp
 
+    from apigen_mt.llm.throttle import AdaptiveLimit
+
 
 class Reply(NamedTuple):
     """What the server answered: status, headers (case-insensitive), body bytes."""
@@ -140,6 +142,46 @@ class JsonPoster:
     async def post(self, path: str, body: bytes) -> Reply:
         """POST ``body`` (JSON bytes); the reply whatever its status."""
         return await self._send("POST", path, body)
+
+    async def post_in(self, limit: AdaptiveLimit, path: str, body: bytes) -> Reply:
+        """POST ``body`` in a slot of ``limit`` (:meth:`AdaptiveLimit.launch`): on the lean
+        client a queued request goes out from the callback that read the answer freeing
+        its slot; otherwise (first connections, aiohttp) the slot is held as by
+        ``async with limit.slot()``."""
+        try:
+            answer = await limit.launch(lambda release, done:
+                                        self._begin(path, body, release, done))
+        except plain_http.WireTimeout as exc:
+            raise HttpTimeout(str(exc)) from None
+        except plain_http.WireError as exc:
+            raise HttpConnectionError(str(exc)) from None
+        return answer if type(answer) is Reply else Reply(*answer)
+
+    def _begin(self, path: str, body: bytes, release, done: asyncio.Future) -> None:
+        pool = self._pool
+        if (self._lean and pool is not None and pool.loop is asyncio.get_running_loop()
+                and pool.begin(b"%sContent-Length: %d\r\n\r\n%s"
+                               % (self._head("POST", path), len(body), body), done, release)):
+            return
+        task = asyncio.ensure_future(self._send("POST", path, body))
+
+        def over(t: asyncio.Task) -> None:
+            release()
+            if done.done():
+                return
+            if t.cancelled():
+                done.cancel()
+            elif (exc := t.exception()) is not None:
+                done.set_exception(exc)
+            else:
+                done.set_result(t.result())
+
+        def abandoned(f: asyncio.Future) -> None:
+            if f.cancelled():
+                task.cancel()
+
+        task.add_done_callback(over)
+        done.add_done_callback(abandoned)
 
     async def get(self, path: str) -> Reply:
         """GET ``path``; the reply whatever its status."""

@@ -279,20 +279,20 @@ class OpenAIChatModel:
             await rt.rpm.acquire()
         if rt.tpm is not None:
             await rt.tpm.acquire(min(tokens, rt.tpm.max_rate))
-        async with rt.semaphore.slot():
-            # The body is already JSON and the reply is parsed here: the request goes out
-            # as bytes through a lean HTTP client (apigen_mt/llm/http.py says why).
-            try:
-                reply = await rt.poster.post("/chat/completions", request)
-            except HttpTimeout:
-                if self.endpoint.is_self_hosted():
-                    rt.semaphore.timed_out(self.endpoint.timeout_s)
-                raise _Transient("timeout", f"timed out after {self.endpoint.timeout_s:g}s") \
-                    from None
-            except HttpConnectionError as exc:
-                raise _Transient("connection", f"connection failed: {_short(exc)}") from None
-            if reply.status >= 400:
-                raise self._status_error(reply)
+        # The body is already JSON and the reply is parsed here: the request goes out as
+        # bytes through a lean HTTP client (apigen_mt/llm/http.py says why), in a slot of
+        # the endpoint's limit that the answer frees (and hands on) as soon as it is read.
+        try:
+            reply = await rt.poster.post_in(rt.semaphore, "/chat/completions", request)
+        except HttpTimeout:
+            if self.endpoint.is_self_hosted():
+                rt.semaphore.timed_out(self.endpoint.timeout_s)
+            raise _Transient("timeout", f"timed out after {self.endpoint.timeout_s:g}s") \
+                from None
+        except HttpConnectionError as exc:
+            raise _Transient("connection", f"connection failed: {_short(exc)}") from None
+        if reply.status >= 400:
+            raise self._status_error(reply)
         rt.semaphore.success()
         return self._parse(reply.body, schemas)
 

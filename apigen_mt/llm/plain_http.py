@@ -40,8 +40,8 @@ class WireError(Exception):
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; parses the response to the request in flight."""
 
-    __slots__ = ("_body_left", "_buf", "_chunked", "_head", "_last", "_pool", "_timer",
-                 "closed", "future", "keep", "transport")
+    __slots__ = ("_body_left", "_buf", "_chunked", "_free", "_head", "_last", "_pool",
+                 "_timer", "closed", "future", "keep", "transport")
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -55,6 +55,7 @@ class _Connection(asyncio.Protocol):
         self._chunked = False
         self._timer: asyncio.TimerHandle | None = None
         self._last = 0.0
+        self._free: Any = None  # called the moment the request is over (Pool.begin)
 
     # --- asyncio callbacks ---------------------------------------------------------------
 
@@ -89,9 +90,13 @@ class _Connection(asyncio.Protocol):
 
     # --- the request in flight --------------------------------------------------------------
 
-    def start(self, data: bytes) -> asyncio.Future[tuple[int, CIMultiDictProxy[str], bytes]]:
+    def start(self, data: bytes, fut: asyncio.Future | None = None,
+              free: Any = None) -> asyncio.Future[tuple[int, CIMultiDictProxy[str], bytes]]:
         loop = self._pool.loop
-        self.future = fut = loop.create_future()
+        if fut is None:
+            fut = loop.create_future()
+        self.future = fut
+        self._free = free
         self._head = None
         self._body_left = -1
         self._chunked = False
@@ -152,6 +157,12 @@ class _Connection(asyncio.Protocol):
             buf.clear()
             self._finish(body)
 
+    def _over(self) -> None:
+        """The request is over: the connection goes back (or away) and its slot is free."""
+        free, self._free = self._free, None
+        if free is not None:
+            free(self)
+
     def _finish(self, body: bytes) -> None:
         fut, self.future = self.future, None
         if self._timer is not None:
@@ -169,9 +180,11 @@ class _Connection(asyncio.Protocol):
                     body = zlib.decompress(body, -15)  # raw deflate
                 except zlib.error as exc:
                     self.keep = False
+                    self._over()
                     if fut is not None and not fut.done():
                         fut.set_exception(WireError(f"response cut short ({exc})"))
                     return
+        self._over()
         if fut is not None and not fut.done():
             fut.set_result((status, headers, body))
 
@@ -182,6 +195,7 @@ class _Connection(asyncio.Protocol):
             self._timer = None
         self.keep = False
         self.close()
+        self._over()
         if fut is not None and not fut.done():
             fut.set_exception(exc)
 
@@ -191,7 +205,9 @@ class _Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self.keep = False
         self.close()
+        self._over()
 
     def close(self) -> None:
         self.closed = True
@@ -281,6 +297,35 @@ class Pool:
             conn.close()
             self._discard(conn)
         return status, headers, body
+
+    def begin(self, data: bytes, fut: asyncio.Future, release: Any) -> bool:
+        """Send a request on an idle connection now, from the caller's own callback (no
+        task switch): ``fut`` gets (status, headers, body) or the error, and ``release()``
+        is called as soon as the request is over, before ``fut`` is resolved. False when
+        no connection is idle (then :meth:`request`, which may open one)."""
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed:
+                break
+        else:
+            return False
+
+        def free(c: _Connection) -> None:
+            if c.keep and not c.closed:
+                self._idle.append(c)
+                self._wake()
+            else:
+                c.close()
+                self._discard(c)
+            release()
+
+        def abandoned(f: asyncio.Future) -> None:
+            if f.cancelled() and conn.future is f:  # given up on the wire
+                conn.drop()
+
+        conn.start(data, fut, free)
+        fut.add_done_callback(abandoned)
+        return True
 
     async def _acquire(self) -> _Connection:
         while True:

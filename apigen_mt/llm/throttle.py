@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -81,6 +82,30 @@ class AdaptiveLimit:
                 self._grant()
             raise
 
+    def launch(self, start: Callable[[Callable[[], None], asyncio.Future], None]
+               ) -> asyncio.Future:
+        """Start a request in a slot: ``start(release, done)`` puts it on the wire, resolves
+        ``done`` with its outcome, and calls ``release()`` the moment the wire is free.
+
+        Unlike :meth:`slot`, a queued request is started by the call that frees a slot,
+        from inside the callback that read the last answer: no task has to wake up first,
+        so the endpoint gets the next request at once however busy the event loop is (a
+        slot held through two task switches at 20 ms each is a tenth of a 200 ms request
+        lost). Returns ``done``; cancelling it gives the slot up (queued) or drops the
+        request (on the wire: ``start`` must then release)."""
+        done = asyncio.get_running_loop().create_future()
+        entry = _Launch(self, start, done)
+        if not self.waiting and self.in_flight < self.limit:
+            self.in_flight += 1
+            entry.run()
+            return done
+        heapq.heappush(self._queue, (PRIORITY.get(), self._arrivals, entry))
+        self._arrivals += 1
+        self.waiting += 1
+        done.add_done_callback(entry.given_up)
+        self._grant()
+        return done
+
     def _grant(self) -> None:
         """Hand free slots to the queued, best priority first (in-flight counted here, so a
         newcomer cannot take a slot between the grant and the waiter's resumption)."""
@@ -90,12 +115,18 @@ class AdaptiveLimit:
                 continue
             self.waiting -= 1
             self.in_flight += 1
-            granted.set_result(None)
+            if type(granted) is _Launch:
+                granted.run()
+            else:
+                granted.set_result(None)
 
-    async def _exit(self) -> None:
+    def _release(self) -> None:
         self.in_flight -= 1
         if self.waiting:
             self._grant()
+
+    async def _exit(self) -> None:
+        self._release()
 
     def success(self) -> None:
         """One request answered in time: after ``limit`` in a row, allow one more."""
@@ -137,3 +168,39 @@ class _Slot:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self._limit._exit()
+
+
+class _Launch:
+    """A request waiting for (or holding) a slot of :meth:`AdaptiveLimit.launch`."""
+
+    __slots__ = ("done", "limit", "start", "state")
+
+    def __init__(self, limit: AdaptiveLimit, start: Callable, done: asyncio.Future) -> None:
+        self.limit, self.start, self.done = limit, start, done
+        self.state = 0  # 0 queued, 1 on the wire, 2 slot given back
+
+    def cancelled(self) -> bool:
+        """Given up while queued (it holds no slot and is skipped)."""
+        return self.state == 2
+
+    def given_up(self, done: asyncio.Future) -> None:
+        if self.state == 0 and done.cancelled():
+            self.state = 2
+            self.limit.waiting -= 1
+
+    def run(self) -> None:
+        self.state = 1
+        if self.done.done():  # cancelled as the slot came: give it straight back
+            self.release()
+            return
+        try:
+            self.start(self.release, self.done)
+        except BaseException as exc:
+            self.release()
+            if not self.done.done():
+                self.done.set_exception(exc)
+
+    def release(self) -> None:
+        if self.state == 1:
+            self.state = 2
+            self.limit._release()

@@ -120,3 +120,57 @@ def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
 
     assert _run(once, twice) == [200, 200]
     assert connections == 2
+
+
+def test_requests_in_a_limit_share_its_slots_and_a_cancelled_one_frees_its_own() -> None:
+    """Through ``post_in`` every request is answered, never more than the limit are at the
+    server at once, each next one goes out on a connection an answer just freed, and a
+    request given up on the wire drops its connection and gives its slot back."""
+    from apigen_mt.llm.throttle import AdaptiveLimit
+
+    at_server = peak = 0
+    connections = 0
+    hang = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal at_server, peak, connections
+        connections += 1
+        try:
+            while True:
+                request = await _read_request(reader)
+                at_server += 1
+                peak = max(peak, at_server)
+                if b'"hang"' in request:
+                    await hang.wait()
+                await asyncio.sleep(0.002)
+                at_server -= 1
+                body = request.rsplit(b"\r\n\r\n", 1)[1]
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                             % (len(body), body))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client dropped the connection
+        finally:
+            writer.close()
+
+    async def client(p: JsonPoster) -> tuple[list[bytes], int]:
+        limit = AdaptiveLimit(3)
+        bodies = [b'{"i":%d}' % i for i in range(60)]
+        replies = await asyncio.gather(*(p.post_in(limit, "/chat/completions", b)
+                                         for b in bodies))
+        assert [r.body for r in replies] == bodies
+        assert limit.in_flight == 0 and limit.waiting == 0
+        stuck = asyncio.ensure_future(p.post_in(limit, "/chat/completions", b'"hang"'))
+        await asyncio.sleep(0.05)
+        assert limit.in_flight == 1
+        stuck.cancel()
+        await asyncio.sleep(0.01)
+        assert limit.in_flight == 0
+        hang.set()
+        again = await p.post_in(limit, "/chat/completions", b'{"after":1}')
+        return [r.body for r in replies] + [again.body], limit.in_flight
+
+    bodies, left = _run(handler, client)
+    assert bodies[-1] == b'{"after":1}' and left == 0
+    assert peak <= 3
+    assert connections <= 5  # three kept alive, one dropped with the cancelled request

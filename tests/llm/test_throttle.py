@@ -126,3 +126,67 @@ def test_a_waiter_cancelled_in_the_queue_or_as_it_is_granted_leaves_no_slot_take
     asyncio.run(main())
     assert order == ["holder", "last"]
     assert limit.in_flight == 0 and limit.waiting == 0
+
+
+def test_a_launched_request_starts_inside_the_release_that_frees_its_slot() -> None:
+    """The next queued request goes out from the call that frees a slot (no task has to
+    wake up first); the bound holds, priority still orders the queue, and a request given
+    up while queued never starts."""
+    limit = AdaptiveLimit(2)
+    started: list[str] = []
+    releases: dict[str, object] = {}
+
+    def start(name: str):
+        def go(release, done) -> None:
+            started.append(name)
+            assert limit.in_flight <= 2
+            releases[name] = (release, done)
+        return go
+
+    async def main() -> None:
+        futs = {n: limit.launch(start(n)) for n in ("a", "b", "c", "d")}
+        task = asyncio.create_task(_urgent_launch(limit, start("urgent")))
+        await asyncio.sleep(0)
+        futs["urgent"] = await task
+        assert started == ["a", "b"] and limit.waiting == 3
+        futs["c"].cancel()
+        await asyncio.sleep(0)  # its give-up is counted off
+        assert limit.waiting == 2
+        release, done = releases["a"]
+        release()  # frees a's slot: the urgent one is on the wire before this returns
+        assert started == ["a", "b", "urgent"] and limit.in_flight == 2
+        release()  # a second release of one request changes nothing
+        assert limit.in_flight == 2 and started == ["a", "b", "urgent"]
+        done.set_result("A")
+        assert await futs["a"] == "A"
+        releases["b"][0]()
+        assert started == ["a", "b", "urgent", "d"]  # c gave up: never started
+        for name in ("urgent", "d"):
+            releases[name][0]()
+        assert limit.in_flight == 0 and limit.waiting == 0
+
+    asyncio.run(main())
+
+
+async def _urgent_launch(limit: AdaptiveLimit, start):
+    first()
+    return limit.launch(start)
+
+
+def test_a_launch_whose_start_fails_gives_its_slot_back_and_raises() -> None:
+    limit = AdaptiveLimit(1)
+
+    def broken(release, done) -> None:
+        raise RuntimeError("cannot send")
+
+    async def main() -> None:
+        fut = limit.launch(broken)
+        try:
+            await fut
+        except RuntimeError as exc:
+            assert str(exc) == "cannot send"
+        else:
+            raise AssertionError("the start's error was lost")
+        assert limit.in_flight == 0
+
+    asyncio.run(main())
