@@ -290,13 +290,17 @@ class Pool:
             conn.drop()
             self._discard(conn)
             raise
+        self._put_back(conn)
+        return status, headers, body
+
+    def _put_back(self, conn: _Connection) -> None:
+        """A connection whose request is over: idle again if it can carry another."""
         if conn.keep and not conn.closed:
             self._idle.append(conn)
             self._wake()
         else:
             conn.close()
             self._discard(conn)
-        return status, headers, body
 
     def begin(self, data: bytes, fut: asyncio.Future, release: Any) -> bool:
         """Send a request on an idle connection now, from the caller's own callback (no
@@ -311,12 +315,7 @@ class Pool:
             return False
 
         def free(c: _Connection) -> None:
-            if c.keep and not c.closed:
-                self._idle.append(c)
-                self._wake()
-            else:
-                c.close()
-                self._discard(c)
+            self._put_back(c)
             release()
 
         def abandoned(f: asyncio.Future) -> None:
