@@ -160,8 +160,7 @@ class JsonPoster:
     def _begin(self, path: str, body: bytes, release, done: asyncio.Future) -> None:
         pool = self._pool
         if (self._lean and pool is not None and pool.loop is asyncio.get_running_loop()
-                and pool.begin(b"%sContent-Length: %d\r\n\r\n%s"
-                               % (self._head("POST", path), len(body), body), done, release)):
+                and pool.begin(self._frame("POST", path, body), done, release)):
             return
         task = asyncio.ensure_future(self._send("POST", path, body))
 
@@ -196,6 +195,13 @@ class JsonPoster:
         self._lean = lean
         return lean
 
+    def _frame(self, method: str, path: str, body: bytes | None) -> bytes:
+        """The whole request as the lean client sends it: head, length, body."""
+        head = self._head(method, path)
+        if body is None:
+            return head + b"\r\n"
+        return b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body)
+
     def _head(self, method: str, path: str) -> bytes:
         head = self._heads.get((method, path))
         if head is None:
@@ -219,13 +225,8 @@ class JsonPoster:
             pool = self._pool = plain_http.Pool(
                 url.raw_host or "", url.port or 80, timeout_s=self._timeout_s,
                 connect_s=self._connect_s, limit=self._connections)
-        head = self._head(method, path)
-        if body is None:
-            data = head + b"\r\n"
-        else:
-            data = b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body)
         try:
-            status, headers, payload = await pool.request(data)
+            status, headers, payload = await pool.request(self._frame(method, path, body))
         except plain_http.WireTimeout as exc:
             raise HttpTimeout(str(exc)) from None
         except plain_http.WireError as exc:
